@@ -1,0 +1,259 @@
+"""The `crew` command: run the house, talk to it, query it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from crew import client, settings
+from crew.client import NoService
+
+EXIT_REFUSED, EXIT_INVALID, EXIT_UNREACHABLE = 3, 2, 4
+
+DESCRIPTION = """\
+crew coordinates the crew of a community house: the daily joint meal, the weekly cleaning
+party, newcomers. Every change is an event in NATS JetStream; coordinators read DuckDB views.
+
+The house is found through CREW_NATS_URL, else through the house `crew up` runs in CREW_HOME
+(default ./var)."""
+
+
+def _nats_url() -> str:
+    try:
+        return settings.find_nats_url()
+    except settings.HouseNotFound as exc:
+        raise NoService(str(exc)) from None
+
+
+async def _with_house(work: Callable[[Any], Awaitable[int]]) -> int:
+    nc = await client.connect(_nats_url())
+    try:
+        return await work(nc)
+    finally:
+        await nc.close()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from crew.house import up
+
+    home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
+    return up(home, args.nats_port, args.http_port, args.demo)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    async def work(nc: Any) -> int:
+        from crew.house import expected_answers
+
+        answers = await client.status(nc)
+        seen = {a.component: a for a in answers}
+        missing = [name for name in expected_answers() if name not in seen]
+        for name in expected_answers():
+            a = seen.get(name)
+            print(f"{name:<10} {'ok (pid ' + str(a.pid) + ')' if a else 'NOT ANSWERING'}")
+        if missing:
+            print(f"not answering: {', '.join(missing)}", file=sys.stderr)
+            return 1
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    body = sys.stdin.buffer.read() if args.body == "-" else args.body.encode()
+
+    async def work(nc: Any) -> int:
+        reply = await client.send(
+            nc, args.command, body, command_id=args.command_id, actor=args.actor, source="cli"
+        )
+        print(reply.decode())
+        status = msgspec.json.decode(reply).get("status")
+        return {"accepted": 0, "refused": EXIT_REFUSED, "invalid": EXIT_INVALID}.get(status, 1)
+
+    return asyncio.run(_with_house(work))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode().strip('"')
+
+
+def format_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> str:
+    if fmt == "json":
+        return msgspec.json.encode([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[("" if v is None else _cell(v)) for v in row] for row in rows])
+        return out.getvalue().rstrip("\n")
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    line = lambda values: " │ ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
+    rule = "─┼─".join("─" * w for w in widths)
+    count = f"({len(rows)} row{'s' if len(rows) != 1 else ''})"
+    return "\n".join([line(columns), rule, *(line(r) for r in cells), count])
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from projections.query import SqlError, SqlReply, SqlRequest
+
+    async def work(nc: Any) -> int:
+        request = SqlRequest(sql=args.query, max_rows=args.max_rows)
+        raw = await client.request_json(nc, "crew.query.sql", request, 60, "query service")
+        reply = msgspec.json.decode(raw, type=SqlReply)
+        if isinstance(reply, SqlError):
+            print(f"crew sql: {reply.message}", file=sys.stderr)
+            return 1
+        print(format_rows(reply.columns, reply.rows, args.format))
+        if reply.truncated:
+            print(f"(cut at {args.max_rows} rows; use --max-rows or narrow the query)", file=sys.stderr)
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    async def work(nc: Any) -> int:
+        async for r in client.events(nc, since=args.since, follow=args.follow):
+            h = r.headers
+            if args.format == "json":
+                line = {
+                    "seq": r.seq,
+                    "subject": r.subject,
+                    "type": r.type,
+                    "event_id": h.get("Crew-Event-Id"),
+                    "occurred_at": h.get("Crew-Occurred-At"),
+                    "recorded_at": r.recorded_at,
+                    "actor": h.get("Crew-Actor"),
+                    "correlation_id": h.get("Crew-Correlation-Id"),
+                    "causation_id": h.get("Crew-Causation-Id"),
+                    "source": h.get("Crew-Source"),
+                    "payload": msgspec.Raw(r.data),
+                }
+                print(msgspec.json.encode(line).decode(), flush=True)
+            else:
+                print(
+                    f"{r.seq:>7}  {h.get('Crew-Occurred-At', '')[:23]}  {r.type:<32} "
+                    f"actor={h.get('Crew-Actor', '')} cause={h.get('Crew-Causation-Id', '')} "
+                    f"{r.data.decode('utf-8', 'replace')}",
+                    flush=True,
+                )
+        return 0
+
+    try:
+        return asyncio.run(_with_house(work))
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    async def progress(update: dict[str, Any]) -> None:
+        target = max(update["target"], 1)
+        share = min(update["applied"] / target, 1.0)
+        if not update.get("done"):
+            print(
+                f"\rrebuilding: {update['applied']:>9,} / {update['target']:,} events "
+                f"({share:5.1%}), {update['events_per_s']:,.0f} events/s",
+                end="", file=sys.stderr, flush=True,
+            )
+
+    async def work(nc: Any) -> int:
+        result = await client.rebuild(nc, progress)
+        print(
+            f"\rrebuilt every view from {result['applied']:,} events in {result['seconds']:.1f} s "
+            f"({result['events_per_s']:,.0f} events/s); the new file is live.",
+            file=sys.stderr,
+        )
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from crew.contract import write_schemas
+
+    for path in write_schemas(Path(args.out)):
+        print(path)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="crew", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = top.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the whole house on this machine",
+                       description="Start nats-server (JetStream, fsync on every write), every "
+                       "service, the projector and the query service. Stops cleanly on Ctrl-C.")
+    p.add_argument("--home", help="where the house keeps its data (default ./var, env CREW_HOME)")
+    p.add_argument("--nats-port", type=int, default=4222, help="NATS port (default 4222)")
+    p.add_argument("--http-port", type=int, default=8080,
+                   help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)")
+    p.add_argument("--demo", action="store_true", help="seed a realistic house to explore")
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("status", help="exit 0 when every component answers",
+                       description="Ask every component of the running house to answer; exit 1 "
+                       "and name the silent ones otherwise.")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("send", help="send a command and print the reply",
+                       description="Send <context>.<command> with a JSON body ('-' reads stdin). "
+                       f"Exit 0 accepted, {EXIT_INVALID} invalid, {EXIT_REFUSED} refused, "
+                       f"{EXIT_UNREACHABLE} no answer.",
+                       epilog="example: crew send meals.volunteer_to_cook "
+                       "'{\"meal_id\":\"mon\",\"crew_id\":\"anna\",\"role\":\"helper\"}'")
+    p.add_argument("command", help="<context>.<command>, e.g. meals.plan_meal")
+    p.add_argument("body", help="the command as JSON, or - for stdin")
+    p.add_argument("--command-id", help="idempotency key: a retry with the same id gets the same "
+                   "reply and appends nothing (default: a fresh one)")
+    p.add_argument("--actor", default="cli", help="who acts: a crew id or coordinator:<name>")
+    p.set_defaults(run=cmd_send)
+
+    p = sub.add_parser("sql", help="run a read-only SQL query against the views",
+                       description="Read-only SQL (one SELECT) against the live DuckDB views. "
+                       "Views: meal_plan, event_log, dead_letters.")
+    p.add_argument("query")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
+    p.set_defaults(run=cmd_sql)
+
+    p = sub.add_parser("events", help="print the event log with its metadata",
+                       description="Print events in order from --since; --follow keeps going.")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--since", type=int, default=1, help="first stream sequence (default 1)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=cmd_events)
+
+    p = sub.add_parser("rebuild", help="rebuild every view from the log and swap it in",
+                       description="Replay the whole log into a new DuckDB file, with progress, "
+                       "then swap it in. Queries are answered from the old file until the swap.")
+    p.set_defaults(run=cmd_rebuild)
+
+    p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
+    p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")
+    p.set_defaults(run=cmd_schemas)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        code = args.run(args)
+    except NoService as exc:
+        print(f"crew: {exc}", file=sys.stderr)
+        code = EXIT_UNREACHABLE
+    raise SystemExit(code)

@@ -1,0 +1,279 @@
+"""The event store: JetStream stream CREW_EVENTS, plus a KV bucket of command outcomes.
+
+Appends carry the expected last sequence of the aggregate's subjects, so two writers can never
+both decide on the same state. Several events of one command go in one atomic batch. An
+aggregate is loaded with one batched Direct Get from the sequence the caller already knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from crew import subjects
+
+WRONG_LAST_SEQUENCE = 10071
+DIRECT_GET_BATCH = 1000
+
+
+class ConcurrencyConflict(Exception):
+    """Someone appended to the aggregate since we loaded it."""
+
+
+class StoreUnavailable(Exception):
+    """JetStream did not answer in time or refused for a reason of its own (e.g. full)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str  # "<context>.<name>"
+    data: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    seq: int
+    subject: str
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    recorded_at: datetime | None = None  # when JetStream stored it
+
+    @property
+    def type(self) -> str:
+        return self.headers.get(subjects.EVENT_TYPE, "")
+
+
+class EventStore(Protocol):
+    async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]: ...
+
+    async def append(
+        self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
+    ) -> list[int]: ...
+
+    async def outcome(self, command_id: str) -> bytes | None: ...
+
+    async def record_outcome(self, command_id: str, value: bytes) -> None: ...
+
+
+def stream_config(replicas: int = 1) -> StreamConfig:
+    """Safe settings for an event store (FACTS.md): nothing is ever dropped or deleted."""
+    return StreamConfig(
+        name=subjects.STREAM,
+        description="crew: every fact of the house, in order",
+        subjects=[subjects.EVENTS_ALL],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        max_msgs=-1,
+        max_bytes=-1,
+        max_age=0,
+        num_replicas=replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+        allow_atomic=True,
+        duplicate_window=120.0,
+    )
+
+
+async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
+    """Create the stream and the outcomes bucket if missing. Never updates an existing stream."""
+    js = nc.jetstream()
+    try:
+        await js.stream_info(subjects.STREAM)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(stream_config(replicas))
+        except nats.js.errors.BadRequestError:
+            await js.stream_info(subjects.STREAM)  # created by a sibling meanwhile
+    try:
+        await js.key_value(subjects.OUTCOMES_BUCKET)
+    except nats.js.errors.BucketNotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=subjects.OUTCOMES_BUCKET,
+                description="crew: the reply each command id got, for idempotent retries",
+                history=1,
+                storage=StorageType.FILE,
+                replicas=replicas,
+            )
+        )
+
+
+class JetStreamEventStore:
+    def __init__(self, nc: NATS, timeout: float = 5.0) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=timeout)
+        self._timeout = timeout
+        self._kv = None
+
+    async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]:
+        """Every event of one aggregate after sequence `after`, in order (batched Direct Get)."""
+        filter_subject = subjects.aggregate_subjects(context, aggregate_id)
+        found: list[Recorded] = []
+        start = after + 1
+        while True:
+            inbox = self._nc.new_inbox()
+            sub = await self._nc.subscribe(inbox)
+            try:
+                request = {"seq": start, "next_by_subj": filter_subject, "batch": DIRECT_GET_BATCH}
+                await self._nc.publish(
+                    f"$JS.API.DIRECT.GET.{subjects.STREAM}", json.dumps(request).encode(), reply=inbox
+                )
+                more = False
+                while True:
+                    try:
+                        msg = await sub.next_msg(timeout=self._timeout)
+                    except nats.errors.TimeoutError as exc:
+                        raise StoreUnavailable("no answer reading the event store") from exc
+                    headers = msg.headers or {}
+                    status = headers.get("Status")
+                    if status == "404":
+                        break
+                    if status is not None:  # "204" end of batch
+                        break
+                    seq = int(headers["Nats-Sequence"])
+                    found.append(Recorded(seq, headers["Nats-Subject"], msg.data, headers))
+                    more = headers.get("Nats-Num-Pending", "0") != "0"
+                    start = seq + 1
+            finally:
+                await sub.unsubscribe()
+            if not more:
+                return found
+
+    async def append(
+        self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
+    ) -> list[int]:
+        """Append all of `events` or none, only if the aggregate's last sequence is `expected`."""
+        if not events:
+            return []
+        guard = {
+            "Nats-Expected-Last-Subject-Sequence": str(expected),
+            "Nats-Expected-Last-Subject-Sequence-Subject": subjects.aggregate_subjects(
+                context, aggregate_id
+            ),
+        }
+        if len(events) == 1:
+            event = events[0]
+            try:
+                ack = await self._js.publish(
+                    subjects.event_subject(event.type, aggregate_id),
+                    event.data,
+                    headers={**event.headers, **guard},
+                )
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyConflict(str(exc)) from exc
+                raise StoreUnavailable(str(exc)) from exc
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                raise StoreUnavailable("the event store did not acknowledge") from exc
+            except nats.js.errors.APIError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            return [ack.seq]
+        return await self._append_batch(aggregate_id, events, guard)
+
+    async def _append_batch(
+        self, aggregate_id: str, events: Sequence[NewEvent], guard: Mapping[str, str]
+    ) -> list[int]:
+        batch_id = uuid.uuid4().hex
+        last = len(events)
+        for n, event in enumerate(events, start=1):
+            headers = {**event.headers, "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+            if n == 1:
+                headers.update(guard)
+            subject = subjects.event_subject(event.type, aggregate_id)
+            if n < last:
+                await self._nc.publish(subject, event.data, headers=headers)
+                continue
+            headers["Nats-Batch-Commit"] = "1"
+            try:
+                reply = await self._nc.request(
+                    subject, event.data, headers=headers, timeout=self._timeout
+                )
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                raise StoreUnavailable("the event store did not acknowledge the batch") from exc
+            answer = json.loads(reply.data or b"{}")
+            error = answer.get("error")
+            if error:
+                if error.get("err_code") == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyConflict(error.get("description", ""))
+                raise StoreUnavailable(error.get("description", "batch refused"))
+            final = int(answer["seq"])
+            return list(range(final - last + 1, final + 1))
+        raise AssertionError("unreachable")
+
+    async def _outcomes(self):  # type: ignore[no-untyped-def]
+        if self._kv is None:
+            self._kv = await self._js.key_value(subjects.OUTCOMES_BUCKET)
+        return self._kv
+
+    async def outcome(self, command_id: str) -> bytes | None:
+        kv = await self._outcomes()
+        try:
+            entry = await kv.get(command_id)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        except nats.errors.TimeoutError as exc:
+            raise StoreUnavailable("the outcomes bucket did not answer") from exc
+        return entry.value
+
+    async def record_outcome(self, command_id: str, value: bytes) -> None:
+        kv = await self._outcomes()
+        try:
+            await kv.put(command_id, value)
+        except nats.errors.TimeoutError as exc:
+            raise StoreUnavailable("the outcomes bucket did not answer") from exc
+
+
+class InMemoryEventStore:
+    """The same contract in memory: for fast tests of the shell and of deciders in context."""
+
+    def __init__(self) -> None:
+        self.log: list[Recorded] = []
+        self.outcomes: dict[str, bytes] = {}
+        self._lock = asyncio.Lock()
+
+    def _of(self, context: str, aggregate_id: str) -> list[Recorded]:
+        prefix = f"crew.evt.{context}.{aggregate_id}."
+        return [r for r in self.log if r.subject.startswith(prefix)]
+
+    async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]:
+        return [r for r in self._of(context, aggregate_id) if r.seq > after]
+
+    async def append(
+        self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
+    ) -> list[int]:
+        async with self._lock:
+            mine = self._of(context, aggregate_id)
+            if (mine[-1].seq if mine else 0) != expected:
+                raise ConcurrencyConflict(f"wrong last sequence: {expected}")
+            seqs = []
+            for event in events:
+                seq = len(self.log) + 1
+                subject = subjects.event_subject(event.type, aggregate_id)
+                self.log.append(Recorded(seq, subject, event.data, dict(event.headers)))
+                seqs.append(seq)
+            return seqs
+
+    async def outcome(self, command_id: str) -> bytes | None:
+        return self.outcomes.get(command_id)
+
+    async def record_outcome(self, command_id: str, value: bytes) -> None:
+        self.outcomes[command_id] = value

@@ -1,0 +1,166 @@
+"""`crew up`: the whole house on this machine, supervised, stopped cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+
+from crew import client
+from crew.eventstore import ensure_event_store
+from crew.natsserver import NatsServer
+from crew.settings import HOUSE_FILE
+
+
+@dataclass
+class Component:
+    name: str
+    module: str
+    answers_as: tuple[str, ...]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+
+COMPONENTS = (
+    Component("meals", "services.meals", ("meals",)),
+    Component("projector", "projections", ("projector", "query")),
+)
+
+
+def expected_answers() -> list[str]:
+    return [name for c in COMPONENTS for name in c.answers_as]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class House:
+    def __init__(self, home: Path, nats_port: int, http_port: int, demo: bool) -> None:
+        self.home = home
+        self.nats_port = nats_port
+        self.http_port = http_port
+        self.demo = demo
+        self.server: NatsServer | None = None
+        self.nats_url = os.environ.get("CREW_NATS_URL", "")
+        self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
+        self._stopping = asyncio.Event()
+
+    def _spawn(self, component: Component) -> None:
+        env = {**os.environ, "CREW_NATS_URL": self.nats_url, "CREW_HOME": str(self.home)}
+        env.setdefault("CREW_LOG_FORMAT", "json")
+        log = (self.home / "logs" / f"{component.name}.log").open("ab")
+        component.process = subprocess.Popen(
+            [sys.executable, "-m", component.module], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        component.started_at = time.monotonic()
+        log.close()
+
+    async def run(self) -> int:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            await self._start()
+            await self._supervise()
+        finally:
+            await self._stop()
+        return 0
+
+    async def _start(self) -> None:
+        if self.nats_url:
+            say(f"joining NATS at {self.nats_url} (CREW_NATS_URL)")
+        else:
+            self.server = NatsServer(self.home, self.nats_port)
+            say(f"starting nats-server on 127.0.0.1:{self.nats_port} (JetStream, sync_interval: always)")
+            await asyncio.to_thread(self.server.start)
+            self.nats_url = self.server.url
+        nc = await nats.connect(self.nats_url, name="crew-up", connect_timeout=5)
+        await ensure_event_store(nc)
+        await nc.close()
+        for component in self.components:
+            self._spawn(component)
+        house = {
+            "nats_url": self.nats_url,
+            "pid": os.getpid(),
+            "http_port": self.http_port,
+            "components": expected_answers(),
+        }
+        (self.home / HOUSE_FILE).write_text(json.dumps(house, indent=2))
+        missing = await client.wait_for_components(self.nats_url, expected_answers(), timeout=60)
+        if missing:
+            raise SystemExit(f"crew up: no answer from {', '.join(missing)}; see {self.home / 'logs'}")
+        if self.demo:
+            from crew.demo import seed
+
+            say("seeding a demo house ...")
+            await seed(self.nats_url, say)
+        say(self._banner())
+
+    def _banner(self) -> str:
+        return f"""
+crew is up. The house lives in {self.home}
+  NATS        {self.nats_url}
+  components  {", ".join(expected_answers())} (crew status)
+  logs        {self.home / "logs"}
+
+Try it:
+  crew send meals.plan_meal '{{"meal_id":"mon","date":"2030-01-07","helper_slots":2}}'
+  crew send meals.volunteer_to_cook '{{"meal_id":"mon","crew_id":"anna","role":"head_cook"}}'
+  crew sql "select * from meal_plan"
+  crew events --follow
+
+Stop with Ctrl-C.
+""".rstrip()
+
+    async def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+            if self.server and self.server.process and self.server.process.poll() is not None:
+                say("nats-server stopped unexpectedly; restarting it")
+                await asyncio.to_thread(self.server.start)
+            for component in self.components:
+                process = component.process
+                if self._stopping.is_set() or process is None or process.poll() is None:
+                    continue
+                # A crash loop backs off; a component that ran a while restarts at once.
+                ran = time.monotonic() - component.started_at
+                component.restarts = 0 if ran > 30 else component.restarts + 1
+                delay = min(2 ** component.restarts, 30) if component.restarts else 0
+                say(f"{component.name} exited with {process.returncode}; restarting in {delay} s")
+                await asyncio.sleep(delay)
+                self._spawn(component)
+
+    async def _stop(self) -> None:
+        say("stopping the house ...")
+        (self.home / HOUSE_FILE).unlink(missing_ok=True)
+        running = [c.process for c in self.components if c.process and c.process.poll() is None]
+        for process in running:
+            process.terminate()
+        deadline = time.monotonic() + 10
+        for process in running:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.server:
+            await asyncio.to_thread(self.server.stop)
+        say("stopped.")
+
+
+def up(home: Path, nats_port: int, http_port: int, demo: bool) -> int:
+    home.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(House(home, nats_port, http_port, demo).run())

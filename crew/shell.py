@@ -1,0 +1,258 @@
+"""The command shell, written once for every context: decode -> load -> decide -> append -> reply.
+
+A retry with the same command id gets the first reply and appends nothing:
+- the reply of every command is kept in the outcomes KV bucket (beyond the 2-minute dedup window);
+- every event carries its command id as causation, so a crash between append and recording the
+  outcome is still answered with the original events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import structlog
+
+from crew import subjects
+from crew.decider import Decider, Refusal
+from crew.eventstore import ConcurrencyConflict, EventStore, NewEvent, StoreUnavailable
+from schemas.common import ID_PATTERN, Accepted, EventRef, FieldError, Invalid, Refused, Unavailable
+
+log = structlog.get_logger("crew.shell")
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_ATTEMPTS = 10
+SCHEMA_VERSION = "1"
+_ID = re.compile(ID_PATTERN)
+_AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`(?: - at `(?P<path>\$[^`]*)`)?$")
+
+S = TypeVar("S")
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What the outcomes bucket keeps per command id."""
+
+    fingerprint: str
+    reply: msgspec.Raw
+
+
+def field_errors(exc: msgspec.MsgspecError) -> list[FieldError]:
+    """msgspec's error as a field path and a message (`$.crew_id`: Expected `str`, got `int`)."""
+    text = str(exc)
+    if missing := _MISSING.match(text):
+        path = f"{missing['path'] or '$'}.{missing['field']}"
+        return [FieldError(path=path, message=f"required field `{missing['field']}` is missing")]
+    if at := _AT.match(text):
+        return [FieldError(path=at["path"], message=at["message"])]
+    return [FieldError(path="$", message=text)]
+
+
+def invalid(path: str, message: str) -> Invalid:
+    return Invalid(errors=[FieldError(path=path, message=message)])
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    state: S
+    version: int  # last stream sequence of the aggregate's subjects; 0 for a new aggregate
+    causations: Mapping[str, list[EventRef]] = field(default_factory=dict)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CommandShell(Generic[S]):
+    def __init__(
+        self,
+        decider: Decider[S],
+        store: EventStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.decider = decider
+        self.store = store
+        self._clock = clock
+        self._new_id = new_id
+        self._decoders = {
+            name: msgspec.json.Decoder(kind) for name, kind in decider.commands.items()
+        }
+        self._event_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+            decider.event_types[0] if len(decider.event_types) == 1 else _union(decider.event_types)
+        )
+        self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
+        self._cache_size = cache_size
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def handle(self, subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
+        """Answer one command request. Never raises for anything the caller sent."""
+        started = time.perf_counter()
+        command_name = subject.rsplit(".", 1)[-1]
+        command_id = headers.get(subjects.COMMAND_ID, "")
+        bound = {
+            "context": self.decider.context,
+            "command": command_name,
+            "command_id": command_id,
+            "aggregate_id": None,  # set once decoded; reset with the rest on the way out
+        }
+        with structlog.contextvars.bound_contextvars(**bound):
+            reply = await self._handle(command_name, command_id, headers, body)
+            encoded = msgspec.json.encode(reply)
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+            match reply:
+                case Accepted(events=events):
+                    seqs = [e.seq for e in events]
+                    log.info("command_accepted", events=len(events), seqs=seqs, ms=elapsed_ms)
+                case Refused(code=code):
+                    log.info("command_refused", code=code, ms=elapsed_ms)
+                case Invalid(errors=errors):
+                    paths = [e.path for e in errors]
+                    log.info("command_invalid", paths=paths, size=len(body), ms=elapsed_ms)
+                case Unavailable():
+                    log.warning("command_unavailable", ms=elapsed_ms)
+            return encoded
+
+    async def _handle(
+        self, command_name: str, command_id: str, headers: Mapping[str, str], body: bytes
+    ) -> Accepted | Refused | Invalid | Unavailable:
+        decoder = self._decoders.get(command_name)
+        if decoder is None:
+            known = ", ".join(sorted(self._decoders))
+            return invalid("$", f"unknown command {self.decider.context}.{command_name}; known: {known}")
+        if not _ID.match(command_id):
+            return invalid(
+                f"header:{subjects.COMMAND_ID}", "required; 1-64 of A-Z a-z 0-9 _ - (an idempotency key)"
+            )
+        if len(body) > MAX_BODY_BYTES:
+            return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+        try:
+            command = decoder.decode(body)
+        except msgspec.MsgspecError as exc:
+            return Invalid(errors=field_errors(exc))
+
+        fingerprint = hashlib.sha256(command_name.encode() + b"\0" + body).hexdigest()[:32]
+        try:
+            return await self._run(command, command_id, fingerprint, headers)
+        except StoreUnavailable as exc:
+            log.warning("event_store_unavailable", error=str(exc))
+            return Unavailable(message="the event store did not answer; retry with the same command id")
+
+    async def _run(
+        self, command: Any, command_id: str, fingerprint: str, headers: Mapping[str, str]
+    ) -> Accepted | Refused:
+        if (earlier := await self.store.outcome(command_id)) is not None:
+            return self._replay(earlier, fingerprint)
+        aggregate_id = self.decider.aggregate_of(command)
+        structlog.contextvars.bind_contextvars(aggregate_id=aggregate_id)
+        lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
+        try:
+            async with lock:
+                reply = await self._decide_and_append(command, command_id, aggregate_id, headers)
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(aggregate_id, None)
+        outcome = Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
+        await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
+        return reply
+
+    def _replay(self, earlier: bytes, fingerprint: str) -> Accepted | Refused:
+        outcome = msgspec.json.decode(earlier, type=Outcome)
+        if outcome.fingerprint != fingerprint:
+            return Refused(
+                code="command_id_reused",
+                message="this command id was already used for a different command",
+            )
+        reply: Accepted | Refused = msgspec.json.decode(outcome.reply, type=Accepted | Refused)
+        return reply
+
+    async def _decide_and_append(
+        self, command: Any, command_id: str, aggregate_id: str, headers: Mapping[str, str]
+    ) -> Accepted | Refused:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            loaded = await self._load(aggregate_id)
+            if command_id in loaded.causations:  # appended before, reply lost: same answer
+                return Accepted(events=loaded.causations[command_id])
+            try:
+                events = self.decider.decide(loaded.state, command)
+            except Refusal as refusal:
+                return Refused(code=refusal.code, message=refusal.message)
+            if not events:
+                return Accepted()
+            new = [self._new_event(e, command_id, headers) for e in events]
+            try:
+                seqs = await self.store.append(
+                    self.decider.context, aggregate_id, loaded.version, new
+                )
+            except ConcurrencyConflict:
+                log.info("append_conflict", attempt=attempt)
+                continue
+            refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
+            state = loaded.state
+            for event in events:
+                state = self.decider.evolve(state, event)
+            causations = {**loaded.causations, command_id: refs}
+            self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
+            return Accepted(events=refs)
+        raise StoreUnavailable(f"still conflicting after {MAX_ATTEMPTS} attempts")
+
+    def _new_event(self, event: Any, command_id: str, headers: Mapping[str, str]) -> NewEvent:
+        event_type = type(event).__struct_config__.tag
+        event_id = self._new_id()
+        return NewEvent(
+            type=event_type,
+            data=msgspec.json.encode(event),
+            headers={
+                subjects.EVENT_ID: event_id,
+                subjects.EVENT_TYPE: event_type,
+                subjects.SCHEMA_VERSION: SCHEMA_VERSION,
+                subjects.OCCURRED_AT: self._clock().isoformat(),
+                subjects.ACTOR: headers.get(subjects.ACTOR, "anonymous")[:128],
+                subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, command_id)[:128],
+                subjects.CAUSATION_ID: command_id,
+                subjects.SOURCE: headers.get(subjects.SOURCE, "unknown")[:128],
+                "Nats-Msg-Id": f"{command_id}:{event_id}",
+            },
+        )
+
+    async def _load(self, aggregate_id: str) -> Loaded[S]:
+        """The aggregate as of now: the cached fold plus whatever others appended since."""
+        known = self._cache.get(aggregate_id) or Loaded(self.decider.initial(aggregate_id), 0)
+        newer = await self.store.read(self.decider.context, aggregate_id, after=known.version)
+        if not newer:
+            self._remember(aggregate_id, known)
+            return known
+        state = known.state
+        causations = dict(known.causations)
+        for record in newer:
+            state = self.decider.evolve(state, self._event_decoder.decode(record.data))
+            cause = record.headers.get(subjects.CAUSATION_ID)
+            if cause:
+                causations.setdefault(cause, []).append(EventRef(seq=record.seq, type=record.type))
+        loaded = Loaded(state, newer[-1].seq, causations)
+        self._remember(aggregate_id, loaded)
+        return loaded
+
+    def _remember(self, aggregate_id: str, loaded: Loaded[S]) -> None:
+        self._cache[aggregate_id] = loaded
+        self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _union(types: Any) -> Any:
+    union = types[0]
+    for kind in types[1:]:
+        union = union | kind
+    return union

@@ -1,0 +1,3 @@
+from projections.app import run
+
+run()

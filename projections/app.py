@@ -1,0 +1,86 @@
+"""The projector process: the projector (only writer) and the query service on its instance."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import nats
+import structlog
+from faststream import FastStream
+from faststream.nats import NatsBroker, NatsMessage
+
+from crew import logs, settings, subjects
+from crew.eventstore import ensure_event_store
+from crew.service import status_responder
+from projections.projector import Projector, RebuildProgress
+from projections.query import SqlError, SqlRequest, run_query
+
+log = structlog.get_logger("crew.projections")
+sql_decoder = msgspec.json.Decoder(SqlRequest)
+
+
+def build_app(config: settings.Settings) -> FastStream:
+    broker = NatsBroker(config.nats_url, logger=None, name="crew-projector")
+    state: dict[str, Any] = {}
+
+    def live_connection() -> Any:
+        projection = state["projector"].projection
+        if projection is None:
+            raise RuntimeError("the views are being swapped")
+        return projection.con
+
+    @broker.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
+    async def on_sql(msg: NatsMessage) -> bytes:
+        try:
+            request = sql_decoder.decode(msg.body)
+        except msgspec.MsgspecError as exc:
+            return msgspec.json.encode(SqlError(message=f"bad request: {exc}"))
+        try:
+            reply = await asyncio.to_thread(
+                run_query, live_connection, request, config.query_timeout_s
+            )
+        except Exception as exc:  # the file was swapped under the query: say so, do not hang
+            reply = SqlError(message=f"{exc}; please retry")
+        log.info("query_answered", status=type(reply).__name__, sql_bytes=len(request.sql))
+        return msgspec.json.encode(reply)
+
+    @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
+    async def on_rebuild(msg: NatsMessage) -> bytes:
+        progress_subject = msg.headers.get("Crew-Progress-Subject")
+
+        async def progress(update: RebuildProgress) -> None:
+            if progress_subject:
+                await nc.publish(progress_subject, msgspec.json.encode(update))
+
+        nc = state["nc"]
+        result = await state["projector"].rebuild(progress)
+        return msgspec.json.encode(result)
+
+    status_responder(broker, "projector")
+    status_responder(broker, "query")
+    app = FastStream(broker, logger=None)
+
+    @app.on_startup
+    async def start_projector() -> None:
+        nc = await nats.connect(config.nats_url, name="crew-projector-replay")
+        await ensure_event_store(nc)
+        projector = Projector(nc, config.database)
+        await projector.start()
+        state.update(nc=nc, projector=projector)
+
+    @app.on_shutdown
+    async def stop_projector() -> None:
+        if projector := state.get("projector"):
+            await projector.stop()
+        if nc := state.get("nc"):
+            await nc.drain()
+
+    return app
+
+
+def run() -> None:
+    config = settings.load()
+    logs.configure("projector", config.log_format)
+    asyncio.run(build_app(config).run())

@@ -1,0 +1,45 @@
+"""`event_log`: every event with its metadata, for audit and as-of questions."""
+
+from __future__ import annotations
+
+from projections.view import AppendView, Fact
+
+DDL = """
+create table if not exists event_log (
+    seq            bigint primary key,  -- position in the stream CREW_EVENTS
+    subject        varchar not null,     -- crew.evt.<context>.<aggregate_id>.<name>
+    type           varchar not null,     -- <context>.<name>
+    event_id       varchar,
+    occurred_at    timestamptz,          -- when the service decided it
+    recorded_at    timestamptz,          -- when JetStream stored it
+    actor          varchar,              -- crew id or coordinator:<name>
+    correlation_id varchar,
+    causation_id   varchar,              -- the command id that caused it
+    source         varchar,              -- kiosk id, service name or cli
+    schema_version varchar,
+    payload        json
+);
+"""
+
+
+def rows(fact: Fact) -> list[tuple[object, ...]]:
+    h = fact.headers
+    return [
+        (
+            fact.seq,
+            fact.subject,
+            fact.type,
+            h.get("Crew-Event-Id"),
+            h.get("Crew-Occurred-At"),
+            fact.recorded_at,
+            h.get("Crew-Actor"),
+            h.get("Crew-Correlation-Id"),
+            h.get("Crew-Causation-Id"),
+            h.get("Crew-Source"),
+            h.get("Crew-Schema-Version"),
+            fact.data.decode("utf-8", "replace"),
+        )
+    ]
+
+
+EVENT_LOG = AppendView(name="event_log", ddl=DDL, table="event_log", rows=rows)

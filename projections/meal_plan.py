@@ -1,0 +1,133 @@
+"""`meal_plan`: one row per meal with its cooks, open helper slots, diners and status."""
+
+from __future__ import annotations
+
+import datetime
+
+import msgspec
+from msgspec.structs import replace
+
+from projections.view import Fact, KeyedFold
+from schemas import meals as m
+
+DDL = """
+create table if not exists meal_plan_rows (
+    meal_id           varchar primary key,
+    date              date,
+    time              varchar,
+    status            varchar,
+    head_cook         varchar,
+    helpers           varchar[],
+    helper_slots      integer,
+    open_helper_slots integer,
+    waitlist          varchar[],
+    diners            integer,
+    portions          integer,
+    seats             integer,
+    eaters            varchar[],
+    eater_portions    integer[],
+    served_diners     integer,
+    cancel_reason     varchar,
+    planned_at        timestamptz,
+    updated_at        timestamptz,
+    last_seq          bigint
+);
+create or replace view meal_plan as
+select meal_id, date, time, head_cook, helpers, open_helper_slots, diners, status,
+       helper_slots, waitlist, portions, seats, served_diners, cancel_reason,
+       planned_at, updated_at, last_seq
+from meal_plan_rows;
+"""
+
+
+class MealRow(msgspec.Struct):
+    meal_id: str
+    date: datetime.date | None = None
+    time: str | None = None
+    status: str = "unplanned"
+    head_cook: str | None = None
+    helpers: list[str] = []
+    helper_slots: int = 0
+    open_helper_slots: int = 0
+    waitlist: list[str] = []
+    diners: int = 0
+    portions: int = 0
+    seats: int | None = None
+    eaters: list[str] = []
+    eater_portions: list[int] = []
+    served_diners: int | None = None
+    cancel_reason: str | None = None
+    planned_at: str | datetime.datetime | None = None
+    updated_at: str | datetime.datetime | None = None
+    last_seq: int = 0
+
+
+def _counted(row: MealRow) -> MealRow:
+    return replace(
+        row,
+        open_helper_slots=max(row.helper_slots - len(row.helpers), 0),
+        diners=len(row.eaters),
+        portions=sum(row.eater_portions),
+    )
+
+
+def fold(row: MealRow | None, fact: Fact) -> MealRow:
+    event = fact.event
+    row = row or MealRow(meal_id=event.meal_id)
+    match event:
+        case m.MealPlanned():
+            row = replace(
+                row,
+                date=event.date,
+                time=event.time,
+                helper_slots=event.helper_slots,
+                seats=event.seats,
+                status="open",
+                planned_at=fact.occurred_at,
+            )
+        case m.VolunteeredToCook(crew_id=who, role="head_cook"):
+            row = replace(row, head_cook=who)
+        case m.VolunteeredToCook(crew_id=who) | m.PromotedFromWaitlist(crew_id=who):
+            row = replace(
+                row,
+                helpers=[*row.helpers, who],
+                waitlist=[w for w in row.waitlist if w != who],
+            )
+        case m.WaitlistedToHelp(crew_id=who):
+            row = replace(row, waitlist=[*row.waitlist, who])
+        case m.Withdrew(crew_id=who):
+            row = replace(
+                row,
+                head_cook=None if row.head_cook == who else row.head_cook,
+                helpers=[h for h in row.helpers if h != who],
+                waitlist=[w for w in row.waitlist if w != who],
+            )
+        case m.SignedUpToEat(crew_id=who, portions=portions):
+            row = replace(
+                row, eaters=[*row.eaters, who], eater_portions=[*row.eater_portions, portions]
+            )
+        case m.CancelledEating(crew_id=who):
+            kept = [(e, p) for e, p in zip(row.eaters, row.eater_portions, strict=False) if e != who]
+            row = replace(row, eaters=[e for e, _ in kept], eater_portions=[p for _, p in kept])
+        case m.MealClosed():
+            row = replace(row, status="closed")
+        case m.MealServed(diners=diners):
+            row = replace(row, status="served", served_diners=diners)
+        case m.MealCancelled(reason=reason):
+            row = replace(row, status="cancelled", cancel_reason=reason)
+    return _counted(replace(row, updated_at=fact.occurred_at, last_seq=fact.seq))
+
+
+def meal_of(event: object) -> str | None:
+    return event.meal_id if isinstance(event, m.EVENTS) else None
+
+
+MEAL_PLAN = KeyedFold(
+    name="meal_plan",
+    ddl=DDL,
+    table="meal_plan_rows",
+    key="meal_id",
+    row_type=MealRow,
+    key_of=meal_of,
+    fold=fold,
+)

@@ -1,0 +1,162 @@
+"""The projector: the only DuckDB writer. Replays from its checkpoint, applies in batches,
+and can rebuild every view into a new file and swap it in while queries go on."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+import structlog
+from nats.aio.client import Client as NATS
+
+from crew import subjects
+from projections.projection import Projection
+from projections.replay import Replay
+
+log = structlog.get_logger("crew.projector")
+
+BATCH = 5_000
+
+
+class RebuildProgress(msgspec.Struct, frozen=True):
+    applied: int
+    target: int
+    events_per_s: float
+    done: bool = False
+    seconds: float = 0.0
+
+
+async def stream_last_seq(nc: NATS) -> int:
+    info = await nc.jetstream().stream_info(subjects.STREAM)
+    return int(info.state.last_seq)
+
+
+async def replay_into(
+    nc: NATS,
+    projection: Projection,
+    target: int,
+    report: Callable[[int], Awaitable[None]] | None = None,
+    replay: Replay | None = None,
+) -> Replay:
+    """Apply events after the projection's checkpoint until it has reached `target`."""
+    replay = replay or await Replay(nc, projection.checkpoint + 1).start()
+    while projection.checkpoint < target:
+        batch = await replay.take(BATCH, timeout=30)
+        if not batch:
+            raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
+        await asyncio.to_thread(projection.apply, batch)
+        if report:
+            await report(projection.checkpoint)
+    return replay
+
+
+def rebuild_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".rebuild" + path.suffix)
+
+
+def remove_database(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+class Projector:
+    def __init__(self, nc: NATS, path: Path) -> None:
+        self._nc = nc
+        self.path = path
+        self.projection: Projection | None = None
+        self._replay: Replay | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._applying = asyncio.Lock()  # held while a batch is applied or the file is swapped
+        self._rebuilding = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
+        self.projection = await asyncio.to_thread(self._open, self.path)
+        self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
+        self._task = asyncio.create_task(self._run(), name="projector")
+        log.info("projector_started", checkpoint=self.projection.checkpoint, database=str(self.path))
+
+    @staticmethod
+    def _open(path: Path) -> Projection:
+        projection = Projection(path)
+        projection.lock_down()
+        return projection
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._replay:
+            await self._replay.stop()
+        async with self._applying:
+            if self.projection:
+                await asyncio.to_thread(self.projection.close)
+                self.projection = None
+
+    async def _run(self) -> None:
+        assert self._replay is not None
+        while True:
+            batch = await self._replay.take(BATCH)
+            started = time.perf_counter()
+            async with self._applying:
+                assert self.projection is not None
+                applied = await asyncio.to_thread(self.projection.apply, batch)
+            if applied.events:
+                log.info(
+                    "batch_applied",
+                    events=applied.events,
+                    dead_letters=applied.dead,
+                    last_seq=applied.last_seq,
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+
+    async def rebuild(
+        self, progress: Callable[[RebuildProgress], Awaitable[None]] | None = None
+    ) -> RebuildProgress:
+        """Rebuild every view from sequence 1 into a new file, then swap it in.
+
+        Queries keep being answered from the old file until the swap, which takes only the time
+        to catch the new file up with the live one and rename it."""
+        async with self._rebuilding:
+            started = time.perf_counter()
+            target = await stream_last_seq(self._nc)
+            fresh_path = rebuild_path(self.path)
+            remove_database(fresh_path)
+            fresh = await asyncio.to_thread(Projection, fresh_path)
+            last_report = 0.0
+
+            async def report(applied: int, done: bool = False) -> None:
+                nonlocal last_report
+                now = time.perf_counter()
+                if progress and (done or now - last_report >= 0.5):
+                    last_report = now
+                    rate = applied / max(now - started, 1e-9)
+                    await progress(RebuildProgress(applied, target, round(rate), done, now - started))
+
+            replay = await replay_into(self._nc, fresh, target, report)
+            try:
+                async with self._applying:
+                    assert self.projection is not None
+                    await replay_into(self._nc, fresh, self.projection.checkpoint, replay=replay)
+                    await asyncio.to_thread(fresh.close)
+                    await asyncio.to_thread(self.projection.close)
+                    remove_database(self.path)
+                    os.replace(fresh_path, self.path)
+                    self.projection = await asyncio.to_thread(self._open, self.path)
+            finally:
+                await replay.stop()
+            result = RebuildProgress(
+                fresh.checkpoint, target, 0, True, round(time.perf_counter() - started, 3)
+            )
+            result = msgspec.structs.replace(
+                result, events_per_s=round(fresh.checkpoint / max(result.seconds, 1e-9))
+            )
+            log.info("rebuild_swapped", events=fresh.checkpoint, seconds=result.seconds)
+            if progress:
+                await progress(result)
+            return result

@@ -1,0 +1,90 @@
+"""The two shapes a view takes: rows appended per event, or one row per key folded over events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import duckdb
+import msgspec
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One event as the projector sees it: decoded payload plus its place in the log."""
+
+    seq: int
+    subject: str
+    type: str
+    event: Any
+    headers: dict[str, str]
+    recorded_at: datetime
+    data: bytes
+
+    @property
+    def occurred_at(self) -> str:
+        return self.headers.get("Crew-Occurred-At", self.recorded_at.isoformat())
+
+
+class View(Protocol):
+    name: str
+    ddl: str
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None: ...
+
+
+@dataclass(frozen=True)
+class AppendView:
+    """A table that grows by rows made from each fact (e.g. the event log)."""
+
+    name: str
+    ddl: str
+    table: str
+    rows: Callable[[Fact], Sequence[tuple[Any, ...]]]
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        appender = con.appender(self.table)
+        appender.append_rows(row for fact in facts for row in self.rows(fact))
+        appender.flush()
+
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+@dataclass(frozen=True)
+class KeyedFold(Generic[R]):
+    """A table with one row per key; each fact folds into its row (None deletes the row).
+
+    Rows touched by a batch are read once, folded in memory and upserted through the appender.
+    `row_type` fields are the table's columns, in order.
+    """
+
+    name: str
+    ddl: str
+    table: str
+    key: str
+    row_type: type[R]
+    key_of: Callable[[Any], str | None]
+    fold: Callable[[R | None, Fact], R | None]
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        keyed = [(key, fact) for fact in facts if (key := self.key_of(fact.event)) is not None]
+        if not keyed:
+            return
+        keys = list(dict.fromkeys(key for key, _ in keyed))
+        found = con.execute(
+            f"select * from {self.table} where {self.key} in (select unnest(?))", [keys]
+        ).fetchall()
+        rows: dict[str, R | None] = {row[0]: self.row_type(*row) for row in found}
+        for key, fact in keyed:
+            rows[key] = self.fold(rows.get(key), fact)
+        upsert = con.appender(self.table, action="upsert")
+        upsert.append_rows(msgspec.structs.astuple(row) for row in rows.values() if row is not None)
+        upsert.flush()
+        gone = [(key,) for key, row in rows.items() if row is None]
+        if gone:
+            delete = con.appender(self.table, action="delete", key=[self.key])
+            delete.append_rows(gone)
+            delete.flush()

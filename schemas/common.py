@@ -1,0 +1,61 @@
+"""Types every context shares: ids, and the three replies a command can get."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+Id = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=ID_PATTERN,
+        description="Chosen by the caller; 1-64 of A-Z a-z 0-9 _ -. It becomes a subject token.",
+    ),
+]
+ShortText = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class EventRef(msgspec.Struct, frozen=True, kw_only=True):
+    """An event a command appended: its stream sequence and its type."""
+
+    seq: int
+    type: str
+
+
+class Accepted(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="accepted"):
+    """The command was carried out. `events` is empty when it was already true."""
+
+    events: list[EventRef] = []
+
+
+class Refused(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="refused"):
+    """A rule of the house said no. `code` is stable and machine-readable."""
+
+    code: str
+    message: str
+
+
+class FieldError(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    message: str
+
+
+class Invalid(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="invalid"):
+    """The input was malformed; every error names the field (`$.crew_id`) or header."""
+
+    errors: list[FieldError]
+
+
+class Unavailable(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="unavailable"):
+    """The event store did not answer. Nothing was decided; retry with the same command id."""
+
+    message: str
+
+
+Reply = Accepted | Refused | Invalid | Unavailable
+Status = Literal["accepted", "refused", "invalid", "unavailable"]
+
+reply_decoder = msgspec.json.Decoder(Reply)

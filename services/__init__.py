@@ -1,0 +1,1 @@
+"""One bounded context per folder: a pure decider and a thin FastStream app."""

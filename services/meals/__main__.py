@@ -1,0 +1,4 @@
+from crew.service import run
+from services.meals.decider import MEALS
+
+run(MEALS)
