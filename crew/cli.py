@@ -118,7 +118,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
             return 1
         print(format_rows(reply.columns, reply.rows, args.format))
         if reply.truncated:
-            print(f"(cut at {args.max_rows} rows; use --max-rows or narrow the query)", file=sys.stderr)
+            print(
+                f"(cut at {args.max_rows} rows; use --max-rows or narrow the query)",
+                file=sys.stderr,
+            )
         return 0
 
     return asyncio.run(_with_house(work))
@@ -166,7 +169,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             print(
                 f"\rrebuilding: {update['applied']:>9,} / {update['target']:,} events "
                 f"({share:5.1%}), {update['events_per_s']:,.0f} events/s",
-                end="", file=sys.stderr, flush=True,
+                end="",
+                file=sys.stderr,
+                flush=True,
             )
 
     async def work(nc: Any) -> int:
@@ -195,52 +200,77 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="verb", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("up", help="start the whole house on this machine",
-                       description="Start nats-server (JetStream, fsync on every write), every "
-                       "service, the projector and the query service. Stops cleanly on Ctrl-C.")
+    p = sub.add_parser(
+        "up",
+        help="start the whole house on this machine",
+        description="Start nats-server (JetStream, fsync on every write), every "
+        "service, the projector and the query service. Stops cleanly on Ctrl-C.",
+    )
     p.add_argument("--home", help="where the house keeps its data (default ./var, env CREW_HOME)")
     p.add_argument("--nats-port", type=int, default=4222, help="NATS port (default 4222)")
-    p.add_argument("--http-port", type=int, default=8080,
-                   help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)")
+    p.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)",
+    )
     p.add_argument("--demo", action="store_true", help="seed a realistic house to explore")
     p.set_defaults(run=cmd_up)
 
-    p = sub.add_parser("status", help="exit 0 when every component answers",
-                       description="Ask every component of the running house to answer; exit 1 "
-                       "and name the silent ones otherwise.")
+    p = sub.add_parser(
+        "status",
+        help="exit 0 when every component answers",
+        description="Ask every component of the running house to answer; exit 1 "
+        "and name the silent ones otherwise.",
+    )
     p.set_defaults(run=cmd_status)
 
-    p = sub.add_parser("send", help="send a command and print the reply",
-                       description="Send <context>.<command> with a JSON body ('-' reads stdin). "
-                       f"Exit 0 accepted, {EXIT_INVALID} invalid, {EXIT_REFUSED} refused, "
-                       f"{EXIT_UNREACHABLE} no answer.",
-                       epilog="example: crew send meals.volunteer_to_cook "
-                       "'{\"meal_id\":\"mon\",\"crew_id\":\"anna\",\"role\":\"helper\"}'")
+    p = sub.add_parser(
+        "send",
+        help="send a command and print the reply",
+        description="Send <context>.<command> with a JSON body ('-' reads stdin). "
+        f"Exit 0 accepted, {EXIT_INVALID} invalid, {EXIT_REFUSED} refused, "
+        f"{EXIT_UNREACHABLE} no answer.",
+        epilog="example: crew send meals.volunteer_to_cook "
+        '\'{"meal_id":"mon","crew_id":"anna","role":"helper"}\'',
+    )
     p.add_argument("command", help="<context>.<command>, e.g. meals.plan_meal")
     p.add_argument("body", help="the command as JSON, or - for stdin")
-    p.add_argument("--command-id", help="idempotency key: a retry with the same id gets the same "
-                   "reply and appends nothing (default: a fresh one)")
+    p.add_argument(
+        "--command-id",
+        help="idempotency key: a retry with the same id gets the same "
+        "reply and appends nothing (default: a fresh one)",
+    )
     p.add_argument("--actor", default="cli", help="who acts: a crew id or coordinator:<name>")
     p.set_defaults(run=cmd_send)
 
-    p = sub.add_parser("sql", help="run a read-only SQL query against the views",
-                       description="Read-only SQL (one SELECT) against the live DuckDB views. "
-                       "Views: meal_plan, event_log, dead_letters.")
+    p = sub.add_parser(
+        "sql",
+        help="run a read-only SQL query against the views",
+        description="Read-only SQL (one SELECT) against the live DuckDB views. "
+        "Views: meal_plan, event_log, dead_letters.",
+    )
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
     p.set_defaults(run=cmd_sql)
 
-    p = sub.add_parser("events", help="print the event log with its metadata",
-                       description="Print events in order from --since; --follow keeps going.")
+    p = sub.add_parser(
+        "events",
+        help="print the event log with its metadata",
+        description="Print events in order from --since; --follow keeps going.",
+    )
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--since", type=int, default=1, help="first stream sequence (default 1)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=cmd_events)
 
-    p = sub.add_parser("rebuild", help="rebuild every view from the log and swap it in",
-                       description="Replay the whole log into a new DuckDB file, with progress, "
-                       "then swap it in. Queries are answered from the old file until the swap.")
+    p = sub.add_parser(
+        "rebuild",
+        help="rebuild every view from the log and swap it in",
+        description="Replay the whole log into a new DuckDB file, with progress, "
+        "then swap it in. Queries are answered from the old file until the swap.",
+    )
     p.set_defaults(run=cmd_rebuild)
 
     p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")

@@ -45,7 +45,9 @@ async def send(
     """`command` is `<context>.<command>`; returns the reply JSON as it came."""
     context, _, name = command.partition(".")
     if not context or not name or "." in name:
-        raise NoService(f"name a command as <context>.<command>, e.g. meals.plan_meal (got {command!r})")
+        raise NoService(
+            f"name a command as <context>.<command>, e.g. meals.plan_meal (got {command!r})"
+        )
     headers = {
         subjects.COMMAND_ID: command_id or new_command_id(),
         subjects.ACTOR: actor,
@@ -56,7 +58,9 @@ async def send(
             subjects.command_subject(context, name), body, headers=headers, timeout=timeout
         )
     except nats.errors.NoRespondersError:
-        raise NoService(f"no {context} service answers (unknown context, or is it down? crew status)") from None
+        raise NoService(
+            f"no {context} service answers (unknown context, or is it down? crew status)"
+        ) from None
     except nats.errors.TimeoutError:
         raise NoService(f"the {context} service did not answer within {timeout:g} s") from None
     return bytes(reply.data)
@@ -129,7 +133,9 @@ async def events(nc: NATS, since: int = 1, follow: bool = False) -> AsyncIterato
         await replay.stop()
 
 
-async def rebuild(nc: NATS, progress: Callable[[dict[str, Any]], Awaitable[None]]) -> dict[str, Any]:
+async def rebuild(
+    nc: NATS, progress: Callable[[dict[str, Any]], Awaitable[None]]
+) -> dict[str, Any]:
     inbox = nc.new_inbox()
 
     async def on_progress(msg: Any) -> None:
@@ -138,7 +144,10 @@ async def rebuild(nc: NATS, progress: Callable[[dict[str, Any]], Awaitable[None]
     sub = await nc.subscribe(inbox, cb=on_progress)
     try:
         reply = await nc.request(
-            subjects.PROJECTOR_REBUILD, b"{}", headers={"Crew-Progress-Subject": inbox}, timeout=3600
+            subjects.PROJECTOR_REBUILD,
+            b"{}",
+            headers={"Crew-Progress-Subject": inbox},
+            timeout=3600,
         )
     except nats.errors.NoRespondersError:
         raise NoService("no projector answers; is the house up? (crew status)") from None

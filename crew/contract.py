@@ -83,7 +83,9 @@ def write_schemas(out: Path) -> list[Path]:
     (out / "commands").mkdir(parents=True, exist_ok=True)
     (out / "events").mkdir(parents=True, exist_ok=True)
     for name, kind in sorted(COMMAND_TYPES.items()):
-        written.append(_write(out / "commands" / f"{name}.json", json_schema(kind, tag_required=False)))
+        written.append(
+            _write(out / "commands" / f"{name}.json", json_schema(kind, tag_required=False))
+        )
     for tag, kind in sorted(EVENT_TYPES.items()):
         written.append(_write(out / "events" / f"{tag}.json", json_schema(kind, tag_required=True)))
     written.append(_write(out / "reply.json", msgspec.json.schema(Reply)))

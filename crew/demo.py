@@ -35,18 +35,29 @@ async def seed(nats_url: str, say: Callable[[str], None], days: int = 14, seed: 
             if day.weekday() >= 5:
                 continue
             meal = f"meal-{day.isoformat()}"
-            await send("meals.plan_meal", {"meal_id": meal, "date": day.isoformat(),
-                                           "helper_slots": 2, "seats": 40}, f"{meal}-plan")
+            await send(
+                "meals.plan_meal",
+                {"meal_id": meal, "date": day.isoformat(), "helper_slots": 2, "seats": 40},
+                f"{meal}-plan",
+            )
             cooks = rng.sample(crew, 4)
-            await send("meals.volunteer_to_cook",
-                       {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"}, f"{meal}-head")
+            await send(
+                "meals.volunteer_to_cook",
+                {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
+                f"{meal}-head",
+            )
             for helper in cooks[1 : 1 + rng.randint(0, 3)]:
-                await send("meals.volunteer_to_cook",
-                           {"meal_id": meal, "crew_id": helper, "role": "helper"}, f"{meal}-{helper}")
+                await send(
+                    "meals.volunteer_to_cook",
+                    {"meal_id": meal, "crew_id": helper, "role": "helper"},
+                    f"{meal}-{helper}",
+                )
             for diner in rng.sample(crew, rng.randint(6, 16)):
-                await send("meals.sign_up_to_eat",
-                           {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},
-                           f"{meal}-eat-{diner}")
+                await send(
+                    "meals.sign_up_to_eat",
+                    {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},
+                    f"{meal}-eat-{diner}",
+                )
             if offset < 0:
                 await send("meals.close_meal", {"meal_id": meal}, f"{meal}-close")
                 await send("meals.record_meal_served", {"meal_id": meal}, f"{meal}-served")

@@ -25,6 +25,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
+from nats.js.kv import KeyValue
 
 from crew import subjects
 
@@ -122,7 +123,7 @@ class JetStreamEventStore:
         self._nc = nc
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
-        self._kv = None
+        self._kv: KeyValue | None = None
 
     async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]:
         """Every event of one aggregate after sequence `after`, in order (batched Direct Get)."""
@@ -135,7 +136,9 @@ class JetStreamEventStore:
             try:
                 request = {"seq": start, "next_by_subj": filter_subject, "batch": DIRECT_GET_BATCH}
                 await self._nc.publish(
-                    f"$JS.API.DIRECT.GET.{subjects.STREAM}", json.dumps(request).encode(), reply=inbox
+                    f"$JS.API.DIRECT.GET.{subjects.STREAM}",
+                    json.dumps(request).encode(),
+                    reply=inbox,
                 )
                 more = False
                 while True:
@@ -219,7 +222,7 @@ class JetStreamEventStore:
             return list(range(final - last + 1, final + 1))
         raise AssertionError("unreachable")
 
-    async def _outcomes(self):  # type: ignore[no-untyped-def]
+    async def _outcomes(self) -> KeyValue:
         if self._kv is None:
             self._kv = await self._js.key_value(subjects.OUTCOMES_BUCKET)
         return self._kv

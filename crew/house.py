@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -82,7 +83,9 @@ class House:
             say(f"joining NATS at {self.nats_url} (CREW_NATS_URL)")
         else:
             self.server = NatsServer(self.home, self.nats_port)
-            say(f"starting nats-server on 127.0.0.1:{self.nats_port} (JetStream, sync_interval: always)")
+            say(
+                f"starting nats-server on 127.0.0.1:{self.nats_port} (JetStream, sync_interval: always)"
+            )
             await asyncio.to_thread(self.server.start)
             self.nats_url = self.server.url
         nc = await nats.connect(self.nats_url, name="crew-up", connect_timeout=5)
@@ -99,7 +102,9 @@ class House:
         (self.home / HOUSE_FILE).write_text(json.dumps(house, indent=2))
         missing = await client.wait_for_components(self.nats_url, expected_answers(), timeout=60)
         if missing:
-            raise SystemExit(f"crew up: no answer from {', '.join(missing)}; see {self.home / 'logs'}")
+            raise SystemExit(
+                f"crew up: no answer from {', '.join(missing)}; see {self.home / 'logs'}"
+            )
         if self.demo:
             from crew.demo import seed
 
@@ -125,10 +130,8 @@ Stop with Ctrl-C.
 
     async def _supervise(self) -> None:
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
             if self.server and self.server.process and self.server.process.poll() is not None:
                 say("nats-server stopped unexpectedly; restarting it")
                 await asyncio.to_thread(self.server.start)
@@ -139,7 +142,7 @@ Stop with Ctrl-C.
                 # A crash loop backs off; a component that ran a while restarts at once.
                 ran = time.monotonic() - component.started_at
                 component.restarts = 0 if ran > 30 else component.restarts + 1
-                delay = min(2 ** component.restarts, 30) if component.restarts else 0
+                delay = min(2**component.restarts, 30) if component.restarts else 0
                 say(f"{component.name} exited with {process.returncode}; restarting in {delay} s")
                 await asyncio.sleep(delay)
                 self._spawn(component)

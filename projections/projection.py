@@ -77,7 +77,9 @@ class Projection:
         try:
             self._commit(facts, dead, fresh[-1].seq)
         except Exception as exc:  # one bad event must not stop the house: find it, park it
-            log.warning("batch_failed_retrying_one_by_one", error=type(exc).__name__, events=len(fresh))
+            log.warning(
+                "batch_failed_retrying_one_by_one", error=type(exc).__name__, events=len(fresh)
+            )
             return self._apply_one_by_one(fresh)
         return Applied(len(fresh), len(dead), fresh[-1].seq)
 
@@ -89,7 +91,11 @@ class Projection:
                 self._commit(facts, dead, record.seq)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                self._commit([], [dead_letter(record.seq, record.subject, record.type, error, record.data)], record.seq)
+                self._commit(
+                    [],
+                    [dead_letter(record, error)],
+                    record.seq,
+                )
                 dead = [()]
             parked += len(dead)
         return Applied(len(records), parked, records[-1].seq)
@@ -113,8 +119,8 @@ class Projection:
         self.checkpoint = last_seq
 
 
-def dead_letter(seq: int, subject: str, kind: str, error: str, data: bytes) -> tuple:
-    return (seq, subject, kind, error[:1000], len(data), datetime.now(UTC))
+def dead_letter(record: Recorded, error: str) -> tuple:
+    return (record.seq, record.subject, record.type, error[:1000], len(record.data), record.recorded_at)
 
 
 def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
@@ -124,12 +130,14 @@ def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
         kind = record.type
         decoder = DECODERS.get(kind)
         if decoder is None:
-            dead.append(dead_letter(record.seq, record.subject, kind, f"unknown event type {kind!r}", record.data))
+            dead.append(
+                dead_letter(record, f"unknown event type {kind!r}")
+            )
             continue
         try:
             event = decoder.decode(record.data)
         except msgspec.MsgspecError as exc:
-            dead.append(dead_letter(record.seq, record.subject, kind, str(exc), record.data))
+            dead.append(dead_letter(record, str(exc)))
             continue
         facts.append(
             Fact(

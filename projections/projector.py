@@ -19,7 +19,7 @@ from projections.replay import Replay
 
 log = structlog.get_logger("crew.projector")
 
-BATCH = 5_000
+BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 
 
 class RebuildProgress(msgspec.Struct, frozen=True):
@@ -79,7 +79,9 @@ class Projector:
         self.projection = await asyncio.to_thread(self._open, self.path)
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
-        log.info("projector_started", checkpoint=self.projection.checkpoint, database=str(self.path))
+        log.info(
+            "projector_started", checkpoint=self.projection.checkpoint, database=str(self.path)
+        )
 
     @staticmethod
     def _open(path: Path) -> Projection:
@@ -136,7 +138,9 @@ class Projector:
                 if progress and (done or now - last_report >= 0.5):
                     last_report = now
                     rate = applied / max(now - started, 1e-9)
-                    await progress(RebuildProgress(applied, target, round(rate), done, now - started))
+                    await progress(
+                        RebuildProgress(applied, target, round(rate), done, now - started)
+                    )
 
             replay = await replay_into(self._nc, fresh, target, report)
             try:

@@ -7,6 +7,7 @@ and every query runs inside a transaction that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -67,10 +68,8 @@ def run_query(
             return SqlError(message=str(exc))
         finally:
             watchdog.cancel()
-            try:
+            with contextlib.suppress(duckdb.Error):
                 cursor.execute("rollback")
-            except duckdb.Error:
-                pass
         return SqlResult(
             columns=columns,
             types=types,

@@ -7,6 +7,7 @@ import asyncio
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 
 from crew import subjects
 from crew.eventstore import Recorded
@@ -21,7 +22,7 @@ class Replay:
         self._start = max(start, 1)
         self._buffer: list[Recorded] = []
         self._ready = asyncio.Event()
-        self._sub = None
+        self._sub: JetStreamContext.PushSubscription | None = None
 
     async def start(self) -> Replay:
         js = self._nc.jetstream()

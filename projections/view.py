@@ -29,8 +29,11 @@ class Fact:
 
 
 class View(Protocol):
-    name: str
-    ddl: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ddl(self) -> str: ...
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None: ...
 

@@ -14,6 +14,8 @@ EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     for kind in context.EVENTS
 }
 COMMAND_TYPES: dict[str, type[msgspec.Struct]] = {
-    f"{context.CONTEXT}.{name}": kind for context in CONTEXTS for name, kind in context.COMMANDS.items()
+    f"{context.CONTEXT}.{name}": kind
+    for context in CONTEXTS
+    for name, kind in context.COMMANDS.items()
 }
 DECODERS = {tag: msgspec.json.Decoder(kind) for tag, kind in EVENT_TYPES.items()}

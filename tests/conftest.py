@@ -1,0 +1,49 @@
+"""Shared fixtures: a real nats-server from the wheel per test, on a free port, in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from crew.eventstore import ensure_event_store
+from crew.natsserver import NatsServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats-home", free_port())
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=3)
+    await ensure_event_store(client)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def crew_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for `crew` subprocesses run from this checkout's venv."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREW_")}
+    env["CREW_HOME"] = str(tmp_path / "home")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env

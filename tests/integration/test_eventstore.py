@@ -1,0 +1,84 @@
+"""One contract, two stores: the in-memory store and JetStream must behave alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from crew import subjects
+from crew.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    InMemoryEventStore,
+    JetStreamEventStore,
+    NewEvent,
+    ensure_event_store,
+)
+from crew.natsserver import NatsServer
+
+
+def event(name: str, n: int) -> NewEvent:
+    return NewEvent(
+        type=f"meals.{name}", data=b'{"n":%d}' % n, headers={subjects.EVENT_TYPE: f"meals.{name}"}
+    )
+
+
+@pytest.fixture(params=["memory", "jetstream"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[EventStore]:
+    if request.param == "memory":
+        yield InMemoryEventStore()
+    else:
+        server: NatsServer = request.getfixturevalue("nats_server")
+        nc = await nats.connect(server.url)
+        await ensure_event_store(nc)
+        yield JetStreamEventStore(nc)
+        await nc.close()
+
+
+async def test_appended_events_are_read_back_in_order_per_aggregate(store: EventStore) -> None:
+    await store.append("meals", "m1", 0, [event("a", 1)])
+    await store.append("meals", "m2", 0, [event("a", 2)])
+    await store.append("meals", "m1", 1, [event("b", 3), event("c", 4)])
+    m1 = await store.read("meals", "m1")
+    assert [(r.seq, r.subject, r.data) for r in m1] == [
+        (1, "crew.evt.meals.m1.a", b'{"n":1}'),
+        (3, "crew.evt.meals.m1.b", b'{"n":3}'),
+        (4, "crew.evt.meals.m1.c", b'{"n":4}'),
+    ]
+    assert [r.seq for r in await store.read("meals", "m1", after=3)] == [4]
+    assert await store.read("meals", "nobody") == []
+
+
+async def test_a_stale_expected_sequence_is_a_conflict_and_appends_nothing(
+    store: EventStore,
+) -> None:
+    await store.append("meals", "m1", 0, [event("a", 1)])
+    with pytest.raises(ConcurrencyConflict):
+        await store.append("meals", "m1", 0, [event("b", 2)])
+    with pytest.raises(ConcurrencyConflict):  # a stale batch is refused whole
+        await store.append("meals", "m1", 0, [event("b", 2), event("c", 3)])
+    assert [r.seq for r in await store.read("meals", "m1")] == [1]
+
+
+async def test_other_aggregates_do_not_move_an_aggregates_expected_sequence(
+    store: EventStore,
+) -> None:
+    await store.append("meals", "m1", 0, [event("a", 1)])
+    await store.append("meals", "m10", 0, [event("a", 2)])  # m1 must not match m10 (token wildcard)
+    assert await store.append("meals", "m1", 1, [event("b", 3)]) == [3]
+
+
+async def test_command_outcomes_are_kept_by_command_id(store: EventStore) -> None:
+    assert await store.outcome("c1") is None
+    await store.record_outcome("c1", b"first")
+    assert await store.outcome("c1") == b"first"
+
+
+async def test_reading_a_long_aggregate_pages_through_direct_get_batches(nc: NATS) -> None:
+    store = JetStreamEventStore(nc)
+    for n in range(2_500):
+        await store.append("meals", "long", n, [event("a", n)])
+    assert [r.seq for r in await store.read("meals", "long")] == list(range(1, 2_501))

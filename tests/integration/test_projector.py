@@ -1,0 +1,166 @@
+"""The projector against a real nats-server and a real DuckDB file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import msgspec
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from crew import subjects
+from crew.client import connect
+from crew.natsserver import NatsServer
+from projections.projection import Projection
+from projections.projector import Projector, replay_into, stream_last_seq
+from tests.integration.workload import meals_workload
+
+TABLES = {
+    "meal_plan_rows": "meal_id",
+    "event_log": "seq",
+    "dead_letters": "seq",
+    "projector_checkpoint": "id",
+}
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: con.execute(f"select * from {t} order by {key}").fetchall() for t, key in TABLES.items()}
+    finally:
+        con.close()
+
+
+async def clean_rebuild(nc: NATS, path: Path) -> dict[str, list[tuple]]:
+    projection = Projection(path)
+    replay = await replay_into(nc, projection, await stream_last_seq(nc))
+    await replay.stop()
+    projection.close()
+    return snapshot(path)
+
+
+async def wait_for(projector: Projector, seq: int) -> None:
+    for _ in range(500):
+        if projector.projection and projector.projection.checkpoint >= seq:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"projector never reached {seq}")
+
+
+async def test_the_projector_folds_meals_into_meal_plan(nc: NATS, tmp_path: Path) -> None:
+    await meals_workload(nc, meals=5)
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    await wait_for(projector, await stream_last_seq(nc))
+    assert projector.projection is not None
+    rows = projector.projection.con.execute(
+        "select meal_id, head_cook is not null, len(helpers), open_helper_slots, len(waitlist), "
+        "diners, portions, status from meal_plan order by meal_id"
+    ).fetchall()
+    await projector.stop()
+    # 4 helper volunteers for 2 slots, one withdrew: 2 helpers, 1 still waiting; 7 diners less 1.
+    assert rows == [(f"meal{n}", True, 2, 0, 1, 6, 12, "closed") for n in range(5)]
+
+
+async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
+    nc: NATS, tmp_path: Path
+) -> None:
+    js = nc.jetstream()
+    type_header = {subjects.EVENT_TYPE: "meals.volunteered_to_cook"}
+    bad_payload = await js.publish("crew.evt.meals.px.volunteered_to_cook", b'{"garbage":1}', headers=type_header)
+    unknown = await js.publish("crew.evt.meals.px.teleported", b"{}", headers={subjects.EVENT_TYPE: "meals.teleported"})
+    await meals_workload(nc, meals=1)
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    await wait_for(projector, await stream_last_seq(nc))
+    assert projector.projection is not None
+    dead = projector.projection.con.execute("select seq, error from dead_letters order by seq").fetchall()
+    meals = projector.projection.con.execute("select count(*) from meal_plan").fetchone()
+    await projector.stop()
+    assert [seq for seq, _ in dead] == [bad_payload.seq, unknown.seq]
+    assert "meal_id" in dead[0][1] and "teleported" in dead[1][1]
+    assert meals == (1,)
+
+
+async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_path: Path) -> None:
+    await meals_workload(nc, meals=20)
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    await wait_for(projector, await stream_last_seq(nc))
+    assert projector.projection is not None
+    before = {t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall() for t in TABLES}
+    updates = []
+
+    async def progress(update: object) -> None:
+        updates.append(update)
+
+    live = projector.projection.checkpoint
+    result = await projector.rebuild(progress)
+    after = {t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall() for t in TABLES}
+    await meals_workload(nc, meals=1, seed=99)  # the swapped-in file keeps following the log
+    await wait_for(projector, await stream_last_seq(nc))
+    await projector.stop()
+    assert after == before
+    assert result.done and result.applied == live
+    assert updates and updates[-1].done
+
+
+def start_projector(url: str, home: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CREW_NATS_URL": url, "CREW_HOME": str(home), "CREW_PROJECTOR_BATCH": "100"}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "projections"], env=env, stdout=out, stderr=out)
+
+
+async def checkpoint_via_query(nc: NATS) -> int:
+    try:
+        reply = await nc.request(subjects.QUERY_SQL, b'{"sql":"select seq from projector_checkpoint"}', timeout=2)
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        return -1
+    answer = msgspec.json.decode(reply.data)
+    return int(answer["rows"][0][0]) if answer.get("status") == "ok" else -1
+
+
+async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean_rebuild(
+    nats_server: NatsServer, nc: NATS, tmp_path: Path
+) -> None:
+    await meals_workload(nc, meals=150)
+    last = await stream_last_seq(nc)
+    home, log = tmp_path / "home", tmp_path / "projector.log"
+    rng = random.Random(3)
+    client = await connect(nats_server.url)
+    kills, at = 0, []
+    for _ in range(3):
+        seen = log.read_text().count("batch_applied") if log.exists() else 0
+        process = start_projector(nats_server.url, home, log)
+        target = seen + rng.randint(1, 6)  # kill after a few committed batches: mid-replay
+        while process.poll() is None and log.read_text().count("batch_applied") < target:
+            await asyncio.sleep(0.005)
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+        if (home / "views.duckdb").exists():
+            at.append(snapshot(home / "views.duckdb")["projector_checkpoint"][0][1])
+    process = start_projector(nats_server.url, home, log)
+    try:
+        for _ in range(600):
+            if await checkpoint_via_query(client) >= last:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the restarted projector never caught up:\n" + log.read_text()[-2000:])
+    finally:
+        process.terminate()
+        process.wait(20)
+        await client.close()
+    assert kills == 3
+    assert any(0 < seq < last for seq in at), f"no kill landed mid-replay: {at} of {last}"
+    assert snapshot(home / "views.duckdb") == await clean_rebuild(nc, tmp_path / "clean.duckdb")

@@ -1,0 +1,145 @@
+"""The shared command shell over the in-memory store: decoding, idempotency, conflicts."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from crew.eventstore import InMemoryEventStore, StoreUnavailable
+from crew.shell import MAX_BODY_BYTES, CommandShell
+from services.meals.decider import MEALS
+
+PLAN = b'{"meal_id":"m1","date":"2030-01-07","helper_slots":2}'
+
+
+def headers(command_id: str) -> dict[str, str]:
+    return {"Crew-Command-Id": command_id, "Crew-Actor": "anna", "Crew-Source": "test"}
+
+
+async def send(shell: CommandShell, command: str, body: bytes, command_id: str) -> dict:
+    return msgspec.json.decode(
+        await shell.handle(f"crew.cmd.meals.{command}", headers(command_id), body)
+    )
+
+
+@pytest.fixture
+async def planned() -> tuple[CommandShell, InMemoryEventStore]:
+    store = InMemoryEventStore()
+    shell = CommandShell(MEALS, store)
+    assert (await send(shell, "plan_meal", PLAN, "plan"))["status"] == "accepted"
+    return shell, store
+
+
+@pytest.mark.parametrize(
+    ("command", "body", "path"),
+    [
+        ("volunteer_to_cook", b'{"meal_id":"m1","crew_id":7,"role":"helper"}', "$.crew_id"),
+        ("volunteer_to_cook", b'{"meal_id":"m1","role":"helper"}', "$.crew_id"),
+        ("volunteer_to_cook", b'{"meal_id":"m1","crew_id":"a","role":"boss"}', "$.role"),
+        ("volunteer_to_cook", b'{"meal_id":"m.1","crew_id":"a","role":"helper"}', "$.meal_id"),
+        ("volunteer_to_cook", b'{"meal_id":"m1","crew_id":"a b","role":"helper"}', "$.crew_id"),
+        ("plan_meal", b'{"meal_id":"m2","date":"yesterday","helper_slots":2}', "$.date"),
+        ("plan_meal", b'{"meal_id":"m2","date":"2030-01-07","helper_slots":-1}', "$.helper_slots"),
+        ("volunteer_to_cook", b"not json", "$"),
+        ("volunteer_to_cook", b"[]", "$"),
+        ("fly_to_the_moon", b"{}", "$"),
+        ("volunteer_to_cook", b'{"meal_id":"' + b"x" * MAX_BODY_BYTES + b'"}', "$"),
+    ],
+)
+async def test_bad_input_is_invalid_names_the_field_and_appends_nothing(
+    planned: tuple[CommandShell, InMemoryEventStore], command: str, body: bytes, path: str
+) -> None:
+    shell, store = planned
+    before = len(store.log)
+    reply = await send(shell, command, body, "bad")
+    assert reply["status"] == "invalid"
+    assert reply["errors"][0]["path"] == path
+    assert len(store.log) == before
+
+
+async def test_a_missing_or_malformed_command_id_is_invalid(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    shell, _ = planned
+    for bad in ("", "has space", "x" * 65):
+        raw = await shell.handle(
+            "crew.cmd.meals.close_meal", {"Crew-Command-Id": bad}, b'{"meal_id":"m1"}'
+        )
+        reply = msgspec.json.decode(raw)
+        assert reply["status"] == "invalid"
+        assert reply["errors"][0]["path"] == "header:Crew-Command-Id"
+
+
+async def test_a_retry_gets_the_same_reply_and_appends_nothing(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    shell, store = planned
+    body = b'{"meal_id":"m1","crew_id":"anna","role":"helper"}'
+    first = await send(shell, "volunteer_to_cook", body, "c1")
+    count = len(store.log)
+    assert await send(shell, "volunteer_to_cook", body, "c1") == first
+    fresh_shell = CommandShell(MEALS, store)  # another instance, empty cache
+    assert await send(fresh_shell, "volunteer_to_cook", body, "c1") == first
+    assert len(store.log) == count
+
+
+async def test_a_refusal_is_replayed_too(planned: tuple[CommandShell, InMemoryEventStore]) -> None:
+    shell, _ = planned
+    body = b'{"meal_id":"m1","crew_id":"zed"}'
+    first = await send(shell, "withdraw", body, "w1")
+    assert first["code"] == "not_signed_up"
+    assert await send(shell, "withdraw", body, "w1") == first
+
+
+async def test_reusing_a_command_id_for_another_command_is_refused(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    shell, store = planned
+    await send(
+        shell, "volunteer_to_cook", b'{"meal_id":"m1","crew_id":"anna","role":"helper"}', "c1"
+    )
+    count = len(store.log)
+    reply = await send(
+        shell, "volunteer_to_cook", b'{"meal_id":"m1","crew_id":"bo","role":"helper"}', "c1"
+    )
+    assert reply["code"] == "command_id_reused"
+    assert len(store.log) == count
+
+
+class ForgetfulStore(InMemoryEventStore):
+    """Appends fine, then loses the outcome: like a crash between append and reply."""
+
+    forgetful = True
+
+    async def record_outcome(self, command_id: str, value: bytes) -> None:
+        if self.forgetful:
+            raise StoreUnavailable("crashed before recording the outcome")
+        await super().record_outcome(command_id, value)
+
+
+async def test_a_crash_between_append_and_reply_still_gives_the_original_events() -> None:
+    store = ForgetfulStore()
+    first_shell = CommandShell(MEALS, store)
+    assert (await send(first_shell, "plan_meal", PLAN, "plan"))["status"] == "unavailable"
+    body = b'{"meal_id":"m1","crew_id":"anna","role":"helper"}'
+    assert (await send(first_shell, "volunteer_to_cook", body, "c1"))["status"] == "unavailable"
+    appended = [(r.seq, r.type) for r in store.log]
+    store.forgetful = False  # the service came back
+    retry = await send(CommandShell(MEALS, store), "volunteer_to_cook", body, "c1")
+    assert retry == {
+        "status": "accepted",
+        "events": [{"seq": 2, "type": "meals.volunteered_to_cook"}],
+    }
+    assert [(r.seq, r.type) for r in store.log] == appended
+
+
+async def test_a_stale_instance_reloads_on_conflict_and_decides_on_the_truth() -> None:
+    store = InMemoryEventStore()
+    a, b = CommandShell(MEALS, store), CommandShell(MEALS, store)
+    await send(a, "plan_meal", b'{"meal_id":"m1","date":"2030-01-07","helper_slots":1}', "plan")
+    await send(b, "close_meal", b'{"meal_id":"m1"}', "warm-b-cache-refused")  # b caches the meal
+    await send(a, "volunteer_to_cook", b'{"meal_id":"m1","crew_id":"anna","role":"helper"}', "c1")
+    reply = await send(
+        b, "volunteer_to_cook", b'{"meal_id":"m1","crew_id":"bo","role":"helper"}', "c2"
+    )
+    assert reply["status"] == "refused" and reply["code"] == "meal_closed"
