@@ -120,7 +120,14 @@ class Projection:
 
 
 def dead_letter(record: Recorded, error: str) -> tuple:
-    return (record.seq, record.subject, record.type, error[:1000], len(record.data), record.recorded_at)
+    return (
+        record.seq,
+        record.subject,
+        record.type,
+        error[:1000],
+        len(record.data),
+        record.recorded_at,
+    )
 
 
 def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
@@ -130,9 +137,7 @@ def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
         kind = record.type
         decoder = DECODERS.get(kind)
         if decoder is None:
-            dead.append(
-                dead_letter(record, f"unknown event type {kind!r}")
-            )
+            dead.append(dead_letter(record, f"unknown event type {kind!r}"))
             continue
         try:
             event = decoder.decode(record.data)

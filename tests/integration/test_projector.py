@@ -34,7 +34,10 @@ TABLES = {
 def snapshot(path: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"select * from {t} order by {key}").fetchall() for t, key in TABLES.items()}
+        return {
+            t: con.execute(f"select * from {t} order by {key}").fetchall()
+            for t, key in TABLES.items()
+        }
     finally:
         con.close()
 
@@ -75,14 +78,20 @@ async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
 ) -> None:
     js = nc.jetstream()
     type_header = {subjects.EVENT_TYPE: "meals.volunteered_to_cook"}
-    bad_payload = await js.publish("crew.evt.meals.px.volunteered_to_cook", b'{"garbage":1}', headers=type_header)
-    unknown = await js.publish("crew.evt.meals.px.teleported", b"{}", headers={subjects.EVENT_TYPE: "meals.teleported"})
+    bad_payload = await js.publish(
+        "crew.evt.meals.px.volunteered_to_cook", b'{"garbage":1}', headers=type_header
+    )
+    unknown = await js.publish(
+        "crew.evt.meals.px.teleported", b"{}", headers={subjects.EVENT_TYPE: "meals.teleported"}
+    )
     await meals_workload(nc, meals=1)
     projector = Projector(nc, tmp_path / "views.duckdb")
     await projector.start()
     await wait_for(projector, await stream_last_seq(nc))
     assert projector.projection is not None
-    dead = projector.projection.con.execute("select seq, error from dead_letters order by seq").fetchall()
+    dead = projector.projection.con.execute(
+        "select seq, error from dead_letters order by seq"
+    ).fetchall()
     meals = projector.projection.con.execute("select count(*) from meal_plan").fetchone()
     await projector.stop()
     assert [seq for seq, _ in dead] == [bad_payload.seq, unknown.seq]
@@ -96,7 +105,10 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
     await projector.start()
     await wait_for(projector, await stream_last_seq(nc))
     assert projector.projection is not None
-    before = {t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall() for t in TABLES}
+    before = {
+        t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall()
+        for t in TABLES
+    }
     updates = []
 
     async def progress(update: object) -> None:
@@ -104,7 +116,10 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
 
     live = projector.projection.checkpoint
     result = await projector.rebuild(progress)
-    after = {t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall() for t in TABLES}
+    after = {
+        t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall()
+        for t in TABLES
+    }
     await meals_workload(nc, meals=1, seed=99)  # the swapped-in file keeps following the log
     await wait_for(projector, await stream_last_seq(nc))
     await projector.stop()
@@ -114,14 +129,23 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
 
 
 def start_projector(url: str, home: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CREW_NATS_URL": url, "CREW_HOME": str(home), "CREW_PROJECTOR_BATCH": "100"}
+    env = {
+        **os.environ,
+        "CREW_NATS_URL": url,
+        "CREW_HOME": str(home),
+        "CREW_PROJECTOR_BATCH": "100",
+    }
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "projections"], env=env, stdout=out, stderr=out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "projections"], env=env, stdout=out, stderr=out
+        )
 
 
 async def checkpoint_via_query(nc: NATS) -> int:
     try:
-        reply = await nc.request(subjects.QUERY_SQL, b'{"sql":"select seq from projector_checkpoint"}', timeout=2)
+        reply = await nc.request(
+            subjects.QUERY_SQL, b'{"sql":"select seq from projector_checkpoint"}', timeout=2
+        )
     except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
         return -1
     answer = msgspec.json.decode(reply.data)

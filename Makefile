@@ -1,0 +1,51 @@
+# crew: two commands on a fresh machine.
+#   make up     run the whole house (embedded NATS, every service, projector, query service)
+#   make test   the whole suite: lint, types, unit, integration against a real nats-server
+#   make bench  the house under load against the raw limits of NATS and DuckDB
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -q --disable-pip-version-check
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+ARGS ?=
+
+.PHONY: help up test lint bench bench-full schemas clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	@touch $@ $(RUNTIME)
+
+up: $(RUNTIME)
+	$(BIN)/crew up $(ARGS)
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy crew schemas services projections bench
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(RUNTIME)
+	$(BIN)/python -m bench --size quick
+
+bench-full: $(RUNTIME)
+	$(BIN)/python -m bench --size full
+
+schemas: $(RUNTIME)
+	$(BIN)/crew schemas --out docs/schemas
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,275 @@
+"""The benchmark: figures for the command path and the projector, each beside a raw reference
+(bare `js.publish`, bare ordered replay) measured on the same embedded NATS in the same run.
+
+Every figure is the median of several rounds. Nothing here asserts: it measures and reports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.js.api import StorageType, StreamConfig
+
+from crew import client, subjects
+from crew.eventstore import ensure_event_store
+from crew.natsserver import NatsServer
+from projections.projection import Projection
+from projections.projector import replay_into, stream_last_seq
+from projections.replay import Replay
+from schemas import meals as m
+
+SIZES = {
+    "quick": {"sequential": 400, "concurrent": 3_000, "rounds": 3, "meals": 200},
+    "full": {"sequential": 2_000, "concurrent": 20_000, "rounds": 5, "meals": 1_000},
+}
+CONCURRENCY = 64
+RESULTS = Path(__file__).with_name("results.json")
+
+
+@dataclass
+class Figure:
+    name: str
+    crew: float
+    reference_name: str
+    reference: float
+    unit: str
+
+    @property
+    def ratio(self) -> float:
+        return self.crew / self.reference if self.reference else 0.0
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def rate(count: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
+    """Operations per second for `count` operations with `concurrency` in flight."""
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < count:
+            i = next_index
+            next_index += 1
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+async def median_of(rounds: int, label: str, measure: Callable[[int], Awaitable[float]]) -> float:
+    values = []
+    for r in range(rounds):
+        values.append(await measure(r))
+        say(f"  {label}: round {r + 1}/{rounds}: {values[-1]:,.0f}/s")
+    return statistics.median(values)
+
+
+def event_payload(i: int) -> tuple[bytes, dict[str, str]]:
+    """A raw event of the same size and headers as the command path appends."""
+    event = m.VolunteeredToCook(meal_id=f"meal{i % 1000}", crew_id=f"crew{i}", role="helper")
+    headers = {
+        subjects.EVENT_ID: f"{i:032x}",
+        subjects.EVENT_TYPE: "meals.volunteered_to_cook",
+        subjects.SCHEMA_VERSION: "1",
+        subjects.OCCURRED_AT: "2030-01-07T17:30:00+00:00",
+        subjects.ACTOR: "bench",
+        subjects.CORRELATION_ID: f"{i:032x}",
+        subjects.CAUSATION_ID: f"{i:032x}",
+        subjects.SOURCE: "bench",
+    }
+    return msgspec.json.encode(event), headers
+
+
+async def raw_publish(nc: NATS, count: int, concurrency: int, offset: int) -> float:
+    js = nc.jetstream()
+
+    async def one(i: int) -> None:
+        data, headers = event_payload(offset + i)
+        await js.publish(f"bench.raw.{(offset + i) % 1000}", data, headers=headers)
+
+    return await rate(count, concurrency, one)
+
+
+async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meals: int) -> float:
+    async def one(i: int) -> None:
+        n = offset + i
+        body = msgspec.json.encode(
+            {"meal_id": f"meal{n % meals}", "crew_id": f"crew{n}", "role": "helper"}
+        )
+        reply = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
+        if b'"accepted"' not in reply:
+            raise RuntimeError(reply.decode())
+
+    return await rate(count, concurrency, one)
+
+
+async def raw_replay(nc: NATS, last: int) -> float:
+    replay = await Replay(nc, 1).start()
+    started, seen = time.perf_counter(), 0
+    while seen < last:
+        batch = await replay.take(5_000, timeout=30)
+        if not batch:
+            break
+        seen = batch[-1].seq
+    await replay.stop()
+    return last / (time.perf_counter() - started)
+
+
+async def projector_rebuild(nc: NATS, last: int, folder: Path, r: int) -> float:
+    path = folder / f"rebuild-{r}.duckdb"
+    started = time.perf_counter()
+    projection = await asyncio.to_thread(Projection, path)
+    replay = await replay_into(nc, projection, last)
+    elapsed = time.perf_counter() - started
+    await replay.stop()
+    projection.close()
+    return last / elapsed
+
+
+async def bench(size: str) -> list[Figure]:
+    plan = SIZES[size]
+    rounds = plan["rounds"]
+    with tempfile.TemporaryDirectory(prefix="crew-bench-") as tmp:
+        folder = Path(tmp)
+        server = NatsServer(folder / "home", free_port())
+        server.start()
+        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_HOME": str(folder / "home")}
+        env["CREW_LOG_FORMAT"] = "json"
+        log = (folder / "meals.log").open("wb")
+        meals = subprocess.Popen(
+            [sys.executable, "-m", "services.meals"], env=env, stdout=log, stderr=log
+        )
+        try:
+            nc = await nats.connect(server.url)
+            await ensure_event_store(nc)
+            await nc.jetstream().add_stream(
+                StreamConfig(name="BENCH_RAW", subjects=["bench.raw.>"], storage=StorageType.FILE)
+            )
+            if await client.wait_for_components(server.url, ["meals"], timeout=30):
+                raise SystemExit("the meals service did not start")
+            say(f"planning {plan['meals']} meals ...")
+            for n in range(plan["meals"]):
+                body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
+                await client.send(
+                    nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"plan-{n}"
+                )
+
+            figures = []
+            seq_n, conc_n = plan["sequential"], plan["concurrent"]
+            say("raw js.publish, sequential ...")
+            raw_seq = await median_of(
+                rounds, "raw seq", lambda r: raw_publish(nc, seq_n, 1, r * seq_n)
+            )
+            say("command round-trips, sequential ...")
+            offset = 10_000_000
+            cmd_seq = await median_of(
+                rounds,
+                "cmd seq",
+                lambda r: command_path(nc, seq_n, 1, offset + r * seq_n, plan["meals"]),
+            )
+            figures.append(
+                Figure(
+                    "command round-trips, sequential",
+                    cmd_seq,
+                    "raw js.publish, sequential",
+                    raw_seq,
+                    "/s",
+                )
+            )
+            say(f"raw js.publish, {CONCURRENCY} in flight ...")
+            base = 1_000_000
+            raw_conc = await median_of(
+                rounds, "raw 64", lambda r: raw_publish(nc, conc_n, CONCURRENCY, base + r * conc_n)
+            )
+            say(f"command round-trips, {CONCURRENCY} concurrent ...")
+            offset = 20_000_000
+            cmd_conc = await median_of(
+                rounds,
+                "cmd 64",
+                lambda r: command_path(nc, conc_n, CONCURRENCY, offset + r * conc_n, plan["meals"]),
+            )
+            figures.append(
+                Figure(
+                    f"command round-trips, {CONCURRENCY} concurrent",
+                    cmd_conc,
+                    f"raw js.publish, {CONCURRENCY} in flight",
+                    raw_conc,
+                    "/s",
+                )
+            )
+            last = await stream_last_seq(nc)
+            say(f"replaying {last:,} events ...")
+            raw = await median_of(rounds, "raw replay", lambda r: raw_replay(nc, last))
+            rebuild = await median_of(
+                rounds, "rebuild", lambda r: projector_rebuild(nc, last, folder, r)
+            )
+            figures.append(
+                Figure(
+                    f"projector rebuild ({last:,} events)", rebuild, "raw ordered replay", raw, "/s"
+                )
+            )
+            await nc.close()
+            return figures
+        finally:
+            meals.terminate()
+            meals.wait(10)
+            log.close()
+            server.stop()
+
+
+def table(figures: list[Figure]) -> str:
+    lines = [f"{'figure':<40} {'crew':>12}   {'raw reference':<32} {'raw':>12} {'ratio':>6}"]
+    for f in figures:
+        crew, raw = f"{f.crew:,.0f}{f.unit}", f"{f.reference:,.0f}{f.unit}"
+        lines.append(f"{f.name:<40} {crew:>12}   {f.reference_name:<32} {raw:>12} {f.ratio:>6.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="quick")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures = asyncio.run(bench(args.size))
+    print(table(figures))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "size": args.size,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "system": platform.platform(),
+                },
+                "seconds": round(time.perf_counter() - started, 1),
+                "figures": [{**asdict(f), "ratio": round(f.ratio, 3)} for f in figures],
+            },
+            indent=2,
+        )
+    )
+    say(f"written {RESULTS}")

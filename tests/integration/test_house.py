@@ -1,0 +1,135 @@
+"""`crew up` as a user runs it: a real process tree, driven only through the `crew` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+
+def crew(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["crew", *args], env=env, capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"crew {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def sql(env: dict[str, str], query: str) -> list[dict]:
+    rows: list[dict] = json.loads(crew(env, "sql", "--format", "json", query).stdout)
+    return rows
+
+
+@pytest.fixture
+def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
+    home = Path(crew_env["CREW_HOME"])
+    process = subprocess.Popen(
+        [
+            "crew",
+            "up",
+            "--home",
+            str(home),
+            "--nats-port",
+            str(free_port()),
+            "--http-port",
+            str(free_port()),
+        ],
+        env=crew_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    for _ in range(120):
+        if crew(crew_env, "status", check=False).returncode == 0:
+            break
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        time.sleep(0.5)
+    else:
+        pytest.fail("crew status never answered")
+    yield crew_env, process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_volunteer_shows_up_in_meal_plan_and_a_retry_changes_nothing(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, _ = house
+    crew(env, "send", "meals.plan_meal", '{"meal_id":"mon","date":"2030-01-07","helper_slots":2}')
+    body = '{"meal_id":"mon","crew_id":"anna","role":"head_cook"}'
+    first = crew(env, "send", "--command-id", "k1", "meals.volunteer_to_cook", body).stdout
+    assert json.loads(first)["status"] == "accepted"
+    for _ in range(100):
+        if sql(env, "select head_cook from meal_plan where meal_id = 'mon'") == [
+            {"head_cook": "anna"}
+        ]:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the cook never appeared in meal_plan")
+    events_before = crew(env, "events").stdout
+    assert crew(env, "send", "--command-id", "k1", "meals.volunteer_to_cook", body).stdout == first
+    assert crew(env, "events").stdout == events_before
+    assert "meals.volunteered_to_cook" in events_before and "cause=k1" in events_before
+
+
+def test_the_cli_answers_bad_input_and_refusals_with_clear_exit_codes(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, _ = house
+    bad = crew(env, "send", "meals.volunteer_to_cook", '{"meal_id":"m","crew_id":7}', check=False)
+    assert bad.returncode == 2 and '"$.crew_id"' in bad.stdout
+    refused = crew(env, "send", "meals.withdraw", '{"meal_id":"nope","crew_id":"x"}', check=False)
+    assert refused.returncode == 3 and "meal_not_planned" in refused.stdout
+    unknown = crew(env, "send", "bakery.bake", "{}", check=False)
+    assert unknown.returncode == 4 and "no bakery service" in unknown.stderr
+
+
+def test_sql_is_read_only_and_has_no_file_access(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, _ = house
+    for query in (
+        "create table x as select 1",
+        "insert into event_log (seq, subject, type) values (99, 'x', 'y')",
+        "select * from read_csv('/etc/passwd')",
+        "copy (select 1) to '/tmp/x.csv'",
+        "set lock_configuration = false",
+        "attach '/tmp/other.duckdb' as other",
+        "select 1; drop table event_log",
+    ):
+        result = crew(env, "sql", query, check=False)
+        assert result.returncode == 1, query
+    assert sql(env, "select count(*) as n from event_log") == [{"n": 0}]
+    table = crew(env, "sql", "select 1 as one, 'x' as two").stdout
+    assert "one" in table and "(1 row)" in table
+    assert crew(env, "sql", "--format", "csv", "select 1 as one").stdout == "one\n1\n"
+
+
+def test_rebuild_shows_progress_and_sigterm_stops_every_process(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, process = house
+    crew(env, "send", "meals.plan_meal", '{"meal_id":"tue","date":"2030-01-08","helper_slots":1}')
+    rebuilt = crew(env, "rebuild")
+    assert "rebuilt every view from 1 events" in rebuilt.stderr
+    assert sql(env, "select meal_id from meal_plan") == [{"meal_id": "tue"}]
+    house_file = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
+    assert house_file["components"] == ["meals", "projector", "query"]
+    os.killpg(process.pid, signal.SIGTERM)
+    assert process.wait(30) == 0
+    leftovers = subprocess.run(
+        ["pgrep", "-g", str(process.pid)], capture_output=True, text=True
+    ).stdout
+    assert leftovers.strip() == ""
+    assert not (Path(env["CREW_HOME"]) / "house.json").exists()
