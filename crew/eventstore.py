@@ -114,6 +114,7 @@ async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
                 history=1,
                 storage=StorageType.FILE,
                 replicas=replicas,
+                direct=True,  # gets are Direct Gets: no API round-trip through the leader
             )
         )
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import sys
 
+import msgspec
 import structlog
+
+
+def _json(event: object, **_: object) -> str:
+    return msgspec.json.encode(event, enc_hook=str).decode()
 
 
 def configure(component: str, fmt: str = "auto") -> None:
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_json)
+        if json_lines
+        else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[

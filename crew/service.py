@@ -26,17 +26,28 @@ class StatusReply(msgspec.Struct, frozen=True):
     ok: bool = True
 
 
+async def as_is(message: NatsMessage, original: Any = None) -> NatsMessage:
+    """Hand the handler the message itself: the shell decodes bodies with msgspec, once."""
+    return message
+
+
+def raw_broker(url: str, name: str) -> NatsBroker:
+    """A broker whose handlers get the raw message, with no dependency injection per message
+    (profiled: it cost as much as the whole command shell)."""
+    return NatsBroker(url, logger=None, name=name, apply_types=False, decoder=as_is)
+
+
 def status_responder(broker: NatsBroker, component: str) -> None:
     """Every component answers `crew status` (no queue group: each instance says hello)."""
     reply = msgspec.json.encode(StatusReply(component=component, pid=os.getpid()))
 
     @broker.subscriber(subjects.STATUS)
-    async def on_status() -> bytes:
+    async def on_status(msg: NatsMessage) -> bytes:
         return reply
 
 
 def build_app(decider: Decider[Any], config: settings.Settings) -> FastStream:
-    broker = NatsBroker(config.nats_url, logger=None, name=f"crew-{decider.context}")
+    broker = raw_broker(config.nats_url, f"crew-{decider.context}")
     shell: dict[str, CommandShell[Any]] = {}
 
     @broker.subscriber(

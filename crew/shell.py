@@ -39,6 +39,9 @@ _MISSING = re.compile(
 )
 
 S = TypeVar("S")
+REUSED = Refused(
+    code="command_id_reused", message="this command id was already used for a different command"
+)
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -64,10 +67,19 @@ def invalid(path: str, message: str) -> Invalid:
 
 
 @dataclass(frozen=True)
+class Caused:
+    """What one command appended. The fingerprint is known only to the instance that appended
+    it (it is never written to the log: a hash of a body with a name in it is personal data)."""
+
+    events: list[EventRef]
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
 class Loaded(Generic[S]):
     state: S
     version: int  # last stream sequence of the aggregate's subjects; 0 for a new aggregate
-    causations: Mapping[str, list[EventRef]] = field(default_factory=dict)
+    causations: Mapping[str, Caused] = field(default_factory=dict)
 
 
 def utc_now() -> datetime:
@@ -103,32 +115,30 @@ class CommandShell(Generic[S]):
         started = time.perf_counter()
         command_name = subject.rsplit(".", 1)[-1]
         command_id = headers.get(subjects.COMMAND_ID, "")
-        bound = {
-            "context": self.decider.context,
-            "command": command_name,
-            "command_id": command_id,
-            "aggregate_id": None,  # set once decoded; reset with the rest on the way out
-        }
-        with structlog.contextvars.bound_contextvars(**bound):
-            reply = await self._handle(command_name, command_id, headers, body)
-            encoded = msgspec.json.encode(reply)
-            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-            match reply:
-                case Accepted(events=events):
-                    seqs = [e.seq for e in events]
-                    log.info("command_accepted", events=len(events), seqs=seqs, ms=elapsed_ms)
-                case Refused(code=code):
-                    log.info("command_refused", code=code, ms=elapsed_ms)
-                case Invalid(errors=errors):
-                    paths = [e.path for e in errors]
-                    log.info("command_invalid", paths=paths, size=len(body), ms=elapsed_ms)
-                case Unavailable():
-                    log.warning("command_unavailable", ms=elapsed_ms)
-            return encoded
+        context = self.decider.context
+        with structlog.contextvars.bound_contextvars(
+            context=context, command=command_name, command_id=command_id
+        ):
+            command = self._decode(command_name, command_id, body)
+            if isinstance(command, Invalid):
+                reply: Accepted | Refused | Invalid | Unavailable = command
+                _log_reply(reply, started, len(body))
+                return msgspec.json.encode(reply)
+            aggregate_id = self.decider.aggregate_of(command)
+            with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
+                fingerprint = hashlib.sha256(command_name.encode() + b"\0" + body).hexdigest()[:32]
+                try:
+                    reply = await self._run(command, command_id, fingerprint, aggregate_id, headers)
+                except StoreUnavailable as exc:
+                    log.warning("event_store_unavailable", error=str(exc))
+                    reply = Unavailable(
+                        message="the event store did not answer; retry with the same command id"
+                    )
+                _log_reply(reply, started, len(body))
+                return msgspec.json.encode(reply)
 
-    async def _handle(
-        self, command_name: str, command_id: str, headers: Mapping[str, str], body: bytes
-    ) -> Accepted | Refused | Invalid | Unavailable:
+    def _decode(self, command_name: str, command_id: str, body: bytes) -> Any:
+        """The command Struct, or an Invalid naming what is wrong."""
         decoder = self._decoders.get(command_name)
         if decoder is None:
             known = ", ".join(sorted(self._decoders))
@@ -143,59 +153,78 @@ class CommandShell(Generic[S]):
         if len(body) > MAX_BODY_BYTES:
             return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
         try:
-            command = decoder.decode(body)
+            return decoder.decode(body)
         except msgspec.MsgspecError as exc:
             return Invalid(errors=field_errors(exc))
 
-        fingerprint = hashlib.sha256(command_name.encode() + b"\0" + body).hexdigest()[:32]
-        try:
-            return await self._run(command, command_id, fingerprint, headers)
-        except StoreUnavailable as exc:
-            log.warning("event_store_unavailable", error=str(exc))
-            return Unavailable(
-                message="the event store did not answer; retry with the same command id"
-            )
-
     async def _run(
-        self, command: Any, command_id: str, fingerprint: str, headers: Mapping[str, str]
+        self,
+        command: Any,
+        command_id: str,
+        fingerprint: str,
+        aggregate_id: str,
+        headers: Mapping[str, str],
     ) -> Accepted | Refused:
         if (earlier := await self.store.outcome(command_id)) is not None:
             return self._replay(earlier, fingerprint)
-        aggregate_id = self.decider.aggregate_of(command)
-        structlog.contextvars.bind_contextvars(aggregate_id=aggregate_id)
         lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
         try:
             async with lock:
-                reply = await self._decide_and_append(command, command_id, aggregate_id, headers)
+                reply = await self._decide_and_append(
+                    command, command_id, fingerprint, aggregate_id, headers
+                )
         finally:
             if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
                 self._locks.pop(aggregate_id, None)
-        outcome = Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
-        await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
+        if not (isinstance(reply, Accepted) and reply.events):
+            # The log records accepted commands itself (Crew-Causation-Id on every event); the
+            # bucket keeps what leaves no trace there: refusals and "already true".
+            outcome = Outcome(
+                fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply))
+            )
+            await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
         return reply
 
     def _replay(self, earlier: bytes, fingerprint: str) -> Accepted | Refused:
         outcome = msgspec.json.decode(earlier, type=Outcome)
         if outcome.fingerprint != fingerprint:
-            return Refused(
-                code="command_id_reused",
-                message="this command id was already used for a different command",
-            )
+            return REUSED
         reply: Accepted | Refused = msgspec.json.decode(outcome.reply, type=Accepted | Refused)
         return reply
 
     async def _decide_and_append(
-        self, command: Any, command_id: str, aggregate_id: str, headers: Mapping[str, str]
+        self,
+        command: Any,
+        command_id: str,
+        fingerprint: str,
+        aggregate_id: str,
+        headers: Mapping[str, str],
     ) -> Accepted | Refused:
+        """Decide on the cached state; the log is asked only when that could be wrong.
+
+        A decision that appends is checked by the append itself (expected sequence): if another
+        instance appended meanwhile, JetStream refuses, and we catch up and decide again. A "no"
+        or an "already true" appends nothing, so it is confirmed against the log first."""
+        loaded = self._cache.get(aggregate_id)
+        fresh = loaded is None
+        if loaded is None:
+            loaded = await self._catch_up(aggregate_id, None)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            loaded = await self._load(aggregate_id)
-            if command_id in loaded.causations:  # appended before, reply lost: same answer
-                return Accepted(events=loaded.causations[command_id])
+            if (caused := loaded.causations.get(command_id)) is not None:
+                if caused.fingerprint not in (None, fingerprint):
+                    return REUSED
+                return Accepted(events=caused.events)  # appended before, reply lost: same answer
             try:
                 events = self.decider.decide(loaded.state, command)
             except Refusal as refusal:
+                if not fresh:
+                    loaded, fresh = await self._catch_up(aggregate_id, loaded), True
+                    continue
                 return Refused(code=refusal.code, message=refusal.message)
             if not events:
+                if not fresh:
+                    loaded, fresh = await self._catch_up(aggregate_id, loaded), True
+                    continue
                 return Accepted()
             new = [self._new_event(e, command_id, headers) for e in events]
             try:
@@ -204,12 +233,13 @@ class CommandShell(Generic[S]):
                 )
             except ConcurrencyConflict:
                 log.info("append_conflict", attempt=attempt)
+                loaded, fresh = await self._catch_up(aggregate_id, loaded), True
                 continue
             refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
             state = loaded.state
             for event in events:
                 state = self.decider.evolve(state, event)
-            causations = {**loaded.causations, command_id: refs}
+            causations = {**loaded.causations, command_id: Caused(refs, fingerprint)}
             self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
             return Accepted(events=refs)
         raise StoreUnavailable(f"still conflicting after {MAX_ATTEMPTS} attempts")
@@ -233,9 +263,9 @@ class CommandShell(Generic[S]):
             },
         )
 
-    async def _load(self, aggregate_id: str) -> Loaded[S]:
-        """The aggregate as of now: the cached fold plus whatever others appended since."""
-        known = self._cache.get(aggregate_id) or Loaded(self.decider.initial(aggregate_id), 0)
+    async def _catch_up(self, aggregate_id: str, known: Loaded[S] | None) -> Loaded[S]:
+        """`known` plus whatever was appended to the aggregate after it (all of it for None)."""
+        known = known or Loaded(self.decider.initial(aggregate_id), 0)
         newer = await self.store.read(self.decider.context, aggregate_id, after=known.version)
         if not newer:
             self._remember(aggregate_id, known)
@@ -244,9 +274,10 @@ class CommandShell(Generic[S]):
         causations = dict(known.causations)
         for record in newer:
             state = self.decider.evolve(state, self._event_decoder.decode(record.data))
-            cause = record.headers.get(subjects.CAUSATION_ID)
-            if cause:
-                causations.setdefault(cause, []).append(EventRef(seq=record.seq, type=record.type))
+            if cause := record.headers.get(subjects.CAUSATION_ID):
+                earlier = causations.get(cause, Caused([]))
+                ref = EventRef(seq=record.seq, type=record.type)
+                causations[cause] = Caused([*earlier.events, ref], earlier.fingerprint)
         loaded = Loaded(state, newer[-1].seq, causations)
         self._remember(aggregate_id, loaded)
         return loaded
@@ -256,6 +287,22 @@ class CommandShell(Generic[S]):
         self._cache.move_to_end(aggregate_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def _log_reply(
+    reply: Accepted | Refused | Invalid | Unavailable, started: float, size: int
+) -> None:
+    """One summary line per command: ids, codes, counts and timings, never the payload."""
+    ms = round((time.perf_counter() - started) * 1000, 2)
+    match reply:
+        case Accepted(events=events):
+            log.info("command_accepted", events=len(events), seqs=[e.seq for e in events], ms=ms)
+        case Refused(code=code):
+            log.info("command_refused", code=code, ms=ms)
+        case Invalid(errors=errors):
+            log.info("command_invalid", paths=[e.path for e in errors], size=size, ms=ms)
+        case Unavailable():
+            log.warning("command_unavailable", ms=ms)
 
 
 def _union(types: Any) -> Any:

@@ -9,11 +9,11 @@ import msgspec
 import nats
 import structlog
 from faststream import FastStream
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import NatsMessage
 
 from crew import logs, settings, subjects
 from crew.eventstore import ensure_event_store
-from crew.service import status_responder
+from crew.service import raw_broker, status_responder
 from projections.projector import Projector, RebuildProgress
 from projections.query import SqlError, SqlRequest, run_query
 
@@ -22,7 +22,7 @@ sql_decoder = msgspec.json.Decoder(SqlRequest)
 
 
 def build_app(config: settings.Settings) -> FastStream:
-    broker = NatsBroker(config.nats_url, logger=None, name="crew-projector")
+    broker = raw_broker(config.nats_url, "crew-projector")
     state: dict[str, Any] = {}
 
     def live_connection() -> Any:

@@ -105,15 +105,25 @@ async def test_a_withdrawal_and_the_promotion_it_causes_land_as_one_atomic_batch
 
 
 async def test_a_retry_with_the_same_command_id_gets_the_same_reply_and_appends_nothing(
-    meals: NATS,
+    nats_server: NatsServer, meals: NATS, tmp_path: Path
 ) -> None:
-    body = {"meal_id": "m3", "date": "2030-01-07", "helper_slots": 2}
-    first = await send(meals, "plan_meal", body, "same-id")
+    plan = {"meal_id": "m3", "date": "2030-01-07", "helper_slots": 2}
+    first = await send(meals, "plan_meal", plan, "same-id")
+    replan = {**plan, "helper_slots": 5}
+    refused = await send(meals, "plan_meal", replan, "replan")
     count = await stored(meals)
-    assert await send(meals, "plan_meal", body, "same-id") == first
+    # A second instance with a cold cache answers alike: the log and the bucket are the memory.
+    other = build_app(MEALS, Settings(home=tmp_path, nats_url=nats_server.url))
+    await other.start()
+    try:
+        for _ in range(3):
+            assert await send(meals, "plan_meal", plan, "same-id") == first
+            assert await send(meals, "plan_meal", replan, "replan") == refused
+    finally:
+        await other.stop()
     assert await stored(meals) == count
     kv = await meals.jetstream().key_value(subjects.OUTCOMES_BUCKET)
-    assert (await kv.get("same-id")).value  # kept beyond the 2-minute dedup window
+    assert (await kv.get("replan")).value  # kept beyond the 2-minute dedup window
 
 
 async def test_every_event_carries_the_contract_headers(meals: NATS) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 import pytest
+import structlog
 
-from crew.eventstore import InMemoryEventStore, StoreUnavailable
+from crew.eventstore import InMemoryEventStore, NewEvent, StoreUnavailable
 from crew.shell import MAX_BODY_BYTES, CommandShell
 from services.meals.decider import MEALS
 
@@ -106,31 +109,49 @@ async def test_reusing_a_command_id_for_another_command_is_refused(
     assert len(store.log) == count
 
 
-class ForgetfulStore(InMemoryEventStore):
-    """Appends fine, then loses the outcome: like a crash between append and reply."""
+class LostAckStore(InMemoryEventStore):
+    """The append lands, but the service never hears back: like a crash between append and reply."""
 
-    forgetful = True
+    lose_acks = True
 
-    async def record_outcome(self, command_id: str, value: bytes) -> None:
-        if self.forgetful:
-            raise StoreUnavailable("crashed before recording the outcome")
-        await super().record_outcome(command_id, value)
+    async def append(
+        self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
+    ) -> list[int]:
+        seqs = await super().append(context, aggregate_id, expected, events)
+        if self.lose_acks:
+            raise StoreUnavailable("the ack was lost")
+        return seqs
 
 
 async def test_a_crash_between_append_and_reply_still_gives_the_original_events() -> None:
-    store = ForgetfulStore()
-    first_shell = CommandShell(MEALS, store)
-    assert (await send(first_shell, "plan_meal", PLAN, "plan"))["status"] == "unavailable"
+    store = LostAckStore()
+    store.lose_acks = False
+    await send(CommandShell(MEALS, store), "plan_meal", PLAN, "plan")
+    store.lose_acks = True
     body = b'{"meal_id":"m1","crew_id":"anna","role":"helper"}'
-    assert (await send(first_shell, "volunteer_to_cook", body, "c1"))["status"] == "unavailable"
+    assert (await send(CommandShell(MEALS, store), "volunteer_to_cook", body, "c1"))[
+        "status"
+    ] == "unavailable"
     appended = [(r.seq, r.type) for r in store.log]
-    store.forgetful = False  # the service came back
-    retry = await send(CommandShell(MEALS, store), "volunteer_to_cook", body, "c1")
-    assert retry == {
-        "status": "accepted",
-        "events": [{"seq": 2, "type": "meals.volunteered_to_cook"}],
-    }
+    store.lose_acks = False  # the service came back
+    for shell in (CommandShell(MEALS, store), CommandShell(MEALS, store)):
+        retry = await send(shell, "volunteer_to_cook", body, "c1")
+        assert retry == {
+            "status": "accepted",
+            "events": [{"seq": 2, "type": "meals.volunteered_to_cook"}],
+        }
     assert [(r.seq, r.type) for r in store.log] == appended
+
+
+async def test_a_retry_of_a_refusal_is_answered_from_the_outcomes_not_decided_again(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    shell, store = planned
+    plan = b'{"meal_id":"m1","date":"2030-02-01","helper_slots":2}'
+    first = await send(shell, "plan_meal", plan, "replan")
+    assert first["code"] == "meal_already_planned"
+    assert "replan" in store.outcomes
+    assert await send(CommandShell(MEALS, store), "plan_meal", plan, "replan") == first
 
 
 async def test_a_stale_instance_reloads_on_conflict_and_decides_on_the_truth() -> None:
@@ -143,3 +164,18 @@ async def test_a_stale_instance_reloads_on_conflict_and_decides_on_the_truth() -
         b, "volunteer_to_cook", b'{"meal_id":"m1","crew_id":"bo","role":"helper"}', "c2"
     )
     assert reply["status"] == "refused" and reply["code"] == "meal_closed"
+
+
+async def test_one_log_line_per_command_with_ids_and_never_the_payload(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    shell, _ = planned
+    body = b'{"meal_id":"m1","crew_id":"anna","portions":2,"diet_note":"SECRET nut allergy"}'
+    with structlog.testing.capture_logs(
+        processors=[structlog.contextvars.merge_contextvars]
+    ) as lines:
+        await send(shell, "sign_up_to_eat", body, "eat-1")
+        await send(shell, "sign_up_to_eat", b'{"meal_id":"m1","crew_id":7}', "eat-2")
+    assert [line["event"] for line in lines] == ["command_accepted", "command_invalid"]
+    assert lines[0]["aggregate_id"] == "m1" and lines[0]["command_id"] == "eat-1"
+    assert "SECRET" not in repr(lines) and "anna" not in repr(lines)
