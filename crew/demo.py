@@ -1,66 +1,199 @@
-"""`crew up --demo`: a realistic small house, seeded through the real command path."""
+"""`crew up --demo`: a realistic small house, seeded through the real command path.
+
+Twenty crew members; meal days Monday to Friday from a rota series, with cooks, helpers and
+diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
+intentions, a hand-over, check-ins and a late withdrawal."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import random
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
+from nats.aio.client import Client as NATS
 
 from crew import client
 
 CREW = [
     "anna", "bo", "carla", "dorte", "emil", "frida", "gustav", "hanne", "ib", "jonas",
-    "karen", "lars", "maja", "niels", "olga", "peter", "rikke", "søren", "tove", "ulla",
+    "karen", "lars", "maja", "niels", "olga", "peter", "rikke", "soeren", "tove", "ulla",
 ]  # fmt: skip
 
 
-async def seed(nats_url: str, say: Callable[[str], None], days: int = 14, seed: int = 7) -> None:
+class Seeder:
+    def __init__(self, nc: NATS, say: Callable[[str], None]) -> None:
+        self.nc = nc
+        self.say = say
+        self.sent = 0
+        self.accepted = 0
+
+    async def send(self, command: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+        reply = await client.send(
+            self.nc, command, msgspec.json.encode(body), command_id=f"demo-{key}"[:64]
+        )
+        self.sent += 1
+        answer: dict[str, Any] = msgspec.json.decode(reply)
+        self.accepted += answer.get("status") == "accepted"
+        if self.sent % 100 == 0:
+            self.say(f"  demo: {self.sent} commands sent ...")
+        return answer
+
+
+async def wait_for_meal(nc: NATS, meal_id: str) -> None:
+    """Meal days are planned by the meals service following the rota: wait until it has."""
+    for _ in range(100):
+        raw = await client.request_json(
+            nc,
+            "crew.query.sql",
+            {"sql": f"select 1 from meal_plan where meal_id = '{meal_id}'"},
+            10,
+            "query service",
+        )
+        if msgspec.json.decode(raw).get("rows"):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None:
     rng = random.Random(seed)
-    crew = [c.replace("ø", "oe") for c in CREW]
     nc = await client.connect(nats_url, name="crew-demo")
-    sent = accepted = 0
-
-    async def send(command: str, body: dict[str, object], key: str) -> None:
-        nonlocal sent, accepted
-        reply = await client.send(nc, command, msgspec.json.encode(body), command_id=f"demo-{key}")
-        sent += 1
-        accepted += b'"accepted"' in reply
-
+    s = Seeder(nc, say)
     today = datetime.date.today()
+    monday = today - datetime.timedelta(days=today.weekday())
     try:
-        for offset in range(-days // 2, days):
-            day = today + datetime.timedelta(days=offset)
-            if day.weekday() >= 5:
+        await s.send(
+            "rota.schedule_series",
+            {
+                "series_id": "meal-days",
+                "kind": "meal",
+                "title": "Joint meal",
+                "weekdays": [0, 1, 2, 3, 4],
+                "start": "17:30",
+                "end": "19:00",
+                "starts_on": monday,
+                "weeks_ahead": 2,
+                "helper_slots": 2,
+                "seats": 40,
+            },
+            "meal-days",
+        )
+        await s.send(
+            "rota.schedule_series",
+            {
+                "series_id": "cleaning",
+                "kind": "cleaning_party",
+                "title": "Cleaning party",
+                "weekdays": [3],
+                "start": "17:00",
+                "end": "19:00",
+                "starts_on": monday,
+                "weeks_ahead": 4,
+                "tasks": [
+                    {"task": "kitchen", "capacity": 2},
+                    {"task": "bathrooms", "capacity": 2},
+                    {"task": "floors", "capacity": 3},
+                    {"task": "yard", "capacity": 2},
+                ],
+            },
+            "cleaning",
+        )
+        await s.send(
+            "rota.schedule_series",
+            {
+                "series_id": "opening",
+                "kind": "shift",
+                "title": "Open the house",
+                "weekdays": [0, 1, 2, 3, 4],
+                "start": "08:00",
+                "end": "10:00",
+                "starts_on": monday,
+                "weeks_ahead": 2,
+                "capacity": 2,
+            },
+            "opening",
+        )
+        await s.send(
+            "rota.state_intention",
+            {"series_id": "cleaning", "crew_id": "hanne", "task": "kitchen"},
+            "i1",
+        )
+        await s.send(
+            "rota.state_intention",
+            {"series_id": "meal-days", "crew_id": "ib", "weekdays": [1], "task": "head_cook"},
+            "i2",
+        )
+        for week in range(4):
+            thursday = monday + datetime.timedelta(days=3 + 7 * week)
+            if thursday < today:
                 continue
-            meal = f"meal-{day.isoformat()}"
-            await send(
-                "meals.plan_meal",
-                {"meal_id": meal, "date": day.isoformat(), "helper_slots": 2, "seats": 40},
-                f"{meal}-plan",
-            )
-            cooks = rng.sample(crew, 4)
-            await send(
+            party = f"cleaning-{thursday:%Y%m%d}"
+            for who in rng.sample(CREW, rng.randint(6, 11)):
+                task = rng.choice(["kitchen", "bathrooms", "floors", "yard", None])
+                await s.send(
+                    "rota.join_cleaning_party",
+                    {"occurrence_id": party, "crew_id": who},
+                    f"{party}-{who}",
+                )
+                if task:
+                    await s.send(
+                        "rota.take_task",
+                        {"occurrence_id": party, "crew_id": who, "task": task},
+                        f"{party}-{who}-t",
+                    )
+            if week == 1:
+                joined = await s.send(
+                    "rota.join_cleaning_party",
+                    {"occurrence_id": party, "crew_id": "olga"},
+                    f"{party}-olga",
+                )
+                if joined.get("status") == "accepted":
+                    await s.send(
+                        "rota.offer_hand_over", {"occurrence_id": party, "crew_id": "olga"}, "ho1"
+                    )
+                    await s.send(
+                        "rota.take_hand_over",
+                        {"occurrence_id": party, "crew_id": "peter", "from_crew_id": "olga"},
+                        "ho2",
+                    )
+        for offset in range(10):
+            day = monday + datetime.timedelta(days=offset + (offset // 5) * 2)
+            if day < today:
+                continue
+            shift = f"opening-{day:%Y%m%d}"
+            for who in rng.sample(CREW, 2):
+                await s.send(
+                    "rota.sign_up_for_shift",
+                    {"occurrence_id": shift, "crew_id": who},
+                    f"{shift}-{who}",
+                )
+            meal = f"meal-days-{day:%Y%m%d}"
+            await wait_for_meal(nc, meal)
+            cooks = rng.sample(CREW, 4)
+            await s.send(
                 "meals.volunteer_to_cook",
                 {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
                 f"{meal}-head",
             )
             for helper in cooks[1 : 1 + rng.randint(0, 3)]:
-                await send(
+                await s.send(
                     "meals.volunteer_to_cook",
                     {"meal_id": meal, "crew_id": helper, "role": "helper"},
                     f"{meal}-{helper}",
                 )
-            for diner in rng.sample(crew, rng.randint(6, 16)):
-                await send(
+            for diner in rng.sample(CREW, rng.randint(6, 16)):
+                await s.send(
                     "meals.sign_up_to_eat",
                     {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},
                     f"{meal}-eat-{diner}",
                 )
-            if offset < 0:
-                await send("meals.close_meal", {"meal_id": meal}, f"{meal}-close")
-                await send("meals.record_meal_served", {"meal_id": meal}, f"{meal}-served")
-        say(f"demo: {sent} commands sent, {accepted} accepted")
+        today_party = f"cleaning-{today:%Y%m%d}"
+        if today.weekday() == 3:
+            await s.send(
+                "rota.check_in", {"occurrence_id": today_party, "crew_id": "anna"}, "checkin"
+            )
+        say(f"demo: {s.sent} commands sent, {s.accepted} accepted")
     finally:
         await nc.close()

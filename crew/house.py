@@ -33,6 +33,7 @@ class Component:
 
 COMPONENTS = (
     Component("meals", "services.meals", ("meals",)),
+    Component("rota", "services.rota", ("rota",)),
     Component("projector", "projections", ("projector", "query")),
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -46,7 +47,14 @@ def status_responder(broker: NatsBroker, component: str) -> None:
         return reply
 
 
-def build_app(decider: Decider[Any], config: settings.Settings) -> FastStream:
+Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]
+
+
+def build_app(
+    decider: Decider[Any], config: settings.Settings, companions: Sequence[Companion] = ()
+) -> FastStream:
+    """The context's command subscriber, its status responder, and companions: long-running
+    tasks of the same process (a calendar, a reactor) that share its event store connection."""
     broker = raw_broker(config.nats_url, f"crew-{decider.context}")
     shell: dict[str, CommandShell[Any]] = {}
 
@@ -59,6 +67,7 @@ def build_app(decider: Decider[Any], config: settings.Settings) -> FastStream:
     status_responder(broker, decider.context)
     app = FastStream(broker, logger=None)
     connection: dict[str, nats.NATS] = {}
+    tasks: list[asyncio.Task[None]] = []
 
     @app.on_startup
     async def open_store() -> None:
@@ -66,18 +75,37 @@ def build_app(decider: Decider[Any], config: settings.Settings) -> FastStream:
         await ensure_event_store(nc)
         connection["nc"] = nc
         shell["it"] = CommandShell(decider, JetStreamEventStore(nc))
+        for companion in companions:
+            tasks.append(asyncio.create_task(_supervised(companion, nc, shell["it"])))
         log.info("service_started", subject=subjects.commands_of(decider.context))
 
     @app.on_shutdown
     async def close_store() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if nc := connection.get("nc"):
             await nc.drain()
 
     return app
 
 
-def run(decider: Decider[Any]) -> None:
+async def _supervised(companion: Companion, nc: nats.NATS, shell: CommandShell[Any]) -> None:
+    """Keep a companion running: log and restart it after a failure, never take the service down."""
+    name = getattr(companion, "__name__", "companion")
+    while True:
+        try:
+            await companion(nc, shell)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("companion_failed", companion=name, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(2)
+
+
+def run(decider: Decider[Any], companions: Sequence[Companion] = ()) -> None:
     """`python -m services.<context>`: serve the context against CREW_NATS_URL until SIGTERM."""
     config = settings.load()
     logs.configure(decider.context, config.log_format)
-    asyncio.run(build_app(decider, config).run())
+    asyncio.run(build_app(decider, config, companions).run())

@@ -124,6 +124,8 @@ class CommandShell(Generic[S]):
                 reply: Accepted | Refused | Invalid | Unavailable = command
                 _log_reply(reply, started, len(body))
                 return msgspec.json.encode(reply)
+            if getattr(command, "at", False) is None:  # time comes in with the command
+                command = msgspec.structs.replace(command, at=self._clock())
             aggregate_id = self.decider.aggregate_of(command)
             with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
                 fingerprint = hashlib.sha256(command_name.encode() + b"\0" + body).hexdigest()[:32]

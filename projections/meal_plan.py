@@ -71,9 +71,9 @@ def _counted(row: MealRow) -> MealRow:
     )
 
 
-def fold(row: MealRow | None, fact: Fact) -> MealRow:
+def fold(row: MealRow | None, fact: Fact, meal_id: str) -> MealRow:
     event = fact.event
-    row = row or MealRow(meal_id=event.meal_id)
+    row = row or MealRow(meal_id=meal_id)
     match event:
         case m.MealPlanned():
             row = replace(
@@ -115,13 +115,15 @@ def fold(row: MealRow | None, fact: Fact) -> MealRow:
             row = replace(row, status="closed")
         case m.MealServed(diners=diners):
             row = replace(row, status="served", served_diners=diners)
+        case m.MealRescheduled(date=day, time=at):
+            row = replace(row, date=day, time=at)
         case m.MealCancelled(reason=reason):
             row = replace(row, status="cancelled", cancel_reason=reason)
     return _counted(replace(row, updated_at=fact.occurred_at, last_seq=fact.seq))
 
 
-def meal_of(event: object) -> str | None:
-    return event.meal_id if isinstance(event, m.EVENTS) else None
+def meal_of(event: object) -> list[str]:
+    return [event.meal_id] if isinstance(event, m.EVENTS) else []
 
 
 MEAL_PLAN = KeyedFold(
@@ -130,6 +132,6 @@ MEAL_PLAN = KeyedFold(
     table="meal_plan_rows",
     key="meal_id",
     row_type=MealRow,
-    key_of=meal_of,
+    keys_of=meal_of,
     fold=fold,
 )

@@ -18,12 +18,14 @@ import structlog
 from crew.eventstore import Recorded
 from projections.event_log import EVENT_LOG
 from projections.meal_plan import MEAL_PLAN
+from projections.participation import PARTICIPATION
+from projections.rota import ROTA
 from projections.view import Fact, View
 from schemas.registry import DECODERS
 
 log = structlog.get_logger("crew.projection")
 
-VIEWS: tuple[View, ...] = (EVENT_LOG, MEAL_PLAN)
+VIEWS: tuple[View, ...] = (EVENT_LOG, MEAL_PLAN, ROTA, PARTICIPATION)
 
 CORE_DDL = """
 create table if not exists projector_checkpoint (

@@ -17,8 +17,9 @@ class Replay:
     """Every event from `start` on, in stream order, for as long as it runs (no acks, no state
     on the server: the reader keeps its own checkpoint)."""
 
-    def __init__(self, nc: NATS, start: int) -> None:
+    def __init__(self, nc: NATS, start: int, subject: str = subjects.EVENTS_ALL) -> None:
         self._nc = nc
+        self._subject = subject
         self._start = max(start, 1)
         self._buffer: list[Recorded] = []
         self._ready = asyncio.Event()
@@ -27,7 +28,7 @@ class Replay:
     async def start(self) -> Replay:
         js = self._nc.jetstream()
         self._sub = await js.subscribe(
-            subjects.EVENTS_ALL,
+            self._subject,
             stream=subjects.STREAM,
             ordered_consumer=True,
             config=ConsumerConfig(

@@ -58,10 +58,10 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 @dataclass(frozen=True)
 class KeyedFold(Generic[R]):
-    """A table with one row per key; each fact folds into its row (None deletes the row).
+    """A table with one row per key; each fact folds into the rows of its keys (None deletes).
 
-    Rows touched by a batch are read once, folded in memory and upserted through the appender.
-    `row_type` fields are the table's columns, in order.
+    Rows touched by a batch are read once, folded in memory in log order and upserted through
+    the appender. `row_type` fields are the table's columns, in order; the key is the first.
     """
 
     name: str
@@ -69,11 +69,11 @@ class KeyedFold(Generic[R]):
     table: str
     key: str
     row_type: type[R]
-    key_of: Callable[[Any], str | None]
-    fold: Callable[[R | None, Fact], R | None]
+    keys_of: Callable[[Any], Sequence[str]]
+    fold: Callable[[R | None, Fact, str], R | None]
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
-        keyed = [(key, fact) for fact in facts if (key := self.key_of(fact.event)) is not None]
+        keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
         if not keyed:
             return
         keys = list(dict.fromkeys(key for key, _ in keyed))
@@ -82,7 +82,7 @@ class KeyedFold(Generic[R]):
         ).fetchall()
         rows: dict[str, R | None] = {row[0]: self.row_type(*row) for row in found}
         for key, fact in keyed:
-            rows[key] = self.fold(rows.get(key), fact)
+            rows[key] = self.fold(rows.get(key), fact, key)
         upsert = con.appender(self.table, action="upsert")
         upsert.append_rows(msgspec.structs.astuple(row) for row in rows.values() if row is not None)
         upsert.flush()

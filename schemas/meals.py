@@ -74,6 +74,13 @@ class RecordMealServed(_Command, frozen=True, kw_only=True, tag="meals.record_me
     diners: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
 
 
+class RescheduleMeal(_Command, frozen=True, kw_only=True, tag="meals.reschedule_meal"):
+    """Move a meal to another day or time; everyone signed up stays signed up."""
+
+    date: datetime.date
+    time: ClockTime
+
+
 class CancelMeal(_Command, frozen=True, kw_only=True, tag="meals.cancel_meal"):
     """Call the meal off, with a reason everyone signed up will see."""
 
@@ -88,6 +95,7 @@ MealCommand = (
     | CancelEating
     | CloseMeal
     | RecordMealServed
+    | RescheduleMeal
     | CancelMeal
 )
 COMMANDS: dict[str, type[MealCommand]] = {
@@ -98,6 +106,7 @@ COMMANDS: dict[str, type[MealCommand]] = {
     "cancel_eating": CancelEating,
     "close_meal": CloseMeal,
     "record_meal_served": RecordMealServed,
+    "reschedule_meal": RescheduleMeal,
     "cancel_meal": CancelMeal,
 }
 
@@ -156,6 +165,11 @@ class MealServed(_Event, frozen=True, kw_only=True, tag="meals.meal_served"):
     diners: int | None = None
 
 
+class MealRescheduled(_Event, frozen=True, kw_only=True, tag="meals.meal_rescheduled"):
+    date: datetime.date
+    time: str
+
+
 class MealCancelled(_Event, frozen=True, kw_only=True, tag="meals.meal_cancelled"):
     reason: str = ""
 
@@ -170,6 +184,7 @@ MealEvent = (
     | CancelledEating
     | MealClosed
     | MealServed
+    | MealRescheduled
     | MealCancelled
 )
 EVENTS: tuple[type[MealEvent], ...] = MealEvent.__args__  # type: ignore[attr-defined]

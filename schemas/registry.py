@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas import meals
+from schemas import meals, rota
 
-CONTEXTS = (meals,)
+CONTEXTS = (meals, rota)
 
 EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     kind.__struct_config__.tag: kind  # type: ignore[misc]

@@ -172,6 +172,13 @@ def decide(meal: Meal, command: m.MealCommand) -> list[m.MealEvent]:
             _require_not_over(meal)
             return [m.MealServed(meal_id=mid, diners=diners)]
 
+        case m.RescheduleMeal(date=day, time=at):
+            _require_not_over(meal)
+            assert meal.plan is not None
+            if (meal.plan.date, meal.plan.time) == (day, at):
+                return []
+            return [m.MealRescheduled(meal_id=mid, date=day, time=at)]
+
         case m.CancelMeal(reason=reason):
             if meal.status == "cancelled":
                 return []
@@ -208,6 +215,8 @@ def evolve(meal: Meal, event: m.MealEvent) -> Meal:
             return replace(meal, status="closed")
         case m.MealServed():
             return replace(meal, status="served")
+        case m.MealRescheduled(date=day, time=at) if meal.plan is not None:
+            return replace(meal, plan=replace(meal.plan, date=day, time=at))
         case m.MealCancelled():
             return replace(meal, status="cancelled")
     return meal

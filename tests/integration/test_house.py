@@ -7,58 +7,11 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
-
-def crew(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["crew", *args], env=env, capture_output=True, text=True, timeout=120)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"crew {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
-def sql(env: dict[str, str], query: str) -> list[dict]:
-    rows: list[dict] = json.loads(crew(env, "sql", "--format", "json", query).stdout)
-    return rows
-
-
-@pytest.fixture
-def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
-    home = Path(crew_env["CREW_HOME"])
-    process = subprocess.Popen(
-        [
-            "crew",
-            "up",
-            "--home",
-            str(home),
-            "--nats-port",
-            str(free_port()),
-            "--http-port",
-            str(free_port()),
-        ],
-        env=crew_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    for _ in range(120):
-        if crew(crew_env, "status", check=False).returncode == 0:
-            break
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        time.sleep(0.5)
-    else:
-        pytest.fail("crew status never answered")
-    yield crew_env, process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+from tests.integration.cli import crew, sql
 
 
 def test_a_volunteer_shows_up_in_meal_plan_and_a_retry_changes_nothing(
@@ -125,7 +78,7 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
     assert "rebuilt every view from 1 events" in rebuilt.stderr
     assert sql(env, "select meal_id from meal_plan") == [{"meal_id": "tue"}]
     house_file = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
-    assert house_file["components"] == ["meals", "projector", "query"]
+    assert house_file["components"] == ["meals", "rota", "projector", "query"]
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(30) == 0
     leftovers = subprocess.run(

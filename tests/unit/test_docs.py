@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from crew.contract import write_schemas
-from projections.projection import Projection
+from projections.projection import VIEWS, Projection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def documented_columns() -> dict[str, list[str]]:
 def test_every_column_of_every_view_is_documented_in_order(tmp_path: Path) -> None:
     projection = Projection(tmp_path / "views.duckdb")
     documented = documented_columns()
-    public = ["meal_plan", "event_log", "dead_letters", "projector_checkpoint"]
+    public = [view.name for view in VIEWS] + ["dead_letters", "projector_checkpoint"]
     for view in public:
         columns = [row[0] for row in projection.con.execute(f"describe {view}").fetchall()]
         assert documented.get(view) == columns, view

@@ -1,0 +1,156 @@
+"""`participation`: one row per contribution (a person at one occurrence), with its status and
+the history of how it got there: joined, left (late), checked in, covered for someone."""
+
+from __future__ import annotations
+
+import datetime
+
+import msgspec
+from msgspec.structs import replace
+
+from projections.view import Fact, KeyedFold
+from schemas import meals as m
+from schemas import rota as r
+
+DDL = """
+create table if not exists participation_rows (
+    key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>
+    context       varchar,
+    occurrence_id varchar,
+    crew_id       varchar,
+    role          varchar,
+    status        varchar,
+    late          boolean,
+    checked_in_at timestamptz,
+    covered_for   varchar,
+    history       varchar[],
+    first_seq     bigint,
+    updated_at    timestamptz,
+    last_seq      bigint
+);
+create or replace view participation as
+select p.crew_id,
+       case when p.context = 'meals' then 'meal_' || p.role else r.kind end as kind,
+       p.occurrence_id,
+       coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time)) as at,
+       p.status,
+       p.role,
+       p.late,
+       p.checked_in_at,
+       p.covered_for,
+       p.history,
+       coalesce(r.series_id, '') as series_id,
+       p.updated_at,
+       p.first_seq,
+       p.last_seq
+from participation_rows p
+left join rota_rows r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
+left join meal_plan_rows m on p.context = 'meals' and m.meal_id = p.occurrence_id;
+"""
+
+
+class ParticipationRow(msgspec.Struct):
+    key: str
+    context: str
+    occurrence_id: str
+    crew_id: str
+    role: str | None = None
+    status: str = ""
+    late: bool = False
+    checked_in_at: datetime.datetime | None = None
+    covered_for: str | None = None
+    history: list[str] = []
+    first_seq: int = 0
+    updated_at: str | datetime.datetime | None = None
+    last_seq: int = 0
+
+
+def key(context: str, occurrence_id: str, crew_id: str) -> str:
+    return f"{context}:{occurrence_id}:{crew_id}"
+
+
+def keys_of(event: object) -> list[str]:
+    match event:
+        case r.HandOverTaken(occurrence_id=occ, crew_id=taker, from_crew_id=giver):
+            return [key("rota", occ, giver), key("rota", occ, taker)]
+        case r.SignUpAffected(occurrence_id=occ, crew_id=who, outcome="moved", moved_to=target) if (
+            target
+        ):
+            return [key("rota", occ, who), key("rota", target, who)]
+        case (
+            r.JoinedCleaningParty()
+            | r.LeftCleaningParty()
+            | r.SignedUpForShift()
+            | r.WithdrewFromShift()
+            | r.CheckedIn()
+            | r.TookTask()
+            | r.DroppedTask()
+            | r.SignUpAffected()
+        ):
+            return [key("rota", event.occurrence_id, event.crew_id)]
+        case m.VolunteeredToCook() | m.WaitlistedToHelp() | m.PromotedFromWaitlist() | m.Withdrew():
+            return [key("meals", event.meal_id, event.crew_id)]
+    return []
+
+
+def _status(row: ParticipationRow, status: str, fact: Fact, **changes: object) -> ParticipationRow:
+    return replace(row, status=status, history=[*row.history, status], **changes)  # type: ignore[arg-type]
+
+
+def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> ParticipationRow | None:
+    event = fact.event
+    context, occurrence_id, crew_id = row_key.split(":", 2)
+    row = row or ParticipationRow(
+        key=row_key,
+        context=context,
+        occurrence_id=occurrence_id,
+        crew_id=crew_id,
+        first_seq=fact.seq,
+    )
+    match event:
+        case r.JoinedCleaningParty():
+            row = _status(row, "joined", fact)
+        case r.SignedUpForShift():
+            row = _status(row, "signed_up", fact)
+        case r.LeftCleaningParty(late=late):
+            row = _status(row, "left_late" if late else "left", fact, late=late)
+        case r.WithdrewFromShift(late=late):
+            row = _status(row, "withdrawn_late" if late else "withdrawn", fact, late=late)
+        case r.CheckedIn(at=at):
+            row = _status(row, "checked_in", fact, checked_in_at=at)
+        case r.TookTask(task=task):
+            row = replace(row, role=task) if row.status else _status(row, "joined", fact, role=task)
+        case r.DroppedTask():
+            row = replace(row, role=None)
+        case r.HandOverTaken(from_crew_id=giver, task=task) if crew_id == giver:
+            row = _status(row, "handed_over", fact)
+        case r.HandOverTaken(from_crew_id=giver, task=task):
+            row = _status(row, "covering", fact, covered_for=giver, role=task)
+        case r.SignUpAffected(outcome="moved", occurrence_id=source) if occurrence_id != source:
+            row = _status(row, "joined", fact)  # moved here by a series change
+        case r.SignUpAffected(outcome=outcome):
+            row = _status(
+                row, {"kept": row.status, "task_released": row.status}.get(outcome, outcome), fact
+            )
+            if outcome == "task_released":
+                row = replace(row, role=None)
+        case m.VolunteeredToCook(role=role):
+            row = _status(row, "signed_up", fact, role=role)
+        case m.WaitlistedToHelp():
+            row = _status(row, "waitlisted", fact, role="helper")
+        case m.PromotedFromWaitlist():
+            row = _status(row, "signed_up", fact, role="helper")
+        case m.Withdrew():
+            row = _status(row, "withdrawn", fact)
+    return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
+
+
+PARTICIPATION = KeyedFold(
+    name="participation",
+    ddl=DDL,
+    table="participation_rows",
+    key="key",
+    row_type=ParticipationRow,
+    keys_of=keys_of,
+    fold=fold,
+)

@@ -1,0 +1,416 @@
+"""The rota: recurring series (the weekly cleaning party, duty shifts, meal days), their
+occurrences, sign-ups, tasks, check-ins, hand-overs and standing intentions.
+
+One series is one aggregate: every event of a series and its occurrences is on
+`crew.evt.rota.<series_id>.<name>`, so a change to the series can say, atomically, what
+happened to every sign-up it touches. An occurrence is named `<series_id>-<YYYYMMDD>` after the
+date it was first scheduled for; it keeps that name when it is moved.
+
+Commands that depend on the time carry `at`; the shell fills it in when the caller leaves it
+out, so tests and replays drive time explicitly.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from schemas.common import Id, ShortText
+
+CONTEXT = "rota"
+
+SeriesId = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,55}$", description="1-55 of A-Z a-z 0-9 _ -")
+]
+OccurrenceId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_-]{1,55}-[0-9]{8}$",
+        description="<series_id>-<YYYYMMDD>: the series and the date first scheduled",
+    ),
+]
+Kind = Literal["cleaning_party", "shift", "meal"]
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")]
+Weekday = Annotated[int, msgspec.Meta(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
+Weekdays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7)]
+TaskName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}$", description="e.g. kitchen")]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=500)]
+At = datetime.datetime | None
+
+
+class TaskSpec(msgspec.Struct, frozen=True, kw_only=True):
+    task: TaskName
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=50)]
+
+
+# Commands ---------------------------------------------------------------------------------
+
+
+class _SeriesCommand(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    series_id: SeriesId
+
+
+class _OccurrenceCommand(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    occurrence_id: OccurrenceId
+
+
+class ScheduleSeries(_SeriesCommand, frozen=True, kw_only=True, tag="rota.schedule_series"):
+    """Start a weekly series; its occurrences are scheduled `weeks_ahead` weeks ahead."""
+
+    kind: Kind
+    title: ShortText
+    weekdays: Weekdays
+    start: ClockTime
+    end: ClockTime
+    starts_on: datetime.date
+    until: datetime.date | None = None
+    tasks: list[TaskSpec] = []
+    capacity: Capacity | None = None
+    weeks_ahead: Annotated[int, msgspec.Meta(ge=1, le=26)] = 4
+    withdrawal_cutoff_hours: Annotated[int, msgspec.Meta(ge=0, le=336)] = 24
+    claim_confirm_days: Annotated[int, msgspec.Meta(ge=0, le=28)] = 2
+    helper_slots: Annotated[int, msgspec.Meta(ge=0, le=50)] = 2
+    seats: Capacity | None = None
+    at: At = None
+
+
+class ChangeSeries(_SeriesCommand, frozen=True, kw_only=True, tag="rota.change_series"):
+    """Change a series from a date on. Fields left out stay as they are. Every sign-up the
+    change touches gets an event saying what happened to it."""
+
+    effective_from: datetime.date
+    weekdays: Weekdays | msgspec.UnsetType = msgspec.UNSET
+    start: ClockTime | msgspec.UnsetType = msgspec.UNSET
+    end: ClockTime | msgspec.UnsetType = msgspec.UNSET
+    until: datetime.date | msgspec.UnsetType | None = msgspec.UNSET
+    tasks: list[TaskSpec] | msgspec.UnsetType = msgspec.UNSET
+    capacity: Capacity | msgspec.UnsetType | None = msgspec.UNSET
+    at: At = None
+
+
+class AdvanceCalendar(_SeriesCommand, frozen=True, kw_only=True, tag="rota.advance_calendar"):
+    """Let time pass: schedule occurrences up to the horizon, release unconfirmed claims."""
+
+    at: At = None
+
+
+class StateIntention(_SeriesCommand, frozen=True, kw_only=True, tag="rota.state_intention"):
+    """ "I usually do the kitchen": a tentative claim on each matching occurrence, released
+    unless confirmed `claim_confirm_days` before. For meal days, task is head_cook or helper."""
+
+    crew_id: Id
+    weekdays: Weekdays | None = None
+    task: TaskName | None = None
+    at: At = None
+
+
+class DropIntention(_SeriesCommand, frozen=True, kw_only=True, tag="rota.drop_intention"):
+    crew_id: Id
+    at: At = None
+
+
+class MoveOccurrence(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.move_occurrence"):
+    """Move one occurrence; everyone signed up stays signed up."""
+
+    date: datetime.date
+    start: ClockTime | None = None
+    end: ClockTime | None = None
+    reason: ShortText = ""
+    at: At = None
+
+
+class CancelOccurrence(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.cancel_occurrence"):
+    reason: ShortText = ""
+    at: At = None
+
+
+class JoinCleaningParty(
+    _OccurrenceCommand, frozen=True, kw_only=True, tag="rota.join_cleaning_party"
+):
+    crew_id: Id
+    at: At = None
+
+
+class LeaveCleaningParty(
+    _OccurrenceCommand, frozen=True, kw_only=True, tag="rota.leave_cleaning_party"
+):
+    crew_id: Id
+    reason: ShortText = ""
+    at: At = None
+
+
+class TakeTask(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.take_task"):
+    """Take a task at the cleaning party (joining it too, if need be)."""
+
+    crew_id: Id
+    task: TaskName
+    at: At = None
+
+
+class DropTask(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.drop_task"):
+    crew_id: Id
+    at: At = None
+
+
+class SignUpForShift(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.sign_up_for_shift"):
+    crew_id: Id
+    at: At = None
+
+
+class WithdrawFromShift(
+    _OccurrenceCommand, frozen=True, kw_only=True, tag="rota.withdraw_from_shift"
+):
+    """Always allowed; after the series' cut-off it is recorded as late, without judgement."""
+
+    crew_id: Id
+    reason: ShortText = ""
+    at: At = None
+
+
+class CheckIn(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.check_in"):
+    """Record at the kiosk that someone actually came (on the day)."""
+
+    crew_id: Id
+    at: At = None
+
+
+class OfferHandOver(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.offer_hand_over"):
+    crew_id: Id
+    at: At = None
+
+
+class TakeHandOver(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.take_hand_over"):
+    """Take the place someone offered: first come, first served."""
+
+    crew_id: Id
+    from_crew_id: Id
+    at: At = None
+
+
+class ConfirmClaim(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.confirm_claim"):
+    crew_id: Id
+    at: At = None
+
+
+RotaCommand = (
+    ScheduleSeries
+    | ChangeSeries
+    | AdvanceCalendar
+    | StateIntention
+    | DropIntention
+    | MoveOccurrence
+    | CancelOccurrence
+    | JoinCleaningParty
+    | LeaveCleaningParty
+    | TakeTask
+    | DropTask
+    | SignUpForShift
+    | WithdrawFromShift
+    | CheckIn
+    | OfferHandOver
+    | TakeHandOver
+    | ConfirmClaim
+)
+COMMANDS: dict[str, type[RotaCommand]] = {
+    kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
+    for kind in RotaCommand.__args__  # type: ignore[attr-defined]
+}
+
+
+# Events -----------------------------------------------------------------------------------
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    series_id: str
+
+
+class _OccurrenceEvent(_Event, frozen=True, kw_only=True):
+    occurrence_id: str
+
+
+class SeriesScheduled(_Event, frozen=True, kw_only=True, tag="rota.series_scheduled"):
+    kind: Kind
+    title: str
+    weekdays: list[int]
+    start: str
+    end: str
+    starts_on: datetime.date
+    until: datetime.date | None = None
+    tasks: list[TaskSpec] = []
+    capacity: int | None = None
+    weeks_ahead: int = 4
+    withdrawal_cutoff_hours: int = 24
+    claim_confirm_days: int = 2
+    helper_slots: int = 2
+    seats: int | None = None
+    timezone: str = "Europe/Copenhagen"
+
+
+class SeriesChanged(_Event, frozen=True, kw_only=True, tag="rota.series_changed"):
+    """The series as it is from `effective_from` on (every field, resolved)."""
+
+    effective_from: datetime.date
+    weekdays: list[int]
+    start: str
+    end: str
+    until: datetime.date | None = None
+    tasks: list[TaskSpec] = []
+    capacity: int | None = None
+
+
+class OccurrenceScheduled(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_scheduled"
+):
+    kind: Kind
+    title: str
+    date: datetime.date
+    start: str
+    end: str
+    tasks: list[TaskSpec] = []
+    capacity: int | None = None
+    helper_slots: int = 2
+    seats: int | None = None
+
+
+class OccurrenceChanged(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_changed"):
+    """A series change reached this occurrence: its times, tasks or capacity are now these."""
+
+    start: str
+    end: str
+    tasks: list[TaskSpec] = []
+    capacity: int | None = None
+
+
+class OccurrenceMoved(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_moved"):
+    kind: Kind
+    date: datetime.date
+    start: str
+    end: str
+    reason: str = ""
+
+
+class OccurrenceCancelled(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_cancelled"
+):
+    kind: Kind
+    reason: str = ""
+
+
+class SignUpAffected(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.sign_up_affected"):
+    """What a change did to one person's sign-up: kept (at a new time), moved (to
+    `moved_to`), released (no place left) or task_released (still in, the task is gone)."""
+
+    crew_id: Id
+    outcome: Literal["kept", "moved", "released", "task_released"]
+    moved_to: str | None = None
+    reason: str = ""
+
+
+class JoinedCleaningParty(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.joined_cleaning_party"
+):
+    crew_id: Id
+
+
+class LeftCleaningParty(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.left_cleaning_party"
+):
+    crew_id: Id
+    late: bool = False
+    reason: str = ""
+
+
+class TookTask(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.took_task"):
+    crew_id: Id
+    task: str
+
+
+class DroppedTask(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.dropped_task"):
+    crew_id: Id
+    task: str
+
+
+class SignedUpForShift(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.signed_up_for_shift"):
+    crew_id: Id
+
+
+class WithdrewFromShift(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.withdrew_from_shift"
+):
+    crew_id: Id
+    late: bool = False
+    reason: str = ""
+
+
+class CheckedIn(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.checked_in"):
+    crew_id: Id
+    at: datetime.datetime
+
+
+class HandOverOffered(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.hand_over_offered"):
+    crew_id: Id
+
+
+class HandOverTaken(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.hand_over_taken"):
+    """`crew_id` took the place (and task) of `from_crew_id`: they covered for them."""
+
+    crew_id: Id
+    from_crew_id: Id
+    task: str | None = None
+
+
+class IntentionStated(_Event, frozen=True, kw_only=True, tag="rota.intention_stated"):
+    crew_id: Id
+    weekdays: list[int] | None = None
+    task: str | None = None
+
+
+class IntentionDropped(_Event, frozen=True, kw_only=True, tag="rota.intention_dropped"):
+    crew_id: Id
+
+
+class TentativeClaimMade(
+    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.tentative_claim_made"
+):
+    crew_id: Id
+    task: str | None = None
+
+
+class ClaimConfirmed(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.claim_confirmed"):
+    kind: Kind
+    crew_id: Id
+    task: str | None = None
+
+
+class ClaimReleased(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.claim_released"):
+    crew_id: Id
+    reason: str = ""
+
+
+RotaEvent = (
+    SeriesScheduled
+    | SeriesChanged
+    | OccurrenceScheduled
+    | OccurrenceChanged
+    | OccurrenceMoved
+    | OccurrenceCancelled
+    | SignUpAffected
+    | JoinedCleaningParty
+    | LeftCleaningParty
+    | TookTask
+    | DroppedTask
+    | SignedUpForShift
+    | WithdrewFromShift
+    | CheckedIn
+    | HandOverOffered
+    | HandOverTaken
+    | IntentionStated
+    | IntentionDropped
+    | TentativeClaimMade
+    | ClaimConfirmed
+    | ClaimReleased
+)
+EVENTS: tuple[type[RotaEvent], ...] = RotaEvent.__args__  # type: ignore[attr-defined]
+OCCURRENCE_EVENTS = tuple(kind for kind in EVENTS if issubclass(kind, _OccurrenceEvent))

@@ -1,0 +1,1 @@
+"""The rota: recurring series, their occurrences, and who is in."""

@@ -1,0 +1,899 @@
+"""Pure rules of the rota: decide(series, command) -> events, evolve(series, event) -> series.
+
+One series (with all its occurrences) is one aggregate. Decisions that touch many occurrences
+are built on a draft that evolves as it goes, so every rule sees the effect of the events
+already decided in the same command.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+from msgspec.structs import replace
+
+from crew.decider import Decider, Refusal
+from crew.recurrence import Weekly, horizon, local_start, occurrence_id, series_of, versions_dates
+from schemas import rota as r
+
+
+class SeriesNotScheduled(Refusal):
+    code = "series_not_scheduled"
+
+
+class SeriesAlreadyScheduled(Refusal):
+    code = "series_already_scheduled"
+
+
+class BadSchedule(Refusal):
+    code = "bad_schedule"
+
+
+class ChangeInThePast(Refusal):
+    code = "change_in_the_past"
+
+
+class OccurrenceNotFound(Refusal):
+    code = "occurrence_not_found"
+
+
+class OccurrenceCancelled(Refusal):
+    code = "occurrence_cancelled"
+
+
+class WrongKind(Refusal):
+    code = "wrong_kind"
+
+
+class UnknownTask(Refusal):
+    code = "unknown_task"
+
+
+class TaskFull(Refusal):
+    code = "task_full"
+
+
+class ShiftFull(Refusal):
+    code = "shift_full"
+
+
+class AlreadyOnTask(Refusal):
+    code = "already_on_task"
+
+
+class NoTask(Refusal):
+    code = "no_task"
+
+
+class NotSignedUp(Refusal):
+    code = "not_signed_up"
+
+
+class AlreadySignedUp(Refusal):
+    code = "already_signed_up"
+
+
+class NoHandOverOffered(Refusal):
+    code = "no_hand_over_offered"
+
+
+class NoClaim(Refusal):
+    code = "no_claim"
+
+
+class NoIntention(Refusal):
+    code = "no_intention"
+
+
+class NotToday(Refusal):
+    code = "not_today"
+
+
+class Version(msgspec.Struct, frozen=True, kw_only=True):
+    """How the series runs from a date on."""
+
+    weekdays: tuple[int, ...]
+    start: str
+    end: str
+    until: datetime.date | None
+    tasks: tuple[r.TaskSpec, ...]
+    capacity: int | None
+
+
+class Occurrence(msgspec.Struct, frozen=True, kw_only=True):
+    occurrence_id: str
+    first_date: datetime.date  # the date it was scheduled for, part of its id
+    day: datetime.date  # the date it happens (after a move)
+    start: str
+    end: str
+    status: Literal["scheduled", "cancelled"] = "scheduled"
+    tasks: tuple[r.TaskSpec, ...] = ()
+    capacity: int | None = None
+    people: tuple[str, ...] = ()  # joined the party or signed up for the shift, in order
+    task_of: Mapping[str, str] = {}
+    checked_in: tuple[str, ...] = ()
+    offers: tuple[str, ...] = ()
+    claims: Mapping[str, str | None] = {}  # tentative: crew_id -> task
+
+    def holders(self, task: str) -> int:
+        return sum(1 for t in self.task_of.values() if t == task)
+
+    def claimed(self, task: str | None, but: str | None = None) -> int:
+        return sum(1 for who, t in self.claims.items() if t == task and who != but)
+
+    def task_capacity(self, task: str) -> int | None:
+        return next((t.capacity for t in self.tasks if t.task == task), None)
+
+
+class Series(msgspec.Struct, frozen=True, kw_only=True):
+    series_id: str
+    plan: r.SeriesScheduled | None = None
+    versions: tuple[tuple[datetime.date, Version], ...] = ()
+    materialised_until: datetime.date | None = None
+    occurrences: Mapping[str, Occurrence] = {}
+    intentions: Mapping[str, r.IntentionStated] = {}
+
+    @property
+    def kind(self) -> r.Kind:
+        if self.plan is None:
+            raise SeriesNotScheduled(f"series {self.series_id} is not scheduled")
+        return self.plan.kind
+
+
+def initial(series_id: str) -> Series:
+    return Series(series_id=series_id)
+
+
+# evolve -------------------------------------------------------------------------------------
+
+
+def _with(series: Series, occ: Occurrence) -> Series:
+    return replace(series, occurrences={**series.occurrences, occ.occurrence_id: occ})
+
+
+def _without_person(occ: Occurrence, who: str) -> Occurrence:
+    return replace(
+        occ,
+        people=tuple(p for p in occ.people if p != who),
+        task_of={p: t for p, t in occ.task_of.items() if p != who},
+        offers=tuple(p for p in occ.offers if p != who),
+    )
+
+
+def _join(occ: Occurrence, who: str) -> Occurrence:
+    return occ if who in occ.people else replace(occ, people=(*occ.people, who))
+
+
+def evolve(series: Series, event: r.RotaEvent) -> Series:
+    match event:
+        case r.SeriesScheduled():
+            first = Version(
+                weekdays=tuple(event.weekdays),
+                start=event.start,
+                end=event.end,
+                until=event.until,
+                tasks=tuple(event.tasks),
+                capacity=event.capacity,
+            )
+            return replace(series, plan=event, versions=((event.starts_on, first),))
+        case r.SeriesChanged():
+            version = Version(
+                weekdays=tuple(event.weekdays),
+                start=event.start,
+                end=event.end,
+                until=event.until,
+                tasks=tuple(event.tasks),
+                capacity=event.capacity,
+            )
+            kept = tuple((d, v) for d, v in series.versions if d < event.effective_from)
+            return replace(series, versions=(*kept, (event.effective_from, version)))
+        case r.IntentionStated(crew_id=who):
+            return replace(series, intentions={**series.intentions, who: event})
+        case r.IntentionDropped(crew_id=who):
+            return replace(
+                series, intentions={k: v for k, v in series.intentions.items() if k != who}
+            )
+        case r.OccurrenceScheduled():
+            scheduled = Occurrence(
+                occurrence_id=event.occurrence_id,
+                first_date=event.date,
+                day=event.date,
+                start=event.start,
+                end=event.end,
+                tasks=tuple(event.tasks),
+                capacity=event.capacity,
+            )
+            until = max(series.materialised_until or event.date, event.date)
+            return replace(_with(series, scheduled), materialised_until=until)
+    found = series.occurrences.get(getattr(event, "occurrence_id", ""))
+    if found is None:
+        return series
+    occ = found
+    match event:
+        case r.OccurrenceChanged():
+            occ = replace(
+                occ,
+                start=event.start,
+                end=event.end,
+                tasks=tuple(event.tasks),
+                capacity=event.capacity,
+            )
+        case r.OccurrenceMoved():
+            occ = replace(occ, day=event.date, start=event.start, end=event.end)
+        case r.OccurrenceCancelled():
+            occ = replace(occ, status="cancelled")
+        case r.SignUpAffected(crew_id=who, outcome="task_released"):
+            occ = replace(occ, task_of={p: t for p, t in occ.task_of.items() if p != who})
+        case r.SignUpAffected(crew_id=who, outcome="released"):
+            occ = _without_person(occ, who)
+        case r.SignUpAffected(crew_id=who, outcome="moved", moved_to=target) if target:
+            task = occ.task_of.get(who)
+            series = _with(series, _without_person(occ, who))
+            destination = series.occurrences.get(target)
+            if destination is None:
+                return series
+            destination = _join(destination, who)
+            if task and destination.task_capacity(task) is not None:
+                cap = destination.task_capacity(task) or 0
+                if destination.holders(task) < cap:
+                    destination = replace(destination, task_of={**destination.task_of, who: task})
+            return _with(series, destination)
+        case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
+            occ = _join(occ, who)
+        case r.LeftCleaningParty(crew_id=who) | r.WithdrewFromShift(crew_id=who):
+            occ = _without_person(occ, who)
+        case r.TookTask(crew_id=who, task=task):
+            occ = replace(_join(occ, who), task_of={**occ.task_of, who: task})
+        case r.DroppedTask(crew_id=who):
+            occ = replace(occ, task_of={p: t for p, t in occ.task_of.items() if p != who})
+        case r.CheckedIn(crew_id=who):
+            occ = occ if who in occ.checked_in else replace(occ, checked_in=(*occ.checked_in, who))
+        case r.HandOverOffered(crew_id=who):
+            occ = replace(occ, offers=(*occ.offers, who))
+        case r.HandOverTaken(crew_id=taker, from_crew_id=giver, task=task):
+            people = tuple(taker if p == giver else p for p in occ.people)
+            task_of = {p: t for p, t in occ.task_of.items() if p != giver}
+            if task:
+                task_of[taker] = task
+            offers = tuple(p for p in occ.offers if p != giver)
+            claims = {k: v for k, v in occ.claims.items() if k != taker}
+            occ = replace(occ, people=people, task_of=task_of, offers=offers, claims=claims)
+        case r.TentativeClaimMade(crew_id=who, task=task):
+            occ = replace(occ, claims={**occ.claims, who: task})
+        case r.ClaimConfirmed(crew_id=who) | r.ClaimReleased(crew_id=who):
+            occ = replace(occ, claims={k: v for k, v in occ.claims.items() if k != who})
+    return _with(series, occ)
+
+
+# decide -------------------------------------------------------------------------------------
+
+
+class Draft:
+    """Events decided so far, and the series as they leave it."""
+
+    def __init__(self, series: Series) -> None:
+        self.series = series
+        self.events: list[r.RotaEvent] = []
+
+    def emit(self, *events: r.RotaEvent) -> None:
+        for event in events:
+            self.events.append(event)
+            self.series = evolve(self.series, event)
+
+
+def _plan(series: Series) -> r.SeriesScheduled:
+    if series.plan is None:
+        raise SeriesNotScheduled(f"series {series.series_id} is not scheduled")
+    return series.plan
+
+
+def _today(series: Series, at: datetime.datetime | None) -> datetime.date:
+    if at is None:
+        raise ValueError("the command has no time (`at`); the shell fills it in")
+    zone = ZoneInfo(series.plan.timezone if series.plan else "Europe/Copenhagen")
+    return at.astimezone(zone).date()
+
+
+def _occurrence(series: Series, occurrence: str, kinds: Iterable[str] | None = None) -> Occurrence:
+    plan = _plan(series)
+    occ = series.occurrences.get(occurrence)
+    if occ is None:
+        raise OccurrenceNotFound(f"{occurrence} is not an occurrence of series {series.series_id}")
+    if occ.status == "cancelled":
+        raise OccurrenceCancelled(f"{occurrence} was cancelled")
+    if kinds is not None and plan.kind not in kinds:
+        raise WrongKind(f"{occurrence} is a {plan.kind.replace('_', ' ')}")
+    return occ
+
+
+def _late(series: Series, occ: Occurrence, at: datetime.datetime | None) -> bool:
+    plan = _plan(series)
+    if at is None:
+        return False
+    starts = local_start(occ.day, occ.start, plan.timezone)
+    return at > starts - datetime.timedelta(hours=plan.withdrawal_cutoff_hours)
+
+
+def _has_room(series: Series, occ: Occurrence, task: str | None, who: str) -> bool:
+    """Is there a place for `who` (their own claim does not count against them)?"""
+    plan = _plan(series)
+    if plan.kind == "meal":
+        limit = 1 if task == "head_cook" else plan.helper_slots
+        return occ.claimed(task or "helper", but=who) < limit
+    if plan.kind == "shift":
+        taken = len([p for p in occ.people if p != who]) + occ.claimed(None, but=who)
+        return occ.capacity is None or taken < occ.capacity
+    if task is None:
+        return True
+    capacity = occ.task_capacity(task)
+    if capacity is None:
+        return False
+    holders = sum(1 for p, t in occ.task_of.items() if t == task and p != who)
+    return holders + occ.claimed(task, but=who) < capacity
+
+
+def _check_schedule(start: str, end: str, tasks: Iterable[r.TaskSpec], kind: str) -> None:
+    if end <= start:
+        raise BadSchedule(f"the end ({end}) must be after the start ({start})")
+    names = [t.task for t in tasks]
+    if len(names) != len(set(names)):
+        raise BadSchedule("each task may be listed once")
+    if names and kind != "cleaning_party":
+        raise BadSchedule("only a cleaning party has tasks")
+
+
+def _claims_for(draft: Draft, occ_id: str, today: datetime.date) -> None:
+    series = draft.series
+    plan = _plan(series)
+    for who, intention in series.intentions.items():
+        occ = draft.series.occurrences[occ_id]
+        wanted = intention.weekdays is None or occ.day.weekday() in intention.weekdays
+        far_enough = (occ.day - today).days > plan.claim_confirm_days
+        free = who not in occ.people and who not in occ.claims
+        room = free and _has_room(draft.series, occ, intention.task, who)
+        if wanted and far_enough and room and occ.status == "scheduled":
+            draft.emit(
+                r.TentativeClaimMade(
+                    series_id=series.series_id,
+                    occurrence_id=occ_id,
+                    crew_id=who,
+                    task=intention.task,
+                )
+            )
+
+
+def _schedule(draft: Draft, day: datetime.date, version: Version) -> str:
+    plan = _plan(draft.series)
+    occ_id = occurrence_id(draft.series.series_id, day)
+    draft.emit(
+        r.OccurrenceScheduled(
+            series_id=draft.series.series_id,
+            occurrence_id=occ_id,
+            kind=plan.kind,
+            title=plan.title,
+            date=day,
+            start=version.start,
+            end=version.end,
+            tasks=list(version.tasks),
+            capacity=version.capacity,
+            helper_slots=plan.helper_slots,
+            seats=plan.seats,
+        )
+    )
+    return occ_id
+
+
+def _materialise(draft: Draft, today: datetime.date) -> None:
+    plan = _plan(draft.series)
+    last = horizon(today, plan.weeks_ahead)
+    for day, _ in versions_dates(_weekly_versions(draft.series), today, last):
+        if occurrence_id(draft.series.series_id, day) not in draft.series.occurrences:
+            occ_id = _schedule(draft, day, _version_on(draft.series, day))
+            _claims_for(draft, occ_id, today)
+
+
+def _weekly_versions(series: Series) -> list[tuple[datetime.date, Weekly]]:
+    plan = _plan(series)
+    return [
+        (
+            d,
+            Weekly(
+                weekdays=v.weekdays,
+                start=v.start,
+                end=v.end,
+                starts_on=plan.starts_on,
+                until=v.until,
+            ),
+        )
+        for d, v in series.versions
+    ]
+
+
+def _version_on(series: Series, day: datetime.date) -> Version:
+    current = series.versions[0][1]
+    for effective_from, version in series.versions:
+        if effective_from <= day:
+            current = version
+    return current
+
+
+def _release_unconfirmed(draft: Draft, today: datetime.date) -> None:
+    plan = _plan(draft.series)
+    for occ in list(draft.series.occurrences.values()):
+        if occ.status != "scheduled" or (occ.day - today).days > plan.claim_confirm_days:
+            continue
+        for who in list(occ.claims):
+            draft.emit(
+                r.ClaimReleased(
+                    series_id=draft.series.series_id,
+                    occurrence_id=occ.occurrence_id,
+                    crew_id=who,
+                    reason=f"not confirmed {plan.claim_confirm_days} days before",
+                )
+            )
+
+
+def _release_everyone(draft: Draft, occ: Occurrence, reason: str) -> None:
+    sid = draft.series.series_id
+    for who in occ.people:
+        draft.emit(
+            r.SignUpAffected(
+                series_id=sid,
+                occurrence_id=occ.occurrence_id,
+                crew_id=who,
+                outcome="released",
+                reason=reason,
+            )
+        )
+    for who in occ.claims:
+        draft.emit(
+            r.ClaimReleased(
+                series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
+            )
+        )
+
+
+def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> None:
+    """Bring every occurrence from the change on in line with the new version, saying what
+    happened to each sign-up. Occurrences moved by hand are exceptions and stay as they are."""
+    sid = draft.series.series_id
+    plan = _plan(draft.series)
+    version = draft.series.versions[-1][1]
+    last = max(horizon(today, plan.weeks_ahead), draft.series.materialised_until or today)
+    new_days = {
+        day
+        for day, _ in versions_dates(_weekly_versions(draft.series), change.effective_from, last)
+    }
+    affected = sorted(
+        (o for o in draft.series.occurrences.values() if o.first_date >= change.effective_from),
+        key=lambda o: o.first_date,
+    )
+    reason = f"the series changed from {change.effective_from}"
+    for occ in affected:
+        if occ.status != "scheduled" or occ.day != occ.first_date:
+            continue
+        if occ.first_date in new_days:
+            _reshape(draft, occ, version, reason)
+            continue
+        week = occ.first_date.isocalendar()[:2]
+        target_day = next(
+            (d for d in sorted(new_days) if d.isocalendar()[:2] == week and d >= today),
+            None,
+        )
+        target = None
+        if target_day is not None:
+            target = occurrence_id(sid, target_day)
+            if target not in draft.series.occurrences:
+                _schedule(draft, target_day, version)
+        draft.emit(
+            r.OccurrenceCancelled(
+                kind=draft.series.kind,
+                series_id=sid,
+                occurrence_id=occ.occurrence_id,
+                reason=reason,
+            )
+        )
+        for who in occ.people:
+            outcome: Literal["moved", "released"] = "moved" if target else "released"
+            draft.emit(
+                r.SignUpAffected(
+                    series_id=sid,
+                    occurrence_id=occ.occurrence_id,
+                    crew_id=who,
+                    outcome=outcome,
+                    moved_to=target,
+                    reason=f"{reason}: moved to {target_day}"
+                    if target
+                    else f"{reason}: no date that week",
+                )
+            )
+        for who in occ.claims:
+            draft.emit(
+                r.ClaimReleased(
+                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
+                )
+            )
+
+
+def _reshape(draft: Draft, occ: Occurrence, version: Version, reason: str) -> None:
+    sid = draft.series.series_id
+    same = (occ.start, occ.end, occ.tasks, occ.capacity) == (
+        version.start,
+        version.end,
+        version.tasks,
+        version.capacity,
+    )
+    if same:
+        return
+    draft.emit(
+        r.OccurrenceChanged(
+            series_id=sid,
+            occurrence_id=occ.occurrence_id,
+            start=version.start,
+            end=version.end,
+            tasks=list(version.tasks),
+            capacity=version.capacity,
+        )
+    )
+    now = draft.series.occurrences[occ.occurrence_id]
+    kept_tasks = {t.task: t.capacity for t in version.tasks}
+    seen: dict[str, int] = {}
+    for n, who in enumerate(occ.people):
+        task = occ.task_of.get(who)
+        outcome: Literal["kept", "released", "task_released"]
+        if version.capacity is not None and n >= version.capacity:
+            outcome, why = "released", f"{reason}: only {version.capacity} places now"
+        elif task and (task not in kept_tasks or seen.get(task, 0) >= kept_tasks[task]):
+            outcome, why = "task_released", f"{reason}: no place on {task} now"
+        elif (occ.start, occ.end) != (version.start, version.end):
+            outcome, why = "kept", f"{reason}: now {version.start}-{version.end}"
+        else:
+            if task:
+                seen[task] = seen.get(task, 0) + 1
+            continue
+        if outcome == "kept" and task:
+            seen[task] = seen.get(task, 0) + 1
+        draft.emit(
+            r.SignUpAffected(
+                series_id=sid,
+                occurrence_id=occ.occurrence_id,
+                crew_id=who,
+                outcome=outcome,
+                reason=why,
+            )
+        )
+    for who, task in now.claims.items():
+        if task is not None and task not in kept_tasks:
+            draft.emit(
+                r.ClaimReleased(
+                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
+                )
+            )
+
+
+def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
+    draft = Draft(series)
+    sid = series.series_id
+    match command:
+        case r.ScheduleSeries():
+            _check_schedule(command.start, command.end, command.tasks, command.kind)
+            if command.until is not None and command.until < command.starts_on:
+                raise BadSchedule("`until` is before `starts_on`")
+            fields = msgspec.structs.asdict(command)
+            for name in ("type", "at"):
+                fields.pop(name, None)
+            scheduled = r.SeriesScheduled(**fields)
+            if series.plan is not None:
+                if series.plan == scheduled:
+                    return []
+                raise SeriesAlreadyScheduled(
+                    f"series {sid} is already scheduled; change it instead"
+                )
+            draft.emit(scheduled)
+            _materialise(draft, _today(draft.series, command.at))
+
+        case r.ChangeSeries():
+            plan = _plan(series)
+            today = _today(series, command.at)
+            if command.effective_from < today:
+                raise ChangeInThePast(f"a change takes effect from today ({today}) or later")
+            current = _version_on(series, command.effective_from)
+            resolved = {
+                name: (value if value is not msgspec.UNSET else getattr(current, name))
+                for name in ("weekdays", "start", "end", "until", "tasks", "capacity")
+                for value in [getattr(command, name)]
+            }
+            _check_schedule(resolved["start"], resolved["end"], resolved["tasks"], plan.kind)
+            change = r.SeriesChanged(
+                series_id=sid,
+                effective_from=command.effective_from,
+                weekdays=list(resolved["weekdays"]),
+                start=resolved["start"],
+                end=resolved["end"],
+                until=resolved["until"],
+                tasks=list(resolved["tasks"]),
+                capacity=resolved["capacity"],
+            )
+            draft.emit(change)
+            _reconcile(draft, change, today)
+            _materialise(draft, today)
+
+        case r.AdvanceCalendar():
+            today = _today(_plan_checked(series), command.at)
+            _materialise(draft, today)
+            _release_unconfirmed(draft, today)
+
+        case r.StateIntention(crew_id=who, task=task):
+            plan = _plan(series)
+            today = _today(series, command.at)
+            _check_intended_task(plan, task)
+            stated = r.IntentionStated(
+                series_id=sid, crew_id=who, weekdays=command.weekdays, task=task
+            )
+            if series.intentions.get(who) == stated:
+                return []
+            if who in series.intentions:
+                _drop_intention(draft, who, today, "intention changed")
+            draft.emit(stated)
+            for occ in sorted(draft.series.occurrences.values(), key=lambda o: o.day):
+                if occ.day >= today:
+                    _claims_for(draft, occ.occurrence_id, today)
+
+        case r.DropIntention(crew_id=who):
+            _plan(series)
+            if who not in series.intentions:
+                raise NoIntention(f"{who} has no standing intention for {sid}")
+            _drop_intention(draft, who, _today(series, command.at), "intention dropped")
+
+        case r.MoveOccurrence():
+            occ = _occurrence(series, command.occurrence_id)
+            start, end = command.start or occ.start, command.end or occ.end
+            _check_schedule(start, end, (), "")
+            if command.date < _today(series, command.at):
+                raise BadSchedule("an occurrence cannot be moved into the past")
+            if (occ.day, occ.start, occ.end) == (command.date, start, end):
+                return []
+            draft.emit(
+                r.OccurrenceMoved(
+                    kind=draft.series.kind,
+                    series_id=sid,
+                    occurrence_id=occ.occurrence_id,
+                    date=command.date,
+                    start=start,
+                    end=end,
+                    reason=command.reason,
+                )
+            )
+
+        case r.CancelOccurrence():
+            existing = series.occurrences.get(command.occurrence_id)
+            if existing is not None and existing.status == "cancelled":
+                return []
+            occ = _occurrence(series, command.occurrence_id)
+            draft.emit(
+                r.OccurrenceCancelled(
+                    kind=draft.series.kind,
+                    series_id=sid,
+                    occurrence_id=occ.occurrence_id,
+                    reason=command.reason,
+                )
+            )
+            _release_everyone(
+                draft, occ, f"cancelled: {command.reason}" if command.reason else "cancelled"
+            )
+
+        case _:
+            _decide_participation(draft, command)
+    return draft.events
+
+
+def _plan_checked(series: Series) -> Series:
+    _plan(series)
+    return series
+
+
+def _check_intended_task(plan: r.SeriesScheduled, task: str | None) -> None:
+    if plan.kind == "meal":
+        if task not in (None, "head_cook", "helper"):
+            raise UnknownTask("for meal days the task is head_cook or helper")
+    elif plan.kind == "shift":
+        if task is not None:
+            raise UnknownTask("a duty shift has no tasks")
+    elif task is not None and task not in {t.task for t in plan.tasks}:
+        raise UnknownTask(f"the cleaning party has no task {task!r}")
+
+
+def _drop_intention(draft: Draft, who: str, today: datetime.date, reason: str) -> None:
+    sid = draft.series.series_id
+    draft.emit(r.IntentionDropped(series_id=sid, crew_id=who))
+    for occ in list(draft.series.occurrences.values()):
+        if who in occ.claims and occ.day >= today:
+            draft.emit(
+                r.ClaimReleased(
+                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
+                )
+            )
+
+
+def _decide_participation(draft: Draft, command: Any) -> None:
+    series = draft.series
+    sid = series.series_id
+    who = command.crew_id
+    occ_id = command.occurrence_id
+    match command:
+        case r.JoinCleaningParty():
+            occ = _occurrence(series, occ_id, ["cleaning_party"])
+            if who in occ.people:
+                return
+            task = occ.claims.get(who) if who in occ.claims else None
+            if who in occ.claims:
+                draft.emit(
+                    r.ClaimConfirmed(
+                        kind=draft.series.kind,
+                        series_id=sid,
+                        occurrence_id=occ_id,
+                        crew_id=who,
+                        task=task,
+                    )
+                )
+            draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
+            if task:
+                draft.emit(r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task))
+
+        case r.LeaveCleaningParty():
+            occ = _occurrence(series, occ_id, ["cleaning_party"])
+            if who not in occ.people:
+                raise NotSignedUp(f"{who} has not joined {occ_id}")
+            late = _late(series, occ, command.at)
+            draft.emit(
+                r.LeftCleaningParty(
+                    series_id=sid,
+                    occurrence_id=occ_id,
+                    crew_id=who,
+                    late=late,
+                    reason=command.reason,
+                )
+            )
+
+        case r.TakeTask(task=task):
+            occ = _occurrence(series, occ_id, ["cleaning_party"])
+            if occ.task_capacity(task) is None:
+                names = ", ".join(t.task for t in occ.tasks) or "none"
+                raise UnknownTask(f"{occ_id} has no task {task!r} (tasks: {names})")
+            current = occ.task_of.get(who)
+            if current == task:
+                return
+            if current is not None:
+                raise AlreadyOnTask(f"{who} already does {current}; drop it first")
+            if not _has_room(series, occ, task, who):
+                raise TaskFull(f"the {task} team is full ({occ.task_capacity(task)} people)")
+            if who in occ.claims:
+                draft.emit(
+                    r.ClaimConfirmed(
+                        kind=draft.series.kind,
+                        series_id=sid,
+                        occurrence_id=occ_id,
+                        crew_id=who,
+                        task=occ.claims[who],
+                    )
+                )
+            if who not in occ.people:
+                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
+            draft.emit(r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task))
+
+        case r.DropTask():
+            occ = _occurrence(series, occ_id, ["cleaning_party"])
+            if who not in occ.task_of:
+                raise NoTask(f"{who} has no task at {occ_id}")
+            draft.emit(
+                r.DroppedTask(
+                    series_id=sid, occurrence_id=occ_id, crew_id=who, task=occ.task_of[who]
+                )
+            )
+
+        case r.SignUpForShift():
+            occ = _occurrence(series, occ_id, ["shift"])
+            if who in occ.people:
+                return
+            if who not in occ.claims and not _has_room(series, occ, None, who):
+                raise ShiftFull(f"{occ_id} is full ({occ.capacity} people)")
+            if who in occ.claims:
+                draft.emit(
+                    r.ClaimConfirmed(
+                        kind=draft.series.kind, series_id=sid, occurrence_id=occ_id, crew_id=who
+                    )
+                )
+            draft.emit(r.SignedUpForShift(series_id=sid, occurrence_id=occ_id, crew_id=who))
+
+        case r.WithdrawFromShift():
+            occ = _occurrence(series, occ_id, ["shift"])
+            if who not in occ.people:
+                raise NotSignedUp(f"{who} is not signed up for {occ_id}")
+            late = _late(series, occ, command.at)
+            draft.emit(
+                r.WithdrewFromShift(
+                    series_id=sid,
+                    occurrence_id=occ_id,
+                    crew_id=who,
+                    late=late,
+                    reason=command.reason,
+                )
+            )
+
+        case r.CheckIn():
+            occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
+            if _today(series, command.at) != occ.day:
+                raise NotToday(f"{occ_id} is on {occ.day}; check in on the day")
+            if who in occ.checked_in:
+                return
+            if who not in occ.people:
+                if series.kind == "shift":
+                    raise NotSignedUp(f"{who} is not signed up for {occ_id}")
+                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
+            assert command.at is not None
+            draft.emit(r.CheckedIn(series_id=sid, occurrence_id=occ_id, crew_id=who, at=command.at))
+
+        case r.OfferHandOver():
+            occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
+            if who not in occ.people:
+                raise NotSignedUp(f"{who} is not signed up for {occ_id}")
+            if who not in occ.offers:
+                draft.emit(r.HandOverOffered(series_id=sid, occurrence_id=occ_id, crew_id=who))
+
+        case r.TakeHandOver(from_crew_id=giver):
+            occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
+            if giver not in occ.offers:
+                raise NoHandOverOffered(
+                    f"{giver} has no place on offer at {occ_id} (taken already?)"
+                )
+            if who in occ.people:
+                raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
+            task = occ.task_of.get(giver)
+            draft.emit(
+                r.HandOverTaken(
+                    series_id=sid, occurrence_id=occ_id, crew_id=who, from_crew_id=giver, task=task
+                )
+            )
+
+        case r.ConfirmClaim():
+            occ = _occurrence(series, occ_id)
+            if who not in occ.claims:
+                raise NoClaim(f"{who} has no tentative claim on {occ_id}")
+            task = occ.claims[who]
+            draft.emit(
+                r.ClaimConfirmed(
+                    kind=draft.series.kind,
+                    series_id=sid,
+                    occurrence_id=occ_id,
+                    crew_id=who,
+                    task=task,
+                )
+            )
+            if series.kind == "cleaning_party":
+                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
+                if task:
+                    draft.emit(
+                        r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task)
+                    )
+            elif series.kind == "shift":
+                draft.emit(r.SignedUpForShift(series_id=sid, occurrence_id=occ_id, crew_id=who))
+        case _:
+            raise TypeError(f"not a rota command: {type(command).__name__}")
+
+
+def aggregate_of(command: Any) -> str:
+    return command.series_id if hasattr(command, "series_id") else series_of(command.occurrence_id)
+
+
+ROTA = Decider(
+    context=r.CONTEXT,
+    commands=dict(r.COMMANDS),
+    event_types=r.EVENTS,
+    initial=initial,
+    decide=decide,
+    evolve=evolve,
+    aggregate_of=aggregate_of,
+)
