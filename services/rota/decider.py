@@ -718,6 +718,35 @@ def _drop_intention(draft: Draft, who: str, today: datetime.date, reason: str) -
             )
 
 
+def _confirm_claim(draft: Draft, occ: Occurrence, who: str) -> str | None:
+    """Confirm `who`'s tentative claim on `occ`, if they hold one; returns the task claimed."""
+    if who not in occ.claims:
+        return None
+    task = occ.claims[who]
+    draft.emit(
+        r.ClaimConfirmed(
+            kind=draft.series.kind,
+            series_id=draft.series.series_id,
+            occurrence_id=occ.occurrence_id,
+            crew_id=who,
+            task=task,
+        )
+    )
+    return task
+
+
+def _take_place(draft: Draft, occ: Occurrence, who: str, task: str | None) -> None:
+    """`who` is in: joined the cleaning party (doing `task`) or signed up for the shift."""
+    ids = {"series_id": draft.series.series_id, "occurrence_id": occ.occurrence_id, "crew_id": who}
+    if draft.series.kind == "shift":
+        draft.emit(r.SignedUpForShift(**ids))
+    elif draft.series.kind == "cleaning_party":
+        if who not in occ.people:
+            draft.emit(r.JoinedCleaningParty(**ids))
+        if task:
+            draft.emit(r.TookTask(**ids, task=task))
+
+
 def _decide_participation(draft: Draft, command: Any) -> None:
     series = draft.series
     sid = series.series_id
@@ -726,30 +755,27 @@ def _decide_participation(draft: Draft, command: Any) -> None:
     match command:
         case r.JoinCleaningParty():
             occ = _occurrence(series, occ_id, ["cleaning_party"])
+            if who not in occ.people:
+                _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
+
+        case r.SignUpForShift():
+            occ = _occurrence(series, occ_id, ["shift"])
             if who in occ.people:
                 return
-            task = occ.claims.get(who) if who in occ.claims else None
-            if who in occ.claims:
-                draft.emit(
-                    r.ClaimConfirmed(
-                        kind=draft.series.kind,
-                        series_id=sid,
-                        occurrence_id=occ_id,
-                        crew_id=who,
-                        task=task,
-                    )
-                )
-            draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
-            if task:
-                draft.emit(r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task))
+            if who not in occ.claims and not _has_room(series, occ, None, who):
+                raise ShiftFull(f"{occ_id} is full ({occ.capacity} people)")
+            _confirm_claim(draft, occ, who)
+            _take_place(draft, occ, who, None)
 
-        case r.LeaveCleaningParty():
-            occ = _occurrence(series, occ_id, ["cleaning_party"])
+        case r.LeaveCleaningParty() | r.WithdrawFromShift():
+            kind = "shift" if isinstance(command, r.WithdrawFromShift) else "cleaning_party"
+            occ = _occurrence(series, occ_id, [kind])
             if who not in occ.people:
-                raise NotSignedUp(f"{who} has not joined {occ_id}")
+                raise NotSignedUp(f"{who} is not signed up for {occ_id}")
+            stepped_back = r.WithdrewFromShift if kind == "shift" else r.LeftCleaningParty
             late = _late(series, occ, command.at)
             draft.emit(
-                r.LeftCleaningParty(
+                stepped_back(
                     series_id=sid,
                     occurrence_id=occ_id,
                     crew_id=who,
@@ -770,19 +796,8 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 raise AlreadyOnTask(f"{who} already does {current}; drop it first")
             if not _has_room(series, occ, task, who):
                 raise TaskFull(f"the {task} team is full ({occ.task_capacity(task)} people)")
-            if who in occ.claims:
-                draft.emit(
-                    r.ClaimConfirmed(
-                        kind=draft.series.kind,
-                        series_id=sid,
-                        occurrence_id=occ_id,
-                        crew_id=who,
-                        task=occ.claims[who],
-                    )
-                )
-            if who not in occ.people:
-                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
-            draft.emit(r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task))
+            _confirm_claim(draft, occ, who)
+            _take_place(draft, occ, who, task)
 
         case r.DropTask():
             occ = _occurrence(series, occ_id, ["cleaning_party"])
@@ -794,34 +809,11 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 )
             )
 
-        case r.SignUpForShift():
-            occ = _occurrence(series, occ_id, ["shift"])
-            if who in occ.people:
-                return
-            if who not in occ.claims and not _has_room(series, occ, None, who):
-                raise ShiftFull(f"{occ_id} is full ({occ.capacity} people)")
-            if who in occ.claims:
-                draft.emit(
-                    r.ClaimConfirmed(
-                        kind=draft.series.kind, series_id=sid, occurrence_id=occ_id, crew_id=who
-                    )
-                )
-            draft.emit(r.SignedUpForShift(series_id=sid, occurrence_id=occ_id, crew_id=who))
-
-        case r.WithdrawFromShift():
-            occ = _occurrence(series, occ_id, ["shift"])
-            if who not in occ.people:
-                raise NotSignedUp(f"{who} is not signed up for {occ_id}")
-            late = _late(series, occ, command.at)
-            draft.emit(
-                r.WithdrewFromShift(
-                    series_id=sid,
-                    occurrence_id=occ_id,
-                    crew_id=who,
-                    late=late,
-                    reason=command.reason,
-                )
-            )
+        case r.ConfirmClaim():
+            occ = _occurrence(series, occ_id)
+            if who not in occ.claims:
+                raise NoClaim(f"{who} has no tentative claim on {occ_id}")
+            _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
 
         case r.CheckIn():
             occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
@@ -832,7 +824,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             if who not in occ.people:
                 if series.kind == "shift":
                     raise NotSignedUp(f"{who} is not signed up for {occ_id}")
-                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
+                _take_place(draft, occ, who, None)  # a walk-in is welcome at the party
             assert command.at is not None
             draft.emit(r.CheckedIn(series_id=sid, occurrence_id=occ_id, crew_id=who, at=command.at))
 
@@ -851,35 +843,12 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 )
             if who in occ.people:
                 raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
-            task = occ.task_of.get(giver)
+            given_task = occ.task_of.get(giver)
             draft.emit(
                 r.HandOverTaken(
-                    series_id=sid, occurrence_id=occ_id, crew_id=who, from_crew_id=giver, task=task
+                    series_id=sid, occurrence_id=occ_id, crew_id=who, from_crew_id=giver, task=given_task
                 )
             )
-
-        case r.ConfirmClaim():
-            occ = _occurrence(series, occ_id)
-            if who not in occ.claims:
-                raise NoClaim(f"{who} has no tentative claim on {occ_id}")
-            task = occ.claims[who]
-            draft.emit(
-                r.ClaimConfirmed(
-                    kind=draft.series.kind,
-                    series_id=sid,
-                    occurrence_id=occ_id,
-                    crew_id=who,
-                    task=task,
-                )
-            )
-            if series.kind == "cleaning_party":
-                draft.emit(r.JoinedCleaningParty(series_id=sid, occurrence_id=occ_id, crew_id=who))
-                if task:
-                    draft.emit(
-                        r.TookTask(series_id=sid, occurrence_id=occ_id, crew_id=who, task=task)
-                    )
-            elif series.kind == "shift":
-                draft.emit(r.SignedUpForShift(series_id=sid, occurrence_id=occ_id, crew_id=who))
         case _:
             raise TypeError(f"not a rota command: {type(command).__name__}")
 
