@@ -27,6 +27,7 @@ from nats.js.api import StorageType, StreamConfig
 from crew import client, subjects
 from crew.eventstore import ensure_event_store
 from crew.natsserver import NatsServer
+from crew.personal import JetStreamVault
 from projections.projection import Projection
 from projections.projector import replay_into, stream_last_seq
 from projections.replay import Replay
@@ -144,7 +145,7 @@ async def projector_rebuild(nc: NATS, last: int, folder: Path, r: int) -> float:
     path = folder / f"rebuild-{r}.duckdb"
     started = time.perf_counter()
     projection = await asyncio.to_thread(Projection, path)
-    replay = await replay_into(nc, projection, last)
+    replay = await replay_into(nc, projection, last, JetStreamVault(nc))
     elapsed = time.perf_counter() - started
     await replay.stop()
     projection.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from crew import client, settings
+from crew import client, settings, subjects
 from crew.client import NoService
 
 EXIT_REFUSED, EXIT_INVALID, EXIT_UNREACHABLE = 3, 2, 4
@@ -75,8 +75,7 @@ def cmd_send(args: argparse.Namespace) -> int:
             nc, args.command, body, command_id=args.command_id, actor=args.actor, source="cli"
         )
         print(reply.decode())
-        status = msgspec.json.decode(reply).get("status")
-        return {"accepted": 0, "refused": EXIT_REFUSED, "invalid": EXIT_INVALID}.get(status, 1)
+        return _reply_code(reply)
 
     return asyncio.run(_with_house(work))
 
@@ -111,7 +110,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     async def work(nc: Any) -> int:
         request = SqlRequest(sql=args.query, max_rows=args.max_rows)
-        raw = await client.request_json(nc, "crew.query.sql", request, 60, "query service")
+        subject = subjects.QUERY_RESTRICTED_SQL if args.restricted else subjects.QUERY_SQL
+        raw = await client.request_json(nc, subject, request, 60, "query service")
         reply = msgspec.json.decode(raw, type=SqlReply)
         if isinstance(reply, SqlError):
             print(f"crew sql: {reply.message}", file=sys.stderr)
@@ -186,6 +186,94 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+def _reply_code(reply: bytes) -> int:
+    status = msgspec.json.decode(reply).get("status")
+    return {"accepted": 0, "refused": EXIT_REFUSED, "invalid": EXIT_INVALID}.get(status, 1)
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    async def work(nc: Any) -> int:
+        body = msgspec.json.encode({"person_id": args.crew_id})
+        reply = await client.send(
+            nc, "onboarding.forget_person", body, actor=args.actor, source="cli"
+        )
+        code = _reply_code(reply)
+        if code == 0:
+            print(
+                f"{args.crew_id} is forgotten: their key is destroyed; their contributions stay, "
+                "as 'forgotten crew member'."
+            )
+        else:
+            print(reply.decode())
+        return code
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from crew.access import export
+
+    async def work(nc: Any) -> int:
+        document = await export(nc, args.crew_id)
+        text = msgspec.json.format(msgspec.json.encode(document), indent=2).decode()
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+            print(f"wrote {args.out} ({len(document['events'])} events)", file=sys.stderr)
+        else:
+            print(text)
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_import_crew(args: argparse.Namespace) -> int:
+    import hashlib
+
+    async def work(nc: Any) -> int:
+        failed = imported = already = 0
+        with open(args.csv, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+        for number, row in enumerate(rows, start=2):  # row 1 is the header
+            crew_id = (row.get("crew_id") or "").strip()
+            body = {"crew_id": crew_id, "display_name": (row.get("display_name") or "").strip()}
+            if (row.get("contact") or "").strip():
+                body["contact"] = row["contact"].strip()
+            digest = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:12]
+            reply = msgspec.json.decode(
+                await client.send(
+                    nc,
+                    "onboarding.register_crew_member",
+                    msgspec.json.encode(body),
+                    command_id=f"import-{digest}",
+                    actor=args.actor,
+                    source="cli-import",
+                )
+            )
+            label = f"row {number} ({crew_id or 'no crew_id'})"
+            match reply.get("status"):
+                case "accepted" if reply["events"]:
+                    imported += 1
+                    print(f"{label}: registered")
+                case "accepted":
+                    already += 1
+                    print(f"{label}: already crew, nothing to do")
+                case "invalid":
+                    failed += 1
+                    errors = "; ".join(
+                        f"{e['path'].replace('$.', '')}: {e['message']}" for e in reply["errors"]
+                    )
+                    print(f"{label}: not imported: {errors}")
+                case _:
+                    failed += 1
+                    print(f"{label}: not imported: {reply.get('message') or reply}")
+        print(
+            f"{imported} registered, {already} already crew, {failed} not imported, of {len(rows)} rows"
+        )
+        return 1 if failed else 0
+
+    return asyncio.run(_with_house(work))
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from crew.contract import write_schemas
 
@@ -253,6 +341,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
+    p.add_argument(
+        "--restricted",
+        action="store_true",
+        help="query the restricted tables instead: people_details (contact, what brought them, "
+        "interests) and conversation_notes",
+    )
     p.set_defaults(run=cmd_sql)
 
     p = sub.add_parser(
@@ -272,6 +366,40 @@ def parser() -> argparse.ArgumentParser:
         "then swap it in. Queries are answered from the old file until the swap.",
     )
     p.set_defaults(run=cmd_rebuild)
+
+    p = sub.add_parser(
+        "forget",
+        help="erase a person's personal data for good (GDPR erasure)",
+        description="Destroy the person's key, so no replay, view, export or rebuild "
+        "can read their name, contact details or notes again; their contributions "
+        "stay, as 'forgotten crew member'. This cannot be undone.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument("--actor", default="coordinator:cli", help="who asks (default coordinator:cli)")
+    p.set_defaults(run=cmd_forget)
+
+    p = sub.add_parser(
+        "export",
+        help="everything the house holds about a person, as JSON (right of access)",
+        description="Personal data, every event that names the person, their "
+        "participation and contributions, readable JSON.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser(
+        "import-crew",
+        help="register existing crew from a CSV file",
+        description="CSV with a header row: crew_id, display_name, contact (optional). "
+        "Reports per row what it did; good rows are imported even when others are "
+        "not. Importing the same file again changes nothing. Exit 1 if a row failed.",
+    )
+    p.add_argument("csv", help="the CSV file")
+    p.add_argument(
+        "--actor", default="coordinator:cli", help="who imports (default coordinator:cli)"
+    )
+    p.set_defaults(run=cmd_import_crew)
 
     p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
     p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")

@@ -36,6 +36,8 @@ class Decider(Generic[S]):
     decide: Callable[[S, Any], list[Any]]
     evolve: Callable[[S, Any], S]
     aggregate_of: Callable[[Any], str]
+    forgets: Callable[[Any], str | None] = lambda event: None
+    """The person whose key must be destroyed before this event is appended, if any."""
 
     def fold(self, aggregate_id: str, events: Sequence[Any]) -> S:
         state = self.initial(aggregate_id)

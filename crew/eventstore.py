@@ -28,6 +28,7 @@ from nats.js.api import (
 from nats.js.kv import KeyValue
 
 from crew import subjects
+from crew.personal import ensure_vault
 
 WRONG_LAST_SEQUENCE = 10071
 DIRECT_GET_BATCH = 1000
@@ -104,6 +105,7 @@ async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
             await js.add_stream(stream_config(replicas))
         except nats.js.errors.BadRequestError:
             await js.stream_info(subjects.STREAM)  # created by a sibling meanwhile
+    await ensure_vault(nc, replicas)
     try:
         await js.key_value(subjects.OUTCOMES_BUCKET)
     except nats.js.errors.BucketNotFoundError:
@@ -119,6 +121,44 @@ async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
         )
 
 
+async def read_matching(
+    nc: NATS, filter_subject: str, after: int = 0, timeout: float = 5.0
+) -> list[Recorded]:
+    """Every event on subjects matching `filter_subject` after sequence `after`, in order, by
+    batched Direct Gets: no consumer is created, and the end is known exactly (EOB)."""
+    found: list[Recorded] = []
+    start = after + 1
+    while True:
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        more = False
+        try:
+            request = {"seq": start, "next_by_subj": filter_subject, "batch": DIRECT_GET_BATCH}
+            await nc.publish(
+                f"$JS.API.DIRECT.GET.{subjects.STREAM}", json.dumps(request).encode(), reply=inbox
+            )
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=timeout)
+                except nats.errors.TimeoutError as exc:
+                    raise StoreUnavailable("no answer reading the event store") from exc
+                headers = msg.headers or {}
+                if headers.get("Status") is not None:  # 404 nothing (more), 204 end of batch
+                    break
+                seq = int(headers["Nats-Sequence"])
+                stamp = headers.get("Nats-Time-Stamp")
+                recorded = (
+                    datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00") if stamp else None
+                )
+                found.append(Recorded(seq, headers["Nats-Subject"], msg.data, headers, recorded))
+                more = headers.get("Nats-Num-Pending", "0") != "0"
+                start = seq + 1
+        finally:
+            await sub.unsubscribe()
+        if not more:
+            return found
+
+
 class JetStreamEventStore:
     def __init__(self, nc: NATS, timeout: float = 5.0) -> None:
         self._nc = nc
@@ -127,40 +167,10 @@ class JetStreamEventStore:
         self._kv: KeyValue | None = None
 
     async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]:
-        """Every event of one aggregate after sequence `after`, in order (batched Direct Get)."""
-        filter_subject = subjects.aggregate_subjects(context, aggregate_id)
-        found: list[Recorded] = []
-        start = after + 1
-        while True:
-            inbox = self._nc.new_inbox()
-            sub = await self._nc.subscribe(inbox)
-            try:
-                request = {"seq": start, "next_by_subj": filter_subject, "batch": DIRECT_GET_BATCH}
-                await self._nc.publish(
-                    f"$JS.API.DIRECT.GET.{subjects.STREAM}",
-                    json.dumps(request).encode(),
-                    reply=inbox,
-                )
-                more = False
-                while True:
-                    try:
-                        msg = await sub.next_msg(timeout=self._timeout)
-                    except nats.errors.TimeoutError as exc:
-                        raise StoreUnavailable("no answer reading the event store") from exc
-                    headers = msg.headers or {}
-                    status = headers.get("Status")
-                    if status == "404":
-                        break
-                    if status is not None:  # "204" end of batch
-                        break
-                    seq = int(headers["Nats-Sequence"])
-                    found.append(Recorded(seq, headers["Nats-Subject"], msg.data, headers))
-                    more = headers.get("Nats-Num-Pending", "0") != "0"
-                    start = seq + 1
-            finally:
-                await sub.unsubscribe()
-            if not more:
-                return found
+        """Every event of one aggregate after sequence `after`, in order."""
+        return await read_matching(
+            self._nc, subjects.aggregate_subjects(context, aggregate_id), after, self._timeout
+        )
 
     async def append(
         self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]

@@ -34,6 +34,7 @@ class Component:
 COMPONENTS = (
     Component("meals", "services.meals", ("meals",)),
     Component("rota", "services.rota", ("rota",)),
+    Component("onboarding", "services.onboarding", ("onboarding",)),
     Component("projector", "projections", ("projector", "query")),
 )
 

@@ -16,6 +16,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from crew import logs, settings, subjects
 from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
+from crew.personal import JetStreamVault
 from crew.shell import CommandShell
 
 log = structlog.get_logger("crew.service")
@@ -74,7 +75,7 @@ def build_app(
         nc = await nats.connect(config.nats_url, name=f"crew-{decider.context}-store")
         await ensure_event_store(nc)
         connection["nc"] = nc
-        shell["it"] = CommandShell(decider, JetStreamEventStore(nc))
+        shell["it"] = CommandShell(decider, JetStreamEventStore(nc), vault=JetStreamVault(nc))
         for companion in companions:
             tasks.append(asyncio.create_task(_supervised(companion, nc, shell["it"])))
         log.info("service_started", subject=subjects.commands_of(decider.context))

@@ -25,6 +25,7 @@ import structlog
 from crew import subjects
 from crew.decider import Decider, Refusal
 from crew.eventstore import ConcurrencyConflict, EventStore, NewEvent, StoreUnavailable
+from crew.personal import InMemoryVault, Vault, seal_event
 from schemas.common import ID_PATTERN, Accepted, EventRef, FieldError, Invalid, Refused, Unavailable
 
 log = structlog.get_logger("crew.shell")
@@ -92,12 +93,14 @@ class CommandShell(Generic[S]):
         decider: Decider[S],
         store: EventStore,
         *,
+        vault: Vault | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         cache_size: int = 10_000,
     ) -> None:
         self.decider = decider
         self.store = store
+        self.vault: Vault = vault or InMemoryVault()
         self._clock = clock
         self._new_id = new_id
         self._decoders = {
@@ -135,6 +138,12 @@ class CommandShell(Generic[S]):
                     log.warning("event_store_unavailable", error=str(exc))
                     reply = Unavailable(
                         message="the event store did not answer; retry with the same command id"
+                    )
+                except Exception as exc:  # a bug of ours: say so, never leave the caller waiting
+                    log.exception("command_failed", error=type(exc).__name__)
+                    reply = Unavailable(
+                        message=f"the {context} service failed ({type(exc).__name__}); "
+                        "retry with the same command id"
                     )
                 _log_reply(reply, started, len(body))
                 return msgspec.json.encode(reply)
@@ -228,7 +237,10 @@ class CommandShell(Generic[S]):
                     loaded, fresh = await self._catch_up(aggregate_id, loaded), True
                     continue
                 return Accepted()
-            new = [self._new_event(e, command_id, headers) for e in events]
+            for event in events:
+                if (person := self.decider.forgets(event)) is not None:
+                    await self.vault.forget(person)  # the key goes before the fact is recorded
+            new = [await self._new_event(e, command_id, headers) for e in events]
             try:
                 seqs = await self.store.append(
                     self.decider.context, aggregate_id, loaded.version, new
@@ -239,19 +251,19 @@ class CommandShell(Generic[S]):
                 continue
             refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
             state = loaded.state
-            for event in events:
-                state = self.decider.evolve(state, event)
+            for appended in new:  # the cache holds what the log holds: personal data sealed
+                state = self.decider.evolve(state, self._event_decoder.decode(appended.data))
             causations = {**loaded.causations, command_id: Caused(refs, fingerprint)}
             self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
             return Accepted(events=refs)
         raise StoreUnavailable(f"still conflicting after {MAX_ATTEMPTS} attempts")
 
-    def _new_event(self, event: Any, command_id: str, headers: Mapping[str, str]) -> NewEvent:
+    async def _new_event(self, event: Any, command_id: str, headers: Mapping[str, str]) -> NewEvent:
         event_type = type(event).__struct_config__.tag
         event_id = self._new_id()
         return NewEvent(
             type=event_type,
-            data=msgspec.json.encode(event),
+            data=await seal_event(event, self.vault),
             headers={
                 subjects.EVENT_ID: event_id,
                 subjects.EVENT_TYPE: event_type,

@@ -7,6 +7,7 @@ EVENTS_ALL = "crew.evt.>"
 OUTCOMES_BUCKET = "CREW_COMMAND_OUTCOMES"
 STATUS = "crew.status"
 QUERY_SQL = "crew.query.sql"
+QUERY_RESTRICTED_SQL = "crew.query.restricted_sql"  # contact details and conversation notes
 PROJECTOR_REBUILD = "crew.projector.rebuild"
 
 COMMAND_ID = "Crew-Command-Id"

@@ -31,20 +31,35 @@ def build_app(config: settings.Settings) -> FastStream:
             raise RuntimeError("the views are being swapped")
         return projection.con
 
-    @broker.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
-    async def on_sql(msg: NatsMessage) -> bytes:
+    def restricted_connection() -> Any:
+        projection = state["projector"].projection
+        if projection is None:
+            raise RuntimeError("the views are being swapped")
+        return projection.restricted
+
+    async def answer(msg: NatsMessage, connection: Any, path: str) -> bytes:
         try:
             request = sql_decoder.decode(msg.body)
         except msgspec.MsgspecError as exc:
             return msgspec.json.encode(SqlError(message=f"bad request: {exc}"))
         try:
-            reply = await asyncio.to_thread(
-                run_query, live_connection, request, config.query_timeout_s
-            )
+            reply = await asyncio.to_thread(run_query, connection, request, config.query_timeout_s)
         except Exception as exc:  # the file was swapped under the query: say so, do not hang
             reply = SqlError(message=f"{exc}; please retry")
-        log.info("query_answered", status=type(reply).__name__, sql_bytes=len(request.sql))
+        log.info(
+            "query_answered", path=path, status=type(reply).__name__, sql_bytes=len(request.sql)
+        )
         return msgspec.json.encode(reply)
+
+    @broker.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
+    async def on_sql(msg: NatsMessage) -> bytes:
+        return await answer(msg, live_connection, "everyday")
+
+    @broker.subscriber(subjects.QUERY_RESTRICTED_SQL, queue="query", max_workers=2)
+    async def on_restricted_sql(msg: NatsMessage) -> bytes:
+        """Contact details and conversation notes: a separate in-memory instance. Issue 8's
+        least-privilege NATS users give this subject to coordinators only."""
+        return await answer(msg, restricted_connection, "restricted")
 
     @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
     async def on_rebuild(msg: NatsMessage) -> bytes:

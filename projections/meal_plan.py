@@ -35,7 +35,9 @@ create table if not exists meal_plan_rows (
 create or replace view meal_plan as
 select meal_id, date, time, head_cook, helpers, open_helper_slots, diners, status,
        helper_slots, waitlist, portions, seats, served_diners, cancel_reason,
-       planned_at, updated_at, last_seq
+       planned_at, updated_at, last_seq,
+       display_name(head_cook) as head_cook_name,
+       (select list(display_name(h) order by i) from unnest(helpers) with ordinality t(h, i)) as helper_names
 from meal_plan_rows;
 """
 

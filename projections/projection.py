@@ -6,7 +6,7 @@ the file at a batch boundary: no event is ever counted twice or skipped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,16 +16,30 @@ import msgspec
 import structlog
 
 from crew.eventstore import Recorded
+from crew.personal import unseal_payload
+from projections.contributions import CREW_CONTRIBUTIONS, ONBOARDING_FUNNEL
 from projections.event_log import EVENT_LOG
 from projections.meal_plan import MEAL_PLAN
 from projections.participation import PARTICIPATION
+from projections.people import DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.view import Fact, View
 from schemas.registry import DECODERS
 
 log = structlog.get_logger("crew.projection")
 
-VIEWS: tuple[View, ...] = (EVENT_LOG, MEAL_PLAN, ROTA, PARTICIPATION)
+VIEWS: tuple[View, ...] = (
+    EVENT_LOG,
+    NAMES,
+    REGISTRY,
+    DETAILS,
+    NOTES,
+    MEAL_PLAN,
+    ROTA,
+    PARTICIPATION,
+    CREW_CONTRIBUTIONS,
+    ONBOARDING_FUNNEL,
+)
 
 CORE_DDL = """
 create table if not exists projector_checkpoint (
@@ -56,41 +70,79 @@ class Projection:
         self.path = path
         self.views = tuple(views)
         self.con = duckdb.connect(str(path), config={"threads": threads})
-        for ddl in (CORE_DDL, *(view.ddl for view in self.views)):
-            self.con.execute(ddl)
+        self.con.execute("attach ':memory:' as personal")  # display names: never in the file
+        self.restricted = duckdb.connect(":memory:", config={"threads": 1})
+        self.con.execute(CORE_DDL)
+        for view in self.views:
+            if view.ddl:
+                self._on(view).execute(view.ddl)
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
 
+    def _on(self, view: View) -> duckdb.DuckDBPyConnection:
+        return self.restricted if view.where == "restricted" else self.con
+
     def lock_down(self) -> None:
-        """From here on no cursor of this instance reads files or changes a setting."""
-        self.con.execute("set enable_external_access = false")
-        self.con.execute("set lock_configuration = true")
+        """From here on no cursor of either instance reads files or changes a setting."""
+        for con in (self.con, self.restricted):
+            con.execute("set enable_external_access = false")
+            con.execute("set lock_configuration = true")
 
     def close(self) -> None:
         self.con.execute("checkpoint")
         self.con.close()
+        self.restricted.close()
 
-    def apply(self, batch: Sequence[Recorded]) -> Applied:
+    def restore_in_memory(
+        self, records: Sequence[Recorded], keys: Mapping[str, bytes | None]
+    ) -> None:
+        """Refill the in-memory views (names, restricted details) from events already applied
+        to the file, e.g. after a start: they are never stored, so they are folded again."""
+        facts, _ = decode([r for r in records if r.seq <= self.checkpoint], keys)
+        self._apply_in_memory(facts)
+
+    def _apply_in_memory(self, facts: Sequence[Fact]) -> None:
+        # DuckDB writes one database per transaction: these follow the file's commit. After a
+        # crash in between they are rebuilt from the log anyway, so nothing can drift.
+        for view in self.views:
+            if view.where != "file" and facts:
+                con = self._on(view)
+                con.execute("begin transaction")
+                try:
+                    view.apply(con, facts)
+                    con.execute("commit")
+                except BaseException:
+                    con.execute("rollback")
+                    raise
+
+    def apply(
+        self, batch: Sequence[Recorded], keys: Mapping[str, bytes | None] | None = None
+    ) -> Applied:
         """Apply a batch in one transaction; an event that cannot be applied becomes a dead letter."""
         fresh = [r for r in batch if r.seq > self.checkpoint]
         if not fresh:
             return Applied(0, 0, self.checkpoint)
-        facts, dead = decode(fresh)
+        keys = keys or {}
+        facts, dead = decode(fresh, keys)
         try:
             self._commit(facts, dead, fresh[-1].seq)
         except Exception as exc:  # one bad event must not stop the house: find it, park it
             log.warning(
                 "batch_failed_retrying_one_by_one", error=type(exc).__name__, events=len(fresh)
             )
-            return self._apply_one_by_one(fresh)
+            return self._apply_one_by_one(fresh, keys)
+        self._apply_in_memory(facts)
         return Applied(len(fresh), len(dead), fresh[-1].seq)
 
-    def _apply_one_by_one(self, records: Sequence[Recorded]) -> Applied:
+    def _apply_one_by_one(
+        self, records: Sequence[Recorded], keys: Mapping[str, bytes | None]
+    ) -> Applied:
         parked = 0
         for record in records:
-            facts, dead = decode([record])
+            facts, dead = decode([record], keys)
             try:
                 self._commit(facts, dead, record.seq)
+                self._apply_in_memory(facts)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 self._commit(
@@ -108,7 +160,8 @@ class Projection:
         try:
             if facts:
                 for view in self.views:
-                    view.apply(con, facts)
+                    if view.where == "file":
+                        view.apply(con, facts)
             if dead:
                 appender = con.appender("dead_letters")
                 appender.append_rows(dead)
@@ -132,7 +185,11 @@ def dead_letter(record: Recorded, error: str) -> tuple:
     )
 
 
-def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
+def decode(
+    batch: Sequence[Recorded], keys: Mapping[str, bytes | None]
+) -> tuple[list[Fact], list[tuple]]:
+    """Facts to fold (personal data opened with `keys`, or blanked where a key is gone), and
+    dead letters for what cannot be read."""
     facts: list[Fact] = []
     dead: list[tuple] = []
     for record in batch:
@@ -142,7 +199,7 @@ def decode(batch: Sequence[Recorded]) -> tuple[list[Fact], list[tuple]]:
             dead.append(dead_letter(record, f"unknown event type {kind!r}"))
             continue
         try:
-            event = decoder.decode(record.data)
+            event = decoder.decode(unseal_payload(record.data, keys))
         except msgspec.MsgspecError as exc:
             dead.append(dead_letter(record, str(exc)))
             continue

@@ -14,11 +14,14 @@ import structlog
 from nats.aio.client import Client as NATS
 
 from crew import subjects
-from projections.projection import Projection
+from crew.eventstore import Recorded, read_matching
+from crew.personal import JetStreamVault, Vault, keys_for
+from projections.projection import Applied, Projection
 from projections.replay import Replay
 
 log = structlog.get_logger("crew.projector")
 
+FORGOTTEN_TYPE = "onboarding.person_forgotten"
 BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 
 
@@ -35,10 +38,35 @@ async def stream_last_seq(nc: NATS) -> int:
     return int(info.state.last_seq)
 
 
+async def apply_batch(projection: Projection, batch: list[Recorded], vault: Vault) -> Applied:
+    """Fetch the keys this batch needs (forgetting first whoever it forgets), then apply it."""
+    for record in batch:
+        if record.type == FORGOTTEN_TYPE:
+            vault.evict(record.subject.split(".")[3])
+    keys = await keys_for(vault, (record.data for record in batch))
+    return await asyncio.to_thread(projection.apply, batch, keys)
+
+
+async def restore_in_memory(nc: NATS, projection: Projection, vault: Vault) -> int:
+    """Refill the in-memory views from the log up to the projection's checkpoint."""
+    records = [
+        r
+        for r in await read_matching(nc, "crew.evt.onboarding.>")
+        if r.seq <= projection.checkpoint
+    ]
+    for r in records:
+        if r.type == FORGOTTEN_TYPE:
+            vault.evict(r.subject.split(".")[3])
+    keys = await keys_for(vault, (r.data for r in records))
+    await asyncio.to_thread(projection.restore_in_memory, records, keys)
+    return len(records)
+
+
 async def replay_into(
     nc: NATS,
     projection: Projection,
     target: int,
+    vault: Vault,
     report: Callable[[int], Awaitable[None]] | None = None,
     replay: Replay | None = None,
 ) -> Replay:
@@ -48,7 +76,7 @@ async def replay_into(
         batch = await replay.take(BATCH, timeout=30)
         if not batch:
             raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
-        await asyncio.to_thread(projection.apply, batch)
+        await apply_batch(projection, batch, vault)
         if report:
             await report(projection.checkpoint)
     return replay
@@ -72,11 +100,15 @@ class Projector:
         self._task: asyncio.Task[None] | None = None
         self._applying = asyncio.Lock()  # held while a batch is applied or the file is swapped
         self._rebuilding = asyncio.Lock()
+        self.vault = JetStreamVault(nc)
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
         self.projection = await asyncio.to_thread(self._open, self.path)
+        restored = await restore_in_memory(self._nc, self.projection, self.vault)
+        self.projection.lock_down()
+        log.info("in_memory_views_restored", events=restored)
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
         log.info(
@@ -85,9 +117,7 @@ class Projector:
 
     @staticmethod
     def _open(path: Path) -> Projection:
-        projection = Projection(path)
-        projection.lock_down()
-        return projection
+        return Projection(path)
 
     async def stop(self) -> None:
         if self._task:
@@ -107,7 +137,7 @@ class Projector:
             started = time.perf_counter()
             async with self._applying:
                 assert self.projection is not None
-                applied = await asyncio.to_thread(self.projection.apply, batch)
+                applied = await apply_batch(self.projection, batch, self.vault)
             if applied.events:
                 log.info(
                     "batch_applied",
@@ -142,16 +172,20 @@ class Projector:
                         RebuildProgress(applied, target, round(rate), done, now - started)
                     )
 
-            replay = await replay_into(self._nc, fresh, target, report)
+            replay = await replay_into(self._nc, fresh, target, self.vault, report)
             try:
                 async with self._applying:
                     assert self.projection is not None
-                    await replay_into(self._nc, fresh, self.projection.checkpoint, replay=replay)
+                    await replay_into(
+                        self._nc, fresh, self.projection.checkpoint, self.vault, replay=replay
+                    )
                     await asyncio.to_thread(fresh.close)
                     await asyncio.to_thread(self.projection.close)
                     remove_database(self.path)
                     os.replace(fresh_path, self.path)
                     self.projection = await asyncio.to_thread(self._open, self.path)
+                    await restore_in_memory(self._nc, self.projection, self.vault)
+                    self.projection.lock_down()
             finally:
                 await replay.stop()
             result = RebuildProgress(

@@ -36,7 +36,8 @@ create table if not exists rota_rows (
 create or replace view rota as
 select occurrence_id, series_id, kind, title, date, start_time, end_time, status, people,
        tentative, capacity, open_places, tasks, checked_in, hand_overs_offered, note,
-       updated_at, last_seq
+       updated_at, last_seq,
+       (select list(display_name(p) order by i) from unnest(people) with ordinality t(p, i)) as people_names
 from rota_rows
 where kind <> 'meal' and date >= current_date
 order by date, start_time, occurrence_id;

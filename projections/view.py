@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import duckdb
 import msgspec
@@ -28,12 +28,22 @@ class Fact:
         return self.headers.get("Crew-Occurred-At", self.recorded_at.isoformat())
 
 
+Where = Literal["file", "memory", "restricted"]
+"""Where a view's rows live: the DuckDB file; the in-memory `personal` catalog of the same
+instance (display names: never written to the file); or a separate in-memory instance that only
+the restricted query path reads (contact details, conversation notes). The last two are
+rebuilt from the log whenever the projector starts."""
+
+
 class View(Protocol):
     @property
     def name(self) -> str: ...
 
     @property
     def ddl(self) -> str: ...
+
+    @property
+    def where(self) -> Where: ...
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None: ...
 
@@ -46,6 +56,7 @@ class AppendView:
     ddl: str
     table: str
     rows: Callable[[Fact], Sequence[tuple[Any, ...]]]
+    where: Where = "file"
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         appender = con.appender(self.table)
@@ -71,6 +82,7 @@ class KeyedFold(Generic[R]):
     row_type: type[R]
     keys_of: Callable[[Any], Sequence[str]]
     fold: Callable[[R | None, Fact, str], R | None]
+    where: Where = "file"
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
@@ -91,3 +103,15 @@ class KeyedFold(Generic[R]):
             delete = con.appender(self.table, action="delete", key=[self.key])
             delete.append_rows(gone)
             delete.flush()
+
+
+@dataclass(frozen=True)
+class SqlView:
+    """A view that is only SQL over other views' tables: nothing to apply."""
+
+    name: str
+    ddl: str
+    where: Where = "file"
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        return None

@@ -18,6 +18,19 @@ Id = Annotated[
 ShortText = Annotated[str, msgspec.Meta(max_length=500)]
 
 
+def personal(owner: str, description: str = "") -> msgspec.Meta:
+    """Marks an event field as personal data, owned by the person whose id is in the field
+    `owner`: `Annotated[str, personal("crew_id")]`.
+
+    The shell encrypts it with that person's key before it reaches the log, and forgetting the
+    person destroys the key. Readers see `sealed:v1:...` until they unseal it with the key, so
+    limits on length belong on the command, which carries the plain value."""
+    return msgspec.Meta(
+        description=description or f"personal data of `{owner}`; encrypted in the log",
+        extra={"personal": owner},
+    )
+
+
 class EventRef(msgspec.Struct, frozen=True, kw_only=True):
     """An event a command appended: its stream sequence and its type."""
 

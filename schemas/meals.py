@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Id, ShortText
+from schemas.common import Id, ShortText, personal
 
 CONTEXT = "meals"
 
@@ -21,6 +21,10 @@ ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", de
 HelperSlots = Annotated[int, msgspec.Meta(ge=0, le=50)]
 Seats = Annotated[int, msgspec.Meta(ge=1, le=500)]
 Portions = Annotated[int, msgspec.Meta(ge=1, le=20)]
+DietNote = Annotated[
+    str,
+    personal("crew_id", description="for the cooks; personal (health) data, encrypted in the log"),
+]
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -150,7 +154,7 @@ class Withdrew(_Event, frozen=True, kw_only=True, tag="meals.withdrew"):
 class SignedUpToEat(_Event, frozen=True, kw_only=True, tag="meals.signed_up_to_eat"):
     crew_id: Id
     portions: int = 1
-    diet_note: str = ""
+    diet_note: DietNote = ""
 
 
 class CancelledEating(_Event, frozen=True, kw_only=True, tag="meals.cancelled_eating"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas import meals, rota
+from schemas import meals, onboarding, rota
 
-CONTEXTS = (meals, rota)
+CONTEXTS = (meals, rota, onboarding)
 
 EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     kind.__struct_config__.tag: kind  # type: ignore[misc]

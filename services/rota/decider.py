@@ -846,7 +846,11 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             given_task = occ.task_of.get(giver)
             draft.emit(
                 r.HandOverTaken(
-                    series_id=sid, occurrence_id=occ_id, crew_id=who, from_crew_id=giver, task=given_task
+                    series_id=sid,
+                    occurrence_id=occ_id,
+                    crew_id=who,
+                    from_crew_id=giver,
+                    task=given_task,
                 )
             )
         case _:

@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.client import connect
 from crew.natsserver import NatsServer
+from crew.personal import JetStreamVault
 from projections.projection import Projection
 from projections.projector import Projector, replay_into, stream_last_seq
 from tests.integration.workload import meals_workload
@@ -44,7 +45,7 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
 
 async def clean_rebuild(nc: NATS, path: Path) -> dict[str, list[tuple]]:
     projection = Projection(path)
-    replay = await replay_into(nc, projection, await stream_last_seq(nc))
+    replay = await replay_into(nc, projection, await stream_last_seq(nc), JetStreamVault(nc))
     await replay.stop()
     projection.close()
     return snapshot(path)

@@ -1,0 +1,106 @@
+"""The rights of a person over their data: access (`crew export`) and erasure (`crew forget`)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from nats.aio.client import Client as NATS
+
+from crew import client, subjects
+from crew.personal import SEALED, JetStreamVault, unseal_payload
+
+PERSON_FIELDS = (
+    "crew_id",
+    "newcomer_id",
+    "person_id",
+    "host_crew_id",
+    "buddy_crew_id",
+    "from_crew_id",
+)
+OTHERS = "<someone else's personal data>"
+
+
+def mentions(payload: dict[str, Any], subject: str, person: str) -> bool:
+    return subject.split(".")[3] == person or any(payload.get(f) == person for f in PERSON_FIELDS)
+
+
+def _hide_others(node: Any) -> Any:
+    if isinstance(node, str) and node.startswith(SEALED):
+        return OTHERS
+    if isinstance(node, list):
+        return [_hide_others(v) for v in node]
+    if isinstance(node, dict):
+        return {k: _hide_others(v) for k, v in node.items()}
+    return node
+
+
+async def export(nc: NATS, person: str, progress: bool = True) -> dict[str, Any]:
+    """Everything the house holds about `person`, readable: their personal data (while their
+    key exists), every event that names them, their participation and contributions."""
+    key = await JetStreamVault(nc).key(person)
+    events: list[dict[str, Any]] = []
+    personal: dict[str, Any] = {}
+    seen = 0
+    async for record in client.events(nc):
+        seen += 1
+        if progress and seen % 10_000 == 0:
+            print(f"\rexport: {seen:,} events read ...", end="", file=sys.stderr, flush=True)
+        raw = msgspec.json.decode(record.data)
+        if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
+            continue
+        payload = _hide_others(msgspec.json.decode(unseal_payload(record.data, {person: key})))
+        if record.type in ("onboarding.newcomer_arrived", "onboarding.crew_member_registered"):
+            personal.update(
+                {k: v for k, v in payload.items() if k not in ("type", "person_id") and v}
+            )
+        if record.type == "onboarding.conversation_held" and payload.get("notes"):
+            personal.setdefault("conversation_notes", []).append(
+                {
+                    "host_crew_id": payload["host_crew_id"],
+                    "held_at": payload["held_at"],
+                    "notes": payload["notes"],
+                }
+            )
+        h = record.headers
+        events.append(
+            {
+                "seq": record.seq,
+                "type": record.type,
+                "occurred_at": h.get(subjects.OCCURRED_AT),
+                "actor": h.get(subjects.ACTOR),
+                "source": h.get(subjects.SOURCE),
+                "payload": payload,
+            }
+        )
+    if progress and seen >= 10_000:
+        print(file=sys.stderr)
+    views = {}
+    for name, sql in (
+        (
+            "participation",
+            f"select * from participation where crew_id = '{person}' order by \"at\"",
+        ),
+        ("contributions", f"select * from crew_contributions where crew_id = '{person}'"),
+    ):
+        raw_reply = await client.request_json(
+            nc, subjects.QUERY_SQL, {"sql": sql}, 60, "query service"
+        )
+        reply = msgspec.json.decode(raw_reply)
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"export: the query service said: {reply.get('message')}")
+        views[name] = [
+            dict(zip(reply["columns"], row, strict=True)) for row in reply.get("rows", [])
+        ]
+    return {
+        "person_id": person,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "personal_data": personal
+        if key
+        else "forgotten: their key is destroyed, nothing personal is readable",
+        "contributions": views["contributions"],
+        "participation": views["participation"],
+        "events": events,
+    }

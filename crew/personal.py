@@ -1,0 +1,214 @@
+"""Personal data that can be erased without breaking the history: crypto-shredding.
+
+A field marked `personal(owner)` in a schema is encrypted (AES-GCM) with the owner's own key
+before the event is appended. The stored value reads `sealed:v1:<person>:<field>:<base64>`;
+the person and field are bound in as associated data, so a value cannot be moved to another
+person or field. Keys live in the KV bucket CREW_PERSONAL_KEYS, never in the log.
+Forgetting a person securely erases their key: every copy of their data in the log, in backups
+of it and in any rebuild is unreadable from then on. Their pseudonymous id, and everything they
+did, stays.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import msgspec
+import msgspec.inspect as mi
+import nats.js.errors
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nats.aio.client import Client as NATS
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.kv import KeyValue
+
+KEYS_BUCKET = "CREW_PERSONAL_KEYS"
+SEALED = "sealed:v1:"
+FORGOTTEN = "forgotten crew member"
+_SEALED_PERSON = re.compile(rb'"sealed:v1:([A-Za-z0-9_-]{1,64}):')
+
+
+@functools.cache
+def personal_fields(kind: type) -> dict[str, tuple[str, bool]]:
+    """{field: (owner field, is a list)} for the fields a Struct marks personal."""
+    found: dict[str, tuple[str, bool]] = {}
+    info = mi.type_info(kind)
+    for field in getattr(info, "fields", ()):
+        item, many = field.type, False
+        if isinstance(item, mi.ListType):
+            item, many = item.item_type, True
+        if isinstance(item, mi.Metadata) and item.extra and "personal" in item.extra:
+            found[field.encode_name] = (item.extra["personal"], many)
+    return found
+
+
+def seal(value: str, person: str, field: str, key: bytes) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{person}:{field}".encode())
+    return f"{SEALED}{person}:{field}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def unseal(value: str, key: bytes | None) -> str:
+    """The plain value, or "" when the key is gone (the person was forgotten) or it is not ours."""
+    if not value.startswith(SEALED):
+        return value
+    try:
+        person, field, blob = value[len(SEALED) :].split(":", 2)
+        raw = base64.urlsafe_b64decode(blob)
+        if key is None:
+            return ""
+        return AESGCM(key).decrypt(raw[:12], raw[12:], f"{person}:{field}".encode()).decode()
+    except (ValueError, InvalidTag):
+        return ""
+
+
+def sealed_people(data: bytes) -> set[str]:
+    """Whose keys it takes to read this payload."""
+    return {m.decode() for m in _SEALED_PERSON.findall(data)} if b'"sealed:v1:' in data else set()
+
+
+def unseal_payload(data: bytes, keys: Mapping[str, bytes | None]) -> bytes:
+    """The payload with every sealed value opened (or blanked, where the key is gone)."""
+    if b'"sealed:v1:' not in data:
+        return data
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str) and node.startswith(SEALED):
+            person = node[len(SEALED) :].split(":", 1)[0]
+            return unseal(node, keys.get(person))
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        return node
+
+    return msgspec.json.encode(walk(msgspec.json.decode(data)))
+
+
+class Vault(Protocol):
+    async def key(self, person: str, create: bool = False) -> bytes | None: ...
+
+    async def forget(self, person: str) -> None: ...
+
+    def evict(self, person: str) -> None: ...
+
+
+async def seal_event(event: msgspec.Struct, vault: Vault) -> bytes:
+    """The event as JSON, with its personal fields sealed under their owners' keys."""
+    fields = personal_fields(type(event))
+    if not fields:
+        return msgspec.json.encode(event)
+    data = msgspec.to_builtins(event)
+    for name, (owner, many) in fields.items():
+        value = data.get(name)
+        if not value:
+            continue
+        person = data[owner]
+        key = await vault.key(person, create=True)
+        assert key is not None
+        data[name] = (
+            [seal(v, person, name, key) for v in value] if many else seal(value, person, name, key)
+        )
+    return msgspec.json.encode(data)
+
+
+async def keys_for(vault: Vault, payloads: Iterable[bytes]) -> dict[str, bytes | None]:
+    people = set().union(*(sealed_people(p) for p in payloads))
+    return {person: await vault.key(person) for person in sorted(people)}
+
+
+class JetStreamVault:
+    """Keys in a KV bucket, cached in memory. A missing key is never cached: another service
+    may create it a moment later."""
+
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._kv: KeyValue | None = None
+        self._cache: dict[str, bytes] = {}
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self._js.key_value(KEYS_BUCKET)
+        return self._kv
+
+    async def key(self, person: str, create: bool = False) -> bytes | None:
+        if person in self._cache:
+            return self._cache[person]
+        kv = await self._bucket()
+        try:
+            entry = await kv.get(person)
+            key = entry.value
+        except nats.js.errors.KeyNotFoundError:
+            if not create:
+                return None
+            key = AESGCM.generate_key(bit_length=256)
+            try:
+                await kv.create(person, key)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                key = (await kv.get(person)).value  # created by a sibling meanwhile
+        if not key:
+            return None
+        self._cache[person] = key
+        return key
+
+    async def forget(self, person: str) -> None:
+        """Securely erase the key's message (the server overwrites it), then purge the key."""
+        self.evict(person)
+        kv = await self._bucket()
+        try:
+            entry = await kv.get(person)
+        except nats.js.errors.KeyNotFoundError:
+            return
+        if entry.revision:
+            await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
+        await kv.purge(person)
+
+    def evict(self, person: str) -> None:
+        self._cache.pop(person, None)
+
+
+class InMemoryVault:
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+
+    async def key(self, person: str, create: bool = False) -> bytes | None:
+        if person not in self.keys and create:
+            self.keys[person] = AESGCM.generate_key(bit_length=256)
+        return self.keys.get(person)
+
+    async def forget(self, person: str) -> None:
+        self.keys.pop(person, None)
+
+    def evict(self, person: str) -> None:
+        pass
+
+
+async def ensure_vault(nc: NATS, replicas: int = 1) -> None:
+    """The keys bucket, created as its own stream in KV form: nats-py's buckets deny deleting a
+    message, and forgetting needs exactly that: a secure erase (the server overwrites the data)."""
+    js = nc.jetstream()
+    try:
+        await js.stream_info(f"KV_{KEYS_BUCKET}")
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=f"KV_{KEYS_BUCKET}",
+                description="crew: one key per person; erased when they are forgotten",
+                subjects=[f"$KV.{KEYS_BUCKET}.>"],
+                storage=StorageType.FILE,
+                num_replicas=replicas,
+                max_msgs_per_subject=1,
+                discard=DiscardPolicy.NEW,
+                allow_rollup_hdrs=True,
+                allow_direct=True,
+                deny_delete=False,
+                deny_purge=False,
+                duplicate_window=120.0,
+            )
+        )

@@ -1,0 +1,1 @@
+"""Newcomers, the crew registry, and forgetting a person."""

@@ -1,0 +1,216 @@
+"""Pure rules of onboarding: decide(person, command) -> events, evolve(person, event) -> person.
+
+One person is one aggregate, from arriving to being crew, kindly redirected, or forgotten.
+The decider never needs anyone's name: the state holds only stages and ids, so nothing
+personal lingers in a service's memory after someone is forgotten."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from crew.decider import Decider, Refusal
+from schemas import onboarding as o
+
+
+class AlreadyCrew(Refusal):
+    code = "already_crew"
+
+
+class AlreadyOnboarded(Refusal):
+    code = "already_onboarded"
+
+
+class AlreadyRedirected(Refusal):
+    code = "already_redirected"
+
+
+class NotANewcomer(Refusal):
+    code = "not_a_newcomer"
+
+
+class IsANewcomer(Refusal):
+    code = "is_a_newcomer"
+
+
+class NoConversationYet(Refusal):
+    code = "no_conversation_yet"
+
+
+class Forgotten(Refusal):
+    code = "forgotten"
+
+
+class OwnBuddy(Refusal):
+    code = "own_buddy"
+
+
+Stage = Literal["unknown", "newcomer", "crew", "redirected", "forgotten"]
+
+
+class Person(msgspec.Struct, frozen=True, kw_only=True):
+    person_id: str
+    stage: Stage = "unknown"
+    arrivals: int = 0
+    conversation: o.ConversationScheduled | None = None
+    conversation_held: bool = False
+    buddy: str | None = None
+
+
+def initial(person_id: str) -> Person:
+    return Person(person_id=person_id)
+
+
+def _at(command: Any) -> datetime.datetime:
+    if command.at is None:
+        raise ValueError("the command has no time (`at`); the shell fills it in")
+    at: datetime.datetime = command.at
+    return at
+
+
+def _require_newcomer(person: Person) -> None:
+    match person.stage:
+        case "unknown":
+            raise NotANewcomer(f"{person.person_id} has not arrived as a newcomer")
+        case "crew":
+            raise AlreadyOnboarded(f"{person.person_id} is crew already")
+        case "redirected":
+            raise AlreadyRedirected(
+                f"{person.person_id} was pointed to another place; register them again if they came back"
+            )
+        case "forgotten":
+            raise Forgotten(f"{person.person_id} was forgotten")
+
+
+def decide(person: Person, command: o.OnboardingCommand) -> list[o.OnboardingEvent]:
+    pid = person.person_id
+    match command:
+        case o.RegisterNewcomer():
+            if person.stage == "crew":
+                raise AlreadyCrew(f"{pid} is crew already")
+            if person.stage == "forgotten":
+                raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
+            if person.stage == "newcomer":
+                return []
+            return [
+                o.NewcomerArrived(
+                    person_id=pid,
+                    display_name=command.display_name,
+                    brought_by=command.brought_by,
+                    interests=list(command.interests),
+                    contact=command.contact,
+                    arrived_at=_at(command),
+                )
+            ]
+
+        case o.ScheduleConversation(host_crew_id=host, when=when):
+            _require_newcomer(person)
+            scheduled = o.ConversationScheduled(person_id=pid, host_crew_id=host, when=when)
+            return [] if person.conversation == scheduled else [scheduled]
+
+        case o.RecordConversation(host_crew_id=host, notes=notes):
+            _require_newcomer(person)
+            return [
+                o.ConversationHeld(
+                    person_id=pid, host_crew_id=host, notes=notes, held_at=_at(command)
+                )
+            ]
+
+        case o.OnboardNewcomer(buddy_crew_id=buddy):
+            _require_newcomer(person)
+            if not person.conversation_held:
+                raise NoConversationYet(f"{pid} has not had the conversation with a host yet")
+            if buddy == pid:
+                raise OwnBuddy("a newcomer cannot be their own buddy")
+            events: list[o.OnboardingEvent] = [
+                o.NewcomerOnboarded(person_id=pid, onboarded_at=_at(command))
+            ]
+            if buddy and buddy != person.buddy:
+                events.append(o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy))
+            return events
+
+        case o.RedirectNewcomer(to=to, why=why):
+            _require_newcomer(person)
+            if not person.conversation_held:
+                raise NoConversationYet(f"{pid} has not had the conversation with a host yet")
+            return [o.KindlyRedirected(person_id=pid, to=to, why=why, redirected_at=_at(command))]
+
+        case o.AssignBuddy(buddy_crew_id=buddy):
+            if person.stage not in ("newcomer", "crew"):
+                _require_newcomer(person)
+            if buddy == pid:
+                raise OwnBuddy("nobody is their own buddy")
+            return (
+                []
+                if person.buddy == buddy
+                else [o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy)]
+            )
+
+        case o.RegisterCrewMember():
+            if person.stage == "crew":
+                return []
+            if person.stage == "newcomer":
+                raise IsANewcomer(f"{pid} is a newcomer: onboard them after the conversation")
+            if person.stage == "forgotten":
+                raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
+            return [
+                o.CrewMemberRegistered(
+                    person_id=pid,
+                    display_name=command.display_name,
+                    contact=command.contact,
+                    registered_at=_at(command),
+                )
+            ]
+
+        case o.ForgetPerson():
+            if person.stage == "forgotten":
+                return []
+            return [o.PersonForgotten(person_id=pid, forgotten_at=_at(command))]
+    raise TypeError(f"not an onboarding command: {type(command).__name__}")
+
+
+def evolve(person: Person, event: o.OnboardingEvent) -> Person:
+    match event:
+        case o.NewcomerArrived():
+            return replace(
+                person,
+                stage="newcomer",
+                arrivals=person.arrivals + 1,
+                conversation=None,
+                conversation_held=False,
+            )
+        case o.ConversationScheduled():
+            return replace(person, conversation=event)
+        case o.ConversationHeld():
+            return replace(person, conversation_held=True)
+        case o.NewcomerOnboarded() | o.CrewMemberRegistered():
+            return replace(person, stage="crew")
+        case o.KindlyRedirected():
+            return replace(person, stage="redirected")
+        case o.BuddyAssigned(buddy_crew_id=buddy):
+            return replace(person, buddy=buddy)
+        case o.PersonForgotten():
+            return Person(person_id=person.person_id, stage="forgotten", arrivals=person.arrivals)
+    return person
+
+
+def person_of(command: Any) -> str:
+    for name in ("newcomer_id", "crew_id", "person_id"):
+        if hasattr(command, name):
+            return str(getattr(command, name))
+    raise TypeError(f"{type(command).__name__} names no person")
+
+
+ONBOARDING = Decider(
+    context=o.CONTEXT,
+    commands=dict(o.COMMANDS),
+    event_types=o.EVENTS,
+    initial=initial,
+    decide=decide,
+    evolve=evolve,
+    aggregate_of=person_of,
+    forgets=lambda event: event.person_id if isinstance(event, o.PersonForgotten) else None,
+)
