@@ -227,10 +227,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_crew(args: argparse.Namespace) -> int:
-    import hashlib
-
     async def work(nc: Any) -> int:
         failed = imported = already = 0
+        run = client.new_command_id()[:16]
         with open(args.csv, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
         for number, row in enumerate(rows, start=2):  # row 1 is the header
@@ -238,13 +237,13 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
             body = {"crew_id": crew_id, "display_name": (row.get("display_name") or "").strip()}
             if (row.get("contact") or "").strip():
                 body["contact"] = row["contact"].strip()
-            digest = hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()[:12]
+            # A run's own ids: a rerun is answered "already crew" by the rules, not replayed.
             reply = msgspec.json.decode(
                 await client.send(
                     nc,
                     "onboarding.register_crew_member",
                     msgspec.json.encode(body),
-                    command_id=f"import-{digest}",
+                    command_id=f"import-{run}-{number}",
                     actor=args.actor,
                     source="cli-import",
                 )

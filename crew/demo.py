@@ -1,6 +1,7 @@
 """`crew up --demo`: a realistic small house, seeded through the real command path.
 
-Twenty crew members; meal days Monday to Friday from a rota series, with cooks, helpers and
+Twenty crew members and five newcomers at every stage of onboarding; meal days Monday to
+Friday from a rota series, with cooks, helpers and
 diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
 intentions, a hand-over, check-ins and a late withdrawal."""
 
@@ -17,10 +18,21 @@ from nats.aio.client import Client as NATS
 
 from crew import client
 
-CREW = [
-    "anna", "bo", "carla", "dorte", "emil", "frida", "gustav", "hanne", "ib", "jonas",
-    "karen", "lars", "maja", "niels", "olga", "peter", "rikke", "soeren", "tove", "ulla",
-]  # fmt: skip
+NAMES = {
+    "anna": "Anna Holm", "bo": "Bo Madsen", "carla": "Carla Nørgaard", "dorte": "Dorte Lund",
+    "emil": "Emil Krogh", "frida": "Frida Bach", "gustav": "Gustav Bak", "hanne": "Hanne Juhl",
+    "ib": "Ib Sørensen", "jonas": "Jonas Friis", "karen": "Karen Dam", "lars": "Lars Vinther",
+    "maja": "Maja Skov", "niels": "Niels Brandt", "olga": "Olga Iversen", "peter": "Peter Kjær",
+    "rikke": "Rikke Møller", "soeren": "Søren Ravn", "tove": "Tove Winther", "ulla": "Ulla Thygesen",
+}  # fmt: skip
+CREW = list(NAMES)
+NEWCOMERS = {
+    "nora": ("Nora Ahmadi", "welcomed"),
+    "otto": ("Otto Berg", "redirected"),
+    "petra": ("Petra Lind", "talked"),
+    "rasmus": ("Rasmus Holt", "scheduled"),
+    "sofie": ("Sofie Kaas", "arrived"),
+}
 
 
 class Seeder:
@@ -57,6 +69,50 @@ async def wait_for_meal(nc: NATS, meal_id: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def seed_newcomers(s: Seeder, rng: random.Random) -> None:
+    host_at = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)).isoformat()
+    for newcomer, (name, stage) in NEWCOMERS.items():
+        await s.send(
+            "onboarding.register_newcomer",
+            {
+                "newcomer_id": newcomer,
+                "display_name": name,
+                "brought_by": "the joint meal",
+                "interests": rng.sample(
+                    ["cooking", "gardening", "repairs", "music", "children"], 2
+                ),
+            },
+            f"new-{newcomer}",
+        )
+        if stage == "arrived":
+            continue
+        host = rng.choice(CREW)
+        await s.send(
+            "onboarding.schedule_conversation",
+            {"newcomer_id": newcomer, "host_crew_id": host, "when": host_at},
+            f"sched-{newcomer}",
+        )
+        if stage == "scheduled":
+            continue
+        await s.send(
+            "onboarding.record_conversation",
+            {"newcomer_id": newcomer, "host_crew_id": host, "notes": "a good talk about the house"},
+            f"talk-{newcomer}",
+        )
+        if stage == "welcomed":
+            await s.send(
+                "onboarding.onboard_newcomer",
+                {"newcomer_id": newcomer, "buddy_crew_id": host},
+                f"welcome-{newcomer}",
+            )
+        elif stage == "redirected":
+            await s.send(
+                "onboarding.redirect_newcomer",
+                {"newcomer_id": newcomer, "to": "the climbing club", "why": "looking for sport"},
+                f"redirect-{newcomer}",
+            )
+
+
 async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None:
     rng = random.Random(seed)
     nc = await client.connect(nats_url, name="crew-demo")
@@ -64,6 +120,13 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
     today = datetime.date.today()
     monday = today - datetime.timedelta(days=today.weekday())
     try:
+        for crew_id, name in NAMES.items():
+            await s.send(
+                "onboarding.register_crew_member",
+                {"crew_id": crew_id, "display_name": name},
+                f"crew-{crew_id}",
+            )
+        await seed_newcomers(s, rng)
         await s.send(
             "rota.schedule_series",
             {

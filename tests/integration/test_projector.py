@@ -26,6 +26,9 @@ from tests.integration.workload import meals_workload
 
 TABLES = {
     "meal_plan_rows": "meal_id",
+    "rota_rows": "occurrence_id",
+    "participation_rows": "key",
+    "crew_registry_rows": "person_id",
     "event_log": "seq",
     "dead_letters": "seq",
     "projector_checkpoint": "id",

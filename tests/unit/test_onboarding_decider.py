@@ -1,0 +1,158 @@
+"""Onboarding's rules on plain values: arriving, the conversation, welcome or redirect, forget."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import onboarding as o
+from services.onboarding import decider as d
+from services.onboarding.decider import ONBOARDING
+
+AT = datetime.datetime(2030, 1, 7, 10, 0, tzinfo=datetime.UTC)
+ARRIVE = o.RegisterNewcomer(newcomer_id="nora", display_name="Nora", brought_by="a friend", at=AT)
+TALK = o.RecordConversation(newcomer_id="nora", host_crew_id="anna", notes="likes cooking", at=AT)
+
+
+def run(
+    *commands: o.OnboardingCommand, person: str = "nora"
+) -> tuple[d.Person, list[o.OnboardingEvent]]:
+    state, log = d.initial(person), []
+    for command in commands:
+        events = d.decide(state, command)
+        for event in events:
+            state = d.evolve(state, event)
+        log += events
+    return state, log
+
+
+def test_a_newcomer_arrives_has_the_conversation_and_is_welcomed_as_crew_with_a_buddy() -> None:
+    state, events = run(
+        ARRIVE, TALK, o.OnboardNewcomer(newcomer_id="nora", buddy_crew_id="bo", at=AT)
+    )
+    assert [type(e).__name__ for e in events] == [
+        "NewcomerArrived",
+        "ConversationHeld",
+        "NewcomerOnboarded",
+        "BuddyAssigned",
+    ]
+    assert state.stage == "crew" and state.buddy == "bo"
+
+
+def test_nobody_is_welcomed_or_redirected_before_the_conversation() -> None:
+    state, _ = run(ARRIVE)
+    with pytest.raises(d.NoConversationYet) as refusal:
+        d.decide(state, o.OnboardNewcomer(newcomer_id="nora", at=AT))
+    assert refusal.value.code == "no_conversation_yet"
+    with pytest.raises(d.NoConversationYet):
+        d.decide(state, o.RedirectNewcomer(newcomer_id="nora", to="the climbing club", at=AT))
+
+
+def test_a_newcomer_cannot_be_onboarded_twice_nor_both_redirected_and_onboarded() -> None:
+    crew, _ = run(ARRIVE, TALK, o.OnboardNewcomer(newcomer_id="nora", at=AT))
+    with pytest.raises(d.AlreadyOnboarded):
+        d.decide(crew, o.OnboardNewcomer(newcomer_id="nora", at=AT))
+    with pytest.raises(d.AlreadyOnboarded):
+        d.decide(crew, o.RedirectNewcomer(newcomer_id="nora", to="elsewhere", at=AT))
+    redirected, _ = run(
+        ARRIVE, TALK, o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT)
+    )
+    with pytest.raises(d.AlreadyRedirected) as refusal:
+        d.decide(redirected, o.OnboardNewcomer(newcomer_id="nora", at=AT))
+    assert "came back" in refusal.value.message
+
+
+def test_someone_redirected_may_come_back_as_a_new_arrival_and_be_welcomed() -> None:
+    state, _ = run(
+        ARRIVE,
+        TALK,
+        o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT),
+        ARRIVE,
+        TALK,
+        o.OnboardNewcomer(newcomer_id="nora", at=AT),
+    )
+    assert state.stage == "crew" and state.arrivals == 2
+
+
+def test_registering_crew_directly_is_idempotent_and_refuses_a_newcomer_in_progress() -> None:
+    state, _ = run(o.RegisterCrewMember(crew_id="bo", display_name="Bo", at=AT), person="bo")
+    assert d.decide(state, o.RegisterCrewMember(crew_id="bo", display_name="Bo", at=AT)) == []
+    newcomer, _ = run(ARRIVE)
+    with pytest.raises(d.IsANewcomer):
+        d.decide(newcomer, o.RegisterCrewMember(crew_id="nora", display_name="Nora", at=AT))
+    with pytest.raises(d.AlreadyCrew):
+        d.decide(state, o.RegisterNewcomer(newcomer_id="bo", display_name="Bo", at=AT))
+
+
+def test_forgetting_keeps_no_personal_data_in_the_state_and_blocks_reuse_of_the_id() -> None:
+    state, events = run(ARRIVE, TALK, o.ForgetPerson(person_id="nora", at=AT))
+    assert isinstance(events[-1], o.PersonForgotten)
+    assert ONBOARDING.forgets(events[-1]) == "nora"
+    assert state == d.Person(person_id="nora", stage="forgotten", arrivals=1)
+    assert d.decide(state, o.ForgetPerson(person_id="nora", at=AT)) == []
+    with pytest.raises(d.Forgotten):
+        d.decide(state, o.RegisterNewcomer(newcomer_id="nora", display_name="Nora", at=AT))
+
+
+def test_a_newcomer_is_not_their_own_buddy() -> None:
+    state, _ = run(ARRIVE, TALK)
+    with pytest.raises(d.OwnBuddy):
+        d.decide(state, o.OnboardNewcomer(newcomer_id="nora", buddy_crew_id="nora", at=AT))
+
+
+commands = st.one_of(
+    st.just(ARRIVE),
+    st.just(TALK),
+    st.builds(
+        o.ScheduleConversation,
+        newcomer_id=st.just("nora"),
+        host_crew_id=st.sampled_from(["anna", "bo"]),
+        when=st.just(AT),
+        at=st.just(AT),
+    ),
+    st.builds(
+        o.OnboardNewcomer,
+        newcomer_id=st.just("nora"),
+        buddy_crew_id=st.sampled_from([None, "bo"]),
+        at=st.just(AT),
+    ),
+    st.builds(
+        o.RedirectNewcomer, newcomer_id=st.just("nora"), to=st.just("the library"), at=st.just(AT)
+    ),
+    st.builds(
+        o.AssignBuddy,
+        newcomer_id=st.just("nora"),
+        buddy_crew_id=st.sampled_from(["anna", "bo"]),
+        at=st.just(AT),
+    ),
+    st.builds(
+        o.RegisterCrewMember, crew_id=st.just("nora"), display_name=st.just("Nora"), at=st.just(AT)
+    ),
+    st.just(o.ForgetPerson(person_id="nora", at=AT)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(commands, max_size=25))
+def test_the_stages_only_move_as_the_house_allows(sequence: list[o.OnboardingCommand]) -> None:
+    state, log = d.initial("nora"), []
+    for command in sequence:
+        before = state.stage
+        try:
+            events = d.decide(state, command)
+        except d.Refusal:
+            continue
+        for event in events:
+            state = d.evolve(state, event)
+        log += events
+        if isinstance(command, o.OnboardNewcomer) and events:
+            assert before == "newcomer", "only a newcomer, after the conversation, is welcomed"
+        if before == "forgotten":
+            assert state.stage == "forgotten" and not events, "forgotten is final"
+    onboarded = [e for e in log if isinstance(e, o.NewcomerOnboarded)]
+    arrivals = [e for e in log if isinstance(e, o.NewcomerArrived)]
+    assert len(onboarded) <= len(arrivals), "never welcomed twice for one arrival"
+    assert ONBOARDING.fold("nora", log) == state, "the fold of the log is the state"
