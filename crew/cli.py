@@ -58,9 +58,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         missing = [name for name in expected_answers() if name not in seen]
         for name in expected_answers():
             a = seen.get(name)
-            print(f"{name:<10} {'ok (pid ' + str(a.pid) + ')' if a else 'NOT ANSWERING'}")
-        if missing:
-            print(f"not answering: {', '.join(missing)}", file=sys.stderr)
+            if a is None:
+                print(f"{name:<10} NOT ANSWERING")
+            else:
+                print(
+                    f"{name:<10} {'ok' if a.ok else 'FAILING: ' + (a.problem or '?')} (pid {a.pid})"
+                )
+        failing = [a.component for a in answers if not a.ok]
+        if missing or failing:
+            print(f"not well: {', '.join(missing + failing)}", file=sys.stderr)
             return 1
         return 0
 

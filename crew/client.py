@@ -154,4 +154,6 @@ async def rebuild(
     finally:
         await sub.unsubscribe()
     result: dict[str, Any] = msgspec.json.decode(reply.data)
+    if "error" in result:
+        raise NoService(result["error"])
     return result

@@ -71,7 +71,9 @@ class EventStore(Protocol):
 
     async def outcome(self, command_id: str) -> bytes | None: ...
 
-    async def record_outcome(self, command_id: str, value: bytes) -> None: ...
+    async def record_outcome(self, command_id: str, value: bytes) -> bytes | None:
+        """Keep `value` unless an outcome is kept already; then return that one instead."""
+        ...
 
 
 def stream_config(replicas: int = 1) -> StreamConfig:
@@ -248,10 +250,13 @@ class JetStreamEventStore:
             raise StoreUnavailable("the outcomes bucket did not answer") from exc
         return entry.value
 
-    async def record_outcome(self, command_id: str, value: bytes) -> None:
+    async def record_outcome(self, command_id: str, value: bytes) -> bytes | None:
         kv = await self._outcomes()
         try:
-            await kv.put(command_id, value)
+            await kv.create(command_id, value)
+            return None
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return (await kv.get(command_id)).value  # another instance answered first
         except nats.errors.TimeoutError as exc:
             raise StoreUnavailable("the outcomes bucket did not answer") from exc
 
@@ -289,5 +294,8 @@ class InMemoryEventStore:
     async def outcome(self, command_id: str) -> bytes | None:
         return self.outcomes.get(command_id)
 
-    async def record_outcome(self, command_id: str, value: bytes) -> None:
+    async def record_outcome(self, command_id: str, value: bytes) -> bytes | None:
+        if command_id in self.outcomes:
+            return self.outcomes[command_id]
         self.outcomes[command_id] = value
+        return None

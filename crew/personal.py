@@ -30,6 +30,7 @@ from nats.js.kv import KeyValue
 KEYS_BUCKET = "CREW_PERSONAL_KEYS"
 SEALED = "sealed:v1:"
 FORGOTTEN = "forgotten crew member"
+FORGOTTEN_MARKER = b"forgotten"  # what the keys bucket holds for a forgotten person
 _SEALED_PERSON = re.compile(rb'"sealed:v1:([A-Za-z0-9_-]{1,64}):')
 
 
@@ -110,7 +111,9 @@ async def seal_event(event: msgspec.Struct, vault: Vault) -> bytes:
             continue
         person = data[owner]
         key = await vault.key(person, create=True)
-        assert key is not None
+        if key is None:  # they were forgotten: their personal data is not recorded at all
+            data[name] = [] if many else ""
+            continue
         data[name] = (
             [seal(v, person, name, key) for v in value] if many else seal(value, person, name, key)
         )
@@ -152,22 +155,23 @@ class JetStreamVault:
                 await kv.create(person, key)
             except nats.js.errors.KeyWrongLastSequenceError:
                 key = (await kv.get(person)).value  # created by a sibling meanwhile
-        if not key:
-            return None
+        if not key or key == FORGOTTEN_MARKER:
+            return None  # forgotten: nothing of theirs is sealed, or readable, ever again
         self._cache[person] = key
         return key
 
     async def forget(self, person: str) -> None:
-        """Securely erase the key's message (the server overwrites it), then purge the key."""
+        """Securely erase the key's message (the server overwrites it), then leave a marker
+        so that no key is ever made for them again: later personal data of theirs is dropped."""
         self.evict(person)
         kv = await self._bucket()
         try:
             entry = await kv.get(person)
+            if entry.revision and entry.value != FORGOTTEN_MARKER:
+                await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
         except nats.js.errors.KeyNotFoundError:
-            return
-        if entry.revision:
-            await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
-        await kv.purge(person)
+            pass
+        await kv.put(person, FORGOTTEN_MARKER)
 
     def evict(self, person: str) -> None:
         self._cache.pop(person, None)
@@ -176,14 +180,16 @@ class JetStreamVault:
 class InMemoryVault:
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
+        self.forgotten: set[str] = set()
 
     async def key(self, person: str, create: bool = False) -> bytes | None:
-        if person not in self.keys and create:
+        if person not in self.keys and create and person not in self.forgotten:
             self.keys[person] = AESGCM.generate_key(bit_length=256)
         return self.keys.get(person)
 
     async def forget(self, person: str) -> None:
         self.keys.pop(person, None)
+        self.forgotten.add(person)
 
     def evict(self, person: str) -> None:
         pass

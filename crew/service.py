@@ -26,6 +26,7 @@ class StatusReply(msgspec.Struct, frozen=True):
     component: str
     pid: int
     ok: bool = True
+    problem: str | None = None
 
 
 async def as_is(message: NatsMessage, original: Any = None) -> NatsMessage:
@@ -39,13 +40,18 @@ def raw_broker(url: str, name: str) -> NatsBroker:
     return NatsBroker(url, logger=None, name=name, apply_types=False, decoder=as_is)
 
 
-def status_responder(broker: NatsBroker, component: str) -> None:
-    """Every component answers `crew status` (no queue group: each instance says hello)."""
-    reply = msgspec.json.encode(StatusReply(component=component, pid=os.getpid()))
+def status_responder(
+    broker: NatsBroker, component: str, problem: Callable[[], str | None] = lambda: None
+) -> None:
+    """Every component answers `crew status` (no queue group: each instance says hello), and
+    says what is wrong when something is."""
 
     @broker.subscriber(subjects.STATUS)
     async def on_status(msg: NatsMessage) -> bytes:
-        return reply
+        trouble = problem()
+        return msgspec.json.encode(
+            StatusReply(component=component, pid=os.getpid(), ok=trouble is None, problem=trouble)
+        )
 
 
 Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]

@@ -131,7 +131,11 @@ class CommandShell(Generic[S]):
                 command = msgspec.structs.replace(command, at=self._clock())
             aggregate_id = self.decider.aggregate_of(command)
             with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
-                fingerprint = hashlib.sha256(command_name.encode() + b"\0" + body).hexdigest()[:32]
+                # What the command is and addresses, never its body: a hash of a body with a
+                # name or a phone number in it would be personal data that outlives forgetting.
+                fingerprint = hashlib.sha256(
+                    f"{command_name}\0{aggregate_id}".encode()
+                ).hexdigest()[:32]
                 try:
                     reply = await self._run(command, command_id, fingerprint, aggregate_id, headers)
                 except StoreUnavailable as exc:
@@ -176,25 +180,30 @@ class CommandShell(Generic[S]):
         aggregate_id: str,
         headers: Mapping[str, str],
     ) -> Accepted | Refused:
-        if (earlier := await self.store.outcome(command_id)) is not None:
-            return self._replay(earlier, fingerprint)
         lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
         try:
+            # Everything from reading the outcome to keeping it happens under the aggregate's
+            # lock: a retry waiting behind another command must see the first one's answer.
             async with lock:
+                if (earlier := await self.store.outcome(command_id)) is not None:
+                    return self._replay(earlier, fingerprint)
                 reply = await self._decide_and_append(
                     command, command_id, fingerprint, aggregate_id, headers
                 )
+                if not (isinstance(reply, Accepted) and reply.events):
+                    # The log records accepted commands itself (Crew-Causation-Id on every
+                    # event); the bucket keeps what leaves no trace there: refusals and
+                    # "already true". First writer wins across instances.
+                    outcome = Outcome(
+                        fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply))
+                    )
+                    kept = await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
+                    if kept is not None:
+                        return self._replay(kept, fingerprint)
+                return reply
         finally:
             if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
                 self._locks.pop(aggregate_id, None)
-        if not (isinstance(reply, Accepted) and reply.events):
-            # The log records accepted commands itself (Crew-Causation-Id on every event); the
-            # bucket keeps what leaves no trace there: refusals and "already true".
-            outcome = Outcome(
-                fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply))
-            )
-            await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
-        return reply
 
     def _replay(self, earlier: bytes, fingerprint: str) -> Accepted | Refused:
         outcome = msgspec.json.decode(earlier, type=Outcome)

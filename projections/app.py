@@ -70,10 +70,18 @@ def build_app(config: settings.Settings) -> FastStream:
                 await nc.publish(progress_subject, msgspec.json.encode(update))
 
         nc = state["nc"]
-        result = await state["projector"].rebuild(progress)
+        try:
+            result = await state["projector"].rebuild(progress)
+        except Exception as exc:  # never leave `crew rebuild` waiting
+            log.error("rebuild_failed", error=f"{type(exc).__name__}: {exc}")
+            return msgspec.json.encode(
+                {"error": f"the rebuild failed: {type(exc).__name__}: {exc}"}
+            )
         return msgspec.json.encode(result)
 
-    status_responder(broker, "projector")
+    status_responder(
+        broker, "projector", lambda: p.failing if (p := state.get("projector")) else None
+    )
     status_responder(broker, "query")
     app = FastStream(broker, logger=None)
 

@@ -58,6 +58,22 @@ create table if not exists dead_letters (
 """
 
 
+# What an event can do wrong. Anything else (disk full, I/O, out of memory) is raised and the
+# batch is retried, so the checkpoint never moves past an event because of a passing fault.
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    msgspec.MsgspecError,
+    duckdb.ConversionException,
+    duckdb.ConstraintException,
+    duckdb.InvalidInputException,
+    duckdb.OutOfRangeException,
+)
+
+
 @dataclass(frozen=True)
 class Applied:
     events: int
@@ -126,7 +142,7 @@ class Projection:
         facts, dead = decode(fresh, keys)
         try:
             self._commit(facts, dead, fresh[-1].seq)
-        except Exception as exc:  # one bad event must not stop the house: find it, park it
+        except DATA_ERRORS as exc:  # one bad event must not stop the house: find it, park it
             log.warning(
                 "batch_failed_retrying_one_by_one", error=type(exc).__name__, events=len(fresh)
             )
@@ -143,7 +159,7 @@ class Projection:
             try:
                 self._commit(facts, dead, record.seq)
                 self._apply_in_memory(facts)
-            except Exception as exc:
+            except DATA_ERRORS as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 self._commit(
                     [],

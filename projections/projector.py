@@ -101,13 +101,13 @@ class Projector:
         self._applying = asyncio.Lock()  # held while a batch is applied or the file is swapped
         self._rebuilding = asyncio.Lock()
         self.vault = JetStreamVault(nc)
+        self.failing: str | None = None  # why the last batch failed, until one succeeds
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
         self.projection = await asyncio.to_thread(self._open, self.path)
         restored = await restore_in_memory(self._nc, self.projection, self.vault)
-        self.projection.lock_down()
         log.info("in_memory_views_restored", events=restored)
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
@@ -117,7 +117,9 @@ class Projector:
 
     @staticmethod
     def _open(path: Path) -> Projection:
-        return Projection(path)
+        projection = Projection(path)
+        projection.lock_down()  # writes by the projector still work; queries cannot reach files
+        return projection
 
     async def stop(self) -> None:
         if self._task:
@@ -135,9 +137,8 @@ class Projector:
         while True:
             batch = await self._replay.take(BATCH)
             started = time.perf_counter()
-            async with self._applying:
-                assert self.projection is not None
-                applied = await apply_batch(self.projection, batch, self.vault)
+            applied = await self._apply_until_done(batch)
+            self.failing = None
             if applied.events:
                 log.info(
                     "batch_applied",
@@ -146,6 +147,28 @@ class Projector:
                     last_seq=applied.last_seq,
                     ms=round((time.perf_counter() - started) * 1000, 2),
                 )
+
+    async def _apply_until_done(self, batch: list[Recorded]) -> Applied:
+        """Apply one batch, retrying the same batch after a passing fault (a slow vault, a full
+        disk): nothing is skipped, and nothing moves on until it is in."""
+        delay = 0.5
+        while True:
+            try:
+                async with self._applying:
+                    assert self.projection is not None
+                    return await apply_batch(self.projection, batch, self.vault)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failing = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "batch_failed_retrying",
+                    error=type(exc).__name__,
+                    events=len(batch),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
 
     async def rebuild(
         self, progress: Callable[[RebuildProgress], Awaitable[None]] | None = None
@@ -181,11 +204,13 @@ class Projector:
                     )
                     await asyncio.to_thread(fresh.close)
                     await asyncio.to_thread(self.projection.close)
-                    remove_database(self.path)
-                    os.replace(fresh_path, self.path)
-                    self.projection = await asyncio.to_thread(self._open, self.path)
-                    await restore_in_memory(self._nc, self.projection, self.vault)
-                    self.projection.lock_down()
+                    self.projection = None
+                    try:
+                        remove_database(self.path)
+                        os.replace(fresh_path, self.path)
+                    finally:  # whatever happened, a locked-down file serves again
+                        self.projection = await asyncio.to_thread(self._open, self.path)
+                        await restore_in_memory(self._nc, self.projection, self.vault)
             finally:
                 await replay.stop()
             result = RebuildProgress(

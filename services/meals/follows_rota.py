@@ -73,7 +73,8 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         max_ack_pending=1,  # one at a time, in order: a meal is planned before it is moved
-        ack_wait=30,
+        ack_wait=120,  # longer than the shell's worst case (10 conflicts with 5 s reads)
+        max_deliver=50,  # a lasting failure is dropped (the server logs an advisory); the rest go on
     )
     with contextlib.suppress(nats.js.errors.BadRequestError):  # it exists: resume where it was
         await js.add_consumer(subjects.STREAM, config)
@@ -108,6 +109,11 @@ async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
     }
     reply = await shell.handle(f"crew.cmd.meals.{name}", command_headers, msgspec.json.encode(body))
     if b'"unavailable"' in reply[:40]:
+        log.warning(
+            "meals_unavailable_retrying",
+            seq=msg.metadata.sequence.stream,
+            delivered=msg.metadata.num_delivered,
+        )
         await msg.nak(delay=2)
         await asyncio.sleep(1)
         return

@@ -6,6 +6,7 @@ several rota instances ticking at once change nothing twice."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +43,8 @@ async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
 async def advance(shell: CommandShell[Any], series: list[str], now: datetime) -> None:
     for series_id in series:
         headers = {
-            subjects.COMMAND_ID: f"calendar-{series_id}-{now:%Y%m%d%H}"[:64],
+            # One id per series and hour, whatever the length of the series id.
+            subjects.COMMAND_ID: f"calendar-{hashlib.sha256(series_id.encode()).hexdigest()[:24]}-{now:%Y%m%d%H}",
             subjects.ACTOR: "calendar",
             subjects.SOURCE: "rota-calendar",
         }

@@ -67,3 +67,14 @@ def test_a_sealed_value_cannot_be_moved_to_another_person_or_field() -> None:
     assert unseal(sealed.replace("nora:display_name", "bo:display_name"), key) == ""
     assert unseal(sealed.replace(":display_name:", ":contact:"), key) == ""
     assert unseal(sealed, b"x" * 32) == ""
+
+
+async def test_after_forgetting_no_new_key_is_made_and_new_personal_data_is_not_recorded() -> None:
+    vault = InMemoryVault()
+    await seal_event(m.SignedUpToEat(meal_id="m1", crew_id="anna", diet_note="vegan"), vault)
+    await vault.forget("anna")
+    later = await seal_event(
+        m.SignedUpToEat(meal_id="m2", crew_id="anna", diet_note="still vegan"), vault
+    )
+    assert await vault.key("anna", create=True) is None
+    assert msgspec.json.decode(later)["diet_note"] == ""
