@@ -238,7 +238,10 @@ async def bench(size: str) -> list[Figure]:
             return figures
         finally:
             meals.terminate()
-            meals.wait(10)
+            try:
+                meals.wait(20)
+            except subprocess.TimeoutExpired:
+                meals.kill()
             log.close()
             server.stop()
 

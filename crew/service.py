@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -92,9 +93,18 @@ def build_app(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if nc := connection.get("nc"):
-            await nc.drain()
+            await close_quickly(nc)
 
     return app
+
+
+async def close_quickly(nc: nats.NATS) -> None:
+    """Flush what was published, then close. (Draining this connection is not needed, as
+    commands arrive on the broker's own connection, and after heavy load it hit nats-py's 30 s
+    drain timeout.)"""
+    with contextlib.suppress(Exception):
+        await nc.flush(timeout=2)
+    await nc.close()
 
 
 async def _supervised(companion: Companion, nc: nats.NATS, shell: CommandShell[Any]) -> None:

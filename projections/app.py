@@ -13,7 +13,7 @@ from faststream.nats import NatsMessage
 
 from crew import logs, settings, subjects
 from crew.eventstore import ensure_event_store
-from crew.service import raw_broker, status_responder
+from crew.service import close_quickly, raw_broker, status_responder
 from projections.projector import Projector, RebuildProgress
 from projections.query import SqlError, SqlRequest, run_query
 
@@ -98,7 +98,7 @@ def build_app(config: settings.Settings) -> FastStream:
         if projector := state.get("projector"):
             await projector.stop()
         if nc := state.get("nc"):
-            await nc.drain()
+            await close_quickly(nc)
 
     return app
 
