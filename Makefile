@@ -11,7 +11,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 ARGS ?=
 
-.PHONY: help up test lint bench bench-full schemas clean
+.PHONY: help up test lint chromium bench bench-full schemas clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -35,7 +35,11 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crew schemas services projections bench
 
-test: lint
+# Browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: lint chromium
 	$(BIN)/pytest
 
 bench: $(RUNTIME)

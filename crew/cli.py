@@ -279,6 +279,25 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from services.kiosk import tokens
+
+    async def work(nc: Any) -> int:
+        if args.action == "add":
+            token = await tokens.add(nc, args.name)
+            print(f"kiosk {args.name}: token (shown once; only its hash is kept):")
+            print(token)
+            print(f"open the kiosk page at http://<this machine>:<http port>/kiosk#token={token}")
+            return 0
+        if await tokens.revoke(nc, args.name):
+            print(f"kiosk {args.name}: token revoked")
+            return 0
+        print(f"no kiosk named {args.name}", file=sys.stderr)
+        return 1
+
+    return asyncio.run(_with_house(work))
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from crew.contract import write_schemas
 
@@ -405,6 +424,16 @@ def parser() -> argparse.ArgumentParser:
         "--actor", default="coordinator:cli", help="who imports (default coordinator:cli)"
     )
     p.set_defaults(run=cmd_import_crew)
+
+    p = sub.add_parser(
+        "kiosk",
+        help="give a kiosk tablet a token, or take it back",
+        description="`crew kiosk add <name>` prints a new token for a tablet (only its hash "
+        "is stored; adding again replaces it); `crew kiosk revoke <name>` takes it back.",
+    )
+    p.add_argument("action", choices=("add", "revoke"))
+    p.add_argument("name", help="the kiosk's name, e.g. kitchen-tablet (1-64 of A-Z a-z 0-9 _ -)")
+    p.set_defaults(run=cmd_kiosk)
 
     p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
     p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")

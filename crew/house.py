@@ -19,6 +19,7 @@ from crew import client
 from crew.eventstore import ensure_event_store
 from crew.natsserver import NatsServer
 from crew.settings import HOUSE_FILE
+from services.kiosk import tokens
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Component:
     name: str
     module: str
     answers_as: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
@@ -36,6 +38,7 @@ COMPONENTS = (
     Component("rota", "services.rota", ("rota",)),
     Component("onboarding", "services.onboarding", ("onboarding",)),
     Component("projector", "projections", ("projector", "query")),
+    Component("kiosk", "services.kiosk", ("kiosk",)),
 )
 
 
@@ -56,10 +59,19 @@ class House:
         self.server: NatsServer | None = None
         self.nats_url = os.environ.get("CREW_NATS_URL", "")
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
+        for component in self.components:
+            if component.name == "kiosk":
+                component.env["CREW_HTTP_PORT"] = str(http_port)
+        self.kiosk_token = ""
         self._stopping = asyncio.Event()
 
     def _spawn(self, component: Component) -> None:
-        env = {**os.environ, "CREW_NATS_URL": self.nats_url, "CREW_HOME": str(self.home)}
+        env = {
+            **os.environ,
+            "CREW_NATS_URL": self.nats_url,
+            "CREW_HOME": str(self.home),
+            **component.env,
+        }
         env.setdefault("CREW_LOG_FORMAT", "json")
         log = (self.home / "logs" / f"{component.name}.log").open("ab")
         component.process = subprocess.Popen(
@@ -92,6 +104,7 @@ class House:
             self.nats_url = self.server.url
         nc = await nats.connect(self.nats_url, name="crew-up", connect_timeout=5)
         await ensure_event_store(nc)
+        self.kiosk_token = await tokens.add(nc, "house")  # a fresh token for this run's kiosk URL
         await nc.close()
         for component in self.components:
             self._spawn(component)
@@ -117,6 +130,9 @@ class House:
     def _banner(self) -> str:
         return f"""
 crew is up. The house lives in {self.home}
+  kiosk       http://127.0.0.1:{self.http_port}/kiosk#token={self.kiosk_token}
+              (a tablet opens http://<this machine>:{self.http_port}/kiosk#token=...; more: crew kiosk add <name>)
+  kiosk token {self.kiosk_token}
   NATS        {self.nats_url}
   components  {", ".join(expected_answers())} (crew status)
   logs        {self.home / "logs"}

@@ -78,7 +78,14 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
     assert "rebuilt every view from 1 events" in rebuilt.stderr
     assert sql(env, "select meal_id from meal_plan") == [{"meal_id": "tue"}]
     house_file = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
-    assert house_file["components"] == ["meals", "rota", "onboarding", "projector", "query"]
+    assert house_file["components"] == [
+        "meals",
+        "rota",
+        "onboarding",
+        "projector",
+        "query",
+        "kiosk",
+    ]
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(30) == 0
     leftovers = subprocess.run(

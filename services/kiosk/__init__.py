@@ -1,0 +1,1 @@
+"""The HTTP face for kiosk tablets: a touch page and a small API over the house's commands."""

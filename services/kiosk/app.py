@@ -1,0 +1,299 @@
+"""The kiosk API and touch page (Litestar, served by uvicorn).
+
+POST /api/v1/commands/<context>/<command> relays what a kiosk may do to the house over NATS:
+200 accepted, 409 refused, 422 invalid (field paths), 401 no or bad token, 403 not for a
+kiosk, 429 too many taps, 503 with Retry-After when the bus is down. `Idempotency-Key`
+becomes `Crew-Command-Id`, so a tap retried after a lost answer changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import nats
+import nats.errors
+import structlog
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from crew import subjects
+from crew.service import StatusReply
+from schemas.common import ID_PATTERN, FieldError, Invalid
+from services.kiosk.tokens import Tokens
+
+log = structlog.get_logger("crew.kiosk")
+PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
+RETRY_AFTER_S = "5"
+
+KIOSK_MAY: dict[str, frozenset[str]] = {
+    "meals": frozenset({"volunteer_to_cook", "withdraw", "sign_up_to_eat", "cancel_eating"}),
+    "rota": frozenset(
+        {
+            "join_cleaning_party",
+            "leave_cleaning_party",
+            "take_task",
+            "drop_task",
+            "sign_up_for_shift",
+            "withdraw_from_shift",
+            "check_in",
+            "offer_hand_over",
+            "take_hand_over",
+            "confirm_claim",
+        }
+    ),
+    "onboarding": frozenset({"register_newcomer"}),
+}
+_ID = re.compile(ID_PATTERN.strip("^$"))
+STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
+
+
+class Bucket:
+    """Per-kiosk rate limit: `burst` taps at once, refilled at `rate` per second."""
+
+    def __init__(self, rate: float = 10.0, burst: float = 30.0) -> None:
+        self.rate, self.burst = rate, burst
+        self.level: dict[str, tuple[float, float]] = {}
+
+    def allow(self, kiosk: str) -> bool:
+        now = time.monotonic()
+        tokens, then = self.level.get(kiosk, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        if tokens < 1:
+            self.level[kiosk] = (tokens, now)
+            return False
+        self.level[kiosk] = (tokens - 1, now)
+        return True
+
+
+class House:
+    def __init__(self, nats_url: str) -> None:
+        self.nats_url = nats_url
+        self.nc: nats.NATS | None = None
+        self.tokens = Tokens()
+        self.limits = Bucket(
+            rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
+            burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
+        )
+
+    async def start(self) -> None:
+        self.nc = await nats.connect(
+            self.nats_url,
+            name="crew-kiosk",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            connect_timeout=3,
+        )
+        await self.tokens.start(self.nc)
+
+        async def status(msg: Any) -> None:
+            await msg.respond(msgspec.json.encode(StatusReply(component="kiosk", pid=os.getpid())))
+
+        await self.nc.subscribe(subjects.STATUS, cb=status)
+        log.info("kiosk_started")
+
+    async def stop(self) -> None:
+        await self.tokens.stop()
+        if self.nc:
+            await self.nc.close()
+
+    async def request(
+        self, subject: str, body: bytes, headers: dict[str, str], timeout: float = 8.0
+    ) -> bytes | None:
+        """The reply, or None when the bus cannot be reached (never a hang)."""
+        if self.nc is None or not self.nc.is_connected:
+            return None
+        try:
+            reply = await self.nc.request(subject, body, headers=headers, timeout=timeout)
+        except (
+            nats.errors.TimeoutError,
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionClosedError,
+        ):
+            return None
+        return bytes(reply.data)
+
+
+def json_response(
+    content: Any, status: int, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    body = content if isinstance(content, bytes) else msgspec.json.encode(content)
+    return Response(
+        content=body, status_code=status, media_type="application/json", headers=headers or {}
+    )
+
+
+def unavailable() -> Response[bytes]:
+    message = {
+        "status": "unavailable",
+        "message": "the house cannot be reached right now; the tap is kept and retried",
+    }
+    return json_response(message, 503, {"Retry-After": RETRY_AFTER_S})
+
+
+def kiosk_of(request: Request[Any, Any, Any]) -> str | None:
+    house: House = request.app.state.house
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return house.tokens.kiosk_of(token.strip()) if scheme.lower() == "bearer" else None
+
+
+def unauthorized() -> Response[bytes]:
+    return json_response(
+        {
+            "status": "unauthorized",
+            "message": "this needs a kiosk token: Authorization: Bearer <token>",
+        },
+        401,
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+@post(
+    "/api/v1/commands/{context:str}/{command:str}",
+    summary="Send a command from a kiosk",
+    description="The body is the command as JSON (see docs/schemas/commands). 200 accepted, 409 refused with a "
+    "plain reason, 422 invalid with field paths, 401 no or bad token, 403 not allowed from a kiosk, "
+    "429 too many taps, 503 (Retry-After) when the house cannot be reached.",
+    security=[{"kiosk_token": []}],
+    status_code=200,
+)
+async def send_command(
+    request: Request[Any, Any, Any], context: str, command: str
+) -> Response[bytes]:
+    kiosk = kiosk_of(request)
+    if kiosk is None:
+        return unauthorized()
+    if command not in KIOSK_MAY.get(context, frozenset()):
+        return json_response(
+            {"status": "forbidden", "message": f"{context}.{command} cannot be sent from a kiosk"},
+            403,
+        )
+    house: House = request.app.state.house
+    if not house.limits.allow(kiosk):
+        return json_response(
+            {"status": "slow_down", "message": "too many taps; wait a moment"},
+            429,
+            {"Retry-After": "1"},
+        )
+    key = request.headers.get("idempotency-key", "")
+    if not _matches_id(key):
+        invalid = Invalid(
+            errors=[
+                FieldError(
+                    path="header:Idempotency-Key", message="required; 1-64 of A-Z a-z 0-9 _ -"
+                )
+            ]
+        )
+        return json_response(invalid, 422)
+    body = await request.body()
+    actor = _crew_of(body) or f"kiosk:{kiosk}"
+    headers = {subjects.COMMAND_ID: key, subjects.ACTOR: actor, subjects.SOURCE: f"kiosk:{kiosk}"}
+    reply = await house.request(subjects.command_subject(context, command), body, headers)
+    if reply is None:
+        return unavailable()
+    status = msgspec.json.decode(reply).get("status", "unavailable")
+    extra = {"Retry-After": RETRY_AFTER_S} if status == "unavailable" else None
+    return json_response(reply, STATUS_OF_REPLY.get(status, 502), extra)
+
+
+def _matches_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
+
+
+def _crew_of(body: bytes) -> str | None:
+    try:
+        decoded = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    who = (
+        decoded.get("crew_id") or decoded.get("newcomer_id") if isinstance(decoded, dict) else None
+    )
+    return who if isinstance(who, str) and _matches_id(who) else None
+
+
+BOARD_QUERIES = {
+    "meals": "select meal_id, date, time, head_cook, head_cook_name, helpers, helper_names, "
+    "open_helper_slots, helper_slots, diners, seats, portions, status from meal_plan "
+    "where date >= current_date and date < current_date + 7 and status in ('open', 'closed') order by date, time",
+    "cleaning_party": "select occurrence_id, date, start_time, end_time, title, people, people_names, tasks, "
+    "checked_in from rota where kind = 'cleaning_party' and status = 'scheduled' order by date limit 1",
+    "shifts": "select occurrence_id, date, start_time, end_time, title, people, people_names, open_places "
+    "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 order by date, start_time",
+    "crew": "select crew_id, display_name from crew order by display_name",
+}
+
+
+@get(
+    "/api/v1/board",
+    summary="What the kiosk page shows",
+    description="This week's meals with open cook and helper slots, the next cleaning party with its tasks, "
+    "the next duty shifts, and the crew's display names to pick from. Only what a passer-by may see.",
+    security=[{"kiosk_token": []}],
+)
+async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
+    if kiosk_of(request) is None:
+        return unauthorized()
+    house: House = request.app.state.house
+    answers = await asyncio.gather(
+        *(
+            house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": sql}), {})
+            for sql in BOARD_QUERIES.values()
+        )
+    )
+    result: dict[str, Any] = {
+        "today": date.today().isoformat(),
+        "until": (date.today() + timedelta(days=6)).isoformat(),
+    }
+    for name, raw in zip(BOARD_QUERIES, answers, strict=True):
+        if raw is None:
+            return unavailable()
+        answer = msgspec.json.decode(raw)
+        if answer.get("status") != "ok":
+            return json_response({"status": "error", "message": answer.get("message")}, 502)
+        rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
+        result[name] = (
+            rows[0]
+            if name == "cleaning_party" and rows
+            else rows
+            if name != "cleaning_party"
+            else None
+        )
+    return json_response(result, 200)
+
+
+@get("/kiosk", summary="The touch page", include_in_schema=False)
+async def page() -> Response[bytes]:
+    return Response(
+        content=PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+    )
+
+
+def build_app(nats_url: str) -> Litestar:
+    house = House(nats_url)
+    return Litestar(
+        route_handlers=[send_command, board, page],
+        on_startup=[house.start],
+        on_shutdown=[house.stop],
+        state=State({"house": house}),
+        openapi_config=OpenAPIConfig(
+            title="crew kiosk API",
+            version="1",
+            path="/api/v1",
+            components=Components(
+                security_schemes={
+                    "kiosk_token": SecurityScheme(
+                        type="http", scheme="bearer", description="crew kiosk add <name>"
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,171 @@
+"""The kiosk API over real HTTP, against a running house (and against a stopped NATS)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crew.natsserver import NatsServer
+from tests.conftest import free_port
+from tests.integration.cli import crew, send, sql
+
+House = tuple[dict[str, str], subprocess.Popen[str]]
+
+
+def kiosk_token(env: dict[str, str], name: str = "test-kiosk") -> str:
+    return crew(env, "kiosk", "add", name).stdout.splitlines()[1].strip()
+
+
+def base(env: dict[str, str]) -> str:
+    import json
+
+    port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
+    return f"http://127.0.0.1:{port}"
+
+
+def post(url: str, body: object, token: str | None, key: str | None = "k1") -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    if key:
+        headers["idempotency-key"] = key
+    return httpx.post(url, json=body, headers=headers, timeout=20)
+
+
+def test_the_kiosk_api_answers_each_case_with_its_status(house: House) -> None:
+    env, _ = house
+    url = base(env)
+    token = kiosk_token(env)
+    assert (
+        send(env, "meals.plan_meal", {"meal_id": "k1", "date": "2030-01-07", "helper_slots": 1})[
+            "status"
+        ]
+        == "accepted"
+    )
+    sign_up = {"meal_id": "k1", "crew_id": "anna", "role": "helper"}
+    assert post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, None).status_code == 401
+    assert (
+        post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, "not-a-token").status_code
+        == 401
+    )
+    forbidden = post(
+        f"{url}/api/v1/commands/onboarding/forget_person", {"person_id": "anna"}, token
+    )
+    assert forbidden.status_code == 403 and "kiosk" in forbidden.json()["message"]
+    assert post(f"{url}/api/v1/commands/rota/change_series", {}, token).status_code == 403
+    invalid = post(
+        f"{url}/api/v1/commands/meals/volunteer_to_cook",
+        {"meal_id": "k1", "crew_id": 7},
+        token,
+        "k0",
+    )
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["path"] == "$.crew_id"
+    no_key = post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, token, key=None)
+    assert (
+        no_key.status_code == 422 and no_key.json()["errors"][0]["path"] == "header:Idempotency-Key"
+    )
+    first = post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, token, "tap-1")
+    again = post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, token, "tap-1")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert sql(env, "select count(*) as n from event_log where causation_id = 'tap-1'") == [
+        {"n": 1}
+    ]
+    refused = post(
+        f"{url}/api/v1/commands/meals/withdraw", {"meal_id": "k1", "crew_id": "zed"}, token, "tap-2"
+    )
+    assert (
+        refused.status_code == 409
+        and refused.json()["message"] == "zed has not volunteered for meal k1"
+    )
+    actors = sql(env, "select actor, source from event_log where causation_id = 'tap-1'")
+    assert actors == [{"actor": "anna", "source": "kiosk:test-kiosk"}]
+    crew(env, "kiosk", "revoke", "test-kiosk")
+    time.sleep(0.5)
+    assert (
+        post(f"{url}/api/v1/commands/meals/volunteer_to_cook", sign_up, token, "tap-3").status_code
+        == 401
+    )
+
+
+def test_the_board_shows_meals_the_party_and_names_only(house: House) -> None:
+    env, _ = house
+    token = kiosk_token(env)
+    send(
+        env,
+        "onboarding.register_crew_member",
+        {"crew_id": "anna", "display_name": "Anna Holm", "contact": "a@x.dk"},
+    )
+    board = httpx.get(
+        f"{base(env)}/api/v1/board", headers={"authorization": f"Bearer {token}"}, timeout=20
+    )
+    assert board.status_code == 200
+    assert board.json()["crew"] == [{"crew_id": "anna", "display_name": "Anna Holm"}]
+    assert "a@x.dk" not in board.text
+    assert httpx.get(f"{base(env)}/api/v1/board", timeout=20).status_code == 401
+    spec = httpx.get(f"{base(env)}/api/v1/openapi.json", timeout=20).json()
+    assert (
+        "/api/v1/commands/{context}/{command}" in spec["paths"] and "/api/v1/board" in spec["paths"]
+    )
+
+
+def test_a_tap_is_answered_503_with_retry_after_when_nats_is_stopped(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "home", free_port())
+    server.start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "CREW_NATS_URL": server.url,
+        "CREW_HOME": str(tmp_path / "home"),
+        "CREW_HTTP_PORT": str(port),
+    }
+    env["CREW_LOG_FORMAT"] = "json"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for module in ("services.meals", "services.kiosk")
+    ]
+    try:
+        token = subprocess.run(
+            [str(Path(sys.executable).with_name("crew")), "kiosk", "add", "t"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[1]
+        url = f"http://127.0.0.1:{port}/api/v1/commands/meals/volunteer_to_cook"
+        body = {"meal_id": "m", "crew_id": "anna", "role": "helper"}
+        for _ in range(100):
+            try:
+                if post(url, body, token, "warm").status_code in (200, 409):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        server.kill()
+        started = time.monotonic()
+        down = post(url, body, token, "while-down")
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        assert time.monotonic() - started < 10, "answered at once, not after a hang"
+        server.start()
+        for _ in range(100):
+            again = post(url, body, token, "after")
+            if again.status_code != 503:
+                break
+            time.sleep(0.3)
+        assert again.status_code == 409 and again.json()["code"] == "meal_not_planned"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
+        server.kill()
+
+
+pytestmark = pytest.mark.timeout(300)
