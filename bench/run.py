@@ -32,12 +32,20 @@ from projections.projection import Projection
 from projections.projector import replay_into, stream_last_seq
 from projections.replay import Replay
 from schemas import meals as m
+from services.kiosk import tokens
 
 SIZES = {
-    "quick": {"sequential": 400, "concurrent": 3_000, "rounds": 3, "meals": 200},
-    "full": {"sequential": 2_000, "concurrent": 20_000, "rounds": 5, "meals": 1_000},
+    "quick": {"sequential": 400, "concurrent": 3_000, "rounds": 3, "meals": 200, "kiosk": 2_000},
+    "full": {
+        "sequential": 2_000,
+        "concurrent": 20_000,
+        "rounds": 5,
+        "meals": 1_000,
+        "kiosk": 10_000,
+    },
 }
 CONCURRENCY = 64
+KIOSK_CLIENTS = 32
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -48,6 +56,7 @@ class Figure:
     reference_name: str
     reference: float
     unit: str
+    note: str = ""
 
     @property
     def ratio(self) -> float:
@@ -129,6 +138,64 @@ async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meal
     return await rate(count, concurrency, one)
 
 
+def percentiles(latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+
+
+async def timed(
+    count: int, concurrency: int, one: Callable[[int], Awaitable[object]]
+) -> tuple[float, str]:
+    latencies: list[float] = []
+
+    async def measured(i: int) -> None:
+        started = time.perf_counter()
+        await one(i)
+        latencies.append(time.perf_counter() - started)
+
+    per_second = await rate(count, concurrency, measured)
+    return per_second, percentiles(latencies)
+
+
+async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) -> Figure:
+    """Sign-ups through the kiosk's HTTP API at 32 concurrent clients, and the same commands
+    sent straight over NATS at the same concurrency."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=KIOSK_CLIENTS)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+
+        async def tap(i: int) -> None:
+            body = {"meal_id": f"meal{i % meals}", "crew_id": f"k{i}", "role": "helper"}
+            response = await http.post(
+                "/api/v1/commands/meals/volunteer_to_cook",
+                json=body,
+                headers={"authorization": f"Bearer {token}", "idempotency-key": f"kiosk-{i}"},
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code} {response.text}")
+
+        http_rate, http_latency = await timed(count, KIOSK_CLIENTS, tap)
+
+    async def direct(i: int) -> None:
+        body = msgspec.json.encode(
+            {"meal_id": f"meal{i % meals}", "crew_id": f"n{i}", "role": "helper"}
+        )
+        await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"direct-{i}")
+
+    nats_rate, nats_latency = await timed(count, KIOSK_CLIENTS, direct)
+    return Figure(
+        f"kiosk HTTP sign-ups, {KIOSK_CLIENTS} clients",
+        http_rate,
+        f"same over NATS, {KIOSK_CLIENTS} in flight",
+        nats_rate,
+        "/s",
+        f"HTTP {http_latency}; NATS {nats_latency}",
+    )
+
+
 async def raw_replay(nc: NATS, last: int) -> float:
     replay = await Replay(nc, 1).start()
     started, seen = time.perf_counter(), 0
@@ -164,6 +231,18 @@ async def bench(size: str) -> list[Figure]:
         log = (folder / "meals.log").open("wb")
         meals = subprocess.Popen(
             [sys.executable, "-m", "services.meals"], env=env, stdout=log, stderr=log
+        )
+        http_port = free_port()
+        unlimited = {
+            "CREW_HTTP_PORT": str(http_port),
+            "CREW_KIOSK_RATE": "1e9",
+            "CREW_KIOSK_BURST": "1e9",
+        }
+        kiosk = subprocess.Popen(
+            [sys.executable, "-m", "services.kiosk"],
+            env={**env, **unlimited},
+            stdout=log,
+            stderr=log,
         )
         try:
             nc = await nats.connect(server.url)
@@ -223,6 +302,11 @@ async def bench(size: str) -> list[Figure]:
                     "/s",
                 )
             )
+            say(f"kiosk HTTP sign-ups, {KIOSK_CLIENTS} clients, and the same over NATS ...")
+            token = await tokens.add(nc, "bench")
+            await asyncio.sleep(2)  # the kiosk has seen the token
+            url = f"http://127.0.0.1:{http_port}"
+            figures.append(await kiosk_vs_nats(nc, url, token, plan["kiosk"], plan["meals"]))
             last = await stream_last_seq(nc)
             say(f"replaying {last:,} events ...")
             raw = await median_of(rounds, "raw replay", lambda r: raw_replay(nc, last))
@@ -237,11 +321,12 @@ async def bench(size: str) -> list[Figure]:
             await nc.close()
             return figures
         finally:
-            meals.terminate()
-            try:
-                meals.wait(20)
-            except subprocess.TimeoutExpired:
-                meals.kill()
+            for process in (meals, kiosk):
+                process.terminate()
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
             log.close()
             server.stop()
 
@@ -251,6 +336,8 @@ def table(figures: list[Figure]) -> str:
     for f in figures:
         crew, raw = f"{f.crew:,.0f}{f.unit}", f"{f.reference:,.0f}{f.unit}"
         lines.append(f"{f.name:<40} {crew:>12}   {f.reference_name:<32} {raw:>12} {f.ratio:>6.2f}")
+        if f.note:
+            lines.append(f"{'':<40}   {f.note}")
     return "\n".join(lines)
 
 
