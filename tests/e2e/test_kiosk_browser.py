@@ -115,3 +115,20 @@ def test_the_page_is_danish_by_default_and_the_english_toggle_works(
     page.click("[data-testid=me-anna]")
     assert page.inner_text("[data-testid=help-today]") == "I'll help"
     shot(page, "kiosk-english")
+
+
+def test_someone_new_registers_from_the_page_and_arrives_in_the_funnel(
+    house: House, browser: Browser
+) -> None:
+    env, page = kiosk_page(house, browser)
+    page.click("[data-testid=new-here]")
+    page.fill("[data-testid=new-name]", "Nora Ahmadi")
+    page.fill("[data-testid=new-why]", "the joint meal")
+    page.click("[data-testid=new-send]")
+    page.wait_for_selector("[data-testid=toast]:has-text('Velkommen')")
+    shot(page, "kiosk-newcomer")
+    eventually(
+        env,
+        "select display_name, stage from onboarding_funnel",
+        [{"display_name": "Nora Ahmadi", "stage": "newcomer"}],
+    )

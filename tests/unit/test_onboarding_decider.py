@@ -156,3 +156,41 @@ def test_the_stages_only_move_as_the_house_allows(sequence: list[o.OnboardingCom
     arrivals = [e for e in log if isinstance(e, o.NewcomerArrived)]
     assert len(onboarded) <= len(arrivals), "never welcomed twice for one arrival"
     assert ONBOARDING.fold("nora", log) == state, "the fold of the log is the state"
+
+
+@pytest.mark.parametrize(
+    ("command", "body", "path"),
+    [
+        ("register_newcomer", b'{"newcomer_id":"n.1","display_name":"Nora"}', "$.newcomer_id"),
+        ("register_newcomer", b'{"newcomer_id":"nora","display_name":""}', "$.display_name"),
+        ("register_newcomer", b'{"newcomer_id":"nora"}', "$.display_name"),
+        (
+            "register_newcomer",
+            b'{"newcomer_id":"nora","display_name":"' + b"x" * 81 + b'"}',
+            "$.display_name",
+        ),
+        (
+            "schedule_conversation",
+            b'{"newcomer_id":"nora","host_crew_id":"anna","when":"soon"}',
+            "$.when",
+        ),
+        ("redirect_newcomer", b'{"newcomer_id":"nora","to":""}', "$.to"),
+        ("register_crew_member", b'{"crew_id":"has space","display_name":"X"}', "$.crew_id"),
+        ("forget_person", b"{}", "$.person_id"),
+    ],
+)
+async def test_bad_onboarding_input_is_invalid_and_names_the_field(
+    command: str, body: bytes, path: str
+) -> None:
+    import msgspec
+
+    from crew.eventstore import InMemoryEventStore
+    from crew.shell import CommandShell
+
+    store = InMemoryEventStore()
+    raw = await CommandShell(ONBOARDING, store).handle(
+        f"crew.cmd.onboarding.{command}", {"Crew-Command-Id": "c"}, body
+    )
+    reply = msgspec.json.decode(raw)
+    assert reply["status"] == "invalid" and reply["errors"][0]["path"] == path
+    assert store.log == []
