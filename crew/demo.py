@@ -3,7 +3,9 @@
 Twenty crew members and five newcomers at every stage of onboarding; meal days Monday to
 Friday from a rota series, with cooks, helpers and
 diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
-intentions, a hand-over, check-ins and a late withdrawal."""
+intentions, a hand-over, check-ins; and half a year of past meal days in which three people
+carry most of the cooking, three regulars have drifted away, and one person's load is rising
+steeply. The generator is seeded: the same seed gives the same house."""
 
 from __future__ import annotations
 
@@ -113,6 +115,54 @@ async def seed_newcomers(s: Seeder, rng: random.Random) -> None:
             )
 
 
+CARRIERS = ("anna", "bo", "carla")  # the ildsjæle who carry most of it
+DRIFTERS = ("gustav", "hanne", "ib")  # regular until about three months ago, then gone quiet
+RISING = "dorte"  # whose load climbs steeply in the last weeks: the burnout watch should see her
+ACTIVE = [c for c in CREW if c not in DRIFTERS]
+
+
+async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
+    """Half a year of past meal days, so that every coordinator view has something to say."""
+    today = datetime.date.today()
+    regulars = [c for c in CREW if c not in (*CARRIERS, *DRIFTERS, RISING)]
+    for back in range(weeks * 7, 0, -1):
+        day = today - datetime.timedelta(days=back)
+        if day.weekday() >= 5:
+            continue
+        weeks_ago = back // 7
+        people = list(CARRIERS) * 8 + regulars + ([RISING] * (12 if weeks_ago < 4 else 1))
+        if weeks_ago >= 12:
+            people += list(DRIFTERS) * 3
+        cooks: list[str] = []
+        while len(cooks) < rng.randint(2, 3):
+            pick = rng.choice(people)
+            if pick not in cooks:
+                cooks.append(pick)
+        meal = f"hist-{day:%Y%m%d}"
+        await s.send(
+            "meals.plan_meal",
+            {"meal_id": meal, "date": day, "helper_slots": 2, "seats": 40},
+            f"{meal}-p",
+        )
+        await s.send(
+            "meals.volunteer_to_cook",
+            {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
+            f"{meal}-h",
+        )
+        for helper in cooks[1:]:
+            await s.send(
+                "meals.volunteer_to_cook",
+                {"meal_id": meal, "crew_id": helper, "role": "helper"},
+                f"{meal}-{helper}",
+            )
+        await s.send("meals.close_meal", {"meal_id": meal}, f"{meal}-c")
+        await s.send(
+            "meals.record_meal_served",
+            {"meal_id": meal, "diners": rng.randint(12, 30)},
+            f"{meal}-s",
+        )
+
+
 async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None:
     rng = random.Random(seed)
     nc = await client.connect(nats_url, name="crew-demo")
@@ -127,6 +177,8 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
                 f"crew-{crew_id}",
             )
         await seed_newcomers(s, rng)
+        say("  demo: half a year of meal days ...")
+        await seed_history(s, rng)
         await s.send(
             "rota.schedule_series",
             {
@@ -180,12 +232,12 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
         )
         await s.send(
             "rota.state_intention",
-            {"series_id": "cleaning", "crew_id": "hanne", "task": "kitchen"},
+            {"series_id": "cleaning", "crew_id": "maja", "task": "kitchen"},
             "i1",
         )
         await s.send(
             "rota.state_intention",
-            {"series_id": "meal-days", "crew_id": "ib", "weekdays": [1], "task": "head_cook"},
+            {"series_id": "meal-days", "crew_id": "lars", "weekdays": [1], "task": "head_cook"},
             "i2",
         )
         for week in range(4):
@@ -193,7 +245,7 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
             if thursday < today:
                 continue
             party = f"cleaning-{thursday:%Y%m%d}"
-            for who in rng.sample(CREW, rng.randint(6, 11)):
+            for who in rng.sample(ACTIVE, rng.randint(6, 11)):
                 task = rng.choice(["kitchen", "bathrooms", "floors", "yard", None])
                 await s.send(
                     "rota.join_cleaning_party",
@@ -226,7 +278,7 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
             if day < today:
                 continue
             shift = f"opening-{day:%Y%m%d}"
-            for who in rng.sample(CREW, 2):
+            for who in rng.sample(ACTIVE, 2):
                 await s.send(
                     "rota.sign_up_for_shift",
                     {"occurrence_id": shift, "crew_id": who},
@@ -234,7 +286,7 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
                 )
             meal = f"meal-days-{day:%Y%m%d}"
             await wait_for_meal(nc, meal)
-            cooks = rng.sample(CREW, 4)
+            cooks = rng.sample(ACTIVE, 4)
             await s.send(
                 "meals.volunteer_to_cook",
                 {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
@@ -246,7 +298,7 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
                     {"meal_id": meal, "crew_id": helper, "role": "helper"},
                     f"{meal}-{helper}",
                 )
-            for diner in rng.sample(CREW, rng.randint(6, 16)):
+            for diner in rng.sample(ACTIVE, rng.randint(6, 16)):
                 await s.send(
                     "meals.sign_up_to_eat",
                     {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},

@@ -17,7 +17,13 @@ import structlog
 
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
-from projections.contributions import CREW_CONTRIBUTIONS, ONBOARDING_FUNNEL
+from projections.contributions import (
+    CREW_CONTRIBUTIONS,
+    DRIFTING_AWAY,
+    LOAD_BALANCE,
+    MEAL_STATS,
+    ONBOARDING_FUNNEL,
+)
 from projections.event_log import EVENT_LOG
 from projections.meal_plan import MEAL_PLAN
 from projections.participation import PARTICIPATION
@@ -39,6 +45,9 @@ VIEWS: tuple[View, ...] = (
     PARTICIPATION,
     CREW_CONTRIBUTIONS,
     ONBOARDING_FUNNEL,
+    LOAD_BALANCE,
+    DRIFTING_AWAY,
+    MEAL_STATS,
 )
 
 CORE_DDL = """
