@@ -298,6 +298,34 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    async def work(nc: Any) -> int:
+        raw = await client.request_json(nc, subjects.PROJECTOR_SNAPSHOT, {}, 120, "projector")
+        answer = msgspec.json.decode(raw)
+        if "error" in answer:
+            print(f"crew snapshot: {answer['error']}", file=sys.stderr)
+            return 1
+        print(f"{answer['path']} (up to event {answer['seq']}); open it read-only, e.g.")
+        print(f"  duckdb -readonly {answer['path']}")
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "views.md"
+    text = docs.read_text()
+    if args.view:
+        sections = text.split("\n## ")
+        wanted = [s for s in sections if s.split("\n", 1)[0].strip() == args.view]
+        if not wanted:
+            print(f"crew views: no view named {args.view}", file=sys.stderr)
+            return 1
+        text = "## " + wanted[0]
+    print(text.rstrip())
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from crew.contract import write_schemas
 
@@ -434,6 +462,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("add", "revoke"))
     p.add_argument("name", help="the kiosk's name, e.g. kitchen-tablet (1-64 of A-Z a-z 0-9 _ -)")
     p.set_defaults(run=cmd_kiosk)
+
+    p = sub.add_parser(
+        "snapshot",
+        help="publish a read-only snapshot file for any SQL client now",
+        description="The projector also publishes <home>/snapshot.duckdb every "
+        "CREW_SNAPSHOT_S seconds (default 60). Open it with the duckdb CLI, Python or "
+        "DBeaver while the house runs; it holds ids, not names.",
+    )
+    p.set_defaults(run=cmd_snapshot)
+
+    p = sub.add_parser("views", help="describe every view and its columns (docs/views.md)")
+    p.add_argument("view", nargs="?", help="only this view, e.g. crew_contributions")
+    p.set_defaults(run=cmd_views)
 
     p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
     p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")

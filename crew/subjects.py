@@ -9,6 +9,7 @@ STATUS = "crew.status"
 QUERY_SQL = "crew.query.sql"
 QUERY_RESTRICTED_SQL = "crew.query.restricted_sql"  # contact details and conversation notes
 PROJECTOR_REBUILD = "crew.projector.rebuild"
+PROJECTOR_SNAPSHOT = "crew.projector.snapshot"
 
 COMMAND_ID = "Crew-Command-Id"
 ACTOR = "Crew-Actor"

@@ -79,6 +79,13 @@ def build_app(config: settings.Settings) -> FastStream:
             )
         return msgspec.json.encode(result)
 
+    @broker.subscriber(subjects.PROJECTOR_SNAPSHOT, queue="projector")
+    async def on_snapshot(msg: NatsMessage) -> bytes:
+        try:
+            return msgspec.json.encode(await state["projector"].snapshot())
+        except Exception as exc:
+            return msgspec.json.encode({"error": f"{type(exc).__name__}: {exc}"})
+
     status_responder(
         broker, "projector", lambda: p.failing if (p := state.get("projector")) else None
     )

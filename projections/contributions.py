@@ -89,6 +89,9 @@ ranked as (
            avg(n) over (partition by period, crew_id order by period_start
                         rows between 3 preceding and 1 preceding) as usual
     from per_person
+),
+flagged as (  -- rising: at least double their usual of the 3 periods before, and 3 more
+    select *, coalesce(n >= 2 * usual and n >= usual + 3, false) as rising from ranked
 )
 select period,
        period_start,
@@ -98,11 +101,9 @@ select period,
            as top_10pct_share,
        round(2.0 * sum(rank_up * n) / (any_value(people) * any_value(total))
              - (any_value(people) + 1.0) / any_value(people), 3) as gini,
-       list(crew_id order by n desc) filter (where usual is not null and n >= 2 * usual and n >= usual + 3)
-           as rising_load,
-       list(display_name(crew_id) order by n desc) filter (where usual is not null and n >= 2 * usual and n >= usual + 3)
-           as rising_load_names
-from ranked
+       list(crew_id order by n desc) filter (where rising) as rising_load,
+       list(display_name(crew_id) order by n desc) filter (where rising) as rising_load_names
+from flagged
 group by period, period_start
 order by period, period_start;
 """

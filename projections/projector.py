@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import msgspec
 import structlog
 from nats.aio.client import Client as NATS
@@ -22,6 +25,30 @@ from projections.replay import Replay
 log = structlog.get_logger("crew.projector")
 
 FORGOTTEN_TYPE = "onboarding.person_forgotten"
+SNAPSHOT_EVERY_S = float(os.environ.get("CREW_SNAPSHOT_S", "60"))
+PORTABLE_NAMES = """
+create or replace macro display_name(id) as coalesce(
+    (select 'forgotten crew member' from crew_registry_rows r where r.person_id = id and r.stage = 'forgotten'),
+    id
+);
+"""
+
+
+def snapshot_path(path: Path) -> Path:
+    return path.with_name("snapshot.duckdb")
+
+
+def make_portable(copy: Path) -> None:
+    """A snapshot opens in any DuckDB: names live only in the live projector's memory, so here
+    display_name() gives the crew id (or "forgotten crew member")."""
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(PORTABLE_NAMES)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
 BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 
 
@@ -98,6 +125,8 @@ class Projector:
         self.projection: Projection | None = None
         self._replay: Replay | None = None
         self._task: asyncio.Task[None] | None = None
+        self._snapshots: asyncio.Task[None] | None = None
+        self._snapshot_seq = -1
         self._applying = asyncio.Lock()  # held while a batch is applied or the file is swapped
         self._rebuilding = asyncio.Lock()
         self.vault = JetStreamVault(nc)
@@ -111,6 +140,7 @@ class Projector:
         log.info("in_memory_views_restored", events=restored)
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
+        self._snapshots = asyncio.create_task(self._snapshot_now_and_then(), name="snapshots")
         log.info(
             "projector_started", checkpoint=self.projection.checkpoint, database=str(self.path)
         )
@@ -122,9 +152,10 @@ class Projector:
         return projection
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._snapshots):
+            if task:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._replay:
             await self._replay.stop()
         async with self._applying:
@@ -147,6 +178,34 @@ class Projector:
                     last_seq=applied.last_seq,
                     ms=round((time.perf_counter() - started) * 1000, 2),
                 )
+
+    async def snapshot(self) -> dict[str, object]:
+        """Publish `snapshot.duckdb`: a consistent copy any SQL client can open read-only while
+        the house runs. Taken after a CHECKPOINT with no write in flight, then made portable."""
+        target = snapshot_path(self.path)
+        copy = target.with_name("snapshot.tmp.duckdb")
+        remove_database(copy)
+        async with self._applying:
+            assert self.projection is not None
+            projection = self.projection
+            await asyncio.to_thread(projection.con.execute, "checkpoint")
+            await asyncio.to_thread(shutil.copyfile, self.path, copy)
+            seq = projection.checkpoint
+        await asyncio.to_thread(make_portable, copy)
+        copy.chmod(0o444)
+        os.replace(copy, target)
+        self._snapshot_seq = seq
+        log.info("snapshot_published", seq=seq, path=str(target))
+        return {"path": str(target), "seq": seq, "taken_at": datetime.now(UTC).isoformat()}
+
+    async def _snapshot_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY_S)
+            if self.projection is not None and self.projection.checkpoint != self._snapshot_seq:
+                try:
+                    await self.snapshot()
+                except Exception as exc:  # a missed snapshot is retried next time
+                    log.warning("snapshot_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _apply_until_done(self, batch: list[Recorded]) -> Applied:
         """Apply one batch, retrying the same batch after a passing fault (a slow vault, a full

@@ -93,3 +93,66 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
     ).stdout
     assert leftovers.strip() == ""
     assert not (Path(env["CREW_HOME"]) / "house.json").exists()
+
+
+def test_a_runaway_query_is_stopped_at_the_time_limit(
+    crew_env: dict[str, str], request: pytest.FixtureRequest
+) -> None:
+    crew_env["CREW_QUERY_TIMEOUT_S"] = "2"
+    env, _ = request.getfixturevalue("house")
+    started = time.monotonic()
+    runaway = crew(
+        env, "sql", "select count(*) from range(100000000000) t(a), range(10) u(b)", check=False
+    )
+    assert runaway.returncode == 1 and "longer than 2 s" in runaway.stderr
+    assert time.monotonic() - started < 20
+    assert crew(env, "sql", "select 1 as ok").returncode == 0, "the house answers on"
+
+
+def test_crew_views_prints_the_documentation_of_a_view(crew_env: dict[str, str]) -> None:
+    out = crew(crew_env, "views", "load_balance").stdout
+    assert out.startswith("## load_balance") and "gini" in out
+
+
+def test_the_snapshot_opens_in_another_process_while_sign_ups_go_on(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, _ = house
+    crew(
+        env,
+        "send",
+        "onboarding.register_crew_member",
+        '{"crew_id":"anna","display_name":"Anna Holm"}',
+    )
+    crew(env, "send", "meals.plan_meal", '{"meal_id":"snap","date":"2030-01-07","helper_slots":3}')
+    crew(
+        env,
+        "send",
+        "meals.volunteer_to_cook",
+        '{"meal_id":"snap","crew_id":"anna","role":"helper"}',
+    )
+    time.sleep(0.5)
+    path = crew(env, "snapshot").stdout.split()[0]
+    crew(
+        env, "send", "meals.volunteer_to_cook", '{"meal_id":"snap","crew_id":"bo","role":"helper"}'
+    )
+    reader = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(con.execute(\"select helpers, helper_names from meal_plan where meal_id = 'snap'\").fetchall())"
+    )
+    import sys as _sys
+
+    out = subprocess.run(
+        [_sys.executable, "-c", reader, path], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[(['anna'], ['anna'])]", (
+        "as of the snapshot, with ids and no names"
+    )
+    assert b"Anna Holm" not in Path(path).read_bytes()
+    crew(
+        env,
+        "send",
+        "meals.volunteer_to_cook",
+        '{"meal_id":"snap","crew_id":"carla","role":"helper"}',
+    )
