@@ -115,7 +115,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from projections.query import SqlError, SqlReply, SqlRequest
 
     async def work(nc: Any) -> int:
-        request = SqlRequest(sql=args.query, max_rows=args.max_rows)
+        request = SqlRequest(sql=args.query, max_rows=args.max_rows, as_of=args.as_of)
         subject = subjects.QUERY_RESTRICTED_SQL if args.restricted else subjects.QUERY_SQL
         raw = await client.request_json(nc, subject, request, 60, "query service")
         reply = msgspec.json.decode(raw, type=SqlReply)
@@ -393,6 +393,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
+    p.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="answer the history views (meal_plan_as_of, rota_as_of) as they stood then, "
+        "e.g. 2030-01-07T14:00:00+01:00; the query itself is not changed",
+    )
     p.add_argument(
         "--restricted",
         action="store_true",

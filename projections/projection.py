@@ -25,6 +25,7 @@ from projections.contributions import (
     ONBOARDING_FUNNEL,
 )
 from projections.event_log import EVENT_LOG
+from projections.history import MEMBERSHIP
 from projections.meal_plan import MEAL_PLAN
 from projections.participation import PARTICIPATION
 from projections.people import DETAILS, NAMES, NOTES, REGISTRY
@@ -43,6 +44,7 @@ VIEWS: tuple[View, ...] = (
     MEAL_PLAN,
     ROTA,
     PARTICIPATION,
+    MEMBERSHIP,
     CREW_CONTRIBUTIONS,
     ONBOARDING_FUNNEL,
     LOAD_BALANCE,

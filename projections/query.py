@@ -22,6 +22,7 @@ ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 class SqlRequest(msgspec.Struct, frozen=True, kw_only=True):
     sql: str
     max_rows: int = MAX_ROWS
+    as_of: str | None = None  # read by the *_as_of views; the query itself is not rewritten
 
 
 class SqlResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="ok"):
@@ -57,6 +58,8 @@ def run_query(
         watchdog.start()
         try:
             cursor.execute("begin transaction")
+            if request.as_of is not None:
+                cursor.execute("set variable as_of = cast(? as timestamptz)", [request.as_of])
             cursor.execute(request.sql)
             columns = [d[0] for d in cursor.description or []]
             types = [str(d[1]) for d in cursor.description or []]

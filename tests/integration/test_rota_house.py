@@ -326,3 +326,57 @@ def test_bad_input_and_unknown_ids_get_clear_replies(house: House) -> None:
     assert (unknown["status"], unknown["code"]) == ("refused", "occurrence_not_found")
     wrong = send(env, "rota.schedule_series", {**PARTY, "end": "16:00"})
     assert (wrong["status"], wrong["code"]) == ("refused", "bad_schedule")
+
+
+def test_an_as_of_query_answers_as_things_stood_before_later_changes(house: House) -> None:
+    import json
+    import time
+
+    from tests.integration.cli import crew, sql
+
+    env, _ = house
+    accepted(send(env, "rota.schedule_series", PARTY))
+    accepted(
+        send(env, "rota.join_cleaning_party", {"occurrence_id": THU1, "crew_id": "anna", "at": AT})
+    )
+    accepted(
+        send(env, "meals.plan_meal", {"meal_id": "asof", "date": "2030-01-07", "helper_slots": 2})
+    )
+    accepted(
+        send(
+            env,
+            "meals.volunteer_to_cook",
+            {"meal_id": "asof", "crew_id": "anna", "role": "head_cook"},
+        )
+    )
+    eventually(env, "select count(*) as n from membership_changes", [{"n": 2}])
+    moment = sql(env, "select max(occurred_at)::varchar as t from event_log")[0]["t"]
+    time.sleep(0.05)  # everything below happens after `moment`
+    accepted(
+        send(env, "rota.leave_cleaning_party", {"occurrence_id": THU1, "crew_id": "anna", "at": AT})
+    )
+    accepted(
+        send(env, "rota.join_cleaning_party", {"occurrence_id": THU1, "crew_id": "bo", "at": AT})
+    )
+    accepted(send(env, "meals.withdraw", {"meal_id": "asof", "crew_id": "anna"}))
+    accepted(
+        send(
+            env,
+            "meals.volunteer_to_cook",
+            {"meal_id": "asof", "crew_id": "bo", "role": "head_cook"},
+        )
+    )
+    eventually(env, "select people from rota_as_of", [{"people": ["bo"]}])
+
+    def as_of(query: str) -> list[dict]:
+        return json.loads(crew(env, "sql", "--as-of", moment, "--format", "json", query).stdout)
+
+    assert as_of("select people from rota_as_of") == [{"people": ["anna"]}]
+    assert as_of("select head_cook from meal_plan_as_of") == [{"head_cook": "anna"}]
+    assert sql(env, "select head_cook from meal_plan_as_of") == [{"head_cook": "bo"}]
+    history = sql(
+        env,
+        "select crew_id, valid_to is null as current from membership_history "
+        "where context = 'meals' order by valid_from",
+    )
+    assert history == [{"crew_id": "anna", "current": False}, {"crew_id": "bo", "current": True}]
