@@ -312,6 +312,56 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+def cmd_export_view(args: argparse.Namespace) -> int:
+    import re
+    import tempfile
+
+    from projections.query import MAX_ROWS, SqlError, SqlReply, SqlRequest
+
+    if not re.fullmatch(r"[a-z_]{1,64}", args.view):
+        print(f"crew export-view: {args.view!r} is not a view name", file=sys.stderr)
+        return 2
+    out = Path(args.out or f"{args.view}.{args.format}")
+
+    async def work(nc: Any) -> int:
+        columns: list[str] = []
+        rows: list[list[Any]] = []
+        while True:  # page through the live query service
+            sql = f"select * from {args.view} limit {MAX_ROWS} offset {len(rows)}"
+            raw = await client.request_json(
+                nc, subjects.QUERY_SQL, SqlRequest(sql=sql), 120, "query service"
+            )
+            reply = msgspec.json.decode(raw, type=SqlReply)
+            if isinstance(reply, SqlError):
+                print(f"crew export-view: {reply.message}", file=sys.stderr)
+                return 1
+            columns = reply.columns
+            rows += reply.rows
+            print(f"\rexport-view: {len(rows):,} rows ...", end="", file=sys.stderr, flush=True)
+            if len(reply.rows) < MAX_ROWS:
+                break
+        print(file=sys.stderr)
+        if args.format == "parquet":
+            import duckdb
+
+            with tempfile.TemporaryDirectory() as tmp:
+                lines = Path(tmp) / "rows.jsonl"
+                lines.write_bytes(
+                    b"\n".join(
+                        msgspec.json.encode(dict(zip(columns, r, strict=True))) for r in rows
+                    )
+                )
+                duckdb.connect().execute(
+                    f"copy (select * from read_json_auto('{lines}')) to '{out}' (format parquet)"
+                )
+        else:
+            out.write_text(format_rows(columns, rows, args.format) + "\n")
+        print(f"wrote {out} ({len(rows)} rows of {args.view})", file=sys.stderr)
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
 def cmd_views(args: argparse.Namespace) -> int:
     docs = Path(__file__).resolve().parents[1] / "docs" / "views.md"
     text = docs.read_text()
@@ -468,6 +518,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("add", "revoke"))
     p.add_argument("name", help="the kiosk's name, e.g. kitchen-tablet (1-64 of A-Z a-z 0-9 _ -)")
     p.set_defaults(run=cmd_kiosk)
+
+    p = sub.add_parser(
+        "export-view",
+        help="write a view to a CSV, Parquet or JSON file",
+        description="Reads the view through the live query service and writes it here, e.g. for a "
+        "spreadsheet or an annual report.",
+    )
+    p.add_argument("view", help="e.g. participation, crew_contributions (crew views lists them)")
+    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
+    p.add_argument("--out", help="the file (default <view>.<format>)")
+    p.set_defaults(run=cmd_export_view)
 
     p = sub.add_parser(
         "snapshot",

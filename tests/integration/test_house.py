@@ -156,3 +156,35 @@ def test_the_snapshot_opens_in_another_process_while_sign_ups_go_on(
         "meals.volunteer_to_cook",
         '{"meal_id":"snap","crew_id":"carla","role":"helper"}',
     )
+
+
+def test_a_view_exports_to_csv_json_and_parquet(
+    house: tuple[dict[str, str], subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    import duckdb
+
+    env, _ = house
+    for n in range(3):
+        crew(
+            env,
+            "send",
+            "meals.plan_meal",
+            json.dumps({"meal_id": f"x{n}", "date": "2030-01-07", "helper_slots": 2}),
+        )
+    for _ in range(100):
+        if sql(env, "select count(*) as n from meal_plan") == [{"n": 3}]:
+            break
+        time.sleep(0.1)
+    for fmt in ("csv", "json", "parquet"):
+        out = tmp_path / f"meals.{fmt}"
+        crew(env, "export-view", "meal_plan", "--format", fmt, "--out", str(out))
+        assert out.exists()
+    assert (tmp_path / "meals.csv").read_text().splitlines()[0].startswith("meal_id,date,time")
+    assert len(json.loads((tmp_path / "meals.json").read_text())) == 3
+    parquet = (
+        duckdb.connect()
+        .execute(f"select meal_id, date from '{tmp_path / 'meals.parquet'}' order by 1")
+        .fetchall()
+    )
+    assert [m for m, _ in parquet] == ["x0", "x1", "x2"]
+    assert crew(env, "export-view", "meal_plan; drop", check=False).returncode == 2
