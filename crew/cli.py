@@ -298,6 +298,22 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+def cmd_ical(args: argparse.Namespace) -> int:
+    from services.kiosk import tokens
+
+    async def work(nc: Any) -> int:
+        if args.revoke:
+            gone = await tokens.revoke(nc, args.crew_id, tokens.ICAL_BUCKET)
+            print(f"{args.crew_id}: calendar feed {'revoked' if gone else 'did not exist'}")
+            return 0 if gone else 1
+        secret = await tokens.add(nc, args.crew_id, tokens.ICAL_BUCKET)
+        print(f"{args.crew_id}: subscribe to this calendar (asking again makes a new address):")
+        print(f"{args.base_url.rstrip('/')}/ical/{args.crew_id}.ics?key={secret}")
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     async def work(nc: Any) -> int:
         raw = await client.request_json(nc, subjects.PROJECTOR_SNAPSHOT, {}, 120, "projector")
@@ -529,6 +545,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
     p.add_argument("--out", help="the file (default <view>.<format>)")
     p.set_defaults(run=cmd_export_view)
+
+    p = sub.add_parser(
+        "ical",
+        help="give a person a calendar feed of their meals, cleaning parties and shifts",
+        description="Prints the feed's URL with a secret key (only its hash is kept). Asking again "
+        "rotates the key, so an old URL stops working; --revoke ends the feed.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument(
+        "--base-url", default="http://127.0.0.1:8080", help="the kiosk's address as others reach it"
+    )
+    p.add_argument("--revoke", action="store_true", help="end the feed")
+    p.set_defaults(run=cmd_ical)
 
     p = sub.add_parser(
         "snapshot",

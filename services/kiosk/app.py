@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from crew import subjects
 from crew.service import StatusReply
 from schemas.common import ID_PATTERN, FieldError, Invalid
+from services.kiosk import ical, tokens
 from services.kiosk.tokens import Tokens
 
 log = structlog.get_logger("crew.kiosk")
@@ -269,6 +270,56 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
     return json_response(result, 200)
 
 
+@get(
+    "/ical/{crew_id:str}",
+    summary="A person's calendar feed",
+    description="Upcoming meals they cook or help with, cleaning parties and shifts, as iCalendar. "
+    "The `key` is the secret from `crew ical <crew_id>`; asking again rotates it.",
+)
+async def ical_feed(
+    request: Request[Any, Any, Any], crew_id: str, key: str = ""
+) -> Response[bytes]:
+    crew_id = crew_id.removesuffix(".ics")
+    house: House = request.app.state.house
+    if house.nc is None or not house.nc.is_connected:
+        return unavailable()
+    if (
+        not _matches_id(crew_id)
+        or not key
+        or not await tokens.matches(house.nc, crew_id, key, tokens.ICAL_BUCKET)
+    ):
+        return json_response({"status": "not_found", "message": "no such calendar"}, 404)
+    meals_sql = (
+        "select meal_id, date, time, head_cook from meal_plan where date >= current_date - 1 "
+        f"and status in ('open', 'closed') and (head_cook = '{crew_id}' or list_contains(helpers, '{crew_id}'))"
+    )
+    rota_sql = (
+        "select occurrence_id, date, start_time, end_time, title from rota "
+        f"where status = 'scheduled' and list_contains(people, '{crew_id}')"
+    )
+    answers = [
+        await house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": q}), {})
+        for q in (meals_sql, rota_sql)
+    ]
+    if any(a is None for a in answers):
+        return unavailable()
+    tables = []
+    for raw in answers:
+        answer = msgspec.json.decode(raw or b"{}")
+        tables.append(
+            [
+                dict(zip(answer.get("columns", []), row, strict=True))
+                for row in answer.get("rows", [])
+            ]
+        )
+    body = ical.feed(crew_id, tables[0], tables[1], datetime.now(UTC)).encode()
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @get("/kiosk", summary="The touch page", include_in_schema=False)
 async def page() -> Response[bytes]:
     return Response(
@@ -279,7 +330,7 @@ async def page() -> Response[bytes]:
 def build_app(nats_url: str) -> Litestar:
     house = House(nats_url)
     return Litestar(
-        route_handlers=[send_command, board, page],
+        route_handlers=[send_command, board, ical_feed, page],
         on_startup=[house.start],
         on_shutdown=[house.stop],
         state=State({"house": house}),

@@ -20,30 +20,37 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def bucket(nc: NATS) -> KeyValue:
+ICAL_BUCKET = "CREW_ICAL_TOKENS"  # one secret per person for their calendar feed
+
+
+async def bucket(nc: NATS, name: str = BUCKET) -> KeyValue:
     js = nc.jetstream()
     try:
-        return await js.key_value(BUCKET)
+        return await js.key_value(name)
     except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(
-            KeyValueConfig(
-                bucket=BUCKET,
-                description="crew: kiosk token hashes",
-                history=1,
-                storage=StorageType.FILE,
-            )
+        config = KeyValueConfig(
+            bucket=name, description="crew: token hashes", history=1, storage=StorageType.FILE
         )
+        return await js.create_key_value(config)
 
 
-async def add(nc: NATS, name: str) -> str:
-    """A new token for kiosk `name` (replacing any earlier one). Shown once, never stored."""
+async def add(nc: NATS, name: str, kind: str = BUCKET) -> str:
+    """A new token for `name` (replacing any earlier one). Shown once; only its hash is kept."""
     token = secrets.token_urlsafe(32)
-    await (await bucket(nc)).put(name, digest(token).encode())
+    await (await bucket(nc, kind)).put(name, digest(token).encode())
     return token
 
 
-async def revoke(nc: NATS, name: str) -> bool:
-    kv = await bucket(nc)
+async def matches(nc: NATS, name: str, token: str, kind: str) -> bool:
+    try:
+        entry = await (await bucket(nc, kind)).get(name)
+    except nats.js.errors.KeyNotFoundError:
+        return False
+    return entry.value is not None and secrets.compare_digest(entry.value, digest(token).encode())
+
+
+async def revoke(nc: NATS, name: str, kind: str = BUCKET) -> bool:
+    kv = await bucket(nc, kind)
     try:
         await kv.get(name)
     except nats.js.errors.KeyNotFoundError:

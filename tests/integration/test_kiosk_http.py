@@ -169,3 +169,32 @@ def test_a_tap_is_answered_503_with_retry_after_when_nats_is_stopped(tmp_path: P
 
 
 pytestmark = pytest.mark.timeout(300)
+
+
+def test_a_personal_calendar_feed_parses_and_its_key_rotates(house: House) -> None:
+    import icalendar
+
+    env, _ = house
+    send(env, "meals.plan_meal", {"meal_id": "cal", "date": "2030-01-07", "helper_slots": 2})
+    send(env, "meals.volunteer_to_cook", {"meal_id": "cal", "crew_id": "anna", "role": "head_cook"})
+    send(env, "meals.plan_meal", {"meal_id": "other", "date": "2030-01-08", "helper_slots": 2})
+    send(env, "meals.volunteer_to_cook", {"meal_id": "other", "crew_id": "bo", "role": "helper"})
+    feed_url = crew(env, "ical", "anna", "--base-url", base(env)).stdout.splitlines()[1]
+    for _ in range(100):
+        if sql(env, "select count(*) as n from meal_plan where head_cook = 'anna'") == [{"n": 1}]:
+            break
+        time.sleep(0.1)
+    response = httpx.get(feed_url, timeout=20)
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "text/calendar"
+    )
+    calendar = icalendar.Calendar.from_ical(response.text)
+    events = [c for c in calendar.walk("VEVENT")]
+    assert [str(e["SUMMARY"]) for e in events] == ["Joint meal: head cook"]
+    assert (
+        events[0].decoded("DTSTART").isoformat() == "2030-01-07T16:30:00+00:00"
+    )  # 17:30 in Aarhus
+    assert httpx.get(feed_url.replace("key=", "key=x"), timeout=20).status_code == 404
+    new_url = crew(env, "ical", "anna", "--base-url", base(env)).stdout.splitlines()[1]
+    assert httpx.get(feed_url, timeout=20).status_code == 404, "the old address stops working"
+    assert httpx.get(new_url, timeout=20).status_code == 200
