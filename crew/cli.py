@@ -115,7 +115,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from projections.query import SqlError, SqlReply, SqlRequest
 
     async def work(nc: Any) -> int:
-        request = SqlRequest(sql=args.query, max_rows=args.max_rows, as_of=args.as_of)
+        request = SqlRequest(
+            sql=args.query, max_rows=args.max_rows, as_of=args.as_of, version=args.version
+        )
         subject = subjects.QUERY_RESTRICTED_SQL if args.restricted else subjects.QUERY_SQL
         raw = await client.request_json(nc, subject, request, 60, "query service")
         reply = msgspec.json.decode(raw, type=SqlReply)
@@ -181,10 +183,24 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             )
 
     async def work(nc: Any) -> int:
-        result = await client.rebuild(nc, progress)
+        if args.swap:
+            result = await client.rebuild(nc, progress, {"swap": args.swap})
+            print(
+                f"version {args.swap} is live now (window {result['window_months']} months).",
+                file=sys.stderr,
+            )
+            return 0
+        request = {"version": args.version, "window_months": args.window_months}
+        result = await client.rebuild(nc, progress, request)
+        where = (
+            f"version {args.version} is built beside the live views: compare with "
+            f"`crew sql --version {args.version} ...`, then `crew rebuild --swap {args.version}`"
+            if args.version
+            else "the new file is live"
+        )
         print(
             f"\rrebuilt every view from {result['applied']:,} events in {result['seconds']:.1f} s "
-            f"({result['events_per_s']:,.0f} events/s); the new file is live.",
+            f"({result['events_per_s']:,.0f} events/s); {where}.",
             file=sys.stderr,
         )
         return 0
@@ -459,6 +475,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
+    p.add_argument("--version", help="query a version built side by side (crew rebuild --version)")
     p.add_argument(
         "--as-of",
         metavar="TIMESTAMP",
@@ -488,6 +505,18 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild every view from the log and swap it in",
         description="Replay the whole log into a new DuckDB file, with progress, "
         "then swap it in. Queries are answered from the old file until the swap.",
+    )
+    p.add_argument(
+        "--version",
+        help="build side by side under this name (a-z 0-9 -), leaving the live views be",
+    )
+    p.add_argument(
+        "--window-months",
+        type=int,
+        help="the contributions window of the new build (default: as now)",
+    )
+    p.add_argument(
+        "--swap", metavar="VERSION", help="make a version built with --version the live one"
     )
     p.set_defaults(run=cmd_rebuild)
 

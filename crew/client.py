@@ -134,7 +134,9 @@ async def events(nc: NATS, since: int = 1, follow: bool = False) -> AsyncIterato
 
 
 async def rebuild(
-    nc: NATS, progress: Callable[[dict[str, Any]], Awaitable[None]]
+    nc: NATS,
+    progress: Callable[[dict[str, Any]], Awaitable[None]],
+    request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     inbox = nc.new_inbox()
 
@@ -145,7 +147,7 @@ async def rebuild(
     try:
         reply = await nc.request(
             subjects.PROJECTOR_REBUILD,
-            b"{}",
+            msgspec.json.encode(request or {}),
             headers={"Crew-Progress-Subject": inbox},
             timeout=3600,
         )

@@ -14,7 +14,7 @@ from faststream.nats import NatsMessage
 from crew import logs, settings, subjects
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
-from projections.projector import Projector, RebuildProgress
+from projections.projector import Projector, RebuildProgress, RebuildRequest
 from projections.query import SqlError, SqlRequest, run_query
 
 log = structlog.get_logger("crew.projections")
@@ -31,6 +31,14 @@ def build_app(config: settings.Settings) -> FastStream:
             raise RuntimeError("the views are being swapped")
         return projection.con
 
+    def version_connection(version: str) -> Any:
+        candidate = state["projector"].candidates.get(version)
+        if candidate is None:
+            raise RuntimeError(
+                f"no version {version!r} is built (crew rebuild --version {version})"
+            )
+        return candidate.con
+
     def restricted_connection() -> Any:
         projection = state["projector"].projection
         if projection is None:
@@ -42,6 +50,9 @@ def build_app(config: settings.Settings) -> FastStream:
             request = sql_decoder.decode(msg.body)
         except msgspec.MsgspecError as exc:
             return msgspec.json.encode(SqlError(message=f"bad request: {exc}"))
+        if request.version and path == "everyday":
+            version = request.version
+            connection = lambda: version_connection(version)  # noqa: E731
         try:
             reply = await asyncio.to_thread(run_query, connection, request, config.query_timeout_s)
         except Exception as exc:  # the file was swapped under the query: say so, do not hang
@@ -71,7 +82,10 @@ def build_app(config: settings.Settings) -> FastStream:
 
         nc = state["nc"]
         try:
-            result = await state["projector"].rebuild(progress)
+            ask = msgspec.json.decode(msg.body or b"{}", type=RebuildRequest)
+            if ask.swap:
+                return msgspec.json.encode(await state["projector"].swap(ask.swap))
+            result = await state["projector"].rebuild(progress, ask.version, ask.window_months)
         except Exception as exc:  # never leave `crew rebuild` waiting
             log.error("rebuild_failed", error=f"{type(exc).__name__}: {exc}")
             return msgspec.json.encode(

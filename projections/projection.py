@@ -58,6 +58,10 @@ create table if not exists projector_checkpoint (
     seq bigint not null         -- the last stream sequence applied to every table here
 );
 insert or ignore into projector_checkpoint values (1, 0);
+create table if not exists projection_settings (
+    key   varchar primary key,  -- e.g. window_months: how this file's metrics are computed
+    value varchar
+);
 create table if not exists dead_letters (
     seq         bigint primary key,  -- the event's stream sequence (crew events --since SEQ)
     subject     varchar,
@@ -93,7 +97,13 @@ class Applied:
 
 
 class Projection:
-    def __init__(self, path: Path, views: Sequence[View] = VIEWS, threads: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        views: Sequence[View] = VIEWS,
+        threads: int = 2,
+        window_months: int | None = None,
+    ) -> None:
         self.path = path
         self.views = tuple(views)
         self.con = duckdb.connect(str(path), config={"threads": threads})
@@ -105,6 +115,24 @@ class Projection:
                 self._on(view).execute(view.ddl)
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
+        # A version's metrics settings travel with its file, so a swapped-in version keeps them.
+        if window_months is not None:
+            self.con.execute(
+                "insert or replace into projection_settings values ('window_months', ?)",
+                [str(window_months)],
+            )
+        stored = self.con.execute(
+            "select value from projection_settings where key = 'window_months'"
+        ).fetchone()
+        if stored:
+            self.con.execute(
+                f"create or replace macro contribution_window_months() as {int(stored[0])}"
+            )
+
+    @property
+    def window_months(self) -> int:
+        row = self.con.execute("select contribution_window_months()").fetchone()
+        return int(row[0]) if row else 6
 
     def _on(self, view: View) -> duckdb.DuckDBPyConnection:
         return self.restricted if view.where == "restricted" else self.con

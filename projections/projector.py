@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import duckdb
 import msgspec
@@ -19,7 +20,7 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
-from projections.projection import Applied, Projection
+from projections.projection import VIEWS, Applied, Projection
 from projections.replay import Replay
 
 log = structlog.get_logger("crew.projector")
@@ -50,6 +51,17 @@ def make_portable(copy: Path) -> None:
 
 
 BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
+
+
+VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}$")]
+
+
+class RebuildRequest(msgspec.Struct, frozen=True, kw_only=True):
+    version: VersionName | None = None  # build side by side under this name instead of swapping in
+    window_months: Annotated[int, msgspec.Meta(ge=1, le=120)] | None = (
+        None  # the new contributions window
+    )
+    swap: VersionName | None = None  # make this version, built before, the live one
 
 
 class RebuildProgress(msgspec.Struct, frozen=True):
@@ -113,6 +125,10 @@ def rebuild_path(path: Path) -> Path:
     return path.with_name(path.stem + ".rebuild" + path.suffix)
 
 
+def version_path(path: Path, version: str) -> Path:
+    return path.with_name(f"{path.stem}.{version}{path.suffix}")
+
+
 def remove_database(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -131,10 +147,15 @@ class Projector:
         self._rebuilding = asyncio.Lock()
         self.vault = JetStreamVault(nc)
         self.failing: str | None = None  # why the last batch failed, until one succeeds
+        # Versions built side by side (e.g. another contributions window): they follow the log
+        # with the live file until one is swapped in, and can be queried meanwhile.
+        self.candidates: dict[str, Projection] = {}
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
+        for leftover in self.path.parent.glob(f"{self.path.stem}.v-*{self.path.suffix}"):
+            remove_database(leftover)  # candidates live as long as the projector; build again
         self.projection = await asyncio.to_thread(self._open, self.path)
         restored = await restore_in_memory(self._nc, self.projection, self.vault)
         log.info("in_memory_views_restored", events=restored)
@@ -159,6 +180,9 @@ class Projector:
         if self._replay:
             await self._replay.stop()
         async with self._applying:
+            for candidate in self.candidates.values():
+                await asyncio.to_thread(candidate.close)
+            self.candidates.clear()
             if self.projection:
                 await asyncio.to_thread(self.projection.close)
                 self.projection = None
@@ -215,7 +239,10 @@ class Projector:
             try:
                 async with self._applying:
                     assert self.projection is not None
-                    return await apply_batch(self.projection, batch, self.vault)
+                    applied = await apply_batch(self.projection, batch, self.vault)
+                    for candidate in self.candidates.values():
+                        await apply_batch(candidate, batch, self.vault)
+                    return applied
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -230,7 +257,10 @@ class Projector:
                 delay = min(delay * 2, 30)
 
     async def rebuild(
-        self, progress: Callable[[RebuildProgress], Awaitable[None]] | None = None
+        self,
+        progress: Callable[[RebuildProgress], Awaitable[None]] | None = None,
+        version: str | None = None,
+        window_months: int | None = None,
     ) -> RebuildProgress:
         """Rebuild every view from sequence 1 into a new file, then swap it in.
 
@@ -239,9 +269,13 @@ class Projector:
         async with self._rebuilding:
             started = time.perf_counter()
             target = await stream_last_seq(self._nc)
-            fresh_path = rebuild_path(self.path)
+            fresh_path = (
+                version_path(self.path, f"v-{version}") if version else rebuild_path(self.path)
+            )
             remove_database(fresh_path)
-            fresh = await asyncio.to_thread(Projection, fresh_path)
+            assert self.projection is not None
+            months = window_months if window_months is not None else self.projection.window_months
+            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months)
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -261,6 +295,12 @@ class Projector:
                     await replay_into(
                         self._nc, fresh, self.projection.checkpoint, self.vault, replay=replay
                     )
+                    if version:  # side by side: it follows the log from here, and answers queries
+                        fresh.lock_down()
+                        if old := self.candidates.pop(version, None):
+                            await asyncio.to_thread(old.close)
+                        self.candidates[version] = fresh
+                        return await self._report(started, target, fresh, progress, swapped=False)
                     await asyncio.to_thread(fresh.close)
                     await asyncio.to_thread(self.projection.close)
                     self.projection = None
@@ -272,13 +312,43 @@ class Projector:
                         await restore_in_memory(self._nc, self.projection, self.vault)
             finally:
                 await replay.stop()
-            result = RebuildProgress(
-                fresh.checkpoint, target, 0, True, round(time.perf_counter() - started, 3)
-            )
-            result = msgspec.structs.replace(
-                result, events_per_s=round(fresh.checkpoint / max(result.seconds, 1e-9))
-            )
-            log.info("rebuild_swapped", events=fresh.checkpoint, seconds=result.seconds)
-            if progress:
-                await progress(result)
-            return result
+            return await self._report(started, target, fresh, progress, swapped=True)
+
+    @staticmethod
+    async def _report(
+        started: float,
+        target: int,
+        fresh: Projection,
+        progress: Callable[[RebuildProgress], Awaitable[None]] | None,
+        swapped: bool,
+    ) -> RebuildProgress:
+        seconds = round(time.perf_counter() - started, 3)
+        result = RebuildProgress(
+            fresh.checkpoint, target, round(fresh.checkpoint / max(seconds, 1e-9)), True, seconds
+        )
+        log.info("rebuild_done", events=fresh.checkpoint, seconds=seconds, swapped=swapped)
+        if progress:
+            await progress(result)
+        return result
+
+    async def swap(self, version: str) -> dict[str, object]:
+        """Make a version built side by side the live one. Queries were answered by the old file
+        until now; the old version is discarded."""
+        async with self._applying:
+            candidate = self.candidates.pop(version, None)
+            if candidate is None:
+                raise KeyError(
+                    f"no version {version!r} was built (crew rebuild --version {version})"
+                )
+            assert self.projection is not None
+            await asyncio.to_thread(candidate.close)
+            await asyncio.to_thread(self.projection.close)
+            self.projection = None
+            try:
+                remove_database(self.path)
+                os.replace(candidate.path, self.path)
+            finally:
+                self.projection = await asyncio.to_thread(self._open, self.path)
+                await restore_in_memory(self._nc, self.projection, self.vault)
+            log.info("version_swapped_in", version=version)
+            return {"version": version, "window_months": self.projection.window_months}

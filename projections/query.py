@@ -23,6 +23,7 @@ class SqlRequest(msgspec.Struct, frozen=True, kw_only=True):
     sql: str
     max_rows: int = MAX_ROWS
     as_of: str | None = None  # read by the *_as_of views; the query itself is not rewritten
+    version: str | None = None  # a version built side by side (crew rebuild --version)
 
 
 class SqlResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="ok"):

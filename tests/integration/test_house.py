@@ -188,3 +188,55 @@ def test_a_view_exports_to_csv_json_and_parquet(
     )
     assert [m for m, _ in parquet] == ["x0", "x1", "x2"]
     assert crew(env, "export-view", "meal_plan; drop", check=False).returncode == 2
+
+
+def test_a_version_built_side_by_side_is_queryable_beside_the_live_one_until_the_swap(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    import datetime
+
+    env, _ = house
+    for meal, days_ago in (("two-months-ago", 60), ("ten-days-ago", 10)):
+        day = (datetime.date.today() - datetime.timedelta(days=days_ago)).isoformat()
+        crew(
+            env,
+            "send",
+            "meals.plan_meal",
+            json.dumps({"meal_id": meal, "date": day, "helper_slots": 2}),
+        )
+    crew(
+        env,
+        "send",
+        "meals.volunteer_to_cook",
+        '{"meal_id":"two-months-ago","crew_id":"anna","role":"head_cook"}',
+    )
+    query = "select window_months, contributions_in_window as n from crew_contributions where crew_id = 'anna'"
+    for _ in range(100):
+        if sql(env, query) == [{"window_months": 6, "n": 1}]:
+            break
+        time.sleep(0.1)
+    built = crew(env, "rebuild", "--version", "short", "--window-months", "1")
+    assert "built beside the live views" in built.stderr
+
+    def version(q: str) -> list[dict]:
+        return json.loads(crew(env, "sql", "--version", "short", "--format", "json", q).stdout)
+
+    assert sql(env, query) == [{"window_months": 6, "n": 1}], "the live views are untouched"
+    assert version(query) == [{"window_months": 1, "n": 0}]
+    crew(
+        env,
+        "send",
+        "meals.volunteer_to_cook",
+        '{"meal_id":"ten-days-ago","crew_id":"anna","role":"head_cook"}',
+    )
+    for _ in range(100):  # the version follows the log too
+        if version(query) == [{"window_months": 1, "n": 1}]:
+            break
+        time.sleep(0.1)
+    assert version(query) == [{"window_months": 1, "n": 1}]
+    assert sql(env, query) == [{"window_months": 6, "n": 2}]
+    crew(env, "rebuild", "--swap", "short")
+    assert sql(env, query) == [{"window_months": 1, "n": 1}]
+    assert crew(env, "sql", "--version", "short", "select 1", check=False).returncode == 1
+    bad = crew(env, "rebuild", "--version", "../x", check=False)
+    assert bad.returncode != 0
