@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -17,7 +19,6 @@ from nats.aio.client import Client as NATS
 
 from crew.eventstore import ensure_event_store
 from crew.natsserver import NatsServer
-from tests.integration.cli import crew
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,9 +54,12 @@ def crew_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
-    """`crew up` in a temporary home on free ports, as its own process group."""
+@contextlib.contextmanager
+def start_house(
+    crew_env: dict[str, str], *flags: str
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes]]]:
+    """`crew up` in a temporary home on free ports, as its own process group; ready once it
+    prints its banner (after any demo seeding); killed, with everything it started, after."""
     home = Path(crew_env["CREW_HOME"])
     process = subprocess.Popen(
         [
@@ -67,20 +71,32 @@ def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess
             str(free_port()),
             "--http-port",
             str(free_port()),
+            *flags,
         ],
         env=crew_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
+        bufsize=0,
         start_new_session=True,
     )
-    for _ in range(240):
-        if crew(crew_env, "status", check=False).returncode == 0:
-            break
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        time.sleep(0.25)
-    else:
-        pytest.fail("crew status never answered")
-    yield crew_env, process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    assert process.stdout is not None
+    output = b""
+    deadline = time.monotonic() + 240
+    try:
+        while b"crew is up" not in output:
+            ready, _, _ = select.select([process.stdout], [], [], 0.5)
+            if ready:
+                output += os.read(process.stdout.fileno(), 65536)
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("crew up did not come up:\n" + output.decode(errors="replace")[-3000:])
+        yield crew_env, process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes]]]:
+    """A running house; the process is handed over too, for tests that stop it themselves."""
+    with start_house(crew_env) as running:
+        yield running

@@ -240,3 +240,29 @@ def test_a_version_built_side_by_side_is_queryable_beside_the_live_one_until_the
     assert crew(env, "sql", "--version", "short", "select 1", check=False).returncode == 1
     bad = crew(env, "rebuild", "--version", "../x", check=False)
     assert bad.returncode != 0
+
+
+def test_the_demo_house_fills_every_view_and_shows_carriers_and_drifters(
+    crew_env: dict[str, str],
+) -> None:
+    from tests.conftest import start_house
+
+    with start_house(crew_env, "--demo") as (env, _):
+        views = ["meal_plan", "rota", "participation", "crew", "crew_contributions", "load_balance",
+                 "drifting_away", "meal_stats", "onboarding_funnel", "event_log", "membership_history"]  # fmt: skip
+        for view in views:
+            assert sql(env, f"select count(*) > 0 as some from {view}") == [{"some": True}], view
+        drifters = {r["crew_id"] for r in sql(env, "select crew_id from drifting_away")}
+        assert drifters == {"gustav", "hanne", "ib"}
+        busiest = sql(
+            env,
+            "select max(top_10pct_share) as top, max(gini) as gini from load_balance where period = 'month'",
+        )
+        assert busiest[0]["top"] > 0.3 and busiest[0]["gini"] > 0.3
+        rising = sql(
+            env,
+            "select list_contains(flatten(list(rising_load)), 'dorte') as seen from load_balance",
+        )
+        assert rising == [{"seen": True}]
+        stages = {r["stage"] for r in sql(env, "select stage from onboarding_funnel")}
+        assert stages == {"newcomer", "crew", "redirected"}
