@@ -6,7 +6,7 @@ import os
 
 from projections.view import SqlView
 
-COUNTED = "('signed_up', 'joined', 'checked_in', 'covering')"
+COUNTED = "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy')"
 
 WINDOW_MONTHS = int(os.environ.get("CREW_CONTRIBUTION_WINDOW_MONTHS", "6"))
 
@@ -24,6 +24,8 @@ with counted as (
            count(*) filter (where kind = 'cleaning_party') as cleaning_parties,
            count(*) filter (where kind = 'shift') as shifts,
            count(*) filter (where covered_for is not null) as covered_for_others,
+           count(*) filter (where kind = 'conversation_host') as conversations_hosted,
+           count(*) filter (where kind = 'buddy') as buddy_for,
            count(*) filter (where "at" >= now()::timestamp - to_months(contribution_window_months()))
                as contributions_in_window,
            count(*) filter (where kind = 'meal_head_cook'
@@ -55,7 +57,10 @@ select p.crew_id,
        coalesce(c.cleaning_parties, 0) as cleaning_parties,
        coalesce(c.shifts, 0) as shifts,
        coalesce(c.covered_for_others, 0) as covered_for_others,
-       coalesce(c.meals_cooked + c.meals_helped + c.cleaning_parties + c.shifts, 0) as contributions,
+       coalesce(c.conversations_hosted, 0) as conversations_hosted,
+       coalesce(c.buddy_for, 0) as buddy_for,
+       coalesce(c.meals_cooked + c.meals_helped + c.cleaning_parties + c.shifts + c.conversations_hosted
+                + c.buddy_for, 0) as contributions,
        contribution_window_months() as window_months,
        coalesce(c.contributions_in_window, 0) as contributions_in_window,
        coalesce(c.meals_cooked_in_window, 0) as meals_cooked_in_window,

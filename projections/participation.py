@@ -10,11 +10,13 @@ from msgspec.structs import replace
 
 from projections.view import Fact, KeyedFold
 from schemas import meals as m
+from schemas import onboarding as o
 from schemas import rota as r
 
 DDL = """
 create table if not exists participation_rows (
-    key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>
+    key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>; context is
+                                        -- meals, rota, conversation (hosting) or buddy
     context       varchar,
     occurrence_id varchar,
     crew_id       varchar,
@@ -24,15 +26,17 @@ create table if not exists participation_rows (
     checked_in_at timestamptz,
     covered_for   varchar,
     history       varchar[],
+    happened_at   timestamptz,  -- when, for contributions with no occurrence (hosting, buddying)
     first_seq     bigint,
     updated_at    timestamptz,
     last_seq      bigint
 );
 create or replace view participation as
 select p.crew_id,
-       case when p.context = 'meals' then 'meal_' || p.role else r.kind end as kind,
+       case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind else p.role end as kind,
        p.occurrence_id,
-       coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time)) as at,
+       coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
+                timezone('Europe/Copenhagen', p.happened_at)) as at,
        p.status,
        p.role,
        p.late,
@@ -60,6 +64,9 @@ class ParticipationRow(msgspec.Struct):
     checked_in_at: datetime.datetime | None = None
     covered_for: str | None = None
     history: list[str] = []
+    happened_at: datetime.datetime | None = (
+        None  # for contributions with no occurrence (onboarding)
+    )
     first_seq: int = 0
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
@@ -90,6 +97,10 @@ def keys_of(event: object) -> list[str]:
             return [key("rota", event.occurrence_id, event.crew_id)]
         case m.VolunteeredToCook() | m.WaitlistedToHelp() | m.PromotedFromWaitlist() | m.Withdrew():
             return [key("meals", event.meal_id, event.crew_id)]
+        case o.ConversationHeld(person_id=newcomer, host_crew_id=host):
+            return [key("conversation", newcomer, host)]
+        case o.BuddyAssigned(person_id=newcomer, buddy_crew_id=buddy):
+            return [key("buddy", newcomer, buddy)]
     return []
 
 
@@ -142,6 +153,10 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
             row = _status(row, "signed_up", fact, role="helper")
         case m.Withdrew():
             row = _status(row, "withdrawn", fact)
+        case o.ConversationHeld(held_at=at):
+            row = _status(row, "hosted", fact, role="conversation_host", happened_at=at)
+        case o.BuddyAssigned():
+            row = _status(row, "buddy", fact, role="buddy", happened_at=fact.recorded_at)
     return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
 
 

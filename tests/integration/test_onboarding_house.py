@@ -135,6 +135,21 @@ def test_a_welcomed_newcomer_can_cook_and_a_redirected_one_shows_where_they_went
             },
         ],
     )
+    eventually(
+        env,
+        "select kind, occurrence_id, status from participation where crew_id = 'anna' "
+        "order by kind, occurrence_id",
+        [
+            {"kind": "buddy", "occurrence_id": "nora", "status": "buddy"},
+            {"kind": "conversation_host", "occurrence_id": "nora", "status": "hosted"},
+            {"kind": "conversation_host", "occurrence_id": "otto", "status": "hosted"},
+        ],
+    )
+    eventually(
+        env,
+        "select conversations_hosted, buddy_for from crew_contributions where crew_id = 'anna'",
+        [{"conversations_hosted": 2, "buddy_for": 1}],
+    )
     notes = json.loads(
         crew(
             env,
