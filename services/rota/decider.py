@@ -167,29 +167,24 @@ def _join(occ: Occurrence, who: str) -> Occurrence:
     return occ if who in occ.people else replace(occ, people=(*occ.people, who))
 
 
+def _version_of(event: r.SeriesScheduled | r.SeriesChanged) -> Version:
+    return Version(
+        weekdays=tuple(event.weekdays),
+        start=event.start,
+        end=event.end,
+        until=event.until,
+        tasks=tuple(event.tasks),
+        capacity=event.capacity,
+    )
+
+
 def evolve(series: Series, event: r.RotaEvent) -> Series:
     match event:
         case r.SeriesScheduled():
-            first = Version(
-                weekdays=tuple(event.weekdays),
-                start=event.start,
-                end=event.end,
-                until=event.until,
-                tasks=tuple(event.tasks),
-                capacity=event.capacity,
-            )
-            return replace(series, plan=event, versions=((event.starts_on, first),))
+            return replace(series, plan=event, versions=((event.starts_on, _version_of(event)),))
         case r.SeriesChanged():
-            version = Version(
-                weekdays=tuple(event.weekdays),
-                start=event.start,
-                end=event.end,
-                until=event.until,
-                tasks=tuple(event.tasks),
-                capacity=event.capacity,
-            )
             kept = tuple((d, v) for d, v in series.versions if d < event.effective_from)
-            return replace(series, versions=(*kept, (event.effective_from, version)))
+            return replace(series, versions=(*kept, (event.effective_from, _version_of(event))))
         case r.IntentionStated(crew_id=who):
             return replace(series, intentions={**series.intentions, who: event})
         case r.IntentionDropped(crew_id=who):
