@@ -24,29 +24,42 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
 
+from bench import workload
 from crew import client, subjects
 from crew.eventstore import ensure_event_store
 from crew.natsserver import NatsServer
-from crew.personal import JetStreamVault
 from projections.projection import Projection
-from projections.projector import replay_into, stream_last_seq
+from projections.projector import stream_last_seq
 from projections.replay import Replay
 from schemas import meals as m
 from services.kiosk import tokens
 
 SIZES = {
-    "quick": {"sequential": 400, "concurrent": 3_000, "rounds": 3, "meals": 200, "kiosk": 2_000},
+    "quick": {
+        "sequential": 400,
+        "concurrent": 3_000,
+        "rounds": 3,
+        "meals": 200,
+        "kiosk": 2_000,
+        "houses": 10,
+        "replays": 3,
+        "samples": 100,
+    },
     "full": {
         "sequential": 2_000,
         "concurrent": 20_000,
         "rounds": 5,
         "meals": 1_000,
         "kiosk": 10_000,
+        "houses": 140,  # about a million events
+        "replays": 1,
+        "samples": 300,
     },
 }
 CONCURRENCY = 64
 KIOSK_CLIENTS = 32
 RESULTS = Path(__file__).with_name("results.json")
+EXTRAS: dict[str, str] = {}  # latencies and memory: no raw counterpart, reported as they are
 
 
 @dataclass
@@ -196,6 +209,64 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
     )
 
 
+async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> str:
+    """From `accepted` to visible in meal_plan (the projector's checkpoint reaches the event's
+    sequence, which it commits in the same transaction as the row), p50 and p99."""
+    stop = asyncio.Event()
+    load: list[asyncio.Task[None]] = []
+    if heavy:
+
+        async def churn(w: int) -> None:
+            n = 0
+            while not stop.is_set():
+                body = msgspec.json.encode(
+                    {"meal_id": f"meal{n % meals}", "crew_id": f"load{w}-{n}", "role": "helper"}
+                )
+                await client.send(nc, "meals.volunteer_to_cook", body)
+                n += 1
+
+        load = [asyncio.create_task(churn(w)) for w in range(CONCURRENCY)]
+    latencies = []
+    probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
+    for i in range(samples):
+        body = msgspec.json.encode(
+            {"meal_id": f"meal{i % meals}", "crew_id": f"fresh{int(heavy)}-{i}", "role": "helper"}
+        )
+        sent = time.perf_counter()
+        reply = msgspec.json.decode(await client.send(nc, "meals.volunteer_to_cook", body))
+        seq = reply["events"][-1]["seq"]
+        while True:
+            answer = msgspec.json.decode(
+                (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data
+            )
+            if answer["rows"][0][0] >= seq:
+                break
+            await asyncio.sleep(0.001)
+        latencies.append(time.perf_counter() - sent)
+        await asyncio.sleep(0.05 if not heavy else 0.01)
+    stop.set()
+    await asyncio.gather(*load, return_exceptions=True)
+    return percentiles(latencies)
+
+
+def query_latency(path: Path, rounds: int = 20) -> dict[str, str]:
+    """p50 and p95 of the coordinator views over the rebuilt file."""
+    projection = Projection(path)
+    found = {}
+    for view in ("crew_contributions", "load_balance"):
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            projection.con.execute(f"select * from {view}").fetchall()
+            times.append(time.perf_counter() - started)
+        ordered = sorted(times)
+        found[view] = (
+            f"p50 {ordered[len(ordered) // 2] * 1000:.1f} ms, p95 {ordered[int(len(ordered) * 0.95) - 1] * 1000:.1f} ms"
+        )
+    projection.close()
+    return found
+
+
 async def raw_replay(nc: NATS, last: int) -> float:
     replay = await Replay(nc, 1).start()
     started, seen = time.perf_counter(), 0
@@ -208,15 +279,20 @@ async def raw_replay(nc: NATS, last: int) -> float:
     return last / (time.perf_counter() - started)
 
 
-async def projector_rebuild(nc: NATS, last: int, folder: Path, r: int) -> float:
+PROBES: list[dict[str, float]] = []
+
+
+async def projector_rebuild(url: str, folder: Path, r: int) -> float:
+    """A rebuild of every view in its own process (as the projector would), so its peak memory
+    is its own."""
     path = folder / f"rebuild-{r}.duckdb"
-    started = time.perf_counter()
-    projection = await asyncio.to_thread(Projection, path)
-    replay = await replay_into(nc, projection, last, JetStreamVault(nc))
-    elapsed = time.perf_counter() - started
-    await replay.stop()
-    projection.close()
-    return last / elapsed
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.rebuild_probe", url, str(path), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await probe.communicate()
+    result = json.loads(out)
+    PROBES.append(result)
+    return float(result["events_per_s"])
 
 
 async def bench(size: str) -> list[Figure]:
@@ -307,12 +383,44 @@ async def bench(size: str) -> list[Figure]:
             await asyncio.sleep(2)  # the kiosk has seen the token
             url = f"http://127.0.0.1:{http_port}"
             figures.append(await kiosk_vs_nats(nc, url, token, plan["kiosk"], plan["meals"]))
-            last = await stream_last_seq(nc)
-            say(f"replaying {last:,} events ...")
-            raw = await median_of(rounds, "raw replay", lambda r: raw_replay(nc, last))
-            rebuild = await median_of(
-                rounds, "rebuild", lambda r: projector_rebuild(nc, last, folder, r)
+            say("freshness: accepted -> visible in meal_plan, light and heavy load ...")
+            projector = subprocess.Popen(
+                [sys.executable, "-m", "projections"], env={**env, "CREW_HOME": str(folder / "live")},
+                stdout=log, stderr=log,
+            )  # fmt: skip
+            if await client.wait_for_components(server.url, ["projector"], timeout=60):
+                raise SystemExit("the projector did not start")
+            caught_up = await stream_last_seq(nc)
+            probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
+            while True:  # measure freshness, not the start-up catch-up
+                answer = msgspec.json.decode(
+                    (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data
+                )
+                if answer.get("rows") and answer["rows"][0][0] >= caught_up:
+                    break
+                await asyncio.sleep(0.2)
+            EXTRAS["freshness, light load"] = await freshness(
+                nc, plan["samples"], plan["meals"], heavy=False
             )
+            EXTRAS[f"freshness, {CONCURRENCY} concurrent commands"] = await freshness(
+                nc, plan["samples"], plan["meals"], heavy=True
+            )
+            projector.terminate()
+            projector.wait(30)
+            say(f"writing the workload: a year in {plan['houses']} houses ...")
+            written = await workload.write(nc, plan["houses"], seed=7, say=say)
+            last = await stream_last_seq(nc)
+            say(f"replaying {last:,} events ({written:,} from the workload) ...")
+            replays = plan["replays"]
+            raw = await median_of(replays, "raw replay", lambda r: raw_replay(nc, last))
+            rebuild = await median_of(
+                replays, "rebuild", lambda r: projector_rebuild(server.url, folder, r)
+            )
+            EXTRAS["projector peak memory during rebuild"] = (
+                f"{max(p['peak_rss_mb'] for p in PROBES):.0f} MB for {last:,} events"
+            )
+            for view, figure in query_latency(folder / "rebuild-0.duckdb").items():
+                EXTRAS[f"{view} query over {last:,} events"] = figure
             figures.append(
                 Figure(
                     f"projector rebuild ({last:,} events)", rebuild, "raw ordered replay", raw, "/s"
@@ -348,6 +456,8 @@ def main() -> None:
     started = time.perf_counter()
     figures = asyncio.run(bench(args.size))
     print(table(figures))
+    for name, value in EXTRAS.items():
+        print(f"{name:<48} {value}")
     RESULTS.write_text(
         json.dumps(
             {
@@ -359,6 +469,7 @@ def main() -> None:
                 },
                 "seconds": round(time.perf_counter() - started, 1),
                 "figures": [{**asdict(f), "ratio": round(f.ratio, 3)} for f in figures],
+                "measures": EXTRAS,
             },
             indent=2,
         )

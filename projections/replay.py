@@ -12,6 +12,8 @@ from nats.js.client import JetStreamContext
 from crew import subjects
 from crew.eventstore import Recorded
 
+MAX_BUFFERED = 20_000
+
 
 class Replay:
     """Every event from `start` on, in stream order, for as long as it runs (no acks, no state
@@ -23,6 +25,8 @@ class Replay:
         self._start = max(start, 1)
         self._buffer: list[Recorded] = []
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()  # set while the buffer has room
+        self._room.set()
         self._sub: JetStreamContext.PushSubscription | None = None
 
     async def start(self) -> Replay:
@@ -35,12 +39,17 @@ class Replay:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._start
             ),
             cb=self._received,
-            pending_msgs_limit=1_000_000,
-            pending_bytes_limit=512 * 1024 * 1024,
+            pending_msgs_limit=200_000,
+            pending_bytes_limit=256 * 1024 * 1024,
         )
         return self
 
     async def _received(self, msg: Msg) -> None:
+        if len(self._buffer) >= MAX_BUFFERED:
+            # Backpressure: while this waits, no flow-control reply goes back and the server
+            # pauses, so memory stays flat however long the log is.
+            self._room.clear()
+            await self._room.wait()
         meta = msg.metadata
         self._buffer.append(
             Recorded(meta.sequence.stream, msg.subject, msg.data, msg.headers or {}, meta.timestamp)
@@ -56,6 +65,8 @@ class Replay:
             except TimeoutError:
                 return []
         batch, self._buffer = self._buffer[:limit], self._buffer[limit:]
+        if len(self._buffer) < MAX_BUFFERED // 2:
+            self._room.set()
         return batch
 
     async def stop(self) -> None:

@@ -25,7 +25,8 @@ class Fact:
 
     @property
     def occurred_at(self) -> str:
-        return self.headers.get("Crew-Occurred-At", self.recorded_at.isoformat())
+        # `or`, not a .get() default: the fallback is formatted only when the header is missing
+        return self.headers.get("Crew-Occurred-At") or self.recorded_at.isoformat()
 
 
 Where = Literal["file", "memory", "restricted"]

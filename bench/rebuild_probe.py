@@ -1,0 +1,44 @@
+"""`python -m bench.rebuild_probe <nats_url> <file>`: rebuild every view from the whole log into
+<file>, as the projector does, and print events/s and the peak memory of this process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import nats
+
+from crew.personal import JetStreamVault
+from projections.projection import Projection
+from projections.projector import replay_into, stream_last_seq
+
+
+async def main(url: str, path: Path) -> None:
+    nc = await nats.connect(url)
+    last = await stream_last_seq(nc)
+    started = time.perf_counter()
+    projection = Projection(path)
+    replay = await replay_into(nc, projection, last, JetStreamVault(nc))
+    seconds = time.perf_counter() - started
+    await replay.stop()
+    projection.close()
+    await nc.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "events": last,
+                "seconds": seconds,
+                "events_per_s": last / seconds,
+                "peak_rss_mb": peak_mb,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
