@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from nats.aio.client import Client as NATS
 
 from crew import client, subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
+from schemas.common import ID_PATTERN
 
 PERSON_FIELDS = (
     "crew_id",
@@ -40,6 +42,8 @@ def _hide_others(node: Any) -> Any:
 async def export(nc: NATS, person: str, progress: bool = True) -> dict[str, Any]:
     """Everything the house holds about `person`, readable: their personal data (while their
     key exists), every event that names them, their participation and contributions."""
+    if not re.fullmatch(ID_PATTERN, person):
+        raise ValueError(f"{person!r} is not a crew id (1-64 of A-Z a-z 0-9 _ -)")
     key = await JetStreamVault(nc).key(person)
     events: list[dict[str, Any]] = []
     personal: dict[str, Any] = {}

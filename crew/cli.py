@@ -236,7 +236,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crew.access import export
 
     async def work(nc: Any) -> int:
-        document = await export(nc, args.crew_id)
+        try:
+            document = await export(nc, args.crew_id)
+        except ValueError as exc:
+            print(f"crew export: {exc}", file=sys.stderr)
+            return 2
         text = msgspec.json.format(msgspec.json.encode(document), indent=2).decode()
         if args.out:
             Path(args.out).write_text(text + "\n")

@@ -1,0 +1,44 @@
+"""`make bench --size quick` as a smoke test: it runs end to end and reports every figure.
+
+No timing is asserted (machines are shared and noisy); the figures are read in
+docs/performance.md and in the issue notes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(600)
+def test_the_quick_bench_runs_and_reports_every_figure_against_its_raw_reference(
+    tmp_path: Path,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--size", "quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=590,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    names = [f["name"] for f in results["figures"]]
+    assert names[:3] == [
+        "command round-trips, sequential",
+        "command round-trips, 64 concurrent",
+        "kiosk HTTP sign-ups, 32 clients",
+    ]
+    assert names[3].startswith("projector rebuild")
+    assert all(f["crew"] > 0 and f["reference"] > 0 and f["ratio"] > 0 for f in results["figures"])
+    assert set(results["measures"]) >= {
+        "freshness, light load",
+        "freshness, 64 concurrent commands",
+        "projector peak memory during rebuild",
+    }
+    assert "ratio" in run.stdout
