@@ -182,11 +182,17 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
 
         async def tap(i: int) -> None:
             body = {"meal_id": f"meal{i % meals}", "crew_id": f"k{i}", "role": "helper"}
-            response = await http.post(
-                "/api/v1/commands/meals/volunteer_to_cook",
-                json=body,
-                headers={"authorization": f"Bearer {token}", "idempotency-key": f"kiosk-{i}"},
-            )
+            headers = {"authorization": f"Bearer {token}", "idempotency-key": f"kiosk-{i}"}
+            for attempt in range(5):  # as a tablet does: a dropped connection is retried, same key
+                try:
+                    response = await http.post(
+                        "/api/v1/commands/meals/volunteer_to_cook", json=body, headers=headers
+                    )
+                    break
+                except httpx.TransportError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.05)
             if response.status_code != 200:
                 raise RuntimeError(f"{response.status_code} {response.text}")
 

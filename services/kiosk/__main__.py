@@ -15,4 +15,5 @@ uvicorn.run(
     port=int(os.environ.get("CREW_HTTP_PORT", "8080")),
     log_level="warning",
     access_log=False,  # URLs and bodies stay out of the logs
+    timeout_keep_alive=30,  # tablets keep their connection; fewer close-while-reused races
 )
