@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,9 @@ def _hide_others(node: Any) -> Any:
     return node
 
 
-async def export(nc: NATS, person: str, progress: bool = True) -> dict[str, Any]:
+async def export(
+    nc: NATS, person: str, progress: Callable[[int], None] = lambda events_read: None
+) -> dict[str, Any]:
     """Everything the house holds about `person`, readable: their personal data (while their
     key exists), every event that names them, their participation and contributions."""
     if not re.fullmatch(ID_PATTERN, person):
@@ -50,8 +52,8 @@ async def export(nc: NATS, person: str, progress: bool = True) -> dict[str, Any]
     seen = 0
     async for record in client.events(nc):
         seen += 1
-        if progress and seen % 10_000 == 0:
-            print(f"\rexport: {seen:,} events read ...", end="", file=sys.stderr, flush=True)
+        if seen % 10_000 == 0:
+            progress(seen)
         raw = msgspec.json.decode(record.data)
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
             continue
@@ -79,8 +81,6 @@ async def export(nc: NATS, person: str, progress: bool = True) -> dict[str, Any]
                 "payload": payload,
             }
         )
-    if progress and seen >= 10_000:
-        print(file=sys.stderr)
     views = {}
     for name, sql in (
         (

@@ -237,7 +237,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def work(nc: Any) -> int:
         try:
-            document = await export(nc, args.crew_id)
+            document = await export(
+                nc,
+                args.crew_id,
+                lambda seen: print(
+                    f"\rexport: {seen:,} events read ...", end="", file=sys.stderr, flush=True
+                ),
+            )
         except ValueError as exc:
             print(f"crew export: {exc}", file=sys.stderr)
             return 2
