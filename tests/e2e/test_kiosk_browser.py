@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.integration.cli import crew, eventually, send, sql
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+QUEUE_IN_STORAGE = "localStorage.getItem('crew.queue')"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,24 @@ def kiosk_page(house: House, browser: Browser) -> tuple[dict[str, str], Page]:
     return env, page
 
 
+def wait_for_toast(env: dict[str, str], page: Page, text: str) -> None:
+    """Wait for the toast; when it never comes, say what the page and the house showed instead."""
+    try:
+        page.wait_for_selector(f"[data-testid=toast]:has-text('{text}')", timeout=45000)
+    except PlaywrightTimeoutError:
+        logs = Path(env["CREW_HOME"]) / "logs"
+        tails = {
+            name: (logs / name).read_text(errors="replace")[-2000:]
+            for name in ("kiosk.log", "onboarding.log", "meals.log")
+            if (logs / name).exists()
+        }
+        pytest.fail(
+            f"no toast {text!r}; the toast said {page.inner_text('[data-testid=toast]')!r}, "
+            f"queue {page.evaluate(QUEUE_IN_STORAGE)!r}\n"
+            + "\n".join(f"--- {name}\n{tail}" for name, tail in tails.items())
+        )
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -71,7 +91,7 @@ def test_a_helper_tapped_on_the_page_appears_in_meal_plan(house: House, browser:
     env, page = kiosk_page(house, browser)
     page.click("[data-testid=me-anna]")
     page.click("[data-testid=help-today]")
-    page.wait_for_selector("[data-testid=toast]:has-text('Tak')")
+    wait_for_toast(env, page, "Tak")
     shot(page, "kiosk-signed-up")
     eventually(
         env,
@@ -125,7 +145,7 @@ def test_someone_new_registers_from_the_page_and_arrives_in_the_funnel(
     page.fill("[data-testid=new-name]", "Nora Ahmadi")
     page.fill("[data-testid=new-why]", "the joint meal")
     page.click("[data-testid=new-send]")
-    page.wait_for_selector("[data-testid=toast]:has-text('Velkommen')")
+    wait_for_toast(env, page, "Velkommen")
     shot(page, "kiosk-newcomer")
     eventually(
         env,
