@@ -52,7 +52,7 @@ SIZES = {
         "meals": 1_000,
         "kiosk": 10_000,
         "houses": 140,  # about a million events
-        "replays": 1,
+        "replays": 3,
         "samples": 300,
     },
 }
