@@ -46,7 +46,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from crew.house import up
 
     home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
-    return up(home, args.nats_port, args.http_port, args.demo)
+    if args.cluster < 1:
+        raise SystemExit("crew up: --cluster needs at least 1 node")
+    return up(home, args.nats_port, args.http_port, args.demo, args.cluster)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -436,7 +438,9 @@ def parser() -> argparse.ArgumentParser:
         "up",
         help="start the whole house on this machine",
         description="Start nats-server (JetStream, fsync on every write), every "
-        "service, the projector and the query service. Stops cleanly on Ctrl-C.",
+        "service, the projector, the query service and the kiosk. Every component connects "
+        "as its own NATS user, allowed only its own subjects; anonymous clients are refused. "
+        "The crew CLI's credentials go in <home>/house.json. Stops cleanly on Ctrl-C.",
     )
     p.add_argument("--home", help="where the house keeps its data (default ./var, env CREW_HOME)")
     p.add_argument("--nats-port", type=int, default=4222, help="NATS port (default 4222)")
@@ -447,6 +451,14 @@ def parser() -> argparse.ArgumentParser:
         help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)",
     )
     p.add_argument("--demo", action="store_true", help="seed a realistic house to explore")
+    p.add_argument(
+        "--cluster",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N nats-server nodes as a cluster on loopback (the first on --nats-port), "
+        "the stream and buckets at min(N, 3) replicas (default 1: a single node)",
+    )
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser(

@@ -42,6 +42,17 @@ class StoreUnavailable(Exception):
     """JetStream did not answer in time or refused for a reason of its own (e.g. full)."""
 
 
+class StoreFull(StoreUnavailable):
+    """JetStream refused the write for want of storage (its `max_file_store`, or the disk)."""
+
+
+def refused_by_store(description: str) -> StoreUnavailable:
+    """What JetStream's refusal of a write means for the command: full, or otherwise unwell."""
+    if "insufficient" in description.lower() or "storage" in description.lower():
+        return StoreFull(description)
+    return StoreUnavailable(description)
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     type: str  # "<context>.<name>"
@@ -197,11 +208,11 @@ class JetStreamEventStore:
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code == WRONG_LAST_SEQUENCE:
                     raise ConcurrencyConflict(str(exc)) from exc
-                raise StoreUnavailable(str(exc)) from exc
+                raise refused_by_store(str(exc)) from exc
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
                 raise StoreUnavailable("the event store did not acknowledge") from exc
             except nats.js.errors.APIError as exc:
-                raise StoreUnavailable(str(exc)) from exc
+                raise refused_by_store(str(exc)) from exc
             return [ack.seq]
         return await self._append_batch(aggregate_id, events, guard)
 
@@ -230,7 +241,7 @@ class JetStreamEventStore:
             if error:
                 if error.get("err_code") == WRONG_LAST_SEQUENCE:
                     raise ConcurrencyConflict(error.get("description", ""))
-                raise StoreUnavailable(error.get("description", "batch refused"))
+                raise refused_by_store(error.get("description", "batch refused"))
             final = int(answer["seq"])
             return list(range(final - last + 1, final + 1))
         raise AssertionError("unreachable")
@@ -259,6 +270,8 @@ class JetStreamEventStore:
             return (await kv.get(command_id)).value  # another instance answered first
         except nats.errors.TimeoutError as exc:
             raise StoreUnavailable("the outcomes bucket did not answer") from exc
+        except nats.js.errors.APIError as exc:
+            raise refused_by_store(str(exc)) from exc
 
 
 class InMemoryEventStore:

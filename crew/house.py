@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import nats
 
-from crew import client
+from crew import auth, client, settings
 from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
+from crew.natsserver import Cluster, NatsServer
 from crew.settings import HOUSE_FILE
 from services.kiosk import tokens
 
@@ -50,14 +51,25 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class House:
-    def __init__(self, home: Path, nats_port: int, http_port: int, demo: bool) -> None:
+    def __init__(
+        self, home: Path, nats_port: int, http_port: int, demo: bool, cluster: int = 1
+    ) -> None:
         self.home = home
         self.nats_port = nats_port
         self.http_port = http_port
         self.demo = demo
-        self.server: NatsServer | None = None
-        self.nats_url = os.environ.get("CREW_NATS_URL", "")
+        self.cluster = cluster
+        self.servers: list[NatsServer] = []
+        self.nats_url = os.environ.get("CREW_NATS_URL", "")  # as `crew up` itself connects
+        self.public_url = auth.without_credentials(self.nats_url) if self.nats_url else ""
+        self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
         for component in self.components:
             if component.name == "kiosk":
@@ -65,10 +77,17 @@ class House:
         self.kiosk_token = ""
         self._stopping = asyncio.Event()
 
+    def url_of(self, user: str) -> str:
+        """The NATS URL(s) for one of the house's users; as given when joining a NATS."""
+        if not self.passwords:
+            return self.nats_url
+        return auth.with_credentials(self.public_url, user, self.passwords[user])
+
     def _spawn(self, component: Component) -> None:
         env = {
             **os.environ,
-            "CREW_NATS_URL": self.nats_url,
+            "CREW_NATS_URL": self.url_of(auth.COMPONENT_USERS[component.name]),
+            "CREW_QUERY_NATS_URL": self.url_of("query"),
             "CREW_HOME": str(self.home),
             **component.env,
         }
@@ -94,28 +113,34 @@ class House:
 
     async def _start(self) -> None:
         if self.nats_url:
-            say(f"joining NATS at {self.nats_url} (CREW_NATS_URL)")
+            say(f"joining NATS at {self.public_url} (CREW_NATS_URL)")
         else:
-            self.server = NatsServer(self.home, self.nats_port)
-            say(
-                f"starting nats-server on 127.0.0.1:{self.nats_port} (JetStream, sync_interval: always)"
-            )
-            await asyncio.to_thread(self.server.start)
-            self.nats_url = self.server.url
-        nc = await nats.connect(self.nats_url, name="crew-up", connect_timeout=5)
-        await ensure_event_store(nc)
+            await self._start_nats()
+        replicas = min(self.cluster, 3)
+        nc = await nats.connect(
+            settings.servers(self.url_of("house")), name="crew-up", connect_timeout=5
+        )
+        await ensure_event_store(nc, replicas)
+        for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
+            await tokens.bucket(nc, bucket, replicas)
         self.kiosk_token = await tokens.add(nc, "house")  # a fresh token for this run's kiosk URL
         await nc.close()
         for component in self.components:
             self._spawn(component)
         house = {
-            "nats_url": self.nats_url,
+            "nats_url": self.url_of("coordinator"),  # the `crew` CLI's user
+            "observer_url": self.url_of("observer"),  # for other services: read the log
             "pid": os.getpid(),
             "http_port": self.http_port,
             "components": expected_answers(),
         }
-        (self.home / HOUSE_FILE).write_text(json.dumps(house, indent=2))
-        missing = await client.wait_for_components(self.nats_url, expected_answers(), timeout=60)
+        house_file = self.home / HOUSE_FILE
+        house_file.touch(mode=0o600)
+        house_file.chmod(0o600)  # it holds the coordinator's password
+        house_file.write_text(json.dumps(house, indent=2))
+        missing = await client.wait_for_components(
+            self.url_of("coordinator"), expected_answers(), timeout=60
+        )
         if missing:
             raise SystemExit(
                 f"crew up: no answer from {', '.join(missing)}; see {self.home / 'logs'}"
@@ -124,8 +149,41 @@ class House:
             from crew.demo import seed
 
             say("seeding a demo house ...")
-            await seed(self.nats_url, say)
+            await seed(self.url_of("coordinator"), say)
         say(self._banner())
+
+    async def _start_nats(self) -> None:
+        """The embedded NATS: one node, or a cluster of nodes on loopback; either way with a
+        fresh least-privilege user per component (crew/auth.py) and no anonymous access."""
+        self.passwords = auth.passwords()
+        block = auth.authorization_block(self.passwords)
+        if self.cluster == 1:
+            self.servers = [NatsServer(self.home, self.nats_port, authorization=block)]
+        else:
+            ports = [self.nats_port] + [free_port() for _ in range(self.cluster - 1)]
+            routes = [free_port() for _ in range(self.cluster)]
+            self.servers = [
+                NatsServer(
+                    self.home,
+                    ports[i],
+                    authorization=block,
+                    cluster=Cluster("crew", routes[i], [r for r in routes if r != routes[i]]),
+                    name=f"n{i + 1}",
+                )
+                for i in range(self.cluster)
+            ]
+        shape = "" if self.cluster == 1 else f"a cluster of {self.cluster}, "
+        say(
+            f"starting nats-server on 127.0.0.1:{', '.join(str(s.port) for s in self.servers)} "
+            f"({shape}JetStream, sync_interval: always, a user per component)"
+        )
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in self.servers))
+        self.public_url = ",".join(s.url for s in self.servers)
+
+    def _nats_note(self) -> str:
+        if not self.passwords:
+            return ""
+        return f"\n              (no anonymous access; the crew CLI's credentials are in {self.home / HOUSE_FILE})"
 
     def _banner(self) -> str:
         return f"""
@@ -133,7 +191,7 @@ crew is up. The house lives in {self.home}
   kiosk       http://127.0.0.1:{self.http_port}/kiosk#token={self.kiosk_token}
               (a tablet opens http://<this machine>:{self.http_port}/kiosk#token=...; more: crew kiosk add <name>)
   kiosk token {self.kiosk_token}
-  NATS        {self.nats_url}
+  NATS        {self.public_url}{self._nats_note()}
   components  {", ".join(expected_answers())} (crew status)
   logs        {self.home / "logs"}
 
@@ -150,9 +208,10 @@ Stop with Ctrl-C.
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
-            if self.server and self.server.process and self.server.process.poll() is not None:
-                say("nats-server stopped unexpectedly; restarting it")
-                await asyncio.to_thread(self.server.start)
+            for server in self.servers:
+                if server.process and server.process.poll() is not None:
+                    say(f"nats-server {server.name} stopped unexpectedly; restarting it")
+                    await asyncio.to_thread(server.start)
             for component in self.components:
                 process = component.process
                 if self._stopping.is_set() or process is None or process.poll() is None:
@@ -177,11 +236,11 @@ Stop with Ctrl-C.
                 process.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 process.kill()
-        if self.server:
-            await asyncio.to_thread(self.server.stop)
+        for server in self.servers:
+            await asyncio.to_thread(server.stop)
         say("stopped.")
 
 
-def up(home: Path, nats_port: int, http_port: int, demo: bool) -> int:
+def up(home: Path, nats_port: int, http_port: int, demo: bool, cluster: int = 1) -> int:
     home.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(House(home, nats_port, http_port, demo).run())
+    return asyncio.run(House(home, nats_port, http_port, demo, cluster).run())

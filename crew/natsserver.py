@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
+
 
 def binary() -> Path:
     beside = Path(sys.executable).with_name("nats-server")
@@ -23,27 +25,61 @@ def binary() -> Path:
     return Path(found)
 
 
-def config_text(store: Path, port: int, max_file_store: str | None = None) -> str:
+class Cluster(msgspec.Struct, frozen=True):
+    """This node's place in a cluster of nodes on loopback: its route port and its peers'."""
+
+    name: str
+    port: int
+    routes: list[int]
+
+
+def config_text(
+    store: Path,
+    port: int,
+    max_file_store: str | None = None,
+    authorization: str = "",
+    cluster: Cluster | None = None,
+    server_name: str = "crew",
+) -> str:
     limits = f"\n  max_file_store: {max_file_store}" if max_file_store else ""
+    routes = ""
+    if cluster:
+        peers = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in cluster.routes)
+        routes = (
+            f"cluster {{\n  name: {cluster.name}\n  listen: 127.0.0.1:{cluster.port}\n"
+            f"  routes: [{peers}]\n}}\n"
+        )
     return f"""# written by crew up; edits are overwritten
-server_name: crew
+server_name: {server_name}
 listen: 127.0.0.1:{port}
 max_payload: 8MB
 jetstream {{
   store_dir: "{store}"
   sync_interval: always{limits}
 }}
-"""
+{routes}{authorization}"""
 
 
 class NatsServer:
-    def __init__(self, home: Path, port: int, max_file_store: str | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        port: int,
+        max_file_store: str | None = None,
+        authorization: str = "",
+        cluster: Cluster | None = None,
+        name: str = "crew",
+    ) -> None:
         self.home = home
         self.port = port
-        self.config = home / "nats.conf"
-        self.log = home / "logs" / "nats.log"
-        self.store = home / "nats"
+        suffix = "" if name == "crew" else f"-{name}"
+        self.config = home / f"nats{suffix}.conf"
+        self.log = home / "logs" / f"nats{suffix}.log"
+        self.store = home / f"nats{suffix}"
         self.max_file_store = max_file_store
+        self.authorization = authorization
+        self.cluster = cluster
+        self.name = name
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +89,18 @@ class NatsServer:
     def start(self, timeout: float = 20.0) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.store.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(config_text(self.store, self.port, self.max_file_store))
+        self.config.touch(mode=0o600)  # it may hold passwords
+        self.config.chmod(0o600)
+        self.config.write_text(
+            config_text(
+                self.store,
+                self.port,
+                self.max_file_store,
+                self.authorization,
+                self.cluster,
+                self.name,
+            )
+        )
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [str(binary()), "-c", str(self.config)], stdout=out, stderr=subprocess.STDOUT

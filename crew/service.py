@@ -38,7 +38,9 @@ async def as_is(message: NatsMessage, original: Any = None) -> NatsMessage:
 def raw_broker(url: str, name: str) -> NatsBroker:
     """A broker whose handlers get the raw message, with no dependency injection per message
     (profiled: it cost as much as the whole command shell)."""
-    return NatsBroker(url, logger=None, name=name, apply_types=False, decoder=as_is)
+    return NatsBroker(
+        settings.servers(url), logger=None, name=name, apply_types=False, decoder=as_is
+    )
 
 
 def status_responder(
@@ -53,6 +55,21 @@ def status_responder(
         return msgspec.json.encode(
             StatusReply(component=component, pid=os.getpid(), ok=trouble is None, problem=trouble)
         )
+
+
+# Fault injection for tests/faults: with CREW_FAULT_EXIT_AFTER_APPENDS=N the process dies hard
+# right after its N-th append was acknowledged and before the reply goes out. Off by default.
+EXIT_AFTER_APPENDS = int(os.environ.get("CREW_FAULT_EXIT_AFTER_APPENDS", "0"))
+_appends = 0
+
+
+def crash_before_replying(reply: bytes) -> None:
+    global _appends
+    if EXIT_AFTER_APPENDS and reply.startswith(b'{"status":"accepted","events":[{'):
+        _appends += 1
+        if _appends >= EXIT_AFTER_APPENDS:
+            log.warning("fault_injected", fault="exit between append and reply")
+            os._exit(137)
 
 
 Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]
@@ -70,7 +87,9 @@ def build_app(
         subjects.commands_of(decider.context), queue=decider.context, max_workers=config.workers
     )
     async def on_command(msg: NatsMessage) -> bytes:
-        return await shell["it"].handle(msg.raw_message.subject, msg.headers, msg.body)
+        reply = await shell["it"].handle(msg.raw_message.subject, msg.headers, msg.body)
+        crash_before_replying(reply)
+        return reply
 
     status_responder(broker, decider.context)
     app = FastStream(broker, logger=None)
@@ -79,7 +98,9 @@ def build_app(
 
     @app.on_startup
     async def open_store() -> None:
-        nc = await nats.connect(config.nats_url, name=f"crew-{decider.context}-store")
+        nc = await nats.connect(
+            settings.servers(config.nats_url), name=f"crew-{decider.context}-store"
+        )
         await ensure_event_store(nc)
         connection["nc"] = nc
         shell["it"] = CommandShell(decider, JetStreamEventStore(nc), vault=JetStreamVault(nc))

@@ -15,6 +15,7 @@ HOUSE_FILE = "house.json"
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     home: Path
     nats_url: str
+    query_nats_url: str = ""  # the query service's own user, when the house has users
     log_format: str = "auto"  # auto | json | console
     query_timeout_s: float = 10.0
     workers: int = 16
@@ -26,6 +27,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 class HouseNotFound(RuntimeError):
     pass
+
+
+def servers(url: str) -> list[str]:
+    """A NATS URL, or a cluster's URLs comma-separated (`nats://a:4222,nats://b:4222`)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
 
 
 def home_from_env() -> Path:
@@ -52,6 +58,7 @@ def load() -> Settings:
         return Settings(
             home=home,
             nats_url=find_nats_url(home),
+            query_nats_url=os.environ.get("CREW_QUERY_NATS_URL", ""),
             log_format=os.environ.get("CREW_LOG_FORMAT", "auto"),
             query_timeout_s=float(os.environ.get("CREW_QUERY_TIMEOUT_S", "10")),
             workers=int(os.environ.get("CREW_WORKERS", "16")),

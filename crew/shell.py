@@ -24,7 +24,13 @@ import structlog
 
 from crew import subjects
 from crew.decider import Decider, Refusal
-from crew.eventstore import ConcurrencyConflict, EventStore, NewEvent, StoreUnavailable
+from crew.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    NewEvent,
+    StoreFull,
+    StoreUnavailable,
+)
 from crew.personal import InMemoryVault, Vault, seal_event
 from schemas.common import ID_PATTERN, Accepted, EventRef, FieldError, Invalid, Refused, Unavailable
 
@@ -138,6 +144,13 @@ class CommandShell(Generic[S]):
                 ).hexdigest()[:32]
                 try:
                     reply = await self._run(command, command_id, fingerprint, aggregate_id, headers)
+                except StoreFull as exc:
+                    log.error("event_store_full", error=str(exc))
+                    reply = Unavailable(
+                        message="the house's event store is out of storage, so nothing was "
+                        "recorded; a coordinator must free or add storage (docs/operations.md), "
+                        "then retry with the same command id"
+                    )
                 except StoreUnavailable as exc:
                     log.warning("event_store_unavailable", error=str(exc))
                     reply = Unavailable(

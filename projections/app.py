@@ -23,6 +23,9 @@ sql_decoder = msgspec.json.Decoder(SqlRequest)
 
 def build_app(config: settings.Settings) -> FastStream:
     broker = raw_broker(config.nats_url, "crew-projector")
+    # The query service shares the projector's DuckDB instance, so it lives in this process,
+    # but it talks to NATS as its own user: it can answer SQL and nothing else.
+    queries = raw_broker(config.query_nats_url or config.nats_url, "crew-query")
     state: dict[str, Any] = {}
 
     def live_connection() -> Any:
@@ -62,14 +65,14 @@ def build_app(config: settings.Settings) -> FastStream:
         )
         return msgspec.json.encode(reply)
 
-    @broker.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
+    @queries.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
     async def on_sql(msg: NatsMessage) -> bytes:
         return await answer(msg, live_connection, "everyday")
 
-    @broker.subscriber(subjects.QUERY_RESTRICTED_SQL, queue="query", max_workers=2)
+    @queries.subscriber(subjects.QUERY_RESTRICTED_SQL, queue="query", max_workers=2)
     async def on_restricted_sql(msg: NatsMessage) -> bytes:
-        """Contact details and conversation notes: a separate in-memory instance. Issue 8's
-        least-privilege NATS users give this subject to coordinators only."""
+        """Contact details and conversation notes: a separate in-memory instance. Of the NATS
+        users `crew up` makes, only coordinators may ask it (crew/auth.py)."""
         return await answer(msg, restricted_connection, "restricted")
 
     @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
@@ -103,19 +106,21 @@ def build_app(config: settings.Settings) -> FastStream:
     status_responder(
         broker, "projector", lambda: p.failing if (p := state.get("projector")) else None
     )
-    status_responder(broker, "query")
+    status_responder(queries, "query")
     app = FastStream(broker, logger=None)
 
     @app.on_startup
     async def start_projector() -> None:
-        nc = await nats.connect(config.nats_url, name="crew-projector-replay")
+        nc = await nats.connect(settings.servers(config.nats_url), name="crew-projector-replay")
         await ensure_event_store(nc)
         projector = Projector(nc, config.database)
         await projector.start()
         state.update(nc=nc, projector=projector)
+        await queries.start()
 
     @app.on_shutdown
     async def stop_projector() -> None:
+        await queries.stop()
         if projector := state.get("projector"):
             await projector.stop()
         if nc := state.get("nc"):

@@ -7,11 +7,13 @@ queue, dropped messages and, once, stalled (measured in make bench --size full).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime
 
 import nats.errors
 import nats.js.errors
+import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -19,6 +21,8 @@ from nats.js.client import JetStreamContext
 
 from crew import subjects
 from crew.eventstore import Recorded
+
+log = structlog.get_logger("crew.replay")
 
 POLL_S = 5.0  # how long one fetch waits for new events when there are none
 
@@ -55,7 +59,11 @@ class Replay:
         return self
 
     async def take(self, limit: int, timeout: float | None = None) -> list[Recorded]:
-        """Up to `limit` events, waiting for at least one (or `timeout`, then [])."""
+        """Up to `limit` events, waiting for at least one (or `timeout`, then []).
+
+        The consumer lives in the server's memory: when the server restarts (or it expired
+        while we were cut off), it is made again from the next sequence we have not seen, so a
+        reader never stalls and never skips."""
         assert self._sub is not None, "start() first"
         while True:
             try:
@@ -65,10 +73,43 @@ class Replay:
             except nats.errors.TimeoutError:
                 if timeout is not None:
                     return []
+                if not await self._consumer_alive():
+                    await self._resume()
+                continue
+            except (nats.errors.Error, nats.js.errors.Error) as exc:  # cut off, or gone
+                log.warning("replay_interrupted", error=type(exc).__name__, next_seq=self._start)
+                await asyncio.sleep(0.5)
+                await self._resume()
                 continue
             batch = [recorded(m) for m in msgs if not (m.headers and m.headers.get("Status"))]
+            if batch:
+                self._start = batch[-1].seq + 1
             if batch or timeout is not None:
                 return batch
+
+    async def _consumer_alive(self) -> bool:
+        assert self._sub is not None
+        try:
+            await self._sub.consumer_info()
+            return True
+        except nats.js.errors.NotFoundError:
+            return False
+        except (nats.errors.Error, nats.js.errors.Error):
+            return True  # cannot tell now; the next fetch says more
+
+    async def _resume(self) -> None:
+        """A new consumer from the next unseen sequence (the old one, if any, expires)."""
+        old, self._sub = self._sub, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await old.unsubscribe()
+        while self._sub is None:
+            try:
+                await self.start()
+                log.info("replay_resumed", next_seq=self._start)
+            except (nats.errors.Error, nats.js.errors.Error) as exc:
+                log.warning("replay_resume_failed", error=type(exc).__name__)
+                await asyncio.sleep(1)
 
     async def stop(self) -> None:
         if self._sub is not None:

@@ -23,13 +23,17 @@ def digest(token: str) -> str:
 ICAL_BUCKET = "CREW_ICAL_TOKENS"  # one secret per person for their calendar feed
 
 
-async def bucket(nc: NATS, name: str = BUCKET) -> KeyValue:
+async def bucket(nc: NATS, name: str = BUCKET, replicas: int = 1) -> KeyValue:
     js = nc.jetstream()
     try:
         return await js.key_value(name)
     except nats.js.errors.BucketNotFoundError:
         config = KeyValueConfig(
-            bucket=name, description="crew: token hashes", history=1, storage=StorageType.FILE
+            bucket=name,
+            description="crew: token hashes",
+            history=1,
+            storage=StorageType.FILE,
+            replicas=replicas,
         )
         return await js.create_key_value(config)
 

@@ -1,0 +1,176 @@
+"""Least-privilege NATS users: one per component, each allowed only its own subjects.
+
+`crew up` generates a fresh password for every user on each start, writes the users into the
+server's config (`nats.conf`, readable by the house's owner only) and hands each component its
+own URL. `house.json` (also owner-only) keeps the coordinator's URL for the `crew` CLI and the
+observer's URL for other services. Anonymous clients are refused at connect.
+
+What each user may publish and subscribe is the table `ROLES` below; docs/operations.md
+explains it and tests/faults/test_auth.py proves every refusal."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import msgspec
+
+from crew import subjects
+
+EVENTS = subjects.STREAM
+OUTCOMES = f"$KV.{subjects.OUTCOMES_BUCKET}.>"
+PERSONAL_KEYS = "$KV.CREW_PERSONAL_KEYS.>"
+KIOSK_TOKENS = "CREW_KIOSK_TOKENS"
+ICAL_TOKENS = "CREW_ICAL_TOKENS"
+
+# Reading the log and the buckets: stream info, direct and API gets, consumers, acks, flow control.
+READ_LOG = [
+    "$JS.API.INFO",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.DIRECT.GET.>",
+    "$JS.API.STREAM.MSG.GET.*",
+    f"$JS.API.CONSUMER.*.{EVENTS}.>",
+    f"$JS.API.CONSUMER.*.{EVENTS}",
+    f"$JS.API.CONSUMER.*.*.{EVENTS}.>",
+    f"$JS.ACK.{EVENTS}.>",
+    "$JS.FC.>",
+]
+
+
+def watch_bucket(bucket: str) -> list[str]:
+    """Read a KV bucket and keep watching it (an ordered consumer on its stream)."""
+    return [
+        f"$JS.API.CONSUMER.*.KV_{bucket}.>",
+        f"$JS.API.CONSUMER.*.KV_{bucket}",
+        f"$JS.API.CONSUMER.*.*.KV_{bucket}.>",
+    ]
+
+
+class Permissions(msgspec.Struct, frozen=True):
+    publish: list[str]
+    subscribe: list[str]
+    deny_publish: list[str] = []
+    responds: bool = False  # may answer requests it received (allow_responses)
+
+
+def service(context: str) -> Permissions:
+    """A command service: answers its own commands, appends only its own context's events."""
+    return Permissions(
+        publish=[
+            f"crew.evt.{context}.>",
+            OUTCOMES,
+            PERSONAL_KEYS,
+            "$JS.API.STREAM.MSG.DELETE.KV_CREW_PERSONAL_KEYS",  # erasure: the key goes
+            *READ_LOG,
+        ],
+        subscribe=[subjects.commands_of(context), subjects.STATUS, "_INBOX.>"],
+        responds=True,
+    )
+
+
+ROLES: dict[str, Permissions] = {
+    "meals": service("meals"),
+    "rota": service("rota"),
+    "onboarding": service("onboarding"),
+    # The projector reads the log and the personal keys (names in views), answers rebuilds.
+    "projector": Permissions(
+        publish=[*READ_LOG, "_INBOX.>"],  # _INBOX: rebuild progress to the asking CLI
+        subscribe=["crew.projector.>", subjects.STATUS, "_INBOX.>"],
+        deny_publish=["crew.evt.>", "crew.cmd.>"],
+        responds=True,
+    ),
+    # The query service only answers SQL: it publishes nothing but its answers.
+    "query": Permissions(
+        publish=[],
+        subscribe=["crew.query.>", subjects.STATUS],
+        deny_publish=["crew.evt.>", "crew.cmd.>", "$JS.>", "$KV.>"],
+        responds=True,
+    ),
+    # The kiosk sends commands and everyday SQL, and reads the token buckets.
+    "kiosk": Permissions(
+        publish=[
+            "crew.cmd.>",
+            subjects.QUERY_SQL,
+            "$JS.API.INFO",
+            f"$JS.API.STREAM.INFO.KV_{KIOSK_TOKENS}",
+            f"$JS.API.STREAM.INFO.KV_{ICAL_TOKENS}",
+            f"$JS.API.DIRECT.GET.KV_{ICAL_TOKENS}.>",
+            f"$JS.API.STREAM.MSG.GET.KV_{ICAL_TOKENS}",
+            *watch_bucket(KIOSK_TOKENS),
+            "$JS.FC.>",
+        ],
+        subscribe=[subjects.STATUS, "_INBOX.>"],
+        deny_publish=["crew.evt.>", subjects.QUERY_RESTRICTED_SQL],
+        responds=True,
+    ),
+    # Coordinators (the `crew` CLI): commands, all SQL, rebuilds, the log, kiosk tokens.
+    # They never append events by hand nor delete the log.
+    "coordinator": Permissions(
+        publish=[
+            "crew.cmd.>",
+            "crew.query.>",
+            "crew.projector.>",
+            subjects.STATUS,
+            f"$KV.{KIOSK_TOKENS}.>",
+            f"$KV.{ICAL_TOKENS}.>",
+            *READ_LOG,
+        ],
+        subscribe=[subjects.EVENTS_ALL, "_INBOX.>"],
+        deny_publish=["crew.evt.>"],
+    ),
+    # Other services: read and follow the log, nothing else.
+    "observer": Permissions(
+        publish=READ_LOG,
+        subscribe=[subjects.EVENTS_ALL, "_INBOX.>"],
+        deny_publish=["crew.evt.>", "crew.cmd.>"],
+    ),
+    # `crew up` itself: creates the stream and the buckets before anything else starts.
+    "house": Permissions(publish=[">"], subscribe=[">"]),
+}
+
+# Which user each component of `crew up` connects as.
+COMPONENT_USERS = {
+    "meals": "meals",
+    "rota": "rota",
+    "onboarding": "onboarding",
+    "projector": "projector",
+    "kiosk": "kiosk",
+}
+
+
+def passwords() -> dict[str, str]:
+    return {user: secrets.token_urlsafe(24) for user in ROLES}
+
+
+def authorization_block(passwords: dict[str, str]) -> str:
+    """The `authorization { users = [...] }` block of nats.conf (JSON is valid NATS config)."""
+    users = []
+    for user, role in ROLES.items():
+        permissions: dict[str, object] = {
+            "publish": {"allow": role.publish or ["_NOTHING_"], "deny": role.deny_publish},
+            "subscribe": {"allow": role.subscribe},
+        }
+        if role.responds:
+            permissions["allow_responses"] = True
+        users.append({"user": user, "password": passwords[user], "permissions": permissions})
+    return "authorization " + json.dumps({"users": users}, indent=2) + "\n"
+
+
+def with_credentials(urls: str, user: str, password: str) -> str:
+    """`nats://h:p,nats://h2:p2` -> the same list, each with `user:password@`."""
+    out = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        host = parts.netloc.rsplit("@", 1)[-1]
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+        out.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    return ",".join(out)
+
+
+def without_credentials(urls: str) -> str:
+    """For printing: never show a password."""
+    return ",".join(
+        urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[-1]))
+        for p in (urlsplit(u.strip()) for u in urls.split(","))
+    )
