@@ -3,7 +3,8 @@
 `crew up` generates a fresh password for every user on each start, writes the users into the
 server's config (`nats.conf`, readable by the house's owner only) and hands each component its
 own URL. `house.json` (also owner-only) keeps the coordinator's URL for the `crew` CLI and the
-observer's URL for other services. Anonymous clients are refused at connect.
+observer's URL for other services. A client without credentials is `nobody`: it may neither
+publish nor subscribe anything.
 
 What each user may publish and subscribe is the table `ROLES` below; docs/operations.md
 explains it and tests/faults/test_auth.py proves every refusal."""
@@ -127,7 +128,11 @@ ROLES: dict[str, Permissions] = {
     ),
     # `crew up` itself: creates the stream and the buckets before anything else starts.
     "house": Permissions(publish=[">"], subscribe=[">"]),
+    # A client without credentials is let in as nobody, who may do nothing at all. (Refusing
+    # the connection instead leaves some clients retrying forever; this way they are told.)
+    "nobody": Permissions(publish=[], subscribe=[], deny_publish=[">"]),
 }
+ANONYMOUS = "nobody"
 
 # Which user each component of `crew up` connects as.
 COMPONENT_USERS = {
@@ -149,12 +154,14 @@ def authorization_block(passwords: dict[str, str]) -> str:
     for user, role in ROLES.items():
         permissions: dict[str, object] = {
             "publish": {"allow": role.publish or ["_NOTHING_"], "deny": role.deny_publish},
-            "subscribe": {"allow": role.subscribe},
+            "subscribe": {"allow": role.subscribe or ["_NOTHING_"]},
         }
         if role.responds:
             permissions["allow_responses"] = True
         users.append({"user": user, "password": passwords[user], "permissions": permissions})
-    return "authorization " + json.dumps({"users": users}, indent=2) + "\n"
+    return (
+        "authorization " + json.dumps({"users": users}, indent=2) + f"\nno_auth_user: {ANONYMOUS}\n"
+    )
 
 
 def with_credentials(urls: str, user: str, password: str) -> str:
