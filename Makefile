@@ -11,7 +11,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 ARGS ?=
 
-.PHONY: help up test lint chromium bench bench-full schemas clean
+.PHONY: help up test lint debian-packages bench bench-full schemas clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -35,11 +35,13 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crew schemas services projections bench
 
-# Browser tests drive Debian's chromium (never a downloaded browser).
-chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+# What the tests need from Debian: chromium for the browser tests (never a downloaded browser),
+# docker-compose to validate compose.yaml.
+debian-packages:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose)
 
-test: lint chromium
+test: lint debian-packages
 	$(BIN)/pytest
 
 bench: $(RUNTIME)

@@ -64,6 +64,7 @@ def service(context: str) -> Permissions:
             PERSONAL_KEYS,
             "$JS.API.STREAM.MSG.DELETE.KV_CREW_PERSONAL_KEYS",  # erasure: the key goes
             *READ_LOG,
+            subjects.STATUS,
         ],
         subscribe=[subjects.commands_of(context), subjects.STATUS, "_INBOX.>"],
         responds=True,
@@ -76,7 +77,7 @@ ROLES: dict[str, Permissions] = {
     "onboarding": service("onboarding"),
     # The projector reads the log and the personal keys (names in views), answers rebuilds.
     "projector": Permissions(
-        publish=[*READ_LOG, "_INBOX.>"],  # _INBOX: rebuild progress to the asking CLI
+        publish=[*READ_LOG, "_INBOX.>", subjects.STATUS],  # _INBOX: rebuild progress
         subscribe=["crew.projector.>", subjects.STATUS, "_INBOX.>"],
         deny_publish=["crew.evt.>", "crew.cmd.>"],
         responds=True,
@@ -100,6 +101,7 @@ ROLES: dict[str, Permissions] = {
             f"$JS.API.STREAM.MSG.GET.KV_{ICAL_TOKENS}",
             *watch_bucket(KIOSK_TOKENS),
             "$JS.FC.>",
+            subjects.STATUS,
         ],
         subscribe=[subjects.STATUS, "_INBOX.>"],
         deny_publish=["crew.evt.>", subjects.QUERY_RESTRICTED_SQL],
@@ -162,6 +164,19 @@ def authorization_block(passwords: dict[str, str]) -> str:
     return (
         "authorization " + json.dumps({"users": users}, indent=2) + f"\nno_auth_user: {ANONYMOUS}\n"
     )
+
+
+def env_name(user: str) -> str:
+    return f"CREW_PASSWORD_{user.upper()}"
+
+
+def authorization_from_env() -> str:
+    """The same block with every password read from the environment when nats-server starts
+    (`password: $CREW_PASSWORD_MEALS`): for compose and other deployments of your own."""
+    block = authorization_block({user: f"@@{env_name(user)}@@" for user in ROLES})
+    for user in ROLES:
+        block = block.replace(f'"@@{env_name(user)}@@"', f"${env_name(user)}")
+    return block
 
 
 def with_credentials(urls: str, user: str, password: str) -> str:

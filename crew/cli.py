@@ -428,6 +428,34 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy_config(args: argparse.Namespace) -> int:
+    from crew.deploy import nats_conf
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(nats_conf())
+    print(out)
+    return 0
+
+
+def cmd_compose_env(args: argparse.Namespace) -> int:
+    from crew.deploy import compose_env
+
+    print(compose_env(), end="")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from crew.house import prepare
+
+    async def work(nc: Any) -> int:
+        await prepare(nc, args.replicas)
+        print(f"the event stream and buckets are ready ({args.replicas} replicas)")
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="crew", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -439,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
         help="start the whole house on this machine",
         description="Start nats-server (JetStream, fsync on every write), every "
         "service, the projector, the query service and the kiosk. Every component connects "
-        "as its own NATS user, allowed only its own subjects; anonymous clients are refused. "
+        "as its own NATS user, allowed only its own subjects; a client without credentials may do nothing. "
         "The crew CLI's credentials go in <home>/house.json. Stops cleanly on Ctrl-C.",
     )
     p.add_argument("--home", help="where the house keeps its data (default ./var, env CREW_HOME)")
@@ -622,6 +650,29 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("views", help="describe every view and its columns (docs/views.md)")
     p.add_argument("view", nargs="?", help="only this view, e.g. crew_contributions")
     p.set_defaults(run=cmd_views)
+
+    p = sub.add_parser(
+        "prepare",
+        help="create the event stream and buckets on a NATS of your own (crew up does it itself)",
+        description="Create, if missing, the event stream CREW_EVENTS, the command outcomes, "
+        "the personal keys and the kiosk token buckets; never changes existing ones. Run it once "
+        "as an admin NATS user (CREW_NATS_URL) before the services start: they may only use them.",
+    )
+    p.add_argument("--replicas", type=int, default=1, help="stream replicas (3 on a cluster)")
+    p.set_defaults(run=cmd_prepare)
+
+    p = sub.add_parser(
+        "compose-env",
+        help="print fresh NATS passwords for compose.yaml (crew compose-env > .env)",
+    )
+    p.set_defaults(run=cmd_compose_env)
+
+    p = sub.add_parser(
+        "deploy-config",
+        help="write deploy/nats.conf: the cluster config compose.yaml runs, users included",
+    )
+    p.add_argument("--out", default="deploy/nats.conf", help="file (default deploy/nats.conf)")
+    p.set_defaults(run=cmd_deploy_config)
 
     p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
     p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+import nats.errors
+import nats.js.errors
 
 from crew import auth, client, settings
 from crew.eventstore import ensure_event_store
@@ -41,6 +43,27 @@ COMPONENTS = (
     Component("projector", "projections", ("projector", "query")),
     Component("kiosk", "services.kiosk", ("kiosk",)),
 )
+
+
+async def prepare(nc: nats.NATS, replicas: int = 1) -> None:
+    """Create what the components only read or write: the event stream, the command outcomes,
+    the personal keys and the token buckets. Done by an admin user, before they start."""
+    await ensure_event_store(nc, replicas)
+    for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
+        await tokens.bucket(nc, bucket, replicas)
+
+
+async def prepare_when_ready(nc: nats.NATS, replicas: int = 1, timeout: float = 60) -> None:
+    """`prepare`, once JetStream can take it: a new cluster elects its meta leader first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await prepare(nc, replicas)
+            return
+        except (nats.errors.Error, nats.js.errors.Error):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.25)
 
 
 def expected_answers() -> list[str]:
@@ -120,9 +143,7 @@ class House:
         nc = await nats.connect(
             settings.servers(self.url_of("house")), name="crew-up", connect_timeout=5
         )
-        await ensure_event_store(nc, replicas)
-        for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
-            await tokens.bucket(nc, bucket, replicas)
+        await prepare_when_ready(nc, replicas)
         self.kiosk_token = await tokens.add(nc, "house")  # a fresh token for this run's kiosk URL
         await nc.close()
         for component in self.components:

@@ -148,7 +148,12 @@ async def plan_meals(nc: NATS, meals: int, tally: Tally) -> list[str]:
 
 
 async def sign_ups(
-    nc: NATS, n: int, meals: list[str], tally: Tally, concurrency: int | None = None
+    nc: NATS,
+    n: int,
+    meals: list[str],
+    tally: Tally,
+    concurrency: int | None = None,
+    first: int = 0,
 ) -> None:
     """`n` people sign up to eat, all at once (or `concurrency` at a time), each retrying."""
     gate = asyncio.Semaphore(concurrency or n)
@@ -158,7 +163,7 @@ async def sign_ups(
             body = {"meal_id": meals[i % len(meals)], "crew_id": f"c{i}", "portions": 1}
             await send_until_answered(nc, "meals.sign_up_to_eat", body, f"eat-{i}", tally)
 
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.gather(*(one(i) for i in range(first, first + n)))
 
 
 async def events_by_command(nc: NATS) -> collections.Counter[str]:

@@ -1,0 +1,169 @@
+"""Fuzzing: Hypothesis-made commands against every decider, and any body at all against every
+command subject of real services. No crash, no timeout, no event from invalid input."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from crew import subjects
+from crew.decider import Decider, Refusal
+from crew.eventstore import ensure_event_store
+from crew.natsserver import NatsServer
+from schemas.registry import COMMAND_TYPES
+from services.meals.decider import MEALS
+from services.onboarding.decider import ONBOARDING
+from services.rota.decider import ROTA
+from tests.conftest import free_port
+from tests.faults.harness import client, events_by_command, ready, say, spawn, stop
+
+DECIDERS: list[Decider[Any]] = [MEALS, ROTA, ONBOARDING]
+IDS = st.sampled_from(["a", "b", "c"])
+NOON = datetime.datetime(2030, 1, 7, 12, 0, tzinfo=datetime.UTC)
+
+
+def well_typed(kind: type[msgspec.Struct]) -> st.SearchStrategy[msgspec.Struct]:
+    """Commands of this type, addressing a few aggregates and people, so they meet."""
+    ids = {f: IDS for f in kind.__struct_fields__ if f.endswith("_id")}
+    return st.builds(kind, **ids)
+
+
+def valid(command: msgspec.Struct) -> msgspec.Struct | None:
+    """The command as the shell would hand it over (decoded, so constraints checked; timed)."""
+    try:
+        checked = msgspec.json.decode(msgspec.json.encode(command), type=type(command))
+    except msgspec.ValidationError:
+        return None
+    if "at" in checked.__struct_fields__ and checked.at is None:
+        checked = msgspec.structs.replace(checked, at=NOON)
+    return checked
+
+
+def commands_of(decider: Decider[Any]) -> st.SearchStrategy[msgspec.Struct]:
+    return st.one_of(*(well_typed(kind) for kind in decider.commands.values()))
+
+
+@pytest.mark.parametrize("decider", DECIDERS, ids=lambda d: d.context)
+def test_every_decider_takes_any_well_typed_command_without_crashing(
+    decider: Decider[Any],
+) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(commands_of(decider), min_size=1, max_size=12))
+    def run(commands: list[msgspec.Struct]) -> None:
+        checked = [c for c in (valid(c) for c in commands) if c is not None]
+        assume(checked)
+        states: dict[str, Any] = {}
+        for command in checked:
+            aggregate = decider.aggregate_of(command)
+            state = states.get(aggregate, decider.initial(aggregate))
+            try:
+                events = decider.decide(state, command)
+            except Refusal as refusal:
+                assert refusal.code and refusal.message
+                outcomes["refused"] += 1
+                continue
+            assert all(isinstance(e, tuple(decider.event_types)) for e in events)
+            for event in events:
+                state = decider.evolve(state, event)
+            states[aggregate] = state
+            outcomes["decided" if events else "already so"] += 1
+
+    run()
+    say(f"decider {decider.context}: {sum(outcomes.values())} commands, {dict(outcomes)}")
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40)
+    | IDS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def bodies(kind: type[msgspec.Struct]) -> st.SearchStrategy[bytes]:
+    """Well-typed, half-right, wrong and not even JSON."""
+    fields = list(kind.__struct_fields__)
+    half_right = st.dictionaries(
+        st.sampled_from([*fields, "surprise"]), JSON, max_size=len(fields) + 1
+    )
+    return st.one_of(
+        well_typed(kind).map(msgspec.json.encode),
+        half_right.map(msgspec.json.encode),
+        JSON.map(msgspec.json.encode),
+        st.binary(max_size=200),
+    )
+
+
+ALL_COMMANDS = st.sampled_from(sorted(COMMAND_TYPES)).flatmap(
+    lambda name: st.tuples(st.just(name), bodies(COMMAND_TYPES[name]))
+)
+
+
+def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothing(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    server = NatsServer(home, free_port())
+    server.start()
+    services = []
+    loop = asyncio.new_event_loop()
+    replies: dict[str, str] = {}
+    try:
+        nc = loop.run_until_complete(client(server.url))
+        loop.run_until_complete(ensure_event_store(nc))
+        services = [
+            spawn(f"services.{c}", server.url, home) for c in ("meals", "rota", "onboarding")
+        ]
+        loop.run_until_complete(ready(server.url, "meals", "rota", "onboarding"))
+
+        @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(ALL_COMMANDS)
+        def run(command: tuple[str, bytes]) -> None:
+            name, body = command
+            context, _, verb = name.partition(".")
+            command_id = f"fuzz-{len(replies)}"
+            reply = loop.run_until_complete(
+                nc.request(
+                    subjects.command_subject(context, verb),
+                    body,
+                    headers={subjects.COMMAND_ID: command_id},
+                    timeout=10,
+                )
+            )  # a timeout would raise here, and fail the test
+            status = msgspec.json.decode(reply.data)["status"]
+            assert status in ("accepted", "refused", "invalid"), reply.data
+            replies[command_id] = status
+
+        run()
+        caused = loop.run_until_complete(events_by_command(nc))
+        from_invalid = [c for c, s in replies.items() if s == "invalid" and caused[c]]
+        counts = Counter(replies.values())
+        say(
+            f"command subjects fuzzed: {len(replies)} requests, {dict(counts)}; "
+            f"events from invalid input: {len(from_invalid)}; every service still up"
+        )
+        assert not from_invalid
+        assert all(s.poll() is None for s in services), "a service died"
+        assert counts["invalid"] and (counts["accepted"] or counts["refused"])
+        loop.run_until_complete(nc.close())
+    finally:
+        for service in services:
+            stop(service)
+        server.stop()
+        loop.close()
