@@ -24,6 +24,7 @@ OUTCOMES = f"$KV.{subjects.OUTCOMES_BUCKET}.>"
 PERSONAL_KEYS = "$KV.CREW_PERSONAL_KEYS.>"
 KIOSK_TOKENS = "CREW_KIOSK_TOKENS"
 ICAL_TOKENS = "CREW_ICAL_TOKENS"
+BUCKETS = (subjects.OUTCOMES_BUCKET, "CREW_PERSONAL_KEYS", KIOSK_TOKENS, ICAL_TOKENS)
 
 # Reading the log and the buckets: stream info, direct and API gets, consumers, acks, flow control.
 READ_LOG = [
@@ -118,6 +119,7 @@ ROLES: dict[str, Permissions] = {
             f"$KV.{KIOSK_TOKENS}.>",
             f"$KV.{ICAL_TOKENS}.>",
             *READ_LOG,
+            *(rule for bucket in BUCKETS for rule in watch_bucket(bucket)),  # crew backup
         ],
         subscribe=[subjects.EVENTS_ALL, "_INBOX.>"],
         deny_publish=["crew.evt.>"],

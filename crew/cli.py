@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import io
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -42,13 +43,23 @@ async def _with_house(work: Callable[[Any], Awaitable[int]]) -> int:
         await nc.close()
 
 
+def _kiosk_port() -> int:
+    """The running house's kiosk port (house.json), else the default."""
+    try:
+        house = json.loads((settings.home_from_env() / settings.HOUSE_FILE).read_text())
+        return int(house["http_port"])
+    except (OSError, ValueError, KeyError):
+        return 8080
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from crew.house import up
 
     home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
     if args.cluster < 1:
         raise SystemExit("crew up: --cluster needs at least 1 node")
-    return up(home, args.nats_port, args.http_port, args.demo, args.cluster)
+    restore = Path(args.restore).resolve() if args.restore else None
+    return up(home, args.nats_port, args.http_port, args.demo, args.cluster, restore)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -336,7 +347,8 @@ def cmd_ical(args: argparse.Namespace) -> int:
             return 0 if gone else 1
         secret = await tokens.add(nc, args.crew_id, tokens.ICAL_BUCKET)
         print(f"{args.crew_id}: subscribe to this calendar (asking again makes a new address):")
-        print(f"{args.base_url.rstrip('/')}/ical/{args.crew_id}.ics?key={secret}")
+        base = args.base_url or f"http://127.0.0.1:{_kiosk_port()}"
+        print(f"{base.rstrip('/')}/ical/{args.crew_id}.ics?key={secret}")
         return 0
 
     return asyncio.run(_with_house(work))
@@ -438,6 +450,20 @@ def cmd_deploy_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from crew.backup import backup
+
+    async def work(nc: Any) -> int:
+        counts = await backup(nc, Path(args.folder), lambda line: print(line, flush=True))
+        print(
+            f"backed up {sum(counts.values()):,} messages of {len(counts)} streams to "
+            f"{args.folder}; restore with: crew up --home NEW --restore {args.folder}"
+        )
+        return 0
+
+    return asyncio.run(_with_house(work))
+
+
 def cmd_compose_env(args: argparse.Namespace) -> int:
     from crew.deploy import compose_env
 
@@ -479,6 +505,11 @@ def parser() -> argparse.ArgumentParser:
         help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)",
     )
     p.add_argument("--demo", action="store_true", help="seed a realistic house to explore")
+    p.add_argument(
+        "--restore",
+        metavar="FOLDER",
+        help="start a new house from a backup (crew backup): the log keeps its sequence numbers",
+    )
     p.add_argument(
         "--cluster",
         type=int,
@@ -633,7 +664,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("crew_id")
     p.add_argument(
-        "--base-url", default="http://127.0.0.1:8080", help="the kiosk's address as others reach it"
+        "--base-url",
+        help="the kiosk's address as others reach it (default: this house's kiosk port on "
+        "127.0.0.1)",
     )
     p.add_argument("--revoke", action="store_true", help="end the feed")
     p.set_defaults(run=cmd_ical)
@@ -660,6 +693,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--replicas", type=int, default=1, help="stream replicas (3 on a cluster)")
     p.set_defaults(run=cmd_prepare)
+
+    p = sub.add_parser(
+        "backup",
+        help="copy the event log and its buckets to a folder, while the house runs",
+        description="Write every message of the event stream and of the buckets beside it "
+        "(personal keys, command outcomes, kiosk and calendar tokens) to FOLDER, one JSON-lines "
+        "file per stream. It holds personal data: keep it safe. Restore into a new house with "
+        "`crew up --home NEW --restore FOLDER`.",
+    )
+    p.add_argument("folder", help="where to write the backup (created; owner-only)")
+    p.set_defaults(run=cmd_backup)
 
     p = sub.add_parser(
         "compose-env",

@@ -82,8 +82,15 @@ def free_port() -> int:
 
 class House:
     def __init__(
-        self, home: Path, nats_port: int, http_port: int, demo: bool, cluster: int = 1
+        self,
+        home: Path,
+        nats_port: int,
+        http_port: int,
+        demo: bool,
+        cluster: int = 1,
+        restore: Path | None = None,
     ) -> None:
+        self.restore = restore
         self.home = home
         self.nats_port = nats_port
         self.http_port = http_port
@@ -144,6 +151,15 @@ class House:
             settings.servers(self.url_of("house")), name="crew-up", connect_timeout=5
         )
         await prepare_when_ready(nc, replicas)
+        if self.restore:
+            from crew.backup import BackupError, restore
+
+            say(f"restoring the backup in {self.restore} ...")
+            try:
+                await restore(nc, self.restore, say)
+            except BackupError as exc:
+                await nc.close()
+                raise SystemExit(f"crew up: {exc}") from None
         self.kiosk_token = await tokens.add(nc, "house")  # a fresh token for this run's kiosk URL
         await nc.close()
         for component in self.components:
@@ -262,6 +278,13 @@ Stop with Ctrl-C.
         say("stopped.")
 
 
-def up(home: Path, nats_port: int, http_port: int, demo: bool, cluster: int = 1) -> int:
+def up(
+    home: Path,
+    nats_port: int,
+    http_port: int,
+    demo: bool,
+    cluster: int = 1,
+    restore: Path | None = None,
+) -> int:
     home.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(House(home, nats_port, http_port, demo, cluster).run())
+    return asyncio.run(House(home, nats_port, http_port, demo, cluster, restore).run())

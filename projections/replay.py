@@ -37,17 +37,24 @@ class Replay:
     """Every event from `start` on, in stream order, for as long as it runs (no acks, no state
     on the server worth keeping: the reader keeps its own checkpoint)."""
 
-    def __init__(self, nc: NATS, start: int, subject: str = subjects.EVENTS_ALL) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        start: int,
+        subject: str = subjects.EVENTS_ALL,
+        stream: str = subjects.STREAM,
+    ) -> None:
         self._nc = nc
         self._start = max(start, 1)
         self._subject = subject
+        self._stream = stream
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> Replay:
         js = self._nc.jetstream()
         self._sub = await js.pull_subscribe(
             self._subject,
-            stream=subjects.STREAM,
+            stream=self._stream,
             config=ConsumerConfig(
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self._start,
@@ -116,6 +123,6 @@ class Replay:
             sub, self._sub = self._sub, None
             with contextlib.suppress(Exception):
                 info = await sub.consumer_info()
-                await self._nc.jetstream().delete_consumer(subjects.STREAM, info.name)
+                await self._nc.jetstream().delete_consumer(self._stream, info.name)
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

@@ -1,0 +1,92 @@
+"""The kiosk's HTTP API, fuzzed on a running house: Schemathesis against its OpenAPI, then
+Hypothesis bodies for every command a kiosk may send (Schemathesis cannot guess the allowed
+command names in the path, so it mostly meets 403). Whatever comes in: no 500."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.registry import COMMAND_TYPES
+from services.kiosk.app import KIOSK_MAY
+from tests.conftest import start_house
+from tests.faults.harness import say
+from tests.faults.test_fuzz import bodies
+from tests.integration.cli import crew
+
+KEYS = st.one_of(
+    st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
+    st.sampled_from(["", "not a key!", "k" * 65]),
+)
+KIOSK_COMMANDS = st.sampled_from(
+    sorted(f"{context}.{name}" for context, names in KIOSK_MAY.items() for name in names)
+).flatmap(lambda name: st.tuples(st.just(name), bodies(COMMAND_TYPES[name])))
+
+
+def test_schemathesis_finds_no_server_error_in_the_kiosk_api(
+    crew_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**crew_env, "CREW_KIOSK_RATE": "1000", "CREW_KIOSK_BURST": "1000"}
+    with start_house(env) as (env, _):
+        token = crew(env, "kiosk", "add", "schemathesis").stdout.splitlines()[1].strip()
+        port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                "run",
+                f"http://127.0.0.1:{port}/api/v1/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--header",
+                f"Authorization: Bearer {token}",
+                "--max-examples",
+                "60",
+                "--seed",
+                "7",
+                "--workers",
+                "2",
+                "--no-color",
+                "--report-dir",
+                str(tmp_path / "report"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        summary = [
+            line
+            for line in done.stdout.splitlines()
+            if re.search(r"passed|failed|cases|operations", line, re.I)
+        ]
+        say("schemathesis on the kiosk API: " + " | ".join(s.strip() for s in summary[-4:]))
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+        statuses: Counter[int] = Counter()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as http:
+
+            @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+            @given(KIOSK_COMMANDS, KEYS)
+            def send(command: tuple[str, bytes], key: str) -> None:
+                name, body = command
+                response = http.post(
+                    f"/api/v1/commands/{name.replace('.', '/')}",
+                    content=body,
+                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                )
+                statuses[response.status_code] += 1
+                assert response.status_code in (200, 409, 422), response.text
+
+            send()
+        say(
+            f"kiosk commands fuzzed over HTTP: {sum(statuses.values())} requests, "
+            f"by status {dict(sorted(statuses.items()))}"
+        )
