@@ -52,6 +52,7 @@ bench-full: $(RUNTIME)
 
 schemas: $(RUNTIME)
 	$(BIN)/crew schemas --out docs/schemas
+	$(BIN)/crew deploy-config --out deploy/nats.conf
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

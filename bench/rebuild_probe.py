@@ -1,5 +1,6 @@
-"""`python -m bench.rebuild_probe <nats_url> <file>`: rebuild every view from the whole log into
-<file>, as the projector does, and print events/s and the peak memory of this process."""
+"""`python -m bench.rebuild_probe <nats_url> <file> [<last seq>]`: rebuild every view from the
+log (all of it, or up to <last seq>) into <file>, as the projector does, and print events/s and
+the peak memory of this process."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from projections.projection import Projection
 from projections.projector import replay_into, stream_last_seq
 
 
-async def main(url: str, path: Path) -> None:
+async def main(url: str, path: Path, until: int | None = None) -> None:
     nc = await nats.connect(url)
-    last = await stream_last_seq(nc)
+    last = min(until or 2**63, await stream_last_seq(nc))
     started = time.perf_counter()
     projection = Projection(path)
     replay = await replay_into(nc, projection, last, JetStreamVault(nc))
@@ -41,4 +42,4 @@ async def main(url: str, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]) if sys.argv[3:] else None))

@@ -6,6 +6,7 @@ the file at a batch boundary: no event is ever counted twice or skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,6 +97,9 @@ class Applied:
     last_seq: int
 
 
+MEMORY_LIMIT = os.environ.get("CREW_DUCKDB_MEMORY_LIMIT", "128MB")
+
+
 class Projection:
     def __init__(
         self,
@@ -106,7 +110,12 @@ class Projection:
     ) -> None:
         self.path = path
         self.views = tuple(views)
-        self.con = duckdb.connect(str(path), config={"threads": threads})
+        # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
+        # file grows; with a limit, the projector's memory stays flat and DuckDB spills instead.
+        self.con = duckdb.connect(
+            str(path),
+            config={"threads": threads, "memory_limit": MEMORY_LIMIT, "allocator_flush_threshold": "8MB"},
+        )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
         self.restricted = duckdb.connect(":memory:", config={"threads": 1})
         self.con.execute(CORE_DDL)
