@@ -111,10 +111,10 @@ class Projection:
         self.path = path
         self.views = tuple(views)
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
-        # file grows; with a limit, the projector's memory stays flat and DuckDB spills instead.
+        # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
         self.con = duckdb.connect(
             str(path),
-            config={"threads": threads, "memory_limit": MEMORY_LIMIT, "allocator_flush_threshold": "8MB"},
+            config={"threads": threads, "memory_limit": MEMORY_LIMIT},
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
         self.restricted = duckdb.connect(":memory:", config={"threads": 1})
