@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -100,3 +101,15 @@ def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess
     """A running house; the process is handed over too, for tests that stop it themselves."""
     with start_house(crew_env) as running:
         yield running
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What the fault cases tried and counted, after the run: lost, duplicated, refused."""
+    from tests.faults.harness import REPORT
+
+    if REPORT:
+        terminalreporter.section(
+            "fault injection, auth and fuzzing: what was tried, and the counts"
+        )
+        for line in REPORT:
+            terminalreporter.write_line(line)

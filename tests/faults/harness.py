@@ -36,8 +36,13 @@ TRANSIENT = (
 )
 
 
+REPORT: list[str] = []  # printed again at the end of the run (tests/conftest.py)
+
+
 def say(text: str) -> None:
-    """Each case prints what it tried and the counts (pytest -s, or the captured output)."""
+    """Each case prints what it tried and the counts, as it goes (pytest -s) and in the
+    summary at the end of `make test`."""
+    REPORT.append(text)
     print(f"[faults] {text}", flush=True)
 
 
