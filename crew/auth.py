@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import msgspec
 
-from crew import subjects
+from crew import settings, subjects
 
+OWN_INBOX = "_INBOX.>"  # in ROLES: this user's own inbox, `_INBOX_<user>.>` (see `inbox_prefix`)
 EVENTS = subjects.STREAM
 OUTCOMES = f"$KV.{subjects.OUTCOMES_BUCKET}.>"
 PERSONAL_KEYS = "$KV.CREW_PERSONAL_KEYS.>"
@@ -67,7 +69,7 @@ def service(context: str) -> Permissions:
             *READ_LOG,
             subjects.STATUS,
         ],
-        subscribe=[subjects.commands_of(context), subjects.STATUS, "_INBOX.>"],
+        subscribe=[subjects.commands_of(context), subjects.STATUS, OWN_INBOX],
         responds=True,
     )
 
@@ -78,8 +80,8 @@ ROLES: dict[str, Permissions] = {
     "onboarding": service("onboarding"),
     # The projector reads the log and the personal keys (names in views), answers rebuilds.
     "projector": Permissions(
-        publish=[*READ_LOG, "_INBOX.>", subjects.STATUS],  # _INBOX: rebuild progress
-        subscribe=["crew.projector.>", subjects.STATUS, "_INBOX.>"],
+        publish=[*READ_LOG, "_INBOX_coordinator.>", subjects.STATUS],  # rebuild progress
+        subscribe=["crew.projector.>", subjects.STATUS, OWN_INBOX],
         deny_publish=["crew.evt.>", "crew.cmd.>"],
         responds=True,
     ),
@@ -104,7 +106,7 @@ ROLES: dict[str, Permissions] = {
             "$JS.FC.>",
             subjects.STATUS,
         ],
-        subscribe=[subjects.STATUS, "_INBOX.>"],
+        subscribe=[subjects.STATUS, OWN_INBOX],
         deny_publish=["crew.evt.>", subjects.QUERY_RESTRICTED_SQL],
         responds=True,
     ),
@@ -121,13 +123,13 @@ ROLES: dict[str, Permissions] = {
             *READ_LOG,
             *(rule for bucket in BUCKETS for rule in watch_bucket(bucket)),  # crew backup
         ],
-        subscribe=[subjects.EVENTS_ALL, "_INBOX.>"],
+        subscribe=[subjects.EVENTS_ALL, OWN_INBOX],
         deny_publish=["crew.evt.>"],
     ),
     # Other services: read and follow the log, nothing else.
     "observer": Permissions(
         publish=READ_LOG,
-        subscribe=[subjects.EVENTS_ALL, "_INBOX.>"],
+        subscribe=[subjects.EVENTS_ALL, OWN_INBOX],
         deny_publish=["crew.evt.>", "crew.cmd.>"],
     ),
     # `crew up` itself: creates the stream and the buckets before anything else starts.
@@ -156,9 +158,11 @@ def authorization_block(passwords: dict[str, str]) -> str:
     """The `authorization { users = [...] }` block of nats.conf (JSON is valid NATS config)."""
     users = []
     for user, role in ROLES.items():
+        own = f"{inbox_prefix_of(user)}.>"
+        subscribe = [own if s == OWN_INBOX else s for s in role.subscribe]
         permissions: dict[str, object] = {
             "publish": {"allow": role.publish or ["_NOTHING_"], "deny": role.deny_publish},
-            "subscribe": {"allow": role.subscribe or ["_NOTHING_"]},
+            "subscribe": {"allow": subscribe or ["_NOTHING_"]},
         }
         if role.responds:
             permissions["allow_responses"] = True
@@ -166,6 +170,22 @@ def authorization_block(passwords: dict[str, str]) -> str:
     return (
         "authorization " + json.dumps({"users": users}, indent=2) + f"\nno_auth_user: {ANONYMOUS}\n"
     )
+
+
+def inbox_prefix_of(user: str | None) -> str:
+    """Each user reads replies only on its own inboxes, so no one can read another's answers."""
+    return f"_INBOX_{user}" if user and user != "house" else "_INBOX"
+
+
+def inbox_prefix(url: str) -> str:
+    """The inbox prefix for whoever this URL (or the first of a list) logs in as."""
+    return inbox_prefix_of(urlsplit(url.split(",")[0].strip()).username)
+
+
+def connection(url: str) -> dict[str, Any]:
+    """`nats.connect(**connection(url))`: the servers of the URL list, and the inbox its user
+    may subscribe to."""
+    return {"servers": settings.servers(url), "inbox_prefix": inbox_prefix(url)}
 
 
 def env_name(user: str) -> str:

@@ -12,7 +12,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from crew import settings, subjects
+from crew import auth, subjects
 from crew.eventstore import Recorded
 from crew.service import StatusReply
 
@@ -24,7 +24,7 @@ class NoService(RuntimeError):
 async def connect(url: str, name: str = "crew-cli") -> NATS:
     try:
         return await nats.connect(
-            settings.servers(url), name=name, connect_timeout=3, max_reconnect_attempts=1
+            **auth.connection(url), name=name, connect_timeout=3, max_reconnect_attempts=1
         )
     except (OSError, nats.errors.NoServersError) as exc:
         raise NoService(f"cannot reach NATS at {url}: is the house up? (crew up)") from exc

@@ -36,5 +36,8 @@ cluster {{
 
 def compose_env() -> str:
     lines = ["# crew's NATS passwords for compose.yaml; keep this file private (chmod 600)."]
-    lines += [f"{auth.env_name(user)}={secrets.token_urlsafe(24)}" for user in auth.ROLES]
+    # nats-server parses a variable's value as config: "2024-..." would be a date, "1e5" a
+    # number. A letter first and only letters and digits after keeps every password a string
+    # (and needs no escaping in a URL).
+    lines += [f"{auth.env_name(user)}=crew{secrets.token_hex(20)}" for user in auth.ROLES]
     return "\n".join(lines) + "\n"

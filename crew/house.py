@@ -18,7 +18,7 @@ import nats
 import nats.errors
 import nats.js.errors
 
-from crew import auth, client, settings
+from crew import auth, client
 from crew.eventstore import ensure_event_store
 from crew.natsserver import Cluster, NatsServer
 from crew.settings import HOUSE_FILE
@@ -148,7 +148,7 @@ class House:
             await self._start_nats()
         replicas = min(self.cluster, 3)
         nc = await nats.connect(
-            settings.servers(self.url_of("house")), name="crew-up", connect_timeout=5
+            **auth.connection(self.url_of("house")), name="crew-up", connect_timeout=5
         )
         await prepare_when_ready(nc, replicas)
         if self.restore:

@@ -11,7 +11,7 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsMessage
 
-from crew import logs, settings, subjects
+from crew import auth, logs, settings, subjects
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
 from projections.projector import Projector, RebuildProgress, RebuildRequest
@@ -111,7 +111,7 @@ def build_app(config: settings.Settings) -> FastStream:
 
     @app.on_startup
     async def start_projector() -> None:
-        nc = await nats.connect(settings.servers(config.nats_url), name="crew-projector-replay")
+        nc = await nats.connect(**auth.connection(config.nats_url), name="crew-projector-replay")
         await ensure_event_store(nc)
         projector = Projector(nc, config.database)
         await projector.start()

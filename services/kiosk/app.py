@@ -25,7 +25,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from crew import settings, subjects
+from crew import auth, subjects
 from crew.service import StatusReply
 from schemas.common import ID_PATTERN, FieldError, Invalid
 from services.kiosk import ical, tokens
@@ -87,7 +87,7 @@ class House:
 
     async def start(self) -> None:
         self.nc = await nats.connect(
-            settings.servers(self.nats_url),
+            **auth.connection(self.nats_url),
             name="crew-kiosk",
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,

@@ -41,6 +41,9 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("subscribe", "crew.query.restricted_sql", {"query", "house"}),
     ("subscribe", "crew.evt.>", {"coordinator", "observer", "house"}),
     ("subscribe", "crew.projector.rebuild", {"projector", "house"}),
+    ("subscribe", "_INBOX.>", {"house"}),  # nobody reads everyone's replies
+    ("subscribe", "_INBOX_coordinator.>", {"coordinator", "house"}),  # only their own
+    ("subscribe", "_INBOX_kiosk.>", {"kiosk", "house"}),
 ]  # fmt: skip
 
 
@@ -130,6 +133,6 @@ async def test_a_running_house_refuses_anonymous_clients_and_works_for_its_own(
     assert (Path(env["CREW_HOME"]) / "nats.conf").stat().st_mode & 0o077 == 0
     public = auth.without_credentials(info["nats_url"])
     assert await anonymous_is_powerless(public, None, None)
-    observer = await nats.connect(info["observer_url"])  # other services: read the log
+    observer = await nats.connect(**auth.connection(info["observer_url"]))  # read the log
     await observer.jetstream().stream_info("CREW_EVENTS")
     await observer.close()

@@ -13,7 +13,7 @@ import nats
 import nats.errors
 import nats.js.errors
 
-from crew import subjects
+from crew import auth, subjects
 from crew.house import prepare_when_ready
 from crew.natsserver import Cluster, NatsServer
 from tests.conftest import free_port, start_house
@@ -95,7 +95,7 @@ async def test_crew_up_cluster_3_runs_the_house_on_three_nodes(crew_env: dict[st
         send(env, "meals.plan_meal", {"meal_id": "m1", "date": "2030-01-07", "helper_slots": 2})
         eventually(env, "select meal_id from meal_plan", [{"meal_id": "m1"}])
         house = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
-        nc = await nats.connect(house["nats_url"].split(","))
+        nc = await nats.connect(**auth.connection(house["nats_url"]))
         info = await nc.jetstream().stream_info(subjects.STREAM)
         await nc.close()
         assert len(house["nats_url"].split(",")) == 3

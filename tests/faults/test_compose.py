@@ -60,17 +60,18 @@ def test_compose_refuses_to_start_without_passwords(tmp_path: Path) -> None:
 def test_deploy_nats_conf_is_current_and_nats_server_accepts_it(tmp_path: Path) -> None:
     committed = (ROOT / "deploy" / "nats.conf").read_text()
     assert committed == nats_conf(), "deploy/nats.conf is stale: run `crew deploy-config`"
-    env = {**os.environ, "NATS_NAME": "n1"}
-    for line in compose_env().splitlines():
-        if not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = value
     server = Path(shutil.which("nats-server") or Path(sys.executable).with_name("nats-server"))
-    done = subprocess.run(
-        [str(server), "-c", str(ROOT / "deploy" / "nats.conf"), "-t"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    for _ in range(20):  # fresh passwords each time: none may parse as a date or a number
+        env = {**os.environ, "NATS_NAME": "n1"}
+        for line in compose_env().splitlines():
+            if not line.startswith("#"):
+                key, _, value = line.partition("=")
+                env[key] = value
+        done = subprocess.run(
+            [str(server), "-c", str(ROOT / "deploy" / "nats.conf"), "-t"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
