@@ -28,7 +28,7 @@ from nats.js.api import StorageType, StreamConfig
 from bench import workload
 from crew import client, subjects
 from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
+from crew.natsserver import NatsServer, free_port
 from projections.projection import Projection
 from projections.projector import stream_last_seq
 from schemas import meals as m
@@ -78,14 +78,6 @@ class Figure:
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def rate(count: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:

@@ -19,14 +19,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import msgspec
 
 from crew import settings, subjects
+from crew.personal import KEYS_BUCKET
+from services.kiosk import tokens
 
 OWN_INBOX = "_INBOX.>"  # in ROLES: this user's own inbox, `_INBOX_<user>.>` (see `inbox_prefix`)
 EVENTS = subjects.STREAM
 OUTCOMES = f"$KV.{subjects.OUTCOMES_BUCKET}.>"
-PERSONAL_KEYS = "$KV.CREW_PERSONAL_KEYS.>"
-KIOSK_TOKENS = "CREW_KIOSK_TOKENS"
-ICAL_TOKENS = "CREW_ICAL_TOKENS"
-BUCKETS = (subjects.OUTCOMES_BUCKET, "CREW_PERSONAL_KEYS", KIOSK_TOKENS, ICAL_TOKENS)
+PERSONAL_KEYS = f"$KV.{KEYS_BUCKET}.>"
+KIOSK_TOKENS = tokens.BUCKET
+ICAL_TOKENS = tokens.ICAL_BUCKET
+BUCKETS = (subjects.OUTCOMES_BUCKET, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS)
 
 # Reading the log and the buckets: stream info, direct and API gets, consumers, acks, flow control.
 READ_LOG = [
@@ -65,7 +67,7 @@ def service(context: str) -> Permissions:
             f"crew.evt.{context}.>",
             OUTCOMES,
             PERSONAL_KEYS,
-            "$JS.API.STREAM.MSG.DELETE.KV_CREW_PERSONAL_KEYS",  # erasure: the key goes
+            f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}",  # erasure: the key goes
             *READ_LOG,
             subjects.STATUS,
         ],

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 from nats.aio.client import Client as NATS
+from nats.js.client import JetStreamContext
 
 from crew import subjects
 from crew.personal import KEYS_BUCKET
@@ -99,41 +101,35 @@ async def restore(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[st
             raise BackupError(
                 f"{stream} is not empty: restore into a new house (crew up --home NEW --restore)"
             )
-    decoder = msgspec.json.Decoder(Saved)
     counts: dict[str, int] = {}
     for stream in STREAMS:
-        restored = 0
-        pending: list[tuple[Saved, asyncio.Future[int]]] = []
-
-        async def settle(batch: list[tuple[Saved, asyncio.Future[int]]], stream: str) -> None:
-            for saved, ack in batch:
-                seq = await ack
-                if stream == subjects.STREAM and seq != saved.seq:
-                    raise BackupError(f"event {saved.seq} came back as {seq}: stopped")
-
-        with file_of(folder, stream).open("rb") as lines:
-            for line in lines:
-                saved = decoder.decode(line)
-                headers = {
-                    k: v for k, v in saved.headers.items() if not k.startswith(SERVER_HEADERS)
-                }
-                ack = asyncio.ensure_future(_publish(js, saved, headers))
-                pending.append((saved, ack))
-                if len(pending) >= IN_FLIGHT:
-                    await settle(pending, stream)
-                    restored += len(pending)
-                    pending = []
-                    if stream == subjects.STREAM and restored % 10_000 < IN_FLIGHT:
-                        say(f"  {stream}: {restored:,} messages restored")
-            await settle(pending, stream)
-            restored += len(pending)
-        counts[stream] = restored
-        say(f"{stream}: {restored:,} messages restored")
+        counts[stream] = await _restore_stream(js, stream, file_of(folder, stream), say)
+        say(f"{stream}: {counts[stream]:,} messages restored")
     return counts
 
 
-async def _publish(js: object, saved: Saved, headers: dict[str, str]) -> int:
-    ack = await js.publish(  # type: ignore[attr-defined]
+async def _restore_stream(
+    js: JetStreamContext, stream: str, source: Path, say: Callable[[str], None]
+) -> int:
+    """Publish one stream's messages in order, IN_FLIGHT awaiting their acks at a time; the
+    log's must come back with their old sequence numbers."""
+    decoder = msgspec.json.Decoder(Saved)
+    restored = 0
+    with source.open("rb") as lines:
+        while batch := [decoder.decode(line) for line in itertools.islice(lines, IN_FLIGHT)]:
+            acks = [asyncio.ensure_future(_publish(js, saved)) for saved in batch]
+            for saved, seq in zip(batch, await asyncio.gather(*acks), strict=True):
+                if stream == subjects.STREAM and seq != saved.seq:
+                    raise BackupError(f"event {saved.seq} came back as {seq}: stopped")
+            restored += len(batch)
+            if stream == subjects.STREAM and restored % 10_240 == 0:
+                say(f"  {stream}: {restored:,} messages restored")
+    return restored
+
+
+async def _publish(js: JetStreamContext, saved: Saved) -> int:
+    headers = {k: v for k, v in saved.headers.items() if not k.startswith(SERVER_HEADERS)}
+    ack = await js.publish(
         saved.subject, base64.b64decode(saved.data), headers=headers or None, timeout=30
     )
     return int(ack.seq)

@@ -53,13 +53,22 @@ def _kiosk_port() -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from crew.house import up
+    from crew.house import House
 
     home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
     if args.cluster < 1:
         raise SystemExit("crew up: --cluster needs at least 1 node")
-    restore = Path(args.restore).resolve() if args.restore else None
-    return up(home, args.nats_port, args.http_port, args.demo, args.cluster, restore)
+    home.mkdir(parents=True, exist_ok=True)
+    house = House(
+        home,
+        args.nats_port,
+        args.http_port,
+        args.demo,
+        say=lambda text: print(text, flush=True),
+        cluster=args.cluster,
+        restore=Path(args.restore).resolve() if args.restore else None,
+    )
+    return asyncio.run(house.run())
 
 
 def cmd_status(args: argparse.Namespace) -> int:

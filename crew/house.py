@@ -7,10 +7,10 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import nats.js.errors
 
 from crew import auth, client
 from crew.eventstore import ensure_event_store
-from crew.natsserver import Cluster, NatsServer
+from crew.natsserver import NatsServer, free_port, nodes
 from crew.settings import HOUSE_FILE
 from services.kiosk import tokens
 
@@ -70,16 +70,6 @@ def expected_answers() -> list[str]:
     return [name for c in COMPONENTS for name in c.answers_as]
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class House:
     def __init__(
         self,
@@ -87,9 +77,11 @@ class House:
         nats_port: int,
         http_port: int,
         demo: bool,
+        say: Callable[[str], None],
         cluster: int = 1,
         restore: Path | None = None,
     ) -> None:
+        self.say = say  # progress for whoever started the house (the CLI prints it)
         self.restore = restore
         self.home = home
         self.nats_port = nats_port
@@ -143,7 +135,7 @@ class House:
 
     async def _start(self) -> None:
         if self.nats_url:
-            say(f"joining NATS at {self.public_url} (CREW_NATS_URL)")
+            self.say(f"joining NATS at {self.public_url} (CREW_NATS_URL)")
         else:
             await self._start_nats()
         replicas = min(self.cluster, 3)
@@ -154,9 +146,9 @@ class House:
         if self.restore:
             from crew.backup import BackupError, restore
 
-            say(f"restoring the backup in {self.restore} ...")
+            self.say(f"restoring the backup in {self.restore} ...")
             try:
-                await restore(nc, self.restore, say)
+                await restore(nc, self.restore, self.say)
             except BackupError as exc:
                 await nc.close()
                 raise SystemExit(f"crew up: {exc}") from None
@@ -185,32 +177,19 @@ class House:
         if self.demo:
             from crew.demo import seed
 
-            say("seeding a demo house ...")
-            await seed(self.url_of("coordinator"), say)
-        say(self._banner())
+            self.say("seeding a demo house ...")
+            await seed(self.url_of("coordinator"), self.say)
+        self.say(self._banner())
 
     async def _start_nats(self) -> None:
         """The embedded NATS: one node, or a cluster of nodes on loopback; either way with a
         fresh least-privilege user per component (crew/auth.py) and no anonymous access."""
         self.passwords = auth.passwords()
         block = auth.authorization_block(self.passwords)
-        if self.cluster == 1:
-            self.servers = [NatsServer(self.home, self.nats_port, authorization=block)]
-        else:
-            ports = [self.nats_port] + [free_port() for _ in range(self.cluster - 1)]
-            routes = [free_port() for _ in range(self.cluster)]
-            self.servers = [
-                NatsServer(
-                    self.home,
-                    ports[i],
-                    authorization=block,
-                    cluster=Cluster("crew", routes[i], [r for r in routes if r != routes[i]]),
-                    name=f"n{i + 1}",
-                )
-                for i in range(self.cluster)
-            ]
+        ports = [self.nats_port] + [free_port() for _ in range(self.cluster - 1)]
+        self.servers = nodes(self.home, ports, authorization=block)
         shape = "" if self.cluster == 1 else f"a cluster of {self.cluster}, "
-        say(
+        self.say(
             f"starting nats-server on 127.0.0.1:{', '.join(str(s.port) for s in self.servers)} "
             f"({shape}JetStream, sync_interval: always, a user per component)"
         )
@@ -220,7 +199,7 @@ class House:
     def _nats_note(self) -> str:
         if not self.passwords:
             return ""
-        return f"\n              (no anonymous access; the crew CLI's credentials are in {self.home / HOUSE_FILE})"
+        return f"\n              (a user per component; the crew CLI's credentials are in {self.home / HOUSE_FILE})"
 
     def _banner(self) -> str:
         return f"""
@@ -247,7 +226,7 @@ Stop with Ctrl-C.
                 await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
             for server in self.servers:
                 if server.process and server.process.poll() is not None:
-                    say(f"nats-server {server.name} stopped unexpectedly; restarting it")
+                    self.say(f"nats-server {server.name} stopped unexpectedly; restarting it")
                     await asyncio.to_thread(server.start)
             for component in self.components:
                 process = component.process
@@ -257,12 +236,14 @@ Stop with Ctrl-C.
                 ran = time.monotonic() - component.started_at
                 component.restarts = 0 if ran > 30 else component.restarts + 1
                 delay = min(2**component.restarts, 30) if component.restarts else 0
-                say(f"{component.name} exited with {process.returncode}; restarting in {delay} s")
+                self.say(
+                    f"{component.name} exited with {process.returncode}; restarting in {delay} s"
+                )
                 await asyncio.sleep(delay)
                 self._spawn(component)
 
     async def _stop(self) -> None:
-        say("stopping the house ...")
+        self.say("stopping the house ...")
         (self.home / HOUSE_FILE).unlink(missing_ok=True)
         running = [c.process for c in self.components if c.process and c.process.poll() is None]
         for process in running:
@@ -275,16 +256,4 @@ Stop with Ctrl-C.
                 process.kill()
         for server in self.servers:
             await asyncio.to_thread(server.stop)
-        say("stopped.")
-
-
-def up(
-    home: Path,
-    nats_port: int,
-    http_port: int,
-    demo: bool,
-    cluster: int = 1,
-    restore: Path | None = None,
-) -> int:
-    home.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(House(home, nats_port, http_port, demo, cluster, restore).run())
+        self.say("stopped.")

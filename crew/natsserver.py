@@ -33,31 +33,11 @@ class Cluster(msgspec.Struct, frozen=True):
     routes: list[int]
 
 
-def config_text(
-    store: Path,
-    port: int,
-    max_file_store: str | None = None,
-    authorization: str = "",
-    cluster: Cluster | None = None,
-    server_name: str = "crew",
-) -> str:
-    limits = f"\n  max_file_store: {max_file_store}" if max_file_store else ""
-    routes = ""
-    if cluster:
-        peers = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in cluster.routes)
-        routes = (
-            f"cluster {{\n  name: {cluster.name}\n  listen: 127.0.0.1:{cluster.port}\n"
-            f"  routes: [{peers}]\n}}\n"
-        )
-    return f"""# written by crew up; edits are overwritten
-server_name: {server_name}
-listen: 127.0.0.1:{port}
-max_payload: 8MB
-jetstream {{
-  store_dir: "{store}"
-  sync_interval: always{limits}
-}}
-{routes}{authorization}"""
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class NatsServer:
@@ -86,21 +66,31 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    def config_text(self) -> str:
+        limits = f"\n  max_file_store: {self.max_file_store}" if self.max_file_store else ""
+        routes = ""
+        if self.cluster:
+            peers = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.cluster.routes)
+            routes = (
+                f"cluster {{\n  name: {self.cluster.name}\n  listen: 127.0.0.1:{self.cluster.port}\n"
+                f"  routes: [{peers}]\n}}\n"
+            )
+        return f"""# written by crew up; edits are overwritten
+server_name: {self.name}
+listen: 127.0.0.1:{self.port}
+max_payload: 8MB
+jetstream {{
+  store_dir: "{self.store}"
+  sync_interval: always{limits}
+}}
+{routes}{self.authorization}"""
+
     def start(self, timeout: float = 20.0) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.store.mkdir(parents=True, exist_ok=True)
         self.config.touch(mode=0o600)  # it may hold passwords
         self.config.chmod(0o600)
-        self.config.write_text(
-            config_text(
-                self.store,
-                self.port,
-                self.max_file_store,
-                self.authorization,
-                self.cluster,
-                self.name,
-            )
-        )
+        self.config.write_text(self.config_text())
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [str(binary()), "-c", str(self.config)], stdout=out, stderr=subprocess.STDOUT
@@ -131,3 +121,24 @@ class NatsServer:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def nodes(
+    home: Path, ports: list[int], authorization: str = "", max_file_store: str | None = None
+) -> list[NatsServer]:
+    """One nats-server per port: a single node, or a cluster of them on loopback, each with
+    its own store, config and log in `home`."""
+    if len(ports) == 1:
+        return [NatsServer(home, ports[0], max_file_store, authorization)]
+    routes = [free_port() for _ in ports]
+    return [
+        NatsServer(
+            home,
+            port,
+            max_file_store,
+            authorization,
+            cluster=Cluster("crew", route, [r for r in routes if r != route]),
+            name=f"n{i + 1}",
+        )
+        for i, (port, route) in enumerate(zip(ports, routes, strict=True))
+    ]

@@ -111,27 +111,13 @@ async def replay_into(
 ) -> Replay:
     """Apply events after the projection's checkpoint until it has reached `target`."""
     replay = replay or await Replay(nc, projection.checkpoint + 1).start()
-    if projection.checkpoint >= target:
-        return replay
-    # Read ahead: the next batch is fetched and parsed on the event loop while this one is
-    # applied in DuckDB's thread. Nothing is fetched past `target`, so the replay can go on
-    # live from exactly where the rebuild stopped.
-    ahead: asyncio.Task[list[Recorded]] | None = asyncio.create_task(replay.take(BATCH, timeout=30))
-    try:
-        while ahead is not None:
-            batch = await ahead
-            ahead = None
-            if not batch:
-                raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
-            if batch[-1].seq < target:
-                ahead = asyncio.create_task(replay.take(BATCH, timeout=30))
-            await apply_batch(projection, batch, vault)
-            if report:
-                await report(projection.checkpoint)
-    finally:
-        if ahead is not None:
-            ahead.cancel()
-            await asyncio.gather(ahead, return_exceptions=True)
+    while projection.checkpoint < target:
+        batch = await replay.take(BATCH, timeout=30)
+        if not batch:
+            raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
+        await apply_batch(projection, batch, vault)
+        if report:
+            await report(projection.checkpoint)
     return replay
 
 

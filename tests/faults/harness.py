@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import nats
@@ -20,8 +23,10 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from crew import subjects
+from crew import natsserver, subjects
 from crew.client import wait_for_components
+from crew.house import COMPONENTS, prepare_when_ready
+from crew.natsserver import NatsServer, free_port
 from projections.projector import stream_last_seq
 from tests.integration.test_projector import checkpoint_via_query, clean_rebuild, snapshot
 
@@ -90,6 +95,64 @@ async def client(url: str) -> NATS:
     )
 
 
+ANSWERS = {c.module: list(c.answers_as) for c in COMPONENTS}  # what `crew status` hears
+
+
+class Fleet:
+    """Real nats-server nodes and real component processes, each one killable on its own."""
+
+    def __init__(self, home: Path, servers: list[NatsServer]) -> None:
+        self.home = home
+        self.servers = servers
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def server(self) -> NatsServer:
+        return self.servers[0]
+
+    @property
+    def url(self) -> str:
+        return ",".join(s.url for s in self.servers)
+
+    async def start(
+        self, module: str, home: Path | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """`python -m <module>` in `home` (the fleet's by default), once it answers."""
+        process = spawn(module, self.url, home or self.home, **env)
+        self.processes.append(process)
+        await ready(self.url, *ANSWERS[module])
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop(process)
+        for server in self.servers:
+            server.stop()
+
+
+@contextlib.asynccontextmanager
+async def fleet(
+    home: Path, *modules: str, nodes: int = 1, max_file_store: str | None = None
+) -> AsyncIterator[tuple[Fleet, NATS]]:
+    """A fresh NATS (one node, or a cluster with everything at 3 replicas) with the stream and
+    buckets made, `modules` started against it, and a client; all of it stopped afterwards."""
+    running = Fleet(
+        home,
+        natsserver.nodes(home, [free_port() for _ in range(nodes)], max_file_store=max_file_store),
+    )
+    try:
+        for server in running.servers:
+            server.start()
+        nc = await client(running.url)
+        await prepare_when_ready(nc, min(nodes, 3))
+        for module in modules:
+            await running.start(module)
+        yield running, nc
+        await nc.close()
+    finally:
+        running.stop()
+
+
 @dataclass
 class Tally:
     """Every answer the clients got, by command id."""
@@ -106,6 +169,21 @@ class Tally:
         return sum(1 for s in self.replies.values() if s == status)
 
 
+async def ask(
+    nc: NATS, command: str, body: dict[str, object], command_id: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    """One attempt: the reply as it came. No answer raises (nats' TimeoutError and kin)."""
+    context, name = command.split(".")
+    reply = await nc.request(
+        subjects.command_subject(context, name),
+        msgspec.json.encode(body),
+        headers={subjects.COMMAND_ID: command_id, subjects.SOURCE: "faults"},
+        timeout=timeout_s,
+    )
+    answer: dict[str, Any] = msgspec.json.decode(reply.data)
+    return answer
+
+
 async def send_until_answered(
     nc: NATS,
     command: str,
@@ -116,19 +194,11 @@ async def send_until_answered(
     timeout_s: float = 10,
 ) -> str:
     """Send, and on no answer or `unavailable` send again with the same command id."""
-    context, name = command.split(".")
     deadline = time.monotonic() + deadline_s
-    payload = msgspec.json.encode(body)
     while time.monotonic() < deadline:
         tally.attempts += 1
         try:
-            reply = await nc.request(
-                subjects.command_subject(context, name),
-                payload,
-                headers={subjects.COMMAND_ID: command_id, subjects.SOURCE: "faults"},
-                timeout=timeout_s,
-            )
-            status = str(msgspec.json.decode(reply.data).get("status"))
+            status = str((await ask(nc, command, body, command_id, timeout_s)).get("status"))
         except TRANSIENT:
             status = "no answer"
         if status in FINAL:

@@ -13,8 +13,7 @@ import nats.errors
 import pytest
 
 from crew import auth
-from crew.natsserver import NatsServer
-from tests.conftest import free_port
+from crew.natsserver import NatsServer, free_port
 from tests.faults.harness import say
 
 ALL = set(auth.ROLES)

@@ -10,52 +10,15 @@ import time
 from pathlib import Path
 
 import nats
-import nats.errors
-import nats.js.errors
 
 from crew import auth, subjects
-from crew.house import prepare_when_ready
-from crew.natsserver import Cluster, NatsServer
-from tests.conftest import free_port, start_house
-from tests.faults.harness import (
-    Tally,
-    audit,
-    client,
-    plan_meals,
-    ready,
-    say,
-    sign_ups,
-    spawn,
-    stop,
-)
+from tests.conftest import start_house
+from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups
 from tests.integration.cli import eventually, send
 
 
-def cluster_of_three(home: Path) -> list[NatsServer]:
-    routes = [free_port() for _ in range(3)]
-    return [
-        NatsServer(
-            home,
-            free_port(),
-            cluster=Cluster("crew", routes[i], [r for r in routes if r != routes[i]]),
-            name=f"n{i + 1}",
-        )
-        for i in range(3)
-    ]
-
-
 async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    servers = cluster_of_three(home)
-    for server in servers:
-        server.start()
-    url = ",".join(s.url for s in servers)
-    meals = None
-    try:
-        nc = await client(url)
-        await prepare_when_ready(nc, replicas=3)
-        meals = spawn("services.meals", url, home)
-        await ready(url, "meals")
+    async with fleet(tmp_path / "home", "services.meals", nodes=3) as (house, nc):
         tally = Tally()
         meal_ids = await plan_meals(nc, 20, tally)
 
@@ -64,7 +27,7 @@ async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -
                 await asyncio.sleep(0.01)
             info = await nc.jetstream().stream_info(subjects.STREAM)
             assert info.cluster is not None
-            leader = next(s for s in servers if s.name == info.cluster.leader)
+            leader = next(s for s in house.servers if s.name == info.cluster.leader)
             leader.kill()
             say(f"killed {leader.name}, the stream's leader, after {len(tally.accepted)} accepted")
             return time.monotonic()
@@ -79,15 +42,10 @@ async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -
             f"3-node cluster, leader killed: {result.line()}; {after} accepted after the kill; "
             f"new leader {info.cluster.leader if info.cluster else '?'}"
         )
+        assert info.config.num_replicas == 3
         assert after > 0, "commands went on after the node died"
         assert result.accepted == result.sent
         assert result.lost == 0 and result.duplicated == 0
-        await nc.close()
-    finally:
-        if meals is not None:
-            stop(meals)
-        for server in servers:
-            server.stop()
 
 
 async def test_crew_up_cluster_3_runs_the_house_on_three_nodes(crew_env: dict[str, str]) -> None:

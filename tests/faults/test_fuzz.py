@@ -16,15 +16,12 @@ from hypothesis import strategies as st
 
 from crew import subjects
 from crew.decider import Decider, Refusal
-from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
 from schemas.meals import PlanMeal
 from schemas.registry import COMMAND_TYPES
 from services.meals.decider import MEALS
 from services.onboarding.decider import ONBOARDING
 from services.rota.decider import ROTA
-from tests.conftest import free_port
-from tests.faults.harness import client, events_by_command, ready, say, spawn, stop
+from tests.faults.harness import events_by_command, fleet, say
 from tests.unit.test_meals_decider import DAY
 from tests.unit.test_meals_decider import commands as meals_commands
 from tests.unit.test_onboarding_decider import commands as onboarding_commands
@@ -132,43 +129,33 @@ ALL_COMMANDS = st.sampled_from(sorted(COMMAND_TYPES)).flatmap(
 )
 
 
-def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothing(
+async def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothing(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    server = NatsServer(home, free_port())
-    server.start()
-    services = []
-    loop = asyncio.new_event_loop()
+    services = ("services.meals", "services.rota", "services.onboarding")
     replies: dict[str, str] = {}
-    try:
-        nc = loop.run_until_complete(client(server.url))
-        loop.run_until_complete(ensure_event_store(nc))
-        services = [
-            spawn(f"services.{c}", server.url, home) for c in ("meals", "rota", "onboarding")
-        ]
-        loop.run_until_complete(ready(server.url, "meals", "rota", "onboarding"))
+    async with fleet(tmp_path / "home", *services) as (house, nc):
+        loop = asyncio.get_running_loop()
 
         @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
         @given(ALL_COMMANDS)
-        def run(command: tuple[str, bytes]) -> None:
+        def run(command: tuple[str, bytes]) -> None:  # Hypothesis runs in a thread; NATS here
             name, body = command
             context, _, verb = name.partition(".")
             command_id = f"fuzz-{len(replies)}"
-            reply = loop.run_until_complete(
-                nc.request(
-                    subjects.command_subject(context, verb),
-                    body,
-                    headers={subjects.COMMAND_ID: command_id},
-                    timeout=10,
-                )
-            )  # a timeout would raise here, and fail the test
+            request = nc.request(
+                subjects.command_subject(context, verb),
+                body,
+                headers={subjects.COMMAND_ID: command_id},
+                timeout=10,
+            )
+            reply = asyncio.run_coroutine_threadsafe(request, loop).result()  # a timeout raises
             status = msgspec.json.decode(reply.data)["status"]
             assert status in ("accepted", "refused", "invalid"), reply.data
             replies[command_id] = status
 
-        run()
-        caused = loop.run_until_complete(events_by_command(nc))
+        await asyncio.to_thread(run)
+        caused = await events_by_command(nc)
         from_invalid = [c for c, s in replies.items() if s == "invalid" and caused[c]]
         counts = Counter(replies.values())
         say(
@@ -176,11 +163,5 @@ def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothin
             f"events from invalid input: {len(from_invalid)}; every service still up"
         )
         assert not from_invalid
-        assert all(s.poll() is None for s in services), "a service died"
+        assert all(p.poll() is None for p in house.processes), "a service died"
         assert counts["invalid"] and (counts["accepted"] or counts["refused"])
-        loop.run_until_complete(nc.close())
-    finally:
-        for service in services:
-            stop(service)
-        server.stop()
-        loop.close()

@@ -7,19 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
-from tests.conftest import free_port
 from tests.faults.harness import (
     Tally,
     audit,
-    client,
+    fleet,
     plan_meals,
-    ready,
     say,
     sign_ups,
-    spawn,
-    stop,
     views_match_a_rebuild,
 )
 
@@ -29,29 +23,19 @@ SIGN_UPS = 2_000
 async def test_killing_nats_during_2000_sign_ups_loses_and_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    server = NatsServer(home, free_port())
-    server.start()
-    meals = projector = None
-    try:
-        nc = await client(server.url)
-        await ensure_event_store(nc)
-        meals = spawn("services.meals", server.url, home)
-        projector = spawn("projections", server.url, home)
-        await ready(server.url, "meals", "projector", "query")
+    async with fleet(tmp_path / "home", "services.meals", "projections") as (house, nc):
         tally = Tally()
         meal_ids = await plan_meals(nc, 40, tally)
 
-        async def kill_when_busy() -> float:
+        async def kill_when_busy() -> None:
             while len(tally.accepted) < 40 + 300:  # well into the sign-ups
                 await asyncio.sleep(0.01)
             killed_at = len(tally.accepted) - 40
-            server.kill()
+            house.server.kill()
             say(f"nats-server killed (SIGKILL) after {killed_at} accepted sign-ups")
             await asyncio.sleep(1.5)
-            server.start()
+            house.server.start()
             say("nats-server restarted on the same store")
-            return killed_at
 
         killer = asyncio.create_task(kill_when_busy())
         await sign_ups(nc, SIGN_UPS, meal_ids, tally)
@@ -61,10 +45,5 @@ async def test_killing_nats_during_2000_sign_ups_loses_and_duplicates_nothing(
         assert result.sent == SIGN_UPS + 40
         assert result.accepted == SIGN_UPS + 40, "every sign-up gets in once the house is back"
         assert result.lost == 0 and result.duplicated == 0 and result.unanswered == 0
-        assert await views_match_a_rebuild(nc, projector, home, tmp_path / "clean.duckdb")
-        await nc.close()
-    finally:
-        for process in (meals, projector):
-            if process is not None:
-                stop(process)
-        server.stop()
+        projector = house.processes[-1]
+        assert await views_match_a_rebuild(nc, projector, house.home, tmp_path / "clean.duckdb")

@@ -8,40 +8,27 @@ import random
 import signal
 from pathlib import Path
 
-from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
-from tests.conftest import free_port
 from tests.faults.harness import (
     Tally,
     audit,
-    client,
+    fleet,
     plan_meals,
-    ready,
     say,
     sign_ups,
-    spawn,
-    stop,
     views_match_a_rebuild,
 )
 
 KILLS = 10
 PER_ROUND = 200
+SMALL_BATCHES = {"CREW_PROJECTOR_BATCH": "50"}  # many commits: more places for a kill to land
 
 
 async def test_killing_the_projector_ten_times_never_double_counts_or_skips(
     tmp_path: Path,
 ) -> None:
-    home = tmp_path / "home"
-    server = NatsServer(home, free_port())
-    server.start()
-    meals = projector = None
     rng = random.Random(8)
-    try:
-        nc = await client(server.url)
-        await ensure_event_store(nc)
-        meals = spawn("services.meals", server.url, home)
-        projector = spawn("projections", server.url, home, CREW_PROJECTOR_BATCH="50")
-        await ready(server.url, "meals", "projector", "query")
+    async with fleet(tmp_path / "home", "services.meals") as (house, nc):
+        projector = await house.start("projections", **SMALL_BATCHES)
         tally = Tally()
         meal_ids = await plan_meals(nc, 20, tally)
         for kill in range(1, KILLS + 1):
@@ -54,25 +41,17 @@ async def test_killing_the_projector_ten_times_never_double_counts_or_skips(
             projector.send_signal(signal.SIGKILL)
             projector.wait()
             during = not load.done()
-            projector = spawn("projections", server.url, home, CREW_PROJECTOR_BATCH="50")
+            projector = await house.start("projections", **SMALL_BATCHES)
             await load
-            await ready(server.url, "projector", "query")
             same = await views_match_a_rebuild(
-                nc, projector, home, tmp_path / f"clean-{kill}.duckdb"
+                nc, projector, house.home, tmp_path / f"clean-{kill}.duckdb"
             )
             say(
                 f"projector kill {kill} ({'during' if during else 'after'} the sign-ups): "
                 f"views equal a clean rebuild: {same}"
             )
             assert same
-            projector = spawn("projections", server.url, home, CREW_PROJECTOR_BATCH="50")
-            await ready(server.url, "projector", "query")
+            projector = await house.start("projections", **SMALL_BATCHES)
         result = await audit(nc, tally)
         say(f"projector killed {KILLS} times: {result.line()}; views equal a rebuild each time")
         assert result.lost == 0 and result.duplicated == 0
-        await nc.close()
-    finally:
-        for process in (meals, projector):
-            if process is not None:
-                stop(process)
-        server.stop()

@@ -6,35 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer
 from projections.projector import stream_last_seq
-from tests.conftest import free_port
-from tests.faults.harness import (
-    Tally,
-    audit,
-    client,
-    plan_meals,
-    ready,
-    say,
-    sign_ups,
-    spawn,
-    stop,
-)
+from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups, stop
 from tests.integration.test_projector import checkpoint_via_query, snapshot
 
 
 async def test_two_service_instances_and_two_projector_replicas(tmp_path: Path) -> None:
-    server = NatsServer(tmp_path / "nats", free_port())
-    server.start()
     homes = [tmp_path / "one", tmp_path / "two"]
-    processes = []
-    try:
-        nc = await client(server.url)
-        await ensure_event_store(nc)
-        processes = [spawn("services.meals", server.url, home) for home in homes]
-        processes += [spawn("projections", server.url, home) for home in homes]
-        await ready(server.url, "meals", "projector", "query")
+    async with fleet(tmp_path / "nats") as (house, nc):
+        for home in homes:
+            await house.start("services.meals", home)
+            await house.start("projections", home)
         tally = Tally()
         meal_ids = await plan_meals(nc, 10, tally)  # every instance meets every meal
         await sign_ups(nc, 600, meal_ids, tally, concurrency=32)
@@ -47,7 +29,7 @@ async def test_two_service_instances_and_two_projector_replicas(tmp_path: Path) 
         caught_up = 0  # the queue group picks a replica per query: 20 in a row ask both
         while caught_up < 20:
             caught_up = caught_up + 1 if await checkpoint_via_query(nc) >= last else 0
-        for process in processes:
+        for process in house.processes:
             stop(process)
         views = [snapshot(home / "views.duckdb") for home in homes]
         say(
@@ -59,8 +41,3 @@ async def test_two_service_instances_and_two_projector_replicas(tmp_path: Path) 
         assert all(n > 50 for n in handled), "the queue group spreads the commands"
         assert views[0] == views[1]
         assert views[0]["projector_checkpoint"][0][1] == last
-        await nc.close()
-    finally:
-        for process in processes:
-            stop(process)
-        server.stop()

@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crew.natsserver import NatsServer
-from tests.conftest import free_port
+from crew.natsserver import NatsServer, free_port
 from tests.integration.cli import crew, send, sql
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
