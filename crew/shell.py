@@ -1,7 +1,8 @@
 """The command shell, written once for every context: decode -> load -> decide -> append -> reply.
 
 A retry with the same command id gets the first reply and appends nothing:
-- the reply of every command is kept in the outcomes KV bucket (beyond the 2-minute dedup window);
+- the reply of every command is kept in the outcomes KV bucket (beyond the 2-minute dedup window),
+  with a fingerprint of what it addressed, so a reused id on another command is told apart;
 - every event carries its command id as causation, so a crash between append and recording the
   outcome is still answered with the original events.
 """
@@ -49,6 +50,10 @@ S = TypeVar("S")
 REUSED = Refused(
     code="command_id_reused", message="this command id was already used for a different command"
 )
+
+
+class StillConflicting(Exception):
+    """Other writers moved the aggregate on every one of MAX_ATTEMPTS tries."""
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -151,6 +156,12 @@ class CommandShell(Generic[S]):
                         "recorded; a coordinator must free or add storage (docs/operations.md), "
                         "then retry with the same command id"
                     )
+                except StillConflicting:
+                    log.warning("append_gave_up", attempts=MAX_ATTEMPTS)
+                    reply = Unavailable(
+                        message=f"{aggregate_id} was changed by others on each of "
+                        f"{MAX_ATTEMPTS} tries; retry with the same command id"
+                    )
                 except StoreUnavailable as exc:
                     log.warning("event_store_unavailable", error=str(exc))
                     reply = Unavailable(
@@ -203,16 +214,23 @@ class CommandShell(Generic[S]):
                 reply = await self._decide_and_append(
                     command, command_id, fingerprint, aggregate_id, headers
                 )
-                if not (isinstance(reply, Accepted) and reply.events):
-                    # The log records accepted commands itself (Crew-Causation-Id on every
-                    # event); the bucket keeps what leaves no trace there: refusals and
-                    # "already true". First writer wins across instances.
-                    outcome = Outcome(
-                        fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply))
-                    )
-                    kept = await self.store.record_outcome(command_id, msgspec.json.encode(outcome))
-                    if kept is not None:
-                        return self._replay(kept, fingerprint)
+                outcome = msgspec.json.encode(
+                    Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
+                )
+                if isinstance(reply, Accepted) and reply.events:
+                    # Appended: the events are the record (Crew-Causation-Id), so a bucket that
+                    # fails now loses nothing a retry needs. The bucket entry lets a reuse of
+                    # this id on another aggregate be told apart, also after a restart.
+                    try:
+                        await self.store.record_outcome(command_id, outcome)
+                    except StoreUnavailable as exc:
+                        log.warning("outcome_not_kept", error=str(exc))
+                    return reply
+                # A refusal or "already true" leaves no trace in the log: the bucket is its
+                # only record. First writer wins across instances.
+                kept = await self.store.record_outcome(command_id, outcome)
+                if kept is not None:
+                    return self._replay(kept, fingerprint)
                 return reply
         finally:
             if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
@@ -278,7 +296,7 @@ class CommandShell(Generic[S]):
             causations = {**loaded.causations, command_id: Caused(refs, fingerprint)}
             self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
             return Accepted(events=refs)
-        raise StoreUnavailable(f"still conflicting after {MAX_ATTEMPTS} attempts")
+        raise StillConflicting(f"still conflicting after {MAX_ATTEMPTS} attempts")
 
     async def _new_event(self, event: Any, command_id: str, headers: Mapping[str, str]) -> NewEvent:
         event_type = type(event).__struct_config__.tag

@@ -9,8 +9,8 @@ import msgspec
 import pytest
 import structlog
 
-from crew.eventstore import InMemoryEventStore, NewEvent, StoreUnavailable
-from crew.shell import MAX_BODY_BYTES, CommandShell
+from crew.eventstore import ConcurrencyConflict, InMemoryEventStore, NewEvent, StoreUnavailable
+from crew.shell import MAX_ATTEMPTS, MAX_BODY_BYTES, CommandShell
 from services.meals.decider import MEALS
 
 PLAN = b'{"meal_id":"m1","date":"2030-01-07","helper_slots":2}'
@@ -112,6 +112,34 @@ async def test_reusing_a_command_id_for_another_command_is_refused(
         reply = await send(shell, command, body, reused)
         assert reply["code"] == "command_id_reused", (command, reused)
     assert len(store.log) == count
+
+
+async def test_an_id_reused_on_another_meal_is_refused_also_by_a_fresh_instance(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    _, store = planned
+    count = len(store.log)
+    other = b'{"meal_id":"m2","date":"2030-01-08","helper_slots":2}'
+    reply = await send(CommandShell(MEALS, store), "plan_meal", other, "plan")  # after a restart
+    assert reply["code"] == "command_id_reused"
+    assert len(store.log) == count
+    assert "plan" in store.outcomes  # the accepted plan is kept, not only refusals
+
+
+class EverConflictingStore(InMemoryEventStore):
+    """Someone else always appended first."""
+
+    async def append(
+        self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
+    ) -> list[int]:
+        raise ConcurrencyConflict(f"{aggregate_id} moved on")
+
+
+async def test_a_writer_that_always_loses_the_race_gives_up_with_a_plain_retry_answer() -> None:
+    shell = CommandShell(MEALS, EverConflictingStore())
+    reply = await send(shell, "plan_meal", PLAN, "plan")
+    assert reply["status"] == "unavailable"
+    assert f"changed by others on each of {MAX_ATTEMPTS} tries" in reply["message"]
 
 
 async def test_a_retry_queued_behind_another_command_gets_the_first_answer_not_a_new_one(
