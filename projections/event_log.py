@@ -17,7 +17,7 @@ create table if not exists event_log (
     causation_id   varchar,              -- the command id that caused it
     source         varchar,              -- kiosk id, service name or cli
     schema_version varchar,
-    payload        json
+    payload        json                  -- NULL for an event in dead_letters
 );
 """
 
@@ -37,7 +37,7 @@ def rows(fact: Fact) -> list[tuple[object, ...]]:
             h.get("Crew-Causation-Id"),
             h.get("Crew-Source"),
             h.get("Crew-Schema-Version"),
-            fact.data.decode("utf-8", "replace"),
+            None if fact.event is None else fact.data.decode("utf-8", "replace"),
         )
     ]
 

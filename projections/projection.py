@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import msgspec
@@ -209,16 +210,12 @@ class Projection:
                 self._apply_in_memory(facts)
             except DATA_ERRORS as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                self._commit(
-                    [],
-                    [dead_letter(record, error)],
-                    record.seq,
-                )
-                dead = [()]
+                dead = [dead_letter(record, error)]
+                self._commit([], dead, record.seq)
             parked += len(dead)
         return Applied(len(records), parked, records[-1].seq)
 
-    def _commit(self, facts: Sequence[Fact], dead: Sequence[tuple], last_seq: int) -> None:
+    def _commit(self, facts: Sequence[Fact], dead: Sequence[DeadLetter], last_seq: int) -> None:
         con = self.con
         con.execute("begin transaction")
         try:
@@ -228,8 +225,10 @@ class Projection:
                         view.apply(con, facts)
             if dead:
                 appender = con.appender("dead_letters")
-                appender.append_rows(dead)
+                appender.append_rows(d.letter for d in dead)
                 appender.flush()
+                if EVENT_LOG in self.views:
+                    EVENT_LOG.apply(con, [d.in_log for d in dead])
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
             con.execute("commit")
         except BaseException:
@@ -238,24 +237,29 @@ class Projection:
         self.checkpoint = last_seq
 
 
-def dead_letter(record: Recorded, error: str) -> tuple:
-    return (
-        record.seq,
-        record.subject,
-        record.type,
-        error[:1000],
-        len(record.data),
-        record.recorded_at,
+class DeadLetter(NamedTuple):
+    """An event the views cannot read: its row in dead_letters, and its place in event_log."""
+
+    letter: tuple
+    in_log: Fact
+
+
+def dead_letter(record: Recorded, error: str) -> DeadLetter:
+    recorded_at = record.recorded_at or datetime.now(UTC)
+    return DeadLetter(
+        (record.seq, record.subject, record.type, error[:1000], len(record.data), recorded_at),
+        # event_log still lists it (its payload stays in the stream only: it may not be JSON)
+        Fact(record.seq, record.subject, record.type, None, dict(record.headers), recorded_at, b""),
     )
 
 
 def decode(
     batch: Sequence[Recorded], keys: Mapping[str, bytes | None]
-) -> tuple[list[Fact], list[tuple]]:
+) -> tuple[list[Fact], list[DeadLetter]]:
     """Facts to fold (personal data opened with `keys`, or blanked where a key is gone), and
     dead letters for what cannot be read."""
     facts: list[Fact] = []
-    dead: list[tuple] = []
+    dead: list[DeadLetter] = []
     for record in batch:
         kind = record.type
         decoder = DECODERS.get(kind)

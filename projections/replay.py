@@ -3,7 +3,10 @@
 Pull, not push: the reader asks for the next batch only when it has room, so a slow reader
 (a rebuild folding a million events) is never sent more than it asked for. An ordered push
 consumer was tried first: past a few hundred thousand events it overran the client's pending
-queue, dropped messages and, once, stalled (measured in make bench --size full)."""
+queue, dropped messages and, once, stalled (measured in make bench --size full).
+
+Like an ordered consumer, the reader checks that each batch continues exactly at the next
+sequence; on a gap it makes a new consumer from there, so nothing is ever skipped."""
 
 from __future__ import annotations
 
@@ -25,6 +28,10 @@ from crew.eventstore import Recorded
 log = structlog.get_logger("crew.replay")
 
 POLL_S = 5.0  # how long one fetch waits for new events when there are none
+
+
+def _status(msg: Msg) -> bool:
+    return bool(msg.headers and msg.headers.get("Status"))
 
 
 def recorded(msg: Msg) -> Recorded:
@@ -88,11 +95,28 @@ class Replay:
                 await asyncio.sleep(0.5)
                 await self._resume()
                 continue
-            batch = [recorded(m) for m in msgs if not (m.headers and m.headers.get("Status"))]
+            batch = self._in_order([recorded(m) for m in msgs if not _status(m)])
+            if batch is None:  # a message went missing on the way: ask again from the gap
+                await self._resume()
+                continue
             if batch:
                 self._start = batch[-1].seq + 1
             if batch or timeout is not None:
                 return batch
+
+    def _in_order(self, batch: list[Recorded]) -> list[Recorded] | None:
+        """The batch if it continues exactly where the last one ended, else its part that does
+        (None when that is nothing). Only a reader of the whole stream can tell: the stream
+        never deletes, so its sequences have no holes."""
+        if self._subject != subjects.EVENTS_ALL:
+            return batch
+        expected = self._start
+        for i, event in enumerate(batch):
+            if event.seq != expected:
+                log.warning("replay_gap", expected_seq=expected, got_seq=event.seq)
+                return batch[:i] or None
+            expected += 1
+        return batch
 
     async def _consumer_alive(self) -> bool:
         assert self._sub is not None

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.api import DiscardPolicy, StorageType
 
 from crew import subjects
 from crew.eventstore import (
@@ -82,3 +83,18 @@ async def test_reading_a_long_aggregate_pages_through_direct_get_batches(nc: NAT
     for n in range(2_500):
         await store.append("meals", "long", n, [event("a", n)])
     assert [r.seq for r in await store.read("meals", "long")] == list(range(1, 2_501))
+
+
+async def test_the_stream_keeps_everything_and_every_write_is_fsynced(
+    nats_server: NatsServer,
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    await ensure_event_store(nc)
+    config = (await nc.jetstream().stream_info(subjects.STREAM)).config
+    await nc.close()
+    assert config.storage == StorageType.FILE
+    assert config.discard == DiscardPolicy.NEW  # a full store refuses; it never drops the oldest
+    assert (config.deny_delete, config.deny_purge, config.allow_atomic) == (True, True, True)
+    assert (config.max_msgs, config.max_bytes, config.max_age) == (-1, -1, 0)
+    assert config.subjects == [subjects.EVENTS_ALL]
+    assert "sync_interval: always" in nats_server.config.read_text()  # fsync before every ack

@@ -15,6 +15,7 @@ import msgspec
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from crew import subjects
 from crew.client import connect
@@ -22,6 +23,7 @@ from crew.natsserver import NatsServer
 from crew.personal import JetStreamVault
 from projections.projection import Projection
 from projections.projector import Projector, replay_into, stream_last_seq
+from projections.replay import Replay
 from tests.integration.workload import meals_workload
 
 TABLES = {
@@ -97,8 +99,15 @@ async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
         "select seq, error from dead_letters order by seq"
     ).fetchall()
     meals = projector.projection.con.execute("select count(*) from meal_plan").fetchone()
+    logged = projector.projection.con.execute(
+        "select seq, type, payload from event_log where seq <= ? order by seq", [unknown.seq]
+    ).fetchall()
     await projector.stop()
     assert [seq for seq, _ in dead] == [bad_payload.seq, unknown.seq]
+    assert logged == [  # every event is in event_log, the unreadable ones without a payload
+        (bad_payload.seq, "meals.volunteered_to_cook", None),
+        (unknown.seq, "meals.teleported", None),
+    ]
     assert "meal_id" in dead[0][1] and "teleported" in dead[1][1]
     assert meals == (1,)
 
@@ -192,3 +201,25 @@ async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean
     assert kills == 3
     assert any(0 < seq < last for seq in at), f"no kill landed mid-replay: {at} of {last}"
     assert snapshot(home / "views.duckdb") == await clean_rebuild(nc, tmp_path / "clean.duckdb")
+
+
+async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NATS) -> None:
+    await meals_workload(nc, meals=3)
+    last = await stream_last_seq(nc)
+    replay = await Replay(nc, 1).start()
+    assert replay._sub is not None
+    fetch, dropped = replay._sub.fetch, []
+
+    async def lossy_fetch(batch: int, timeout: float | None = None) -> list[Msg]:
+        msgs = await fetch(batch, timeout=timeout)
+        if not dropped and len(msgs) > 2:  # the client loses one message, once
+            dropped.append(msgs.pop(1).metadata.sequence.stream)
+        return msgs
+
+    replay._sub.fetch = lossy_fetch  # type: ignore[method-assign]
+    seen: list[int] = []
+    while not seen or seen[-1] < last:
+        seen += [e.seq for e in await replay.take(5, timeout=5)]
+    await replay.stop()
+    assert dropped, "no message was lost"
+    assert seen == list(range(1, last + 1))
