@@ -66,10 +66,41 @@ def asyncapi() -> dict[str, Any]:
         kind, tag_required = (
             (COMMAND_TYPES[title], False) if title in COMMAND_TYPES else (EVENT_TYPES[title], True)
         )
-        payload = json_schema(kind, tag_required=tag_required)
+        payload = _rebase(json_schema(kind, tag_required=tag_required))
         schemas.update(payload.pop("$defs", {}))
-        message["payload"] = _rebase(payload)
+        message["payload"] = payload
+    _declare_replies_and_parameters(doc)
     return doc
+
+
+def _declare_replies_and_parameters(doc: dict[str, Any]) -> None:
+    """What FastStream leaves out: the `{aggregate_id}` parameter of every event channel, and
+    the reply of every command (sent to the requester's inbox, a dynamic channel)."""
+    reply = _rebase(json_schema(Reply, tag_required=True))
+    doc["components"]["schemas"].update(reply.pop("$defs", {}))
+    doc["components"]["messages"]["Reply"] = {
+        "name": "Reply",
+        "title": "accepted, refused, invalid or unavailable",
+        "payload": reply,
+    }
+    doc["channels"]["reply"] = {
+        "address": None,  # the requester's own inbox (the NATS reply subject)
+        "description": "The answer to a command, on the requester's inbox.",
+        "messages": {"Reply": {"$ref": "#/components/messages/Reply"}},
+    }
+    for name, channel in doc["channels"].items():
+        if name in EVENT_TYPES:
+            channel["parameters"] = {
+                "aggregate_id": {
+                    "description": "the meal, occurrence, series or person the event is about"
+                }
+            }
+    for name, operation in doc["operations"].items():
+        if name in COMMAND_TYPES:
+            operation["reply"] = {
+                "channel": {"$ref": "#/channels/reply"},
+                "messages": [{"$ref": "#/channels/reply/messages/Reply"}],
+            }
 
 
 def _rebase(schema: dict[str, Any]) -> dict[str, Any]:
