@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import time
+import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -72,6 +74,14 @@ def field_errors(exc: msgspec.MsgspecError) -> list[FieldError]:
     if at := _AT.match(text):
         return [FieldError(path=at["path"], message=at["message"])]
     return [FieldError(path="$", message=text)]
+
+
+def _where(exc: BaseException) -> list[str]:
+    """The traceback's frames as file:line function, without the exception's message."""
+    return [
+        f"{os.path.basename(frame.filename)}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)[-6:]
+    ]
 
 
 def invalid(path: str, message: str) -> Invalid:
@@ -168,7 +178,8 @@ class CommandShell(Generic[S]):
                         message="the event store did not answer; retry with the same command id"
                     )
                 except Exception as exc:  # a bug of ours: say so, never leave the caller waiting
-                    log.exception("command_failed", error=type(exc).__name__)
+                    # Where, never what: an exception's text may quote the payload.
+                    log.error("command_failed", error=type(exc).__name__, at=_where(exc))
                     reply = Unavailable(
                         message=f"the {context} service failed ({type(exc).__name__}); "
                         "retry with the same command id"

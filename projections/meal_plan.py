@@ -33,7 +33,7 @@ create table if not exists meal_plan_rows (
     last_seq          bigint
 );
 create or replace view meal_plan as
-select meal_id, date, time, head_cook, helpers, open_helper_slots, diners, status,
+select meal_id, date, head_cook, helpers, open_helper_slots, diners, status, time,
        helper_slots, waitlist, portions, seats, served_diners, cancel_reason,
        planned_at, updated_at, last_seq,
        display_name(head_cook) as head_cook_name,

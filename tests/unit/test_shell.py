@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 
 import msgspec
@@ -230,6 +231,20 @@ async def test_one_log_line_per_command_with_ids_and_never_the_payload(
     assert [line["event"] for line in lines] == ["command_accepted", "command_invalid"]
     assert lines[0]["aggregate_id"] == "m1" and lines[0]["command_id"] == "eat-1"
     assert "SECRET" not in repr(lines) and "anna" not in repr(lines)
+
+
+async def test_a_bug_in_a_decider_is_answered_and_logged_by_place_never_by_its_text() -> None:
+    def decide(state: object, command: object) -> list[object]:
+        raise KeyError(f"no such diet: {command}")  # the text quotes the payload
+
+    shell = CommandShell(dataclasses.replace(MEALS, decide=decide), InMemoryEventStore())
+    body = b'{"meal_id":"m1","crew_id":"anna","diet_note":"SECRET nut allergy"}'
+    with structlog.testing.capture_logs() as lines:
+        reply = await send(shell, "sign_up_to_eat", body, "eat-1")
+    assert reply["status"] == "unavailable" and "KeyError" in reply["message"]
+    failed = next(line for line in lines if line["event"] == "command_failed")
+    assert any("test_shell.py" in frame and "decide" in frame for frame in failed["at"])
+    assert "SECRET" not in repr(lines) + repr(reply)
 
 
 def test_calendar_command_ids_fit_and_differ_per_hour_for_the_longest_series_ids() -> None:
