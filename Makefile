@@ -37,9 +37,11 @@ lint: $(DEV)
 
 # What the tests need from Debian: chromium for the browser tests (never a downloaded browser),
 # docker-compose to validate compose.yaml.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 debian-packages:
 	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose)
+	  ($(SUDO) apt-get update -qq && \
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose)
 
 test: lint debian-packages
 	$(BIN)/pytest
