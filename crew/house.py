@@ -213,7 +213,7 @@ crew is up. The house lives in {self.home}
 
 Try it:
   crew send meals.plan_meal '{{"meal_id":"mon","date":"2030-01-07","helper_slots":2}}'
-  crew send meals.volunteer_to_cook '{{"meal_id":"mon","crew_id":"anna","role":"head_cook"}}'
+  crew send meals.volunteer_to_cook '{{"meal_id":"mon","crew_id":"c-1042","role":"head_cook"}}'
   crew sql "select * from meal_plan"
   crew events --follow
 
