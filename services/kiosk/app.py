@@ -2,13 +2,16 @@
 
 POST /api/v1/commands/<context>/<command> relays what a kiosk may do to the house over NATS:
 200 accepted, 409 refused, 422 invalid (field paths), 401 no or bad token, 403 not for a
-kiosk, 429 too many taps, 503 with Retry-After when the bus is down. `Idempotency-Key`
-becomes `Crew-Command-Id`, so a tap retried after a lost answer changes nothing twice.
+kiosk, 429 too many taps, 503 with Retry-After when the bus is down (also while the kiosk,
+which serves at once, is still reaching it). `Idempotency-Key` becomes `Crew-Command-Id`, so a
+tap retried after a lost answer changes nothing twice. A body may not carry `at`: the house's
+clock says when a tap happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -84,16 +87,38 @@ class House:
             rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
             burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
         )
+        self._connecting: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Connected, and the kiosk tokens read: until then every answer is 503, not 401."""
+        return self.nc is not None and self.nc.is_connected and self.tokens.loaded
 
     async def start(self) -> None:
-        self.nc = await nats.connect(
-            **auth.connection(self.nats_url),
-            name="crew-kiosk",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            connect_timeout=3,
-        )
-        await self.tokens.start(self.nc)
+        """Serve at once; reach the bus in the background (a house whose NATS is down still
+        gets its tablets an answer: 503 with Retry-After, until the bus is back)."""
+        self._connecting = asyncio.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        while True:
+            try:
+                self.nc = await nats.connect(
+                    **auth.connection(self.nats_url),
+                    name="crew-kiosk",
+                    max_reconnect_attempts=-1,  # the first connect waits for the bus, too
+                    reconnect_time_wait=1,
+                    connect_timeout=3,
+                )
+                await self.tokens.start(self.nc)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the token bucket not there yet: try again
+                log.warning("kiosk_connect_failed", error=type(exc).__name__)
+                if self.nc is not None:
+                    await self.nc.close()
+                    self.nc = None
+                await asyncio.sleep(1)
 
         async def status(msg: Any) -> None:
             await msg.respond(msgspec.json.encode(StatusReply(component="kiosk", pid=os.getpid())))
@@ -102,6 +127,10 @@ class House:
         log.info("kiosk_started")
 
     async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         await self.tokens.stop()
         if self.nc:
             await self.nc.close()
@@ -169,6 +198,9 @@ def unauthorized() -> Response[bytes]:
 async def send_command(
     request: Request[Any, Any, Any], context: str, command: str
 ) -> Response[bytes]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
     kiosk = kiosk_of(request)
     if kiosk is None:
         return unauthorized()
@@ -177,7 +209,6 @@ async def send_command(
             {"status": "forbidden", "message": f"{context}.{command} cannot be sent from a kiosk"},
             403,
         )
-    house: House = request.app.state.house
     if not house.limits.allow(kiosk):
         return json_response(
             {"status": "slow_down", "message": "too many taps; wait a moment"},
@@ -186,16 +217,14 @@ async def send_command(
         )
     key = request.headers.get("idempotency-key", "")
     if not _matches_id(key):
-        invalid = Invalid(
-            errors=[
-                FieldError(
-                    path="header:Idempotency-Key", message="required; 1-64 of A-Z a-z 0-9 _ -"
-                )
-            ]
-        )
-        return json_response(invalid, 422)
+        return invalid("header:Idempotency-Key", "required; 1-64 of A-Z a-z 0-9 _ -")
     body = await request.body()
-    actor = _crew_of(body) or f"kiosk:{kiosk}"
+    decoded = _object_of(body)
+    if decoded.get("at") is not None:
+        # The house's clock says when a tap happened; a tablet may not backdate a sign-up
+        # or check in on another day.
+        return invalid("$.at", "the house sets the time; a kiosk may not send `at`")
+    actor = _crew_of(decoded) or f"kiosk:{kiosk}"
     headers = {subjects.COMMAND_ID: key, subjects.ACTOR: actor, subjects.SOURCE: f"kiosk:{kiosk}"}
     reply = await house.request(subjects.command_subject(context, command), body, headers)
     if reply is None:
@@ -205,23 +234,30 @@ async def send_command(
     return json_response(reply, STATUS_OF_REPLY.get(status, 502), extra)
 
 
+def invalid(path: str, message: str) -> Response[bytes]:
+    return json_response(Invalid(errors=[FieldError(path=path, message=message)]), 422)
+
+
 def _matches_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
-def _crew_of(body: bytes) -> str | None:
+def _object_of(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or {} (the service itself answers what is wrong with it)."""
     try:
         decoded = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        return None
-    who = (
-        decoded.get("crew_id") or decoded.get("newcomer_id") if isinstance(decoded, dict) else None
-    )
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _crew_of(decoded: dict[str, Any]) -> str | None:
+    who = decoded.get("crew_id") or decoded.get("newcomer_id")
     return who if isinstance(who, str) and _matches_id(who) else None
 
 
 BOARD_QUERIES = {
-    "meals": "select meal_id, date, time, head_cook, head_cook_name, helpers, helper_names, "
+    "meals": "select meal_id, date, time, head_cook, head_cook_name, helpers, helper_names, waitlist, "
     "open_helper_slots, helper_slots, diners, seats, portions, status from meal_plan "
     "where date >= current_date and date < current_date + 7 and status in ('open', 'closed') order by date, time",
     "cleaning_party": "select occurrence_id, date, start_time, end_time, title, people, people_names, tasks, "
@@ -240,9 +276,11 @@ BOARD_QUERIES = {
     security=[{"kiosk_token": []}],
 )
 async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
     if kiosk_of(request) is None:
         return unauthorized()
-    house: House = request.app.state.house
     answers = await asyncio.gather(
         *(
             house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": sql}), {})
@@ -281,7 +319,7 @@ async def ical_feed(
 ) -> Response[bytes]:
     crew_id = crew_id.removesuffix(".ics")
     house: House = request.app.state.house
-    if house.nc is None or not house.nc.is_connected:
+    if house.nc is None or not house.ready:
         return unavailable()
     if (
         not _matches_id(crew_id)

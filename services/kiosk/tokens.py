@@ -69,18 +69,27 @@ class Tokens:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}  # digest -> kiosk name
         self._task: asyncio.Task[None] | None = None
+        self._loaded = asyncio.Event()  # the bucket's current tokens have all been read
 
     def kiosk_of(self, token: str) -> str | None:
         return self._names.get(digest(token)) if token else None
 
-    async def start(self, nc: NATS) -> None:
+    @property
+    def loaded(self) -> bool:
+        return self._loaded.is_set()
+
+    async def start(self, nc: NATS, timeout: float = 10.0) -> None:
+        """Follow the bucket; return once the tokens already in it are known."""
+        await self.stop()
         kv = await bucket(nc)
         watcher = await kv.watchall()
         self._task = asyncio.create_task(self._follow(watcher))
+        await asyncio.wait_for(self._loaded.wait(), timeout)
 
     async def _follow(self, watcher: object) -> None:
         async for entry in watcher:  # type: ignore[attr-defined]
-            if entry is None:
+            if entry is None:  # the watcher's marker: the initial values are all delivered
+                self._loaded.set()
                 continue
             self._names = {d: n for d, n in self._names.items() if n != entry.key}
             if entry.operation is None and entry.value:
@@ -91,3 +100,4 @@ class Tokens:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None

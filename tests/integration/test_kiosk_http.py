@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -9,9 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 
+from crew import auth, settings
 from crew.natsserver import NatsServer, free_port
+from services.kiosk import tokens
+from tests.conftest import start_house
 from tests.integration.cli import crew, send, sql
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
@@ -26,6 +32,16 @@ def base(env: dict[str, str]) -> str:
 
     port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
     return f"http://127.0.0.1:{port}"
+
+
+async def stored_token_hash(env: dict[str, str], kiosk: str) -> bytes | None:
+    """What the token bucket holds for `kiosk`, read as the coordinator."""
+    nc = await nats.connect(**auth.connection(settings.find_nats_url(Path(env["CREW_HOME"]))))
+    try:
+        entry = await (await nc.jetstream().key_value(tokens.BUCKET)).get(kiosk)
+        return entry.value
+    finally:
+        await nc.close()
 
 
 def post(url: str, body: object, token: str | None, key: str | None = "k1") -> httpx.Response:
@@ -82,6 +98,23 @@ def test_the_kiosk_api_answers_each_case_with_its_status(house: House) -> None:
     )
     actors = sql(env, "select actor, source from event_log where causation_id = 'tap-1'")
     assert actors == [{"actor": "anna", "source": "kiosk:test-kiosk"}]
+    backdated = post(
+        f"{url}/api/v1/commands/meals/withdraw",
+        {"meal_id": "k1", "crew_id": "anna", "at": "2029-12-31T10:00:00+00:00"},
+        token,
+        "tap-at",
+    )
+    assert backdated.status_code == 422 and backdated.json()["errors"][0]["path"] == "$.at"
+    assert sql(env, "select count(*) as n from event_log where causation_id = 'tap-at'") == [
+        {"n": 0}
+    ]
+    stored = asyncio.run(stored_token_hash(env, "test-kiosk"))
+    assert stored == hashlib.sha256(token.encode()).hexdigest().encode() and token not in str(
+        stored
+    )
+    for file in Path(env["CREW_HOME"]).rglob("*"):
+        if file.is_file():
+            assert token.encode() not in file.read_bytes(), f"the raw token is in {file}"
     crew(env, "kiosk", "revoke", "test-kiosk")
     time.sleep(0.5)
     assert (
@@ -153,6 +186,12 @@ def test_a_tap_is_answered_503_with_retry_after_when_nats_is_stopped(tmp_path: P
         down = post(url, body, token, "while-down")
         assert down.status_code == 503 and down.headers["retry-after"] == "5"
         assert time.monotonic() - started < 10, "answered at once, not after a hang"
+        board = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/board",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=20,
+        )
+        assert board.status_code == 503 and board.headers["retry-after"] == "5"
         server.start()
         for _ in range(100):
             again = post(url, body, token, "after")
@@ -197,3 +236,81 @@ def test_a_personal_calendar_feed_parses_and_its_key_rotates(house: House) -> No
     new_url = crew(env, "ical", "anna", "--base-url", base(env)).stdout.splitlines()[1]
     assert httpx.get(feed_url, timeout=20).status_code == 404, "the old address stops working"
     assert httpx.get(new_url, timeout=20).status_code == 200
+
+
+def test_a_kiosk_over_its_rate_is_answered_429_with_retry_after(
+    crew_env: dict[str, str],
+) -> None:
+    # The limit is per kiosk and per kiosk process: CREW_KIOSK_BURST taps at once, then
+    # CREW_KIOSK_RATE a second. Here: 3 at once, then one a minute.
+    with start_house({**crew_env, "CREW_KIOSK_RATE": "0.016", "CREW_KIOSK_BURST": "3"}) as (env, _):
+        url = f"{base(env)}/api/v1/commands/meals/sign_up_to_eat"
+        greedy, calm = kiosk_token(env, "greedy"), kiosk_token(env, "calm")
+        body = {"meal_id": "nope", "crew_id": "anna"}
+        answers = [post(url, body, greedy, f"g{i}") for i in range(4)]
+        assert [a.status_code for a in answers] == [409, 409, 409, 429]
+        assert answers[3].headers["retry-after"] == "1"
+        assert post(url, body, calm, "c0").status_code == 409, "another kiosk has its own limit"
+
+
+def test_a_kiosk_started_while_nats_is_down_answers_503_at_once_and_recovers(
+    tmp_path: Path,
+) -> None:
+    nats_port, http_port = free_port(), free_port()
+    server = NatsServer(tmp_path / "home", nats_port)
+    env = {
+        **os.environ,
+        "CREW_NATS_URL": server.url,
+        "CREW_HOME": str(tmp_path / "home"),
+        "CREW_HTTP_PORT": str(http_port),
+        "CREW_LOG_FORMAT": "json",
+    }
+    kiosk = subprocess.Popen(
+        [sys.executable, "-m", "services.kiosk"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs = [kiosk]
+    url = f"http://127.0.0.1:{http_port}/api/v1/commands/meals/volunteer_to_cook"
+    body = {"meal_id": "m", "crew_id": "anna", "role": "helper"}
+    try:
+        down = None
+        for _ in range(150):  # until uvicorn listens: it must, with no bus anywhere
+            try:
+                down = post(url, body, "any-token", "while-down")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert down is not None, "the kiosk never listened while NATS was down"
+        assert down.status_code == 503 and down.headers["retry-after"] == "5"
+        board = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/board", timeout=20)
+        assert board.status_code == 503 and board.headers["retry-after"] == "5"
+        assert kiosk.poll() is None
+        server.start()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "services.meals"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        token = subprocess.run(
+            [str(Path(sys.executable).with_name("crew")), "kiosk", "add", "t"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()[1]
+        for _ in range(150):
+            again = post(url, body, token, "after")
+            if again.status_code not in (401, 503):  # 401 until the new token is seen
+                break
+            time.sleep(0.2)
+        assert again.status_code == 409 and again.json()["code"] == "meal_not_planned"
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
+        server.kill()
