@@ -264,7 +264,7 @@ BOARD_QUERIES = {
     "checked_in from rota where kind = 'cleaning_party' and status = 'scheduled' order by date limit 1",
     "shifts": "select occurrence_id, date, start_time, end_time, title, people, people_names, open_places "
     "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 order by date, start_time",
-    "crew": "select crew_id, display_name from crew order by display_name",
+    "crew": "select crew_id, display_name from crew where not forgotten order by display_name",
 }
 
 
