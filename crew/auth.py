@@ -60,11 +60,13 @@ class Permissions(msgspec.Struct, frozen=True):
     responds: bool = False  # may answer requests it received (allow_responses)
 
 
-def service(context: str) -> Permissions:
-    """A command service: answers its own commands, appends only its own context's events."""
+def service(context: str, sends: tuple[str, ...] = ()) -> Permissions:
+    """A command service: answers its own commands, appends only its own context's events,
+    and sends only the commands of other contexts named in `sends`."""
     return Permissions(
         publish=[
             f"crew.evt.{context}.>",
+            *sends,
             OUTCOMES,
             PERSONAL_KEYS,
             f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}",  # erasure: the key goes
@@ -77,7 +79,8 @@ def service(context: str) -> Permissions:
 
 
 ROLES: dict[str, Permissions] = {
-    "meals": service("meals"),
+    # meals days follow the rota; a cooking claim meals turns down is handed back to the rota
+    "meals": service("meals", sends=(subjects.command_subject("rota", "release_claim"),)),
     "rota": service("rota"),
     "onboarding": service("onboarding"),
     # The projector reads the log and the personal keys (names in views), answers rebuilds.

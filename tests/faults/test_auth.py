@@ -24,6 +24,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("publish", "crew.evt.onboarding.p1.person_forgotten", {"onboarding", "house"}),
     ("publish", "crew.evt.rota.s1.series_planned", {"rota", "house"}),
     ("publish", "crew.cmd.meals.plan_meal", {"kiosk", "coordinator", "house"}),
+    ("publish", "crew.cmd.rota.release_claim", {"meals", "kiosk", "coordinator", "house"}),
     ("publish", "crew.query.sql", {"kiosk", "coordinator", "house"}),
     ("publish", "crew.query.restricted_sql", {"coordinator", "house"}),
     ("publish", "crew.projector.rebuild", {"coordinator", "house"}),
