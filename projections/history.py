@@ -17,17 +17,25 @@ create table if not exists membership_changes (
     "at"          timestamptz,  -- when it was decided
     context       varchar,      -- meals or rota
     occurrence_id varchar,      -- meal id or rota occurrence id
-    crew_id       varchar,
+    crew_id       varchar,      -- null: everyone on it (a meal cancelled)
     role          varchar,      -- head_cook / helper, or the kind of rota sign-up
     change        varchar,      -- in or out
     primary key (seq, part)
 );
 create or replace view membership_history as
-select context, occurrence_id, crew_id, role, "at" as valid_from,
-       lead("at") over (partition by context, occurrence_id, crew_id order by seq, part) as valid_to
-from membership_changes
-qualify change = 'in'
-order by context, occurrence_id, valid_from;
+with personal_changes as (
+    select *, lead("at") over (partition by context, occurrence_id, crew_id order by seq, part)
+                  as next_at
+    from membership_changes
+    where crew_id is not null
+)
+select p.context, p.occurrence_id, p.crew_id, p.role, p."at" as valid_from,
+       least(p.next_at, (select min(e."at") from membership_changes e
+                         where e.crew_id is null and e.change = 'out' and e.context = p.context
+                           and e.occurrence_id = p.occurrence_id and e.seq > p.seq)) as valid_to
+from personal_changes p
+where p.change = 'in'
+order by p.context, p.occurrence_id, valid_from;
 create or replace macro as_of_time() as coalesce(try_cast(getvariable('as_of') as timestamptz), now());
 create or replace view meal_plan_as_of as
 select occurrence_id as meal_id,
@@ -50,7 +58,7 @@ order by occurrence_id;
 def rows(fact: Fact) -> list[tuple[object, ...]]:
     e = fact.event
     at = fact.occurred_at
-    changes: list[tuple[str, str, str, str | None, str]] = []
+    changes: list[tuple[str, str, str | None, str | None, str]] = []
     match e:
         case m.VolunteeredToCook(role=role):
             changes.append(("meals", e.meal_id, e.crew_id, role, "in"))
@@ -58,6 +66,8 @@ def rows(fact: Fact) -> list[tuple[object, ...]]:
             changes.append(("meals", e.meal_id, e.crew_id, "helper", "in"))
         case m.Withdrew(role=role) if role != "waitlist":
             changes.append(("meals", e.meal_id, e.crew_id, role, "out"))
+        case m.MealCancelled():  # everyone on the meal is out
+            changes.append(("meals", e.meal_id, None, None, "out"))
         case r.JoinedCleaningParty():
             changes.append(("rota", e.occurrence_id, e.crew_id, "cleaning_party", "in"))
         case r.SignedUpForShift():

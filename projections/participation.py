@@ -1,10 +1,15 @@
 """`participation`: one row per contribution (a person at one occurrence), with its status and
-the history of how it got there: joined, left (late), checked in, covered for someone."""
+the history of how it got there: joined, took a task, left (late), checked in, covered for
+someone, cancelled with the meal."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from collections.abc import Sequence
+from typing import Any
 
+import duckdb
 import msgspec
 from msgspec.structs import replace
 
@@ -25,7 +30,9 @@ create table if not exists participation_rows (
     late          boolean,
     checked_in_at timestamptz,
     covered_for   varchar,
-    history       varchar[],
+    history       struct(status varchar, role varchar, "at" timestamptz, seq bigint)[],
+                                        -- every step, in order: what happened, the role or
+                                        -- task it concerns, when it was decided, its seq
     happened_at   timestamptz,  -- when, for contributions with no occurrence (hosting, buddying)
     first_seq     bigint,
     updated_at    timestamptz,
@@ -63,7 +70,7 @@ class ParticipationRow(msgspec.Struct):
     late: bool = False
     checked_in_at: datetime.datetime | None = None
     covered_for: str | None = None
-    history: list[str] = []
+    history: list[dict[str, Any]] = []
     happened_at: datetime.datetime | None = (
         None  # for contributions with no occurrence (onboarding)
     )
@@ -97,6 +104,7 @@ def keys_of(event: object) -> list[str]:
             return [key("rota", event.occurrence_id, event.crew_id)]
         case m.VolunteeredToCook() | m.WaitlistedToHelp() | m.PromotedFromWaitlist() | m.Withdrew():
             return [key("meals", event.meal_id, event.crew_id)]
+        # m.MealCancelled reaches everyone on the meal: Participation.apply finds their rows.
         case o.ConversationHeld(person_id=newcomer, host_crew_id=host):
             return [key("conversation", newcomer, host)]
         case o.BuddyAssigned(person_id=newcomer, buddy_crew_id=buddy):
@@ -104,8 +112,14 @@ def keys_of(event: object) -> list[str]:
     return []
 
 
-def _status(row: ParticipationRow, status: str, fact: Fact, **changes: object) -> ParticipationRow:
-    return replace(row, status=status, history=[*row.history, status], **changes)  # type: ignore[arg-type]
+def _step(row: ParticipationRow, step: str, fact: Fact, role: str | None) -> ParticipationRow:
+    entry = {"status": step, "role": role, "at": fact.occurred_at, "seq": fact.seq}
+    return replace(row, history=[*row.history, entry])
+
+
+def _status(row: ParticipationRow, status: str, fact: Fact, **changes: Any) -> ParticipationRow:
+    row = replace(row, status=status, **changes)
+    return _step(row, status, fact, row.role)
 
 
 def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> ParticipationRow | None:
@@ -130,21 +144,24 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
         case r.CheckedIn(at=at):
             row = _status(row, "checked_in", fact, checked_in_at=at)
         case r.TookTask(task=task):
-            row = replace(row, role=task) if row.status else _status(row, "joined", fact, role=task)
-        case r.DroppedTask():
-            row = replace(row, role=None)
+            row = row if row.status else _status(row, "joined", fact)
+            row = _step(replace(row, role=task), "took_task", fact, task)
+        case r.DroppedTask(task=task):
+            row = _step(replace(row, role=None), "dropped_task", fact, task)
         case r.HandOverTaken(from_crew_id=giver, task=task) if crew_id == giver:
             row = _status(row, "handed_over", fact)
         case r.HandOverTaken(from_crew_id=giver, task=task):
             row = _status(row, "covering", fact, covered_for=giver, role=task)
-        case r.SignUpAffected(outcome="moved", occurrence_id=source) if occurrence_id != source:
-            row = _status(row, "joined", fact)  # moved here by a series change
+        case r.SignUpAffected(outcome="moved", occurrence_id=source, task=task) if (
+            occurrence_id != source
+        ):
+            row = _status(row, "joined", fact, role=task)  # moved here by a series change
+        case r.SignUpAffected(outcome="task_released", task=task):
+            row = _step(replace(row, role=None), "task_released", fact, task or row.role)
+        case r.SignUpAffected(outcome="kept"):
+            row = _step(row, "kept", fact, row.role)
         case r.SignUpAffected(outcome=outcome):
-            row = _status(
-                row, {"kept": row.status, "task_released": row.status}.get(outcome, outcome), fact
-            )
-            if outcome == "task_released":
-                row = replace(row, role=None)
+            row = _status(row, outcome, fact)
         case m.VolunteeredToCook(role=role):
             row = _status(row, "signed_up", fact, role=role)
         case m.WaitlistedToHelp():
@@ -153,6 +170,8 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
             row = _status(row, "signed_up", fact, role="helper")
         case m.Withdrew():
             row = _status(row, "withdrawn", fact)
+        case m.MealCancelled() if row.status in ON_A_MEAL:
+            row = _status(row, "cancelled", fact)
         case o.ConversationHeld(held_at=at):
             row = _status(row, "hosted", fact, role="conversation_host", happened_at=at)
         case o.BuddyAssigned():
@@ -160,7 +179,42 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
     return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
 
 
-PARTICIPATION = KeyedFold(
+ON_A_MEAL = ("signed_up", "waitlisted")
+
+
+@dataclasses.dataclass(frozen=True)
+class Participation(KeyedFold[ParticipationRow]):
+    """The keyed fold, plus meal cancellations: a `meals.meal_cancelled` names no one, so its
+    keys are the meal's rows, those in the table and those the same batch makes."""
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        cancelled = [f.event.meal_id for f in facts if isinstance(f.event, m.MealCancelled)]
+        if not cancelled:
+            super().apply(con, facts)
+            return
+        found = con.execute(
+            f"select occurrence_id, key from {self.table} "
+            "where context = 'meals' and occurrence_id in (select unnest(?))",
+            [cancelled],
+        ).fetchall()
+        on_meal: dict[str, dict[str, None]] = {}
+        for meal, row_key in found:
+            on_meal.setdefault(meal, {})[row_key] = None
+
+        def keys_with_meals(event: object) -> list[str]:
+            if isinstance(event, m.MealCancelled):
+                return list(on_meal.get(event.meal_id, {}))
+            keys = list(self.keys_of(event))
+            for row_key in keys:
+                context, meal, _ = row_key.split(":", 2)
+                if context == "meals":
+                    on_meal.setdefault(meal, {})[row_key] = None
+            return keys
+
+        KeyedFold.apply(dataclasses.replace(self, keys_of=keys_with_meals), con, facts)
+
+
+PARTICIPATION = Participation(
     name="participation",
     ddl=DDL,
     table="participation_rows",

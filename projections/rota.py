@@ -167,8 +167,9 @@ def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
             occurrence_id == event.occurrence_id
         ):
             row = _leave(row, who)
-        case r.SignUpAffected(crew_id=who, outcome="moved"):  # the row moved to
+        case r.SignUpAffected(crew_id=who, outcome="moved", task=task):  # the row moved to
             row = _join(row, who)
+            row = _set_task(row, who, task) if task else row
         case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
             row = _join(row, who)
         case r.LeftCleaningParty(crew_id=who) | r.WithdrewFromShift(crew_id=who):

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Id, ShortText
+from schemas.common import Id, ShortText, personal
 
 CONTEXT = "rota"
 
@@ -37,7 +37,25 @@ Weekday = Annotated[int, msgspec.Meta(ge=0, le=6, description="0 = Monday ... 6 
 Weekdays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7)]
 TaskName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}$", description="e.g. kitchen")]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=500)]
-At = datetime.datetime | None
+At = (
+    Annotated[
+        datetime.datetime,
+        msgspec.Meta(tz=True, description="with its UTC offset, e.g. 2030-01-07T09:00:00+01:00"),
+    ]
+    | None
+)
+Reason = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=500, description="why; everyone affected sees it")
+]
+# What a person typed about themselves (why they left or withdrew): encrypted with their key.
+OwnReason = Annotated[str, personal("crew_id", description="their own words; encrypted in the log")]
+ReleaseCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[a-z0-9_]{0,64}$",
+        description="why, as a code (e.g. head_cook_taken); never free text",
+    ),
+]
 
 
 class TaskSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,12 +135,12 @@ class MoveOccurrence(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.mo
     date: datetime.date
     start: ClockTime | None = None
     end: ClockTime | None = None
-    reason: ShortText = ""
+    reason: Reason
     at: At = None
 
 
 class CancelOccurrence(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.cancel_occurrence"):
-    reason: ShortText = ""
+    reason: Reason
     at: At = None
 
 
@@ -194,6 +212,15 @@ class ConfirmClaim(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.conf
     at: At = None
 
 
+class ReleaseClaim(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.release_claim"):
+    """Give up a tentative claim; on a meal day also a confirmed cooking claim that the meals
+    service turned down (its reactor sends this, with the meals refusal code as `code`)."""
+
+    crew_id: Id
+    code: ReleaseCode = ""
+    at: At = None
+
+
 RotaCommand = (
     ScheduleSeries
     | ChangeSeries
@@ -212,6 +239,7 @@ RotaCommand = (
     | OfferHandOver
     | TakeHandOver
     | ConfirmClaim
+    | ReleaseClaim
 )
 COMMANDS: dict[str, type[RotaCommand]] = {
     kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
@@ -275,12 +303,15 @@ class OccurrenceScheduled(
 
 
 class OccurrenceChanged(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_changed"):
-    """A series change reached this occurrence: its times, tasks or capacity are now these."""
+    """A series change reached this occurrence: its times, tasks or capacity are now these.
+    `kind` and `date` (added later; None on older events) let meal days follow the change."""
 
     start: str
     end: str
     tasks: list[TaskSpec] = []
     capacity: int | None = None
+    kind: Kind | None = None
+    date: datetime.date | None = None
 
 
 class OccurrenceMoved(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_moved"):
@@ -300,12 +331,17 @@ class OccurrenceCancelled(
 
 class SignUpAffected(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.sign_up_affected"):
     """What a change did to one person's sign-up: kept (at a new time), moved (to
-    `moved_to`), released (no place left) or task_released (still in, the task is gone)."""
+    `moved_to`), released (no place left) or task_released (still in, the task is gone).
+
+    `task` is the task it concerns: the one kept or carried along to `moved_to`, or the one
+    released. A move whose task finds no place at the new date is a `moved` without a task,
+    followed by a `task_released` on `moved_to` naming the task."""
 
     crew_id: Id
     outcome: Literal["kept", "moved", "released", "task_released"]
     moved_to: str | None = None
     reason: str = ""
+    task: str | None = None
 
 
 class JoinedCleaningParty(
@@ -319,7 +355,7 @@ class LeftCleaningParty(
 ):
     crew_id: Id
     late: bool = False
-    reason: str = ""
+    reason: OwnReason = ""
 
 
 class TookTask(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.took_task"):
@@ -341,7 +377,7 @@ class WithdrewFromShift(
 ):
     crew_id: Id
     late: bool = False
-    reason: str = ""
+    reason: OwnReason = ""
 
 
 class CheckedIn(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.checked_in"):

@@ -1,9 +1,14 @@
 """Meal days come from the rota's series: this reactor turns the rota's facts about meal-day
-occurrences into meals commands (plan, reschedule, cancel, and confirmed cooking claims).
+occurrences into meals commands (plan, reschedule after a move or a series change, cancel, and
+confirmed cooking claims).
 
 It reads a durable JetStream consumer, one event at a time in order, and acknowledges an event
 only once the meals service has answered it. Each command id is made from the event's stream
-sequence, so a redelivery after a crash changes nothing twice."""
+sequence, so a redelivery after a crash changes nothing twice.
+
+A confirmed cooking claim that meals turns down (the head-cook place is taken, the meal was
+cancelled) is handed back to the rota as `rota.release_claim` with the refusal code, so the
+log says what became of it."""
 
 from __future__ import annotations
 
@@ -22,14 +27,28 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from crew import subjects
 from crew.shell import CommandShell
 from schemas import rota as r
+from schemas.common import Refused
 
 log = structlog.get_logger("crew.meals.follows_rota")
 
 CONSUMER = "meals-follows-rota"
-FOLLOWED = (r.OccurrenceScheduled, r.OccurrenceMoved, r.OccurrenceCancelled, r.ClaimConfirmed)
-decoder = msgspec.json.Decoder(
-    r.OccurrenceScheduled | r.OccurrenceMoved | r.OccurrenceCancelled | r.ClaimConfirmed
+FOLLOWED = (
+    r.OccurrenceScheduled,
+    r.OccurrenceChanged,
+    r.OccurrenceMoved,
+    r.OccurrenceCancelled,
+    r.ClaimConfirmed,
 )
+decoder = msgspec.json.Decoder(
+    r.OccurrenceScheduled
+    | r.OccurrenceChanged
+    | r.OccurrenceMoved
+    | r.OccurrenceCancelled
+    | r.ClaimConfirmed
+)
+refusal_decoder = msgspec.json.Decoder(Refused)
+ROTA_TIMEOUT_S = 10.0
+HAND_BACK_TRIES = 3
 
 
 def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
@@ -44,6 +63,12 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
                 "time": event.start,
                 "helper_slots": event.helper_slots,
                 "seats": event.seats,
+            }
+        case r.OccurrenceChanged(date=day) if day is not None:
+            return "reschedule_meal", {
+                "meal_id": event.occurrence_id,
+                "date": day,
+                "time": event.start,
             }
         case r.OccurrenceMoved():
             return "reschedule_meal", {
@@ -68,7 +93,7 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
     names = [kind.__struct_config__.tag.split(".", 1)[1] for kind in FOLLOWED]  # type: ignore[union-attr]
     config = ConsumerConfig(
         durable_name=CONSUMER,
-        description="meals: plan, move and cancel meals for the rota's meal days",
+        description="meals: plan, move, change and cancel the rota's meal days; cooking claims",
         filter_subjects=[f"crew.evt.rota.*.{name}" for name in names],
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
@@ -85,10 +110,10 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
         except nats.errors.TimeoutError:
             continue
         for msg in messages:
-            await _react(msg, shell)
+            await _react(msg, shell, nc)
 
 
-async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
+async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
     try:
         event = decoder.decode(msg.data)
     except msgspec.MsgspecError:
@@ -109,12 +134,42 @@ async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
     }
     reply = await shell.handle(f"crew.cmd.meals.{name}", command_headers, msgspec.json.encode(body))
     if b'"unavailable"' in reply[:40]:
-        log.warning(
-            "meals_unavailable_retrying",
-            seq=msg.metadata.sequence.stream,
-            delivered=msg.metadata.num_delivered,
-        )
-        await msg.nak(delay=2)
-        await asyncio.sleep(1)
+        await _retry_later(msg, "meals_unavailable_retrying")
         return
+    refused = isinstance(event, r.ClaimConfirmed) and b'"refused"' in reply[:40]
+    if refused and not await _hand_back(
+        nc, event, refusal_decoder.decode(reply), command_headers, msg
+    ):
+        if msg.metadata.num_delivered < HAND_BACK_TRIES:
+            await _retry_later(msg, "rota_unavailable_retrying")
+            return
+        # Meal days must not wait on the rota for long: the log line above is the trace.
+        log.warning("cooking_claim_not_released", seq=msg.metadata.sequence.stream)
     await msg.ack()
+
+
+async def _retry_later(msg: Msg, what: str) -> None:
+    log.warning(what, seq=msg.metadata.sequence.stream, delivered=msg.metadata.num_delivered)
+    await msg.nak(delay=2)
+    await asyncio.sleep(1)
+
+
+async def _hand_back(
+    nc: NATS, event: r.ClaimConfirmed, refused: Refused, headers: dict[str, str], msg: Msg
+) -> bool:
+    """Release in the rota a confirmed cooking claim that meals turned down. Logs ids and the
+    code only (never who). False when the rota did not answer: the event is retried, and the
+    meals command, with the same id, answers as before."""
+    seq = msg.metadata.sequence.stream
+    log.info("cooking_claim_refused", seq=seq, meal_id=event.occurrence_id, code=refused.code)
+    body = {"occurrence_id": event.occurrence_id, "crew_id": event.crew_id, "code": refused.code}
+    try:
+        reply = await nc.request(
+            "crew.cmd.rota.release_claim",
+            msgspec.json.encode(body),
+            timeout=ROTA_TIMEOUT_S,
+            headers={**headers, subjects.COMMAND_ID: f"rota-{seq}-release"},
+        )
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+        return False
+    return b'"unavailable"' not in reply.data[:40]

@@ -92,6 +92,14 @@ class NotToday(Refusal):
     code = "not_today"
 
 
+class OccurrenceOver(Refusal):
+    code = "occurrence_over"
+
+
+class NoCookingPlace(Refusal):
+    code = "no_cooking_place"
+
+
 class Version(msgspec.Struct, frozen=True, kw_only=True):
     """How the series runs from a date on."""
 
@@ -117,6 +125,9 @@ class Occurrence(msgspec.Struct, frozen=True, kw_only=True):
     checked_in: tuple[str, ...] = ()
     offers: tuple[str, ...] = ()
     claims: Mapping[str, str | None] = {}  # tentative: crew_id -> task
+    # Meal days: claims confirmed here (crew_id -> head_cook or helper). The meals service
+    # keeps who cooks; this only stops the rota from promising the same place twice.
+    cooks: Mapping[str, str] = {}
 
     def holders(self, task: str) -> int:
         return sum(1 for t in self.task_of.values() if t == task)
@@ -167,15 +178,19 @@ def _join(occ: Occurrence, who: str) -> Occurrence:
     return occ if who in occ.people else replace(occ, people=(*occ.people, who))
 
 
-def _version_of(event: r.SeriesScheduled | r.SeriesChanged) -> Version:
+def _version_of_fields(fields: Mapping[str, Any]) -> Version:
     return Version(
-        weekdays=tuple(event.weekdays),
-        start=event.start,
-        end=event.end,
-        until=event.until,
-        tasks=tuple(event.tasks),
-        capacity=event.capacity,
+        weekdays=tuple(fields["weekdays"]),
+        start=fields["start"],
+        end=fields["end"],
+        until=fields["until"],
+        tasks=tuple(fields["tasks"]),
+        capacity=fields["capacity"],
     )
+
+
+def _version_of(event: r.SeriesScheduled | r.SeriesChanged) -> Version:
+    return _version_of_fields(msgspec.structs.asdict(event))
 
 
 def evolve(series: Series, event: r.RotaEvent) -> Series:
@@ -224,17 +239,14 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
             occ = replace(occ, task_of={p: t for p, t in occ.task_of.items() if p != who})
         case r.SignUpAffected(crew_id=who, outcome="released"):
             occ = _without_person(occ, who)
-        case r.SignUpAffected(crew_id=who, outcome="moved", moved_to=target) if target:
-            task = occ.task_of.get(who)
+        case r.SignUpAffected(crew_id=who, outcome="moved", moved_to=target, task=task) if target:
             series = _with(series, _without_person(occ, who))
             destination = series.occurrences.get(target)
             if destination is None:
                 return series
             destination = _join(destination, who)
-            if task and destination.task_capacity(task) is not None:
-                cap = destination.task_capacity(task) or 0
-                if destination.holders(task) < cap:
-                    destination = replace(destination, task_of={**destination.task_of, who: task})
+            if task:  # the decider carried it along only where there was room
+                destination = replace(destination, task_of={**destination.task_of, who: task})
             return _with(series, destination)
         case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
             occ = _join(occ, who)
@@ -258,8 +270,15 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
             occ = replace(occ, people=people, task_of=task_of, offers=offers, claims=claims)
         case r.TentativeClaimMade(crew_id=who, task=task):
             occ = replace(occ, claims={**occ.claims, who: task})
+        case r.ClaimConfirmed(crew_id=who, kind="meal", task=task):
+            claims = {k: v for k, v in occ.claims.items() if k != who}
+            occ = replace(occ, claims=claims, cooks={**occ.cooks, who: task or "helper"})
         case r.ClaimConfirmed(crew_id=who) | r.ClaimReleased(crew_id=who):
-            occ = replace(occ, claims={k: v for k, v in occ.claims.items() if k != who})
+            occ = replace(
+                occ,
+                claims={k: v for k, v in occ.claims.items() if k != who},
+                cooks={k: v for k, v in occ.cooks.items() if k != who},
+            )
     return _with(series, occ)
 
 
@@ -312,12 +331,20 @@ def _late(series: Series, occ: Occurrence, at: datetime.datetime | None) -> bool
     return at > starts - datetime.timedelta(hours=plan.withdrawal_cutoff_hours)
 
 
+def _over(series: Series, occ: Occurrence, at: datetime.datetime | None) -> None:
+    """Joining or handing over is for occurrences still to come (or today)."""
+    if _today(series, at) > occ.day:
+        raise OccurrenceOver(f"{occ.occurrence_id} was on {occ.day}; it is over")
+
+
 def _has_room(series: Series, occ: Occurrence, task: str | None, who: str) -> bool:
     """Is there a place for `who` (their own claim does not count against them)?"""
     plan = _plan(series)
     if plan.kind == "meal":
-        limit = 1 if task == "head_cook" else plan.helper_slots
-        return occ.claimed(task or "helper", but=who) < limit
+        role = task or "helper"
+        limit = 1 if role == "head_cook" else plan.helper_slots
+        cooking = sum(1 for p, t in occ.cooks.items() if t == role and p != who)
+        return cooking + occ.claimed(role, but=who) < limit
     if plan.kind == "shift":
         taken = len([p for p in occ.people if p != who]) + occ.claimed(None, but=who)
         return occ.capacity is None or taken < occ.capacity
@@ -330,7 +357,20 @@ def _has_room(series: Series, occ: Occurrence, task: str | None, who: str) -> bo
     return holders + occ.claimed(task, but=who) < capacity
 
 
-def _check_schedule(start: str, end: str, tasks: Iterable[r.TaskSpec], kind: str) -> None:
+def _check_room(series: Series, occ: Occurrence, task: str | None, who: str) -> None:
+    if _has_room(series, occ, task, who):
+        return
+    kind = _plan(series).kind
+    if kind == "shift":
+        raise ShiftFull(f"{occ.occurrence_id} is full ({occ.capacity} people)")
+    if kind == "meal":
+        raise NoCookingPlace(f"the {task or 'helper'} places at {occ.occurrence_id} are taken")
+    raise TaskFull(f"the {task} team is full ({occ.task_capacity(task or '')} people)")
+
+
+def _check_schedule(
+    start: str, end: str, tasks: Iterable[r.TaskSpec], kind: str, capacity: int | None = None
+) -> None:
     if end <= start:
         raise BadSchedule(f"the end ({end}) must be after the start ({start})")
     names = [t.task for t in tasks]
@@ -338,6 +378,11 @@ def _check_schedule(start: str, end: str, tasks: Iterable[r.TaskSpec], kind: str
         raise BadSchedule("each task may be listed once")
     if names and kind != "cleaning_party":
         raise BadSchedule("only a cleaning party has tasks")
+    if capacity is not None and kind != "shift":
+        raise BadSchedule(
+            "only a duty shift has a capacity (a cleaning party has unlimited places, its "
+            "tasks have their own; meal days have helper_slots and seats)"
+        )
 
 
 def _claims_for(draft: Draft, occ_id: str, today: datetime.date) -> None:
@@ -347,7 +392,7 @@ def _claims_for(draft: Draft, occ_id: str, today: datetime.date) -> None:
         occ = draft.series.occurrences[occ_id]
         wanted = intention.weekdays is None or occ.day.weekday() in intention.weekdays
         far_enough = (occ.day - today).days > plan.claim_confirm_days
-        free = who not in occ.people and who not in occ.claims
+        free = who not in occ.people and who not in occ.claims and who not in occ.cooks
         room = free and _has_room(draft.series, occ, intention.task, who)
         if wanted and far_enough and room and occ.status == "scheduled":
             draft.emit(
@@ -443,12 +488,8 @@ def _release_everyone(draft: Draft, occ: Occurrence, reason: str) -> None:
                 reason=reason,
             )
         )
-    for who in occ.claims:
-        draft.emit(
-            r.ClaimReleased(
-                series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
-            )
-        )
+    for who in (*occ.claims, *occ.cooks):  # tentative claims, and meal days' confirmed ones
+        _release_claim(draft, occ, who, reason)
 
 
 def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> None:
@@ -492,28 +533,56 @@ def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> N
             )
         )
         for who in occ.people:
-            outcome: Literal["moved", "released"] = "moved" if target else "released"
-            draft.emit(
-                r.SignUpAffected(
-                    series_id=sid,
-                    occurrence_id=occ.occurrence_id,
-                    crew_id=who,
-                    outcome=outcome,
-                    moved_to=target,
-                    reason=f"{reason}: moved to {target_day}"
-                    if target
-                    else f"{reason}: no date that week",
-                )
-            )
+            _move_sign_up(draft, occ, who, target, reason)
         for who in occ.claims:
-            draft.emit(
-                r.ClaimReleased(
-                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
-                )
+            _release_claim(draft, occ, who, reason)
+
+
+def _move_sign_up(draft: Draft, occ: Occurrence, who: str, target: str | None, reason: str) -> None:
+    """Move `who` from the cancelled `occ` to `target`, with their task where it still has
+    room; say so, and say what could not come along."""
+    sid = draft.series.series_id
+    task = occ.task_of.get(who)
+    ids = {"series_id": sid, "occurrence_id": occ.occurrence_id, "crew_id": who}
+    destination = draft.series.occurrences.get(target or "")
+    if destination is None or not _has_room(draft.series, destination, None, who):
+        why = "no date that week" if destination is None else f"{destination.day} is full"
+        draft.emit(
+            r.SignUpAffected(**ids, outcome="released", task=task, reason=f"{reason}: {why}")
+        )
+        return
+    moved = f"{reason}: moved to {destination.day}"
+    carried = task if task and _has_room(draft.series, destination, task, who) else None
+    draft.emit(
+        r.SignUpAffected(**ids, outcome="moved", moved_to=target, task=carried, reason=moved)
+    )
+    if task and not carried:
+        draft.emit(
+            r.SignUpAffected(
+                series_id=sid,
+                occurrence_id=destination.occurrence_id,
+                crew_id=who,
+                outcome="task_released",
+                task=task,
+                reason=f"{moved}; no place on {task} there",
             )
+        )
+
+
+def _release_claim(draft: Draft, occ: Occurrence, who: str, reason: str) -> None:
+    draft.emit(
+        r.ClaimReleased(
+            series_id=draft.series.series_id,
+            occurrence_id=occ.occurrence_id,
+            crew_id=who,
+            reason=reason,
+        )
+    )
 
 
 def _reshape(draft: Draft, occ: Occurrence, version: Version, reason: str) -> None:
+    """The occurrence takes the new version's times, tasks and capacity. Sign-ups beyond the
+    new capacity (latest first) and tentative claims beyond what is left are released."""
     sid = draft.series.series_id
     same = (occ.start, occ.end, occ.tasks, occ.capacity) == (
         version.start,
@@ -531,9 +600,10 @@ def _reshape(draft: Draft, occ: Occurrence, version: Version, reason: str) -> No
             end=version.end,
             tasks=list(version.tasks),
             capacity=version.capacity,
+            kind=draft.series.kind,
+            date=occ.day,
         )
     )
-    now = draft.series.occurrences[occ.occurrence_id]
     kept_tasks = {t.task: t.capacity for t in version.tasks}
     seen: dict[str, int] = {}
     for n, who in enumerate(occ.people):
@@ -558,15 +628,26 @@ def _reshape(draft: Draft, occ: Occurrence, version: Version, reason: str) -> No
                 crew_id=who,
                 outcome=outcome,
                 reason=why,
+                task=task,
             )
         )
+    # Claims keep their order: the earliest stay while there is room, the rest are released.
+    now = draft.series.occurrences[occ.occurrence_id]
+    places = None if version.capacity is None else version.capacity - len(now.people)
+    held = {task: now.holders(task) for task in kept_tasks}
     for who, task in now.claims.items():
-        if task is not None and task not in kept_tasks:
-            draft.emit(
-                r.ClaimReleased(
-                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
-                )
-            )
+        if task is None and places is None:
+            continue
+        if task is None:
+            room, why = places is not None and places > 0, f"only {version.capacity} places now"
+            places = (places or 0) - 1
+        elif task in kept_tasks:
+            room, why = held[task] < kept_tasks[task], f"no place on {task} now"
+            held[task] += 1
+        else:
+            room, why = draft.series.kind == "meal", f"no task {task} now"
+        if not room:
+            _release_claim(draft, now, who, f"{reason}: {why}")
 
 
 def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
@@ -574,7 +655,9 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
     sid = series.series_id
     match command:
         case r.ScheduleSeries():
-            _check_schedule(command.start, command.end, command.tasks, command.kind)
+            _check_schedule(
+                command.start, command.end, command.tasks, command.kind, command.capacity
+            )
             if command.until is not None and command.until < command.starts_on:
                 raise BadSchedule("`until` is before `starts_on`")
             fields = msgspec.structs.asdict(command)
@@ -601,7 +684,18 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
                 for name in ("weekdays", "start", "end", "until", "tasks", "capacity")
                 for value in [getattr(command, name)]
             }
-            _check_schedule(resolved["start"], resolved["end"], resolved["tasks"], plan.kind)
+            _check_schedule(
+                resolved["start"],
+                resolved["end"],
+                resolved["tasks"],
+                plan.kind,
+                resolved["capacity"],
+            )
+            unchanged = _version_of_fields(resolved) == current and not any(
+                effective_from > command.effective_from for effective_from, _ in series.versions
+            )
+            if unchanged:  # a retry, or a change to what already holds: nothing happened
+                return []
             change = r.SeriesChanged(
                 series_id=sid,
                 effective_from=command.effective_from,
@@ -730,6 +824,18 @@ def _confirm_claim(draft: Draft, occ: Occurrence, who: str) -> str | None:
     return task
 
 
+def _settle_claim(draft: Draft, occ: Occurrence, who: str, taking: str | None, why: str) -> None:
+    """`who` takes a place doing `taking`: a claim of theirs for it is confirmed; a claim for
+    something else is released, saying `why`, so no claim ever vanishes without an event."""
+    if who not in occ.claims:
+        return
+    claimed = occ.claims[who]
+    if claimed == taking or claimed is None:
+        _confirm_claim(draft, occ, who)
+    else:
+        _release_claim(draft, occ, who, why)
+
+
 def _take_place(draft: Draft, occ: Occurrence, who: str, task: str | None) -> None:
     """`who` is in: joined the cleaning party (doing `task`) or signed up for the shift."""
     ids = {"series_id": draft.series.series_id, "occurrence_id": occ.occurrence_id, "crew_id": who}
@@ -750,15 +856,22 @@ def _decide_participation(draft: Draft, command: Any) -> None:
     match command:
         case r.JoinCleaningParty():
             occ = _occurrence(series, occ_id, ["cleaning_party"])
-            if who not in occ.people:
+            if who in occ.people:
+                return
+            _over(series, occ, command.at)
+            claimed = occ.claims.get(who)
+            if claimed is None or _has_room(series, occ, claimed, who):
                 _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
+            else:  # the party has room for everyone; the claimed task no longer does
+                _release_claim(draft, occ, who, f"the {claimed} team is full")
+                _take_place(draft, occ, who, None)
 
         case r.SignUpForShift():
             occ = _occurrence(series, occ_id, ["shift"])
             if who in occ.people:
                 return
-            if who not in occ.claims and not _has_room(series, occ, None, who):
-                raise ShiftFull(f"{occ_id} is full ({occ.capacity} people)")
+            _over(series, occ, command.at)
+            _check_room(series, occ, None, who)
             _confirm_claim(draft, occ, who)
             _take_place(draft, occ, who, None)
 
@@ -789,9 +902,9 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 return
             if current is not None:
                 raise AlreadyOnTask(f"{who} already does {current}; drop it first")
-            if not _has_room(series, occ, task, who):
-                raise TaskFull(f"the {task} team is full ({occ.task_capacity(task)} people)")
-            _confirm_claim(draft, occ, who)
+            _over(series, occ, command.at)
+            _check_room(series, occ, task, who)
+            _settle_claim(draft, occ, who, task, f"took {task} instead")
             _take_place(draft, occ, who, task)
 
         case r.DropTask():
@@ -808,7 +921,16 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             occ = _occurrence(series, occ_id)
             if who not in occ.claims:
                 raise NoClaim(f"{who} has no tentative claim on {occ_id}")
+            _over(series, occ, command.at)
+            _check_room(series, occ, occ.claims[who], who)
             _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
+
+        case r.ReleaseClaim(code=code):
+            occ = _occurrence(series, occ_id)
+            if who not in occ.claims and who not in occ.cooks:
+                raise NoClaim(f"{who} has no claim on {occ_id}")
+            why = f"the meals service said no ({code})" if code else "released by its holder"
+            _release_claim(draft, occ, who, why)
 
         case r.CheckIn():
             occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
@@ -827,8 +949,10 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
             if who not in occ.people:
                 raise NotSignedUp(f"{who} is not signed up for {occ_id}")
-            if who not in occ.offers:
-                draft.emit(r.HandOverOffered(series_id=sid, occurrence_id=occ_id, crew_id=who))
+            if who in occ.offers:
+                return
+            _over(series, occ, command.at)
+            draft.emit(r.HandOverOffered(series_id=sid, occurrence_id=occ_id, crew_id=who))
 
         case r.TakeHandOver(from_crew_id=giver):
             occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
@@ -838,14 +962,16 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 )
             if who in occ.people:
                 raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
-            given_task = occ.task_of.get(giver)
+            _over(series, occ, command.at)
+            if who in occ.claims:  # their own tentative claim gives way to the place they take
+                _release_claim(draft, occ, who, f"took over the place of {giver}")
             draft.emit(
                 r.HandOverTaken(
                     series_id=sid,
                     occurrence_id=occ_id,
                     crew_id=who,
                     from_crew_id=giver,
-                    task=given_task,
+                    task=occ.task_of.get(giver),
                 )
             )
         case _:
