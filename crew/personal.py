@@ -105,12 +105,15 @@ async def seal_event(event: msgspec.Struct, vault: Vault) -> bytes:
     if not fields:
         return msgspec.json.encode(event)
     data = msgspec.to_builtins(event)
+    keys: dict[str, bytes | None] = {}  # one look-up per owner, however many fields they own
     for name, (owner, many) in fields.items():
         value = data.get(name)
         if not value:
             continue
         person = data[owner]
-        key = await vault.key(person, create=True)
+        if person not in keys:
+            keys[person] = await vault.key(person, create=True)
+        key = keys[person]
         if key is None:  # they were forgotten: their personal data is not recorded at all
             data[name] = [] if many else ""
             continue
@@ -126,8 +129,15 @@ async def keys_for(vault: Vault, payloads: Iterable[bytes]) -> dict[str, bytes |
 
 
 class JetStreamVault:
-    """Keys in a KV bucket, cached in memory. A missing key is never cached: another service
-    may create it a moment later."""
+    """Keys in a KV bucket.
+
+    Sealing (`create=True`) always asks the bucket and never keeps the key: any process may
+    forget a person (another onboarding instance, `crew forget`), and a key held in memory
+    would go on sealing new personal data of theirs under a key that is meant to be gone.
+    The answer "forgotten" also drops any key this instance still holds for reading.
+    Reading caches keys, for replays; the projector evicts a person as it meets their
+    `person_forgotten`. A missing key is never cached: another service may create it a
+    moment later."""
 
     def __init__(self, nc: NATS) -> None:
         self._nc = nc
@@ -141,7 +151,7 @@ class JetStreamVault:
         return self._kv
 
     async def key(self, person: str, create: bool = False) -> bytes | None:
-        if person in self._cache:
+        if not create and person in self._cache:
             return self._cache[person]
         kv = await self._bucket()
         try:
@@ -156,8 +166,10 @@ class JetStreamVault:
             except nats.js.errors.KeyWrongLastSequenceError:
                 key = (await kv.get(person)).value  # created by a sibling meanwhile
         if not key or key == FORGOTTEN_MARKER:
+            self.evict(person)
             return None  # forgotten: nothing of theirs is sealed, or readable, ever again
-        self._cache[person] = key
+        if not create:
+            self._cache[person] = key
         return key
 
     async def forget(self, person: str) -> None:

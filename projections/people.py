@@ -48,12 +48,16 @@ create or replace macro display_name(id) as coalesce(
     (select 'forgotten crew member' from crew_registry_rows r where r.person_id = id and r.stage = 'forgotten'),
     id
 );
+-- A forgotten crew member stays, as "forgotten crew member": the crew's size and history
+-- still count them. A newcomer forgotten before being welcomed was never crew.
 create or replace view crew as
 select person_id as crew_id, display_name(person_id) as display_name,
        coalesce(onboarded_at, registered_at) as crew_since, buddy_crew_id,
-       case when onboarded_at is not null then 'onboarding' else 'registered' end as joined_via
+       case when onboarded_at is not null then 'onboarding' else 'registered' end as joined_via,
+       stage = 'forgotten' as forgotten
 from crew_registry_rows
 where stage = 'crew'
+   or (stage = 'forgotten' and coalesce(onboarded_at, registered_at) is not null)
 order by display_name;
 """
 

@@ -25,6 +25,10 @@ DietNote = Annotated[
     str,
     personal("crew_id", description="for the cooks; personal (health) data, encrypted in the log"),
 ]
+WithdrawReason = Annotated[
+    str,
+    personal("crew_id", description="why they stepped back, in their words; encrypted in the log"),
+]
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -148,7 +152,7 @@ class Withdrew(_Event, frozen=True, kw_only=True, tag="meals.withdrew"):
 
     crew_id: Id
     role: Literal["head_cook", "helper", "waitlist"]
-    reason: str = ""
+    reason: WithdrawReason = ""
 
 
 class SignedUpToEat(_Event, frozen=True, kw_only=True, tag="meals.signed_up_to_eat"):

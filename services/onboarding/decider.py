@@ -156,6 +156,11 @@ def decide(person: Person, command: o.OnboardingCommand) -> list[o.OnboardingEve
                 raise IsANewcomer(f"{pid} is a newcomer: onboard them after the conversation")
             if person.stage == "forgotten":
                 raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
+            if person.stage == "redirected":
+                raise AlreadyRedirected(
+                    f"{pid} was pointed to another place; if they came back, register them "
+                    "as a newcomer again and welcome them after the conversation"
+                )
             return [
                 o.CrewMemberRegistered(
                     person_id=pid,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import re
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from schemas import onboarding as o
@@ -87,6 +89,101 @@ def test_registering_crew_directly_is_idempotent_and_refuses_a_newcomer_in_progr
         d.decide(state, o.RegisterNewcomer(newcomer_id="bo", display_name="Bo", at=AT))
 
 
+def test_someone_redirected_becomes_crew_only_by_coming_back_as_a_new_arrival() -> None:
+    redirected, _ = run(
+        ARRIVE, TALK, o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT)
+    )
+    register = o.RegisterCrewMember(crew_id="nora", display_name="Nora", at=AT)
+    with pytest.raises(d.AlreadyRedirected) as refusal:
+        d.decide(redirected, register)
+    assert refusal.value.code == "already_redirected"
+    assert "newcomer again" in refusal.value.message
+    back, _ = run(
+        ARRIVE,
+        TALK,
+        o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT),
+        ARRIVE,
+    )
+    with pytest.raises(d.IsANewcomer):  # back as a newcomer: the conversation comes first
+        d.decide(back, register)
+
+
+def test_nobody_who_never_arrived_is_onboarded_redirected_or_given_a_buddy() -> None:
+    nobody = d.initial("nora")
+    for command in (
+        o.ScheduleConversation(newcomer_id="nora", host_crew_id="anna", when=AT, at=AT),
+        TALK,
+        o.OnboardNewcomer(newcomer_id="nora", at=AT),
+        o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT),
+        o.AssignBuddy(newcomer_id="nora", buddy_crew_id="bo", at=AT),
+    ):
+        with pytest.raises(d.NotANewcomer) as refusal:
+            d.decide(nobody, command)
+        assert refusal.value.code == "not_a_newcomer", command
+
+
+def test_a_buddy_is_for_a_newcomer_or_crew_only() -> None:
+    buddy = o.AssignBuddy(newcomer_id="nora", buddy_crew_id="bo", at=AT)
+    newcomer, _ = run(ARRIVE)
+    assert d.decide(newcomer, buddy) == [o.BuddyAssigned(person_id="nora", buddy_crew_id="bo")]
+    crew, _ = run(ARRIVE, TALK, o.OnboardNewcomer(newcomer_id="nora", at=AT))
+    assert d.decide(crew, buddy) == [o.BuddyAssigned(person_id="nora", buddy_crew_id="bo")]
+    redirected, _ = run(ARRIVE, TALK, o.RedirectNewcomer(newcomer_id="nora", to="x", at=AT))
+    with pytest.raises(d.AlreadyRedirected) as refusal:
+        d.decide(redirected, buddy)
+    assert refusal.value.code == "already_redirected"
+    forgotten, _ = run(ARRIVE, o.ForgetPerson(person_id="nora", at=AT))
+    with pytest.raises(d.Forgotten) as refusal:
+        d.decide(forgotten, buddy)
+    assert refusal.value.code == "forgotten"
+    with pytest.raises(d.OwnBuddy) as refusal:
+        d.decide(crew, o.AssignBuddy(newcomer_id="nora", buddy_crew_id="nora", at=AT))
+    assert refusal.value.code == "own_buddy"
+
+
+def test_the_contract_lists_exactly_the_refusal_codes_each_command_can_give() -> None:
+    """Every command against a person at every stage: the codes seen are the documented ones."""
+    forget = o.ForgetPerson(person_id="nora", at=AT)
+    stages = [
+        d.initial("nora"),
+        run(ARRIVE)[0],
+        run(ARRIVE, TALK)[0],
+        run(ARRIVE, TALK, o.OnboardNewcomer(newcomer_id="nora", at=AT))[0],
+        run(ARRIVE, TALK, o.RedirectNewcomer(newcomer_id="nora", to="x", at=AT))[0],
+        run(ARRIVE, forget)[0],
+    ]
+    tries: dict[str, list[o.OnboardingCommand]] = {
+        "register_newcomer": [ARRIVE],
+        "schedule_conversation": [
+            o.ScheduleConversation(newcomer_id="nora", host_crew_id="anna", when=AT, at=AT)
+        ],
+        "record_conversation": [TALK],
+        "onboard_newcomer": [
+            o.OnboardNewcomer(newcomer_id="nora", at=AT),
+            o.OnboardNewcomer(newcomer_id="nora", buddy_crew_id="nora", at=AT),
+        ],
+        "redirect_newcomer": [o.RedirectNewcomer(newcomer_id="nora", to="x", at=AT)],
+        "assign_buddy": [
+            o.AssignBuddy(newcomer_id="nora", buddy_crew_id="bo", at=AT),
+            o.AssignBuddy(newcomer_id="nora", buddy_crew_id="nora", at=AT),
+        ],
+        "register_crew_member": [o.RegisterCrewMember(crew_id="nora", display_name="N", at=AT)],
+        "forget_person": [forget],
+    }
+    seen: dict[str, set[str]] = {name: set() for name in tries}
+    for name, commands in tries.items():
+        for state in stages:
+            for command in commands:
+                try:
+                    d.decide(state, command)
+                except d.Refusal as refusal:
+                    seen[name].add(refusal.code)
+    contract = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    table = re.findall(r"^\| `onboarding\.(\w+)` \|[^|]*\|([^|]*)\|$", contract, re.M)
+    documented = {name: set(re.findall(r"`([a-z_]+)`", codes)) for name, codes in table}
+    assert documented == seen
+
+
 def test_forgetting_keeps_no_personal_data_in_the_state_and_blocks_reuse_of_the_id() -> None:
     state, events = run(ARRIVE, TALK, o.ForgetPerson(person_id="nora", at=AT))
     assert isinstance(events[-1], o.PersonForgotten)
@@ -135,8 +232,17 @@ commands = st.one_of(
 )
 
 
+REDIRECT = o.RedirectNewcomer(newcomer_id="nora", to="the library", at=AT)
+REGISTER = o.RegisterCrewMember(crew_id="nora", display_name="Nora", at=AT)
+WELCOME = o.OnboardNewcomer(newcomer_id="nora", at=AT)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(commands, max_size=25))
+# Paths a random walk rarely takes, spelled out: redirected, then registered or welcomed.
+@example([ARRIVE, TALK, REDIRECT, REGISTER])
+@example([ARRIVE, TALK, REDIRECT, WELCOME])
+@example([ARRIVE, TALK, WELCOME, REGISTER, REDIRECT])
 def test_the_stages_only_move_as_the_house_allows(sequence: list[o.OnboardingCommand]) -> None:
     state, log = d.initial("nora"), []
     for command in sequence:
@@ -150,11 +256,20 @@ def test_the_stages_only_move_as_the_house_allows(sequence: list[o.OnboardingCom
         log += events
         if isinstance(command, o.OnboardNewcomer) and events:
             assert before == "newcomer", "only a newcomer, after the conversation, is welcomed"
+        if isinstance(command, o.RegisterCrewMember) and events:
+            assert before == "unknown", "registering directly is for someone the house never met"
         if before == "forgotten":
             assert state.stage == "forgotten" and not events, "forgotten is final"
     onboarded = [e for e in log if isinstance(e, o.NewcomerOnboarded)]
     arrivals = [e for e in log if isinstance(e, o.NewcomerArrived)]
     assert len(onboarded) <= len(arrivals), "never welcomed twice for one arrival"
+    outcome = None  # per arrival: redirected or crew, never both
+    for event in log:
+        if isinstance(event, o.NewcomerArrived):
+            outcome = None
+        elif isinstance(event, o.KindlyRedirected | o.NewcomerOnboarded | o.CrewMemberRegistered):
+            assert outcome is None, f"{type(event).__name__} after {outcome} in one arrival"
+            outcome = type(event).__name__
     assert ONBOARDING.fold("nora", log) == state, "the fold of the log is the state"
 
 

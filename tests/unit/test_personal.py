@@ -29,6 +29,9 @@ def test_schemas_mark_exactly_the_personal_fields() -> None:
         "contact": ("person_id", False),
     }
     assert personal_fields(m.SignedUpToEat) == {"diet_note": ("crew_id", False)}
+    assert personal_fields(m.Withdrew) == {"reason": ("crew_id", False)}
+    assert personal_fields(o.KindlyRedirected) == {"why": ("person_id", False)}
+    assert personal_fields(o.ConversationHeld) == {"notes": ("person_id", False)}
     assert personal_fields(m.VolunteeredToCook) == {}
 
 
