@@ -315,8 +315,7 @@ class Projector:
                         wal_of(self.path).unlink(missing_ok=True)
                         os.replace(fresh_path, self.path)
                     finally:  # whatever happened, a locked-down file serves again
-                        self.projection = await asyncio.to_thread(self._open, self.path)
-                        await restore_in_memory(self._nc, self.projection, self.vault)
+                        self.projection = await self._open_restored()
             finally:
                 await replay.stop()
             return await self._report(started, target, fresh, progress, swapped=True)
@@ -338,6 +337,13 @@ class Projector:
             await progress(result)
         return result
 
+    async def _open_restored(self) -> Projection:
+        """The live file, opened and with its in-memory views (names, restricted details)
+        refilled before any query can see it."""
+        projection = await asyncio.to_thread(self._open, self.path)
+        await restore_in_memory(self._nc, projection, self.vault)
+        return projection
+
     async def swap(self, version: str) -> dict[str, object]:
         """Make a version built side by side the live one. Queries were answered by the old file
         until now; the old version is discarded."""
@@ -352,10 +358,9 @@ class Projector:
             await asyncio.to_thread(self.projection.close)
             self.projection = None
             try:
-                remove_database(self.path)
-                os.replace(candidate.path, self.path)
+                wal_of(self.path).unlink(missing_ok=True)  # closed cleanly: none, or stale
+                os.replace(candidate.path, self.path)  # one rename: never no file
             finally:
-                self.projection = await asyncio.to_thread(self._open, self.path)
-                await restore_in_memory(self._nc, self.projection, self.vault)
+                self.projection = await self._open_restored()
             log.info("version_swapped_in", version=version)
             return {"version": version, "window_months": self.projection.window_months}
