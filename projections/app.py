@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 import nats
@@ -19,6 +21,19 @@ from projections.query import SqlError, SqlRequest, run_query
 
 log = structlog.get_logger("crew.projections")
 sql_decoder = msgspec.json.Decoder(SqlRequest)
+SWAP_WAIT_S = 30.0  # a swap closes the old file and opens the new one: a moment, not longer
+T = TypeVar("T")
+
+
+def serving(current: Callable[[], T | None], wait_s: float = SWAP_WAIT_S) -> T:
+    """What answers queries now. While a rebuilt file is being swapped in there is none for a
+    moment: wait for the new one rather than fail the query. Blocking: call from a worker thread."""
+    deadline = time.monotonic() + wait_s
+    while (found := current()) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the views are being swapped for more than {wait_s:g} s")
+        time.sleep(0.02)
+    return found
 
 
 def build_app(config: settings.Settings) -> FastStream:
@@ -29,10 +44,7 @@ def build_app(config: settings.Settings) -> FastStream:
     state: dict[str, Any] = {}
 
     def live_connection() -> Any:
-        projection = state["projector"].projection
-        if projection is None:
-            raise RuntimeError("the views are being swapped")
-        return projection.con
+        return serving(lambda: state["projector"].projection).con
 
     def version_connection(version: str) -> Any:
         candidate = state["projector"].candidates.get(version)
@@ -43,10 +55,7 @@ def build_app(config: settings.Settings) -> FastStream:
         return candidate.con
 
     def restricted_connection() -> Any:
-        projection = state["projector"].projection
-        if projection is None:
-            raise RuntimeError("the views are being swapped")
-        return projection.restricted
+        return serving(lambda: state["projector"].projection).restricted
 
     async def answer(msg: NatsMessage, connection: Any, path: str) -> bytes:
         try:
@@ -56,10 +65,17 @@ def build_app(config: settings.Settings) -> FastStream:
         if request.version and path == "everyday":
             version = request.version
             connection = lambda: version_connection(version)  # noqa: E731
-        try:
-            reply = await asyncio.to_thread(run_query, connection, request, config.query_timeout_s)
-        except Exception as exc:  # the file was swapped under the query: say so, do not hang
-            reply = SqlError(message=f"{exc}; please retry")
+        for _ in range(2):
+            before = state["projector"].projection
+            try:
+                reply = await asyncio.to_thread(
+                    run_query, connection, request, config.query_timeout_s
+                )
+            except Exception as exc:  # say so, do not hang
+                reply = SqlError(message=f"{exc}; please retry")
+            swapped = before is not None and state["projector"].projection is not before
+            if not (isinstance(reply, SqlError) and swapped):
+                break  # else the file was swapped under the query: ask the new one, once
         log.info(
             "query_answered", path=path, status=type(reply).__name__, sql_bytes=len(request.sql)
         )

@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import os
 
+from crew.recurrence import HOUSE_TIMEZONE
 from projections.view import SqlView
 
 COUNTED = "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy')"
+# the kinds a contribution is counted in (a cover is counted once, in its kind)
+OWN_KINDS = (
+    "('meal_head_cook', 'meal_helper', 'cleaning_party', 'shift', 'conversation_host', 'buddy')"
+)
 
 WINDOW_MONTHS = int(os.environ.get("CREW_CONTRIBUTION_WINDOW_MONTHS", "6"))
 
+KINDS = {  # column: the contributions it counts
+    "meals_cooked": "kind = 'meal_head_cook'",
+    "meals_helped": "kind = 'meal_helper'",
+    "cleaning_parties": "kind = 'cleaning_party'",
+    "shifts": "kind = 'shift'",
+    "covered_for_others": "covered_for is not null",
+    "conversations_hosted": "kind = 'conversation_host'",
+    "buddy_for": "kind = 'buddy'",
+}
+COUNTS = ",\n".join(
+    [f"count(*) filter (where {where}) as {name}" for name, where in KINDS.items()]
+    + [
+        f'count(*) filter (where {where} and in_contribution_window("at")) as {name}_in_window'
+        for name, where in KINDS.items()
+    ]
+)
+KIND_TOTALS = ",\n".join(f"coalesce(c.{name}, 0) as {name}" for name in KINDS)
+WINDOW_TOTALS = ",\n".join(f"coalesce(c.{name}_in_window, 0) as {name}_in_window" for name in KINDS)
+
 CREW_CONTRIBUTIONS_DDL = f"""
 create or replace macro contribution_window_months() as {WINDOW_MONTHS};
+-- `at` is house time (a TIMESTAMP with no zone), so "now" is house time too
+create or replace macro house_now() as timezone('{HOUSE_TIMEZONE}', now());
+create or replace macro in_contribution_window(t) as
+    t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands, with its time
 select crew_id, kind, occurrence_id, "at", covered_for
 from participation
@@ -19,27 +47,10 @@ where status in {COUNTED} and "at" is not null;
 create or replace view crew_contributions as
 with counted as (
     select crew_id,
-           count(*) filter (where kind = 'meal_head_cook') as meals_cooked,
-           count(*) filter (where kind = 'meal_helper') as meals_helped,
-           count(*) filter (where kind = 'cleaning_party') as cleaning_parties,
-           count(*) filter (where kind = 'shift') as shifts,
-           count(*) filter (where covered_for is not null) as covered_for_others,
-           count(*) filter (where kind = 'conversation_host') as conversations_hosted,
-           count(*) filter (where kind = 'buddy') as buddy_for,
-           count(*) filter (where "at" >= now()::timestamp - to_months(contribution_window_months()))
+           {COUNTS},
+           count(*) filter (where kind in {OWN_KINDS}) as contributions,
+           count(*) filter (where kind in {OWN_KINDS} and in_contribution_window("at"))
                as contributions_in_window,
-           count(*) filter (where kind = 'meal_head_cook'
-                            and "at" >= now()::timestamp - to_months(contribution_window_months()))
-               as meals_cooked_in_window,
-           count(*) filter (where kind = 'meal_helper'
-                            and "at" >= now()::timestamp - to_months(contribution_window_months()))
-               as meals_helped_in_window,
-           count(*) filter (where kind = 'cleaning_party'
-                            and "at" >= now()::timestamp - to_months(contribution_window_months()))
-               as cleaning_parties_in_window,
-           count(*) filter (where kind = 'shift'
-                            and "at" >= now()::timestamp - to_months(contribution_window_months()))
-               as shifts_in_window,
            min("at") as first_contribution_at,
            max("at") as last_contribution_at
     from contributions
@@ -52,62 +63,75 @@ people as (
 )
 select p.crew_id,
        display_name(p.crew_id) as display_name,
-       coalesce(c.meals_cooked, 0) as meals_cooked,
-       coalesce(c.meals_helped, 0) as meals_helped,
-       coalesce(c.cleaning_parties, 0) as cleaning_parties,
-       coalesce(c.shifts, 0) as shifts,
-       coalesce(c.covered_for_others, 0) as covered_for_others,
-       coalesce(c.conversations_hosted, 0) as conversations_hosted,
-       coalesce(c.buddy_for, 0) as buddy_for,
-       coalesce(c.meals_cooked + c.meals_helped + c.cleaning_parties + c.shifts + c.conversations_hosted
-                + c.buddy_for, 0) as contributions,
+       {KIND_TOTALS},
+       coalesce(c.contributions, 0) as contributions,
        contribution_window_months() as window_months,
        coalesce(c.contributions_in_window, 0) as contributions_in_window,
-       coalesce(c.meals_cooked_in_window, 0) as meals_cooked_in_window,
-       coalesce(c.meals_helped_in_window, 0) as meals_helped_in_window,
-       coalesce(c.cleaning_parties_in_window, 0) as cleaning_parties_in_window,
-       coalesce(c.shifts_in_window, 0) as shifts_in_window,
+       {WINDOW_TOTALS},
        c.first_contribution_at,
        c.last_contribution_at,
-       greatest(date_diff('day', c.last_contribution_at::date, current_date), 0) as days_since_last
+       -- greatest() skips a NULL: someone who never contributed has no days since
+       if(c.last_contribution_at is null, null,
+          greatest(date_diff('day', c.last_contribution_at::date, house_now()::date), 0))
+           as days_since_last
 from people p
 left join counted c using (crew_id)
 order by contributions desc, display_name;
 """
 
-LOAD_BALANCE_DDL = """
+LOAD_BALANCE_DDL = f"""
 create or replace view load_balance as
-with periods as (
-    select 'week' as period, date_trunc('week', "at")::date as period_start, crew_id from contributions
+with per_person as (
+    select 'week' as period, date_trunc('week', "at")::date as period_start, crew_id, count(*) as n
+    from contributions group by all
     union all
-    select 'month', date_trunc('month', "at")::date, crew_id from contributions
+    select 'month', date_trunc('month', "at")::date, crew_id, count(*) from contributions group by all
 ),
-per_person as (
-    select period, period_start, crew_id, count(*) as n from periods group by all
+periods as (
+    select distinct period, period_start,
+           period_start + if(period = 'week', interval 7 day, interval 1 month) as period_end
+    from per_person
+),
+members as (  -- crew at some time in the period (a forgotten person counts until forgotten),
+              -- and anyone who contributed in it: people who did nothing count as zeros
+    select p.period, p.period_start, r.person_id as crew_id
+    from periods p
+    join crew_registry_rows r
+      on timezone('{HOUSE_TIMEZONE}', coalesce(r.onboarded_at, r.registered_at)) < p.period_end
+     and (r.stage = 'crew'
+          or (r.stage = 'forgotten' and timezone('{HOUSE_TIMEZONE}', r.forgotten_at) >= p.period_start))
+    union
+    select period, period_start, crew_id from per_person
+),
+loads as (
+    select m.period, m.period_start, m.crew_id, coalesce(pp.n, 0) as n
+    from members m
+    left join per_person pp using (period, period_start, crew_id)
 ),
 ranked as (
     select *,
-           row_number() over (partition by period, period_start order by n) as rank_up,
-           row_number() over (partition by period, period_start order by n desc) as rank_down,
+           row_number() over (partition by period, period_start order by n, crew_id) as rank_up,
+           row_number() over (partition by period, period_start order by n desc, crew_id) as rank_down,
            count(*) over (partition by period, period_start) as people,
            sum(n) over (partition by period, period_start) as total,
            avg(n) over (partition by period, crew_id order by period_start
                         rows between 3 preceding and 1 preceding) as usual
-    from per_person
+    from loads
 ),
 flagged as (  -- rising: at least double their usual of the 3 periods before, and 3 more
     select *, coalesce(n >= 2 * usual and n >= usual + 3, false) as rising from ranked
 )
 select period,
        period_start,
-       any_value(total) as contributions,
-       any_value(people) as contributors,
+       any_value(total)::bigint as contributions,  -- a sum is HUGEINT, which Parquet lacks
+       count(*) filter (where n > 0) as contributors,
+       any_value(people) as crew,
        round(sum(n) filter (where rank_down <= greatest(ceil(people * 0.1), 1))::double / any_value(total), 3)
            as top_10pct_share,
        round(2.0 * sum(rank_up * n) / (any_value(people) * any_value(total))
              - (any_value(people) + 1.0) / any_value(people), 3) as gini,
-       list(crew_id order by n desc) filter (where rising) as rising_load,
-       list(display_name(crew_id) order by n desc) filter (where rising) as rising_load_names
+       list(crew_id order by n desc, crew_id) filter (where rising) as rising_load,
+       list(display_name(crew_id) order by n desc, crew_id) filter (where rising) as rising_load_names
 from flagged
 group by period, period_start
 order by period, period_start;
@@ -119,7 +143,7 @@ with history as (
     select crew_id, "at",
            date_diff('day', lag("at") over (partition by crew_id order by "at"), "at") as gap_days
     from contributions
-    where "at" <= now()::timestamp
+    where "at" <= house_now()
 ),
 people as (
     select crew_id, count(*) as contributions, max("at") as last_contribution_at,
@@ -127,18 +151,18 @@ people as (
     from history group by crew_id
 )
 select p.crew_id, display_name(p.crew_id) as display_name, p.contributions, p.last_contribution_at,
-       date_diff('day', p.last_contribution_at::date, current_date) as days_since_last,
+       date_diff('day', p.last_contribution_at::date, house_now()::date) as days_since_last,
        p.usual_gap_days
 from people p
 left join crew_registry_rows r on r.person_id = p.crew_id
 where p.contributions >= 4
   and coalesce(r.stage, 'crew') <> 'forgotten'
-  and not exists (select 1 from contributions c where c.crew_id = p.crew_id and c."at" > now()::timestamp)
-  and date_diff('day', p.last_contribution_at::date, current_date) > greatest(42, 3 * p.usual_gap_days)
+  and not exists (select 1 from contributions c where c.crew_id = p.crew_id and c."at" > house_now())
+  and date_diff('day', p.last_contribution_at::date, house_now()::date) > greatest(42, 3 * p.usual_gap_days)
 order by days_since_last desc;
 """
 
-MEAL_STATS_DDL = """
+MEAL_STATS_DDL = f"""
 create or replace view meal_stats as
 with cooks as (
     select p.occurrence_id as meal_id,
@@ -153,46 +177,64 @@ select m.meal_id, m.date, m.time, m.status,
        m.helper_slots, m.open_helper_slots, m.diners, m.portions, m.served_diners,
        c.head_cook_since,
        m.head_cook is null
-           or c.head_cook_since between (m.date + cast(m.time as time))::timestamptz - interval 24 hour
-                                    and (m.date + cast(m.time as time))::timestamptz
-           as nearly_no_cook
+           or c.head_cook_since between served - interval 24 hour and served as nearly_no_cook
 from meal_plan_rows m
-left join cooks c using (meal_id)
+left join cooks c using (meal_id),
+lateral (select timezone('{HOUSE_TIMEZONE}', m.date + cast(m.time as time)) as served)
 where m.status <> 'unplanned'
 order by m.date, m.time;
 """
 
 ONBOARDING_FUNNEL_DDL = f"""
 create or replace view onboarding_funnel as
-with contributions as (
-    select crew_id, min("at") as first_at, list("at" order by "at") as ats
-    from participation
-    where status in {COUNTED}
+with steps as (
+    select crew_id, "at", lag("at", 2) over (partition by crew_id order by "at") as two_before
+    from contributions
+),
+firsts as (
+    select crew_id, min("at") as first_at,
+           min("at") filter (where "at" < two_before + interval 60 day) as regular_at
+    from steps
     group by crew_id
+),
+funnel as (
+    select r.*,
+           case when r.onboarded_at is not null or r.registered_at is not null then 'onboarded'
+                when r.redirected_at is not null then 'redirected' end as outcome,
+           coalesce(r.onboarded_at, r.registered_at, r.redirected_at) as outcome_at,
+           f.first_at,
+           f.regular_at
+    from crew_registry_rows r
+    left join firsts f on f.crew_id = r.person_id
+    where r.arrivals > 0
 )
-select r.person_id as newcomer_id,
-       display_name(r.person_id) as display_name,
-       r.stage,
-       r.arrivals,
-       r.arrived_at,
-       r.conversation_host,
-       r.conversation_at,
-       r.conversation_held_at,
-       case r.stage when 'crew' then 'onboarded' when 'redirected' then 'redirected'
-                    when 'forgotten' then 'forgotten' end as outcome,
-       coalesce(r.onboarded_at, r.redirected_at) as outcome_at,
-       r.redirected_to,
-       r.buddy_crew_id,
-       c.first_at as first_contribution_at,
-       coalesce(len(list_filter(c.ats, lambda a: a < c.first_at + interval 60 day)) >= 3, false) as regular,
-       round(date_diff('minute', r.arrived_at, r.conversation_held_at) / 1440.0, 1) as days_to_conversation,
-       round(date_diff('minute', r.arrived_at, coalesce(r.onboarded_at, r.redirected_at)) / 1440.0, 1)
-           as days_to_outcome,
-       date_diff('day', r.arrived_at::date, c.first_at::date) as days_to_first_contribution
-from crew_registry_rows r
-left join contributions c on c.crew_id = r.person_id
-where r.arrivals > 0
-order by r.arrived_at;
+select person_id as newcomer_id,
+       display_name(person_id) as display_name,
+       stage,
+       arrivals,
+       arrived_at,
+       conversation_host,
+       conversation_at,
+       conversation_held_at,
+       outcome,
+       outcome_at,
+       forgotten_at is not null as forgotten,
+       redirected_to,
+       buddy_crew_id,
+       first_at as first_contribution_at,
+       regular_at is not null as regular,
+       regular_at,
+       round(date_diff('minute', arrived_at, conversation_held_at) / 1440.0, 1) as days_to_conversation,
+       round(date_diff('minute', arrived_at, outcome_at) / 1440.0, 1) as days_to_outcome,
+       date_diff('day', timezone('{HOUSE_TIMEZONE}', arrived_at)::date, first_at::date)
+           as days_to_first_contribution,
+       round(date_diff('minute', conversation_held_at, outcome_at) / 1440.0, 1)
+           as days_conversation_to_outcome,
+       date_diff('day', timezone('{HOUSE_TIMEZONE}', outcome_at)::date, first_at::date)
+           as days_outcome_to_first_contribution,
+       date_diff('day', first_at::date, regular_at::date) as days_first_contribution_to_regular
+from funnel
+order by arrived_at;
 """
 
 CREW_CONTRIBUTIONS = SqlView(name="crew_contributions", ddl=CREW_CONTRIBUTIONS_DDL)

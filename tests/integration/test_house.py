@@ -8,10 +8,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.cli import crew, sql
+from tests.integration.cli import crew, eventually, sql
 
 
 def test_a_volunteer_shows_up_in_meal_plan_and_a_retry_changes_nothing(
@@ -52,18 +53,41 @@ def test_sql_is_read_only_and_has_no_file_access(
     house: tuple[dict[str, str], subprocess.Popen[str]],
 ) -> None:
     env, _ = house
-    for query in (
-        "create table x as select 1",
-        "insert into event_log (seq, subject, type) values (99, 'x', 'y')",
-        "select * from read_csv('/etc/passwd')",
-        "copy (select 1) to '/tmp/x.csv'",
-        "set lock_configuration = false",
-        "attach '/tmp/other.duckdb' as other",
-        "select 1; drop table event_log",
-    ):
+    read_only = "read-only: only SELECT queries are answered"
+    no_files = "no file access: only the views are answered"
+    refusals = {
+        "create table x as select 1": f"{read_only} (got CREATE)",
+        "insert into event_log (seq, subject, type) values (99, 'x', 'y')": f"{read_only} (got INSERT)",
+        "update projector_checkpoint set seq = 99": f"{read_only} (got UPDATE)",
+        "delete from event_log": f"{read_only} (got DELETE)",
+        "drop table event_log": f"{read_only} (got DROP)",
+        "attach '/tmp/other.duckdb' as other": f"{read_only} (got ATTACH)",
+        "copy (select 1) to '/tmp/x.csv'": f"{read_only} (got COPY)",
+        "set lock_configuration = false": f"{read_only} (got SET)",
+        "checkpoint": f"{read_only} (got CALL)",
+        "select * from checkpoint()": "checkpoint() writes the file",
+        "select * from read_csv('/etc/passwd')": no_files,
+        "select * from read_parquet('/tmp/x.parquet')": no_files,
+        "select * from glob('/etc/*')": no_files,
+        "select * from read_text('/etc/hostname')": no_files,
+        "explain analyze create table x as select 1": "EXPLAIN only of a SELECT (got EXPLAIN of CREATE)",
+        "explain analyze update projector_checkpoint set seq = 99": "EXPLAIN only of a SELECT (got EXPLAIN of UPDATE)",
+        "/* hidden */ EXPLAIN (ANALYZE) delete from event_log": "EXPLAIN only of a SELECT (got EXPLAIN of DELETE)",
+        "explain analyze checkpoint": "EXPLAIN only of a SELECT (got EXPLAIN of CALL)",
+        "explain analyze select * from read_csv('/etc/passwd')": no_files,
+        "select 1; drop table event_log": "send exactly one statement (got 2)",
+    }  # fmt: skip
+    for query, message in refusals.items():
         result = crew(env, "sql", query, check=False)
         assert result.returncode == 1, query
+        assert message in result.stderr, (query, result.stderr)
     assert sql(env, "select count(*) as n from event_log") == [{"n": 0}]
+    assert sql(env, "select seq from projector_checkpoint") == [{"seq": 0}]
+    assert sql(env, "select count(*) as n from duckdb_tables() where table_name = 'x'") == [
+        {"n": 0}
+    ]
+    plan = crew(env, "sql", "explain analyze select count(*) from event_log").stdout
+    assert "analyzed_plan" in plan, "EXPLAIN (ANALYZE) of a SELECT is answered"
     table = crew(env, "sql", "select 1 as one, 'x' as two").stdout
     assert "one" in table and "(1 row)" in table
     assert crew(env, "sql", "--format", "csv", "select 1 as one").stdout == "one\n1\n"
@@ -75,6 +99,7 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
     env, process = house
     crew(env, "send", "meals.plan_meal", '{"meal_id":"tue","date":"2030-01-08","helper_slots":1}')
     rebuilt = crew(env, "rebuild")
+    assert "rebuilding:         1 / 1 events (100.0%)" in rebuilt.stderr, "progress is shown"
     assert "rebuilt every view from 1 events" in rebuilt.stderr
     assert sql(env, "select meal_id from meal_plan") == [{"meal_id": "tue"}]
     house_file = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
@@ -179,7 +204,7 @@ def test_a_view_exports_to_csv_json_and_parquet(
         out = tmp_path / f"meals.{fmt}"
         crew(env, "export-view", "meal_plan", "--format", fmt, "--out", str(out))
         assert out.exists()
-    assert (tmp_path / "meals.csv").read_text().splitlines()[0].startswith("meal_id,date,time")
+    assert (tmp_path / "meals.csv").read_text().splitlines()[0].startswith("meal_id,date,")
     assert len(json.loads((tmp_path / "meals.json").read_text())) == 3
     parquet = (
         duckdb.connect()
@@ -188,6 +213,73 @@ def test_a_view_exports_to_csv_json_and_parquet(
     )
     assert [m for m, _ in parquet] == ["x0", "x1", "x2"]
     assert crew(env, "export-view", "meal_plan; drop", check=False).returncode == 2
+
+    def live_types(view: str) -> list[tuple[str, str]]:
+        described = sql(env, f"select column_name, column_type from (describe {view})")
+        return [(row["column_name"], row["column_type"]) for row in described]
+
+    def parquet_types(path: Path) -> list[tuple[str, str]]:
+        con = duckdb.connect()
+        return [(n, t) for n, t, *_ in con.execute(f"describe select * from '{path}'").fetchall()]
+
+    # head_cook, seats, cancel_reason... are NULL in every row: their types stay all the same
+    assert parquet_types(tmp_path / "meals.parquet") == live_types("meal_plan")
+    nulls = duckdb.connect().execute(
+        f"select count(*) from '{tmp_path / 'meals.parquet'}' where head_cook is null and seats is null"
+    )
+    assert nulls.fetchall() == [(3,)]
+    for view in ("drifting_away", "dead_letters", "onboarding_funnel"):  # empty in this house
+        empty = tmp_path / f"{view}.parquet"
+        crew(env, "export-view", view, "--format", "parquet", "--out", str(empty))
+        assert parquet_types(empty) == live_types(view), view
+        assert duckdb.connect().execute(f"select count(*) from '{empty}'").fetchall() == [(0,)]
+
+
+def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move_on(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+    import asyncio
+
+    from crew import cli, client
+    from projections import query
+
+    env, _ = house
+
+    def plan(meal_id: str) -> None:
+        body = {"meal_id": meal_id, "date": "2030-01-07", "helper_slots": 2}
+        crew(env, "send", "meals.plan_meal", json.dumps(body))
+
+    for n in range(5):
+        plan(f"p{n}")
+    eventually(env, "select count(*) as n from meal_plan", [{"n": 5}])
+    monkeypatch.setattr(query, "MAX_ROWS", 2)  # pages of 2 rows, read by this process
+    real = client.request_json
+    pages: list[str] = []
+
+    async def a_meal_between_the_first_two_pages(nc: Any, subject: str, *args: Any) -> bytes:
+        raw = await real(nc, subject, *args)
+        pages.append(subject)
+        if len(pages) == 1:  # the house goes on while the view is read
+            await asyncio.to_thread(plan, "a-first")  # sorts first: later pages would shift
+            await asyncio.to_thread(
+                eventually, env, "select count(*) as n from meal_plan", [{"n": 6}]
+            )
+        return raw
+
+    monkeypatch.setattr(client, "request_json", a_meal_between_the_first_two_pages)
+    monkeypatch.setenv("CREW_HOME", env["CREW_HOME"])
+    monkeypatch.delenv("CREW_NATS_URL", raising=False)
+    out = tmp_path / "meals.json"
+    export = argparse.Namespace(view="meal_plan", format="json", out=str(out))
+    assert cli.cmd_export_view(export) == 0
+    assert "the view changed while it was read; reading it again" in capsys.readouterr().err
+    assert len(pages) == 2 + 4, "2 pages, then all 6 rows again: 3 pages of 2 and an empty one"
+    exported = [row["meal_id"] for row in json.loads(out.read_text())]
+    assert exported == ["a-first", "p0", "p1", "p2", "p3", "p4"], "each row once, in order"
 
 
 def test_a_version_built_side_by_side_is_queryable_beside_the_live_one_until_the_swap(

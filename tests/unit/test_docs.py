@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from pathlib import Path
 
+import duckdb
+import pytest
+
+from crew.cli import cmd_views
 from crew.contract import write_schemas
 from projections.projection import VIEWS, Projection
 
@@ -28,25 +33,72 @@ def test_the_asyncapi_document_lists_every_command_and_event_subject() -> None:
     assert "crew.evt.meals.{aggregate_id}.volunteered_to_cook" in addresses
 
 
-def documented_columns() -> dict[str, list[str]]:
-    views: dict[str, list[str]] = {}
+FOLDED_TABLES = {  # what views are made of; each is documented through its view
+    "crew_registry_rows": "crew",
+    "meal_plan_rows": "meal_plan",
+    "participation_rows": "participation",
+    "rota_rows": "rota",
+    "membership_changes": "membership_history",
+}
+
+
+def documented_columns() -> dict[str, list[tuple[str, str]]]:
+    """Per `## name` section of docs/views.md, its column table: (column, type)."""
+    views: dict[str, list[tuple[str, str]]] = {}
     current = None
     for line in (ROOT / "docs" / "views.md").read_text().splitlines():
         if heading := re.match(r"^## ([\w.]+)", line):
             current = heading[1]
             views[current] = []
-        elif current and (cell := re.match(r"^\| `(\w+)` \|", line)):
-            views[current].append(cell[1])
+        elif current and (cell := re.match(r"^\| `(\w+)` \| ([^|]+?) \|", line)):
+            views[current].append((cell[1], cell[2]))
     return views
 
 
-def test_every_column_of_every_view_is_documented_in_order(tmp_path: Path) -> None:
+def documented_type(duckdb_type: str) -> str:
+    """How views.md writes a DuckDB type: TIMESTAMPTZ, and STRUCT[] without its fields."""
+    short = duckdb_type.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+    return re.sub(r"^STRUCT\(.*\)", "STRUCT", short)
+
+
+def everything_the_projector_creates(
+    projection: Projection,
+) -> dict[str, duckdb.DuckDBPyConnection]:
+    """Every view and table a coordinator can query, by the name they query it with."""
+    found: dict[str, duckdb.DuckDBPyConnection] = {}
+    for con in (projection.con, projection.restricted):
+        rows = con.execute(
+            "select database_name, view_name from duckdb_views() where not internal "
+            "union all select database_name, table_name from duckdb_tables() where not internal"
+        ).fetchall()
+        for database, name in rows:
+            qualified = f"{database}.{name}" if database == "personal" else name
+            if qualified not in FOLDED_TABLES:
+                found[qualified] = con
+    return found
+
+
+def test_every_column_of_every_view_is_documented_in_order_with_its_type(tmp_path: Path) -> None:
     projection = Projection(tmp_path / "views.duckdb")
     documented = documented_columns()
-    public = [view.name for view in VIEWS] + ["dead_letters", "projector_checkpoint"]
-    restricted = {view.name for view in VIEWS if view.where == "restricted"}
-    for view in public:
-        con = projection.restricted if view in restricted else projection.con
-        columns = [row[0] for row in con.execute(f"describe {view}").fetchall()]
-        assert documented.get(view) == columns, view
+    created = everything_the_projector_creates(projection)
+    assert {view.name for view in VIEWS} <= set(created)
+    assert set(FOLDED_TABLES.values()) <= set(created)
+    for name, con in sorted(created.items()):
+        described = [
+            (row[0], documented_type(row[1])) for row in con.execute(f"describe {name}").fetchall()
+        ]
+        assert documented.get(name) == described, f"docs/views.md ## {name}"
     projection.close()
+
+
+def test_crew_views_prints_the_section_of_every_view(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    projection = Projection(tmp_path / "views.duckdb")
+    created = everything_the_projector_creates(projection)
+    projection.close()
+    for name in created:
+        assert cmd_views(argparse.Namespace(view=name)) == 0, name
+        assert capsys.readouterr().out.startswith(f"## {name}\n"), name
+    assert cmd_views(argparse.Namespace(view="no_such_view")) == 1

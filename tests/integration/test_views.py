@@ -1,0 +1,370 @@
+"""The coordinator views on known events, folded by the real projection into a real DuckDB file,
+and the read-only guard of the query service on that file. Every expected number is worked out
+by hand in the test."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from nats.aio.client import Client as NATS
+
+from crew import subjects
+from crew.eventstore import JetStreamEventStore, Recorded
+from crew.shell import CommandShell
+from projections import query
+from projections.projection import Projection
+from projections.projector import Projector, RebuildProgress, rebuild_path, stream_last_seq
+from projections.query import SqlError, SqlRequest, SqlResult, run_query
+from schemas import meals as m
+from schemas import onboarding as o
+from schemas import rota as r
+from services.meals.decider import MEALS
+from tests.integration.workload import meals_workload
+
+UTC = datetime.UTC
+TODAY = datetime.date.today()
+
+
+def days_ago(n: int) -> datetime.date:
+    return TODAY - datetime.timedelta(days=n)
+
+
+def utc(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class House:
+    """Events appended in order to a projection, each at the moment given."""
+
+    def __init__(self, path: Path) -> None:
+        self.projection = Projection(path)
+        self.seq = 0
+
+    def add(self, event: Any, at: datetime.datetime | None = None) -> None:
+        at = at or datetime.datetime.now(UTC)
+        self.seq += 1
+        tag = str(type(event).__struct_config__.tag)
+        aggregate = next(
+            getattr(event, name)
+            for name in ("meal_id", "occurrence_id", "person_id", "series_id")
+            if hasattr(event, name)
+        )
+        record = Recorded(
+            seq=self.seq,
+            subject=subjects.event_subject(tag, aggregate),
+            data=msgspec.json.encode(event),
+            headers={subjects.EVENT_TYPE: tag, subjects.OCCURRED_AT: at.isoformat()},
+            recorded_at=at,
+        )
+        applied = self.projection.apply([record])
+        assert applied.dead == 0, self.projection.con.sql("from dead_letters").fetchall()
+
+    def meal(self, meal_id: str, day: datetime.date, *cooks: tuple[str, str]) -> None:
+        self.add(m.MealPlanned(meal_id=meal_id, date=day, time="17:30", helper_slots=3))
+        for crew_id, role in cooks:
+            self.add(m.VolunteeredToCook(meal_id=meal_id, crew_id=crew_id, role=role))  # type: ignore[arg-type]
+
+    def occurrence(self, occurrence_id: str, kind: str, day: datetime.date) -> None:
+        self.add(
+            r.OccurrenceScheduled(
+                series_id="s",
+                occurrence_id=occurrence_id,
+                kind=kind,  # type: ignore[arg-type]
+                title=kind,
+                date=day,
+                start="10:00",
+                end="12:00",
+            )
+        )
+
+    def crew(self, crew_id: str, since: datetime.datetime) -> None:
+        self.add(
+            o.CrewMemberRegistered(person_id=crew_id, display_name=crew_id, registered_at=since)
+        )
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        cursor = self.projection.con.execute(sql)
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def house(tmp_path: Path) -> Iterator[House]:
+    built = House(tmp_path / "views.duckdb")
+    yield built
+    built.projection.close()
+
+
+def test_load_balance_counts_crew_who_did_nothing_as_zeros_per_week_and_month(
+    house: House,
+) -> None:
+    for person in ("a", "b", "c", "d", "f"):
+        house.crew(person, utc("2029-12-01T12:00:00"))
+    house.crew("e", utc("2030-02-15T12:00:00"))  # crew only after January: not counted in it
+    house.meal("m1", datetime.date(2030, 1, 7), ("a", "head_cook"), ("b", "helper"))
+    house.meal("m2", datetime.date(2030, 1, 8), ("a", "helper"))
+    house.meal("m3", datetime.date(2030, 1, 9), ("a", "head_cook"))
+    house.meal("m4", datetime.date(2030, 1, 21), ("b", "head_cook"))
+    # f is forgotten on 15 January: crew in the first week and the month, not in the week of m4
+    house.add(o.PersonForgotten(person_id="f", forgotten_at=utc("2030-01-15T12:00:00")))
+    got = house.rows(
+        "select period, period_start::varchar as start, contributions, contributors, crew, "
+        "top_10pct_share, gini from load_balance order by period, period_start"
+    )
+    # week of 7 Jan: loads 3 1 0 0 0, ascending 0 0 0 1 3, sum(i * n) = 4*1 + 5*3 = 19,
+    #   gini = 2*19 / (5*4) - 6/5 = 0.7; the busiest 10 % (1 of 5) made 3 of 4
+    # week of 21 Jan: loads 1 0 0 0: sum(i * n) = 4, gini = 2*4 / (4*1) - 5/4 = 0.75
+    # January: loads 3 2 0 0 0: sum(i * n) = 4*2 + 5*3 = 23, gini = 46/25 - 6/5 = 0.64
+    assert got == [
+        {"period": "month", "start": "2030-01-01", "contributions": 5, "contributors": 2,
+         "crew": 5, "top_10pct_share": 0.6, "gini": 0.64},
+        {"period": "week", "start": "2030-01-07", "contributions": 4, "contributors": 2,
+         "crew": 5, "top_10pct_share": 0.75, "gini": 0.7},
+        {"period": "week", "start": "2030-01-21", "contributions": 1, "contributors": 1,
+         "crew": 4, "top_10pct_share": 1.0, "gini": 0.75},
+    ]  # fmt: skip
+
+
+def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
+    house: House,
+) -> None:
+    for person in ("anna", "bo", "carla"):
+        house.crew(person, utc("2020-01-01T12:00:00"))
+    house.meal("old", days_ago(400), ("anna", "head_cook"))  # outside the 6-month window
+    house.meal("recent", days_ago(10), ("anna", "head_cook"))
+    house.meal("helped", days_ago(20), ("anna", "helper"))
+    house.meal("ahead", TODAY + datetime.timedelta(days=3), ("carla", "helper"))
+    house.occurrence("party", "cleaning_party", days_ago(30))
+    house.add(r.JoinedCleaningParty(series_id="s", occurrence_id="party", crew_id="anna"))
+    house.occurrence("covered", "cleaning_party", days_ago(12))
+    house.add(r.JoinedCleaningParty(series_id="s", occurrence_id="covered", crew_id="bo"))
+    house.add(
+        r.HandOverTaken(series_id="s", occurrence_id="covered", crew_id="anna", from_crew_id="bo")
+    )
+    house.occurrence("shift", "shift", days_ago(5))
+    house.add(r.SignedUpForShift(series_id="s", occurrence_id="shift", crew_id="anna"))
+    house.occurrence("withdrawn", "shift", days_ago(3))
+    house.add(r.SignedUpForShift(series_id="s", occurrence_id="withdrawn", crew_id="anna"))
+    house.add(r.WithdrewFromShift(series_id="s", occurrence_id="withdrawn", crew_id="anna"))
+    for newcomer, ago in (("n1", 15), ("n2", 300)):
+        held = datetime.datetime.now(UTC) - datetime.timedelta(days=ago)
+        house.add(o.ConversationHeld(person_id=newcomer, host_crew_id="anna", held_at=held))
+    house.add(
+        o.BuddyAssigned(person_id="n1", buddy_crew_id="anna"),
+        datetime.datetime.now(UTC) - datetime.timedelta(days=15),
+    )
+    got = {row.pop("crew_id"): row for row in house.rows("select * from crew_contributions")}
+    anna = got["anna"]
+    assert {k: v for k, v in anna.items() if k.endswith("_in_window") or k in (
+        "meals_cooked", "meals_helped", "cleaning_parties", "shifts", "covered_for_others",
+        "conversations_hosted", "buddy_for", "contributions", "window_months", "days_since_last",
+    )} == {
+        "meals_cooked": 2, "meals_helped": 1, "cleaning_parties": 2, "shifts": 1,
+        "covered_for_others": 1, "conversations_hosted": 2, "buddy_for": 1,
+        "contributions": 9, "window_months": 6, "contributions_in_window": 7,
+        "meals_cooked_in_window": 1, "meals_helped_in_window": 1,
+        "cleaning_parties_in_window": 2, "shifts_in_window": 1,
+        "covered_for_others_in_window": 1, "conversations_hosted_in_window": 1,
+        "buddy_for_in_window": 1, "days_since_last": 5,
+    }  # fmt: skip
+    first = datetime.datetime.combine(days_ago(400), datetime.time(17, 30))
+    last = datetime.datetime.combine(days_ago(5), datetime.time(10, 0))
+    assert (anna["first_contribution_at"], anna["last_contribution_at"]) == (first, last)
+    bo = got["bo"]  # handed their place over: crew, and nothing counted against them
+    assert (bo["contributions"], bo["first_contribution_at"], bo["days_since_last"]) == (
+        0,
+        None,
+        None,
+    )
+    assert (got["carla"]["contributions"], got["carla"]["days_since_last"]) == (1, 0)
+
+
+def test_the_onboarding_funnel_measures_each_step_and_keeps_its_outcome_after_a_forget(
+    house: House,
+) -> None:
+    house.add(o.NewcomerArrived(person_id="n1", display_name="N", arrived_at=utc("2030-01-01T10:00:00")))  # fmt: skip
+    house.add(o.ConversationHeld(person_id="n1", host_crew_id="anna", held_at=utc("2030-01-03T10:00:00")))  # fmt: skip
+    # 23:30 UTC on 4 January is 00:30 on the 5th in the house
+    house.add(o.NewcomerOnboarded(person_id="n1", onboarded_at=utc("2030-01-04T23:30:00")))
+    # one meal, then a long pause, then three within 60 days: regular on the third of those
+    for n, day in enumerate(("2030-01-10", "2030-03-20", "2030-04-01", "2030-04-10")):
+        house.meal(f"n1-{n}", datetime.date.fromisoformat(day), ("n1", "helper"))
+    house.add(o.NewcomerArrived(person_id="n2", display_name="M", arrived_at=utc("2030-01-02T10:00:00")))  # fmt: skip
+    house.add(o.KindlyRedirected(person_id="n2", to="garden", redirected_at=utc("2030-01-02T22:00:00")))  # fmt: skip
+    house.add(o.NewcomerArrived(person_id="n3", display_name="K", arrived_at=utc("2030-01-05T10:00:00")))  # fmt: skip
+    query = (
+        "select newcomer_id, outcome, forgotten, first_contribution_at, regular, regular_at, "
+        "days_to_conversation, days_to_outcome, days_to_first_contribution, "
+        "days_conversation_to_outcome, days_outcome_to_first_contribution, "
+        "days_first_contribution_to_regular from onboarding_funnel order by newcomer_id"
+    )
+    before = house.rows(query)
+    assert before == [
+        {"newcomer_id": "n1", "outcome": "onboarded", "forgotten": False,
+         "first_contribution_at": datetime.datetime(2030, 1, 10, 17, 30), "regular": True,
+         "regular_at": datetime.datetime(2030, 4, 10, 17, 30),
+         "days_to_conversation": 2.0,  # 48 h
+         "days_to_outcome": 3.6,  # 3 days 13.5 h
+         "days_to_first_contribution": 9,  # 1 to 10 January
+         "days_conversation_to_outcome": 1.6,  # 1 day 13.5 h
+         "days_outcome_to_first_contribution": 5,  # 5 January (house time) to the 10th
+         "days_first_contribution_to_regular": 90},  # 10 January to 10 April
+        {"newcomer_id": "n2", "outcome": "redirected", "forgotten": False,
+         "first_contribution_at": None, "regular": False, "regular_at": None,
+         "days_to_conversation": None, "days_to_outcome": 0.5, "days_to_first_contribution": None,
+         "days_conversation_to_outcome": None, "days_outcome_to_first_contribution": None,
+         "days_first_contribution_to_regular": None},
+        {"newcomer_id": "n3", "outcome": None, "forgotten": False,
+         "first_contribution_at": None, "regular": False, "regular_at": None,
+         "days_to_conversation": None, "days_to_outcome": None, "days_to_first_contribution": None,
+         "days_conversation_to_outcome": None, "days_outcome_to_first_contribution": None,
+         "days_first_contribution_to_regular": None},
+    ]  # fmt: skip
+    counts = "select outcome, count(*) as n from onboarding_funnel group by all order by all"
+    counted = house.rows(counts)
+    for person in ("n1", "n2"):
+        house.add(o.PersonForgotten(person_id=person, forgotten_at=utc("2030-05-01T10:00:00")))
+    after = house.rows(query)
+    assert [row["forgotten"] for row in after] == [True, True, False]
+    assert [{**row, "forgotten": False} for row in after] == before, "only `forgotten` changed"
+    assert house.rows(counts) == counted
+    stages = house.rows("select stage from onboarding_funnel order by newcomer_id")
+    assert [row["stage"] for row in stages] == ["forgotten", "forgotten", "newcomer"]
+
+
+def test_nearly_no_cook_reads_the_meal_time_in_the_house_time_zone(house: House) -> None:
+    # 17:30 in Copenhagen on 10 January is 16:30 UTC; in July (summer time) it is 15:30 UTC
+    house.meal("late-cook", datetime.date(2030, 1, 10))
+    house.add(
+        m.VolunteeredToCook(meal_id="late-cook", crew_id="anna", role="head_cook"),
+        utc("2030-01-09T17:00:00"),  # 23.5 hours before the meal
+    )
+    house.meal("early-cook", datetime.date(2030, 1, 10))
+    house.add(
+        m.VolunteeredToCook(meal_id="early-cook", crew_id="bo", role="head_cook"),
+        utc("2030-01-09T16:00:00"),  # 24.5 hours before
+    )
+    house.meal("summer-late", datetime.date(2030, 7, 10))
+    house.add(
+        m.VolunteeredToCook(meal_id="summer-late", crew_id="anna", role="head_cook"),
+        utc("2030-07-09T16:00:00"),  # 23.5 hours before
+    )
+    house.meal("no-cook", datetime.date(2030, 1, 11), ("bo", "helper"), ("carla", "helper"))
+    got = house.rows("select meal_id, cooks, nearly_no_cook from meal_stats order by meal_id")
+    assert got == [
+        {"meal_id": "early-cook", "cooks": 1, "nearly_no_cook": False},
+        {"meal_id": "late-cook", "cooks": 1, "nearly_no_cook": True},
+        {"meal_id": "no-cook", "cooks": 2, "nearly_no_cook": True},
+        {"meal_id": "summer-late", "cooks": 1, "nearly_no_cook": True},
+    ]
+
+
+async def plan_meal(nc: NATS, meal_id: str) -> None:
+    shell = CommandShell(MEALS, JetStreamEventStore(nc))
+    body = {"meal_id": meal_id, "date": "2030-01-07", "helper_slots": 2}
+    headers = {subjects.COMMAND_ID: f"plan-{meal_id}"}
+    reply = await shell.handle("crew.cmd.meals.plan_meal", headers, msgspec.json.encode(body))
+    assert msgspec.json.decode(reply)["status"] == "accepted"
+
+
+def ask(house: House, sql: str) -> SqlResult | SqlError:
+    return run_query(lambda: house.projection.con, SqlRequest(sql=sql), 10)
+
+
+def test_a_read_only_transaction_refuses_writes_that_slip_past_the_statement_check(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    house.projection.lock_down()
+    monkeypatch.setattr(query, "refuse", lambda cursor, statement: None)
+    for sql in (
+        "explain analyze update projector_checkpoint set seq = 99",
+        "explain analyze create table x as select 1",
+        "insert into dead_letters (seq) values (1)",
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError), sql
+        assert "read-only" in reply.message and "read-only mode" in reply.message, reply.message
+    assert house.rows("select seq from projector_checkpoint") == [{"seq": 0}]
+    assert house.rows("select count(*) as n from duckdb_tables() where table_name = 'x'") == [
+        {"n": 0}
+    ]
+    house.crew("anna", utc("2030-01-01T00:00:00"))  # the projector itself still writes
+    assert house.rows("select seq from projector_checkpoint") == [{"seq": 1}]
+
+
+def test_explain_is_answered_only_for_a_select(house: House) -> None:
+    house.projection.lock_down()
+    for sql, expected in (
+        ("explain analyze update projector_checkpoint set seq = 9", "got EXPLAIN of UPDATE"),
+        ("-- c\nexplain (analyze, format json) drop table event_log", "got EXPLAIN of DROP"),
+        ("explain analyze insert into dead_letters (seq) values (1)", "got EXPLAIN of INSERT"),
+        ("explain analyze checkpoint", "got EXPLAIN of CALL"),
+        ("explain analyze select * from checkpoint()", "checkpoint() writes the file"),
+        ("select * from force_checkpoint()", "checkpoint() writes the file"),
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError) and expected in reply.message, (sql, reply)
+    for sql in ("explain select 1", "explain analyze select count(*) from event_log"):
+        assert isinstance(ask(house, sql), SqlResult), sql
+
+
+def test_a_query_waits_for_a_swap_instead_of_failing() -> None:
+    from projections.app import serving
+
+    holder: dict[str, str | None] = {"projection": None}  # as while a rebuilt file is swapped in
+    threading.Timer(0.2, holder.update, kwargs={"projection": "the new file"}).start()
+    assert serving(lambda: holder["projection"]) == "the new file"
+    holder["projection"] = None
+    with pytest.raises(RuntimeError, match="being swapped"):
+        serving(lambda: holder["projection"], wait_s=0.05)
+
+
+async def test_the_old_file_answers_and_follows_the_log_while_a_rebuild_runs(
+    nc: NATS, tmp_path: Path
+) -> None:
+    await meals_workload(nc, meals=10)
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    count = SqlRequest(sql="select count(*) from meal_plan")
+
+    async def live(request: SqlRequest) -> list[list[Any]]:
+        reply = await asyncio.to_thread(run_query, lambda: projector.projection.con, request, 10)  # type: ignore[union-attr]
+        assert isinstance(reply, SqlResult), reply
+        return reply.rows
+
+    async def caught_up() -> None:
+        last = await stream_last_seq(nc)
+        for _ in range(500):
+            if projector.projection and projector.projection.checkpoint >= last:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the projector never reached {last}")
+
+    await caught_up()
+    old_file = projector.projection
+    seen: list[tuple[str, list[list[Any]]]] = []
+
+    async def during(update: RebuildProgress) -> None:
+        if update.done or seen:
+            return
+        assert rebuild_path(projector.path).exists(), "the new file is being built"
+        seen.append(("before the new meal", await live(count)))
+        await plan_meal(nc, "during-the-rebuild")  # the house goes on meanwhile
+        await caught_up()
+        assert projector.projection is old_file
+        seen.append(("after the new meal", await live(count)))
+
+    try:
+        result = await projector.rebuild(during)
+        assert seen == [("before the new meal", [[10]]), ("after the new meal", [[11]])]
+        assert projector.projection is not old_file, "the rebuilt file was swapped in"
+        assert result.done and await live(count) == [[11]]
+    finally:
+        await projector.stop()
