@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import getpass
 import io
 import json
 import os
@@ -177,9 +178,12 @@ def cmd_events(args: argparse.Namespace) -> int:
                 }
                 print(msgspec.json.encode(line).decode(), flush=True)
             else:
+                cause = h.get("Crew-Causation-Id", "")
+                correlation = h.get("Crew-Correlation-Id", cause)
                 print(
                     f"{r.seq:>7}  {h.get('Crew-Occurred-At', '')[:23]}  {r.type:<32} "
-                    f"actor={h.get('Crew-Actor', '')} cause={h.get('Crew-Causation-Id', '')} "
+                    f"actor={h.get('Crew-Actor', '')} source={h.get('Crew-Source', '')} "
+                    f"cause={cause}{'' if correlation == cause else f' correlation={correlation}'} "
                     f"{r.data.decode('utf-8', 'replace')}",
                     flush=True,
                 )
@@ -236,7 +240,36 @@ def _reply_code(reply: bytes) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
+    import re
+
+    from crew.access import PERSON_FIELDS
+    from schemas.common import ID_PATTERN
+
+    async def seen(nc: Any) -> bool:
+        """Whether any event names them (the views' copy of the log, a moment behind it)."""
+        named = " or ".join(f"payload->>'{field}' = '{args.crew_id}'" for field in PERSON_FIELDS)
+        sql = (
+            "select count(*) from event_log "
+            f"where split_part(subject, '.', 4) = '{args.crew_id}' or {named}"
+        )
+        raw = await client.request_json(nc, subjects.QUERY_SQL, {"sql": sql}, 60, "query service")
+        reply = msgspec.json.decode(raw)
+        if reply.get("status") != "ok":
+            raise NoService(f"the query service said: {reply.get('message')}")
+        return bool(reply["rows"][0][0])
+
     async def work(nc: Any) -> int:
+        if not re.fullmatch(ID_PATTERN, args.crew_id):
+            print(f"crew forget: {args.crew_id!r} is not a crew id", file=sys.stderr)
+            return EXIT_INVALID
+        if not args.yes and not await seen(nc):
+            print(
+                f"crew forget: the house has never seen {args.crew_id}: no event names them. "
+                "Forgetting is for good: the id could never be used again. Check the id; "
+                "to forget it all the same, add --yes.",
+                file=sys.stderr,
+            )
+            return 1
         body = msgspec.json.encode({"person_id": args.crew_id})
         reply = await client.send(
             nc, "onboarding.forget_person", body, actor=args.actor, source="cli"
@@ -270,8 +303,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"crew export: {exc}", file=sys.stderr)
             return 2
         text = msgspec.json.format(msgspec.json.encode(document), indent=2).decode()
-        if args.out:
-            Path(args.out).write_text(text + "\n")
+        if args.out:  # personal data: for the person and whoever hands it over, nobody else
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when the file was there before, with other rights
+            with os.fdopen(fd, "w") as out:
+                out.write(text + "\n")
             print(f"wrote {args.out} ({len(document['events'])} events)", file=sys.stderr)
         else:
             print(text)
@@ -281,32 +317,89 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_crew(args: argparse.Namespace) -> int:
+    from services.onboarding.members_csv import BadFile, BadRow, new_crew_id, read_members
+
+    try:
+        members = read_members(Path(args.csv).read_bytes())
+    except (OSError, BadFile) as exc:
+        print(f"crew import-crew: {args.csv}: {exc}", file=sys.stderr)
+        return 2
+    if members.ignored_columns:
+        print(f"columns ignored: {', '.join(members.ignored_columns)}")
+
     async def work(nc: Any) -> int:
         failed = imported = already = 0
         run = client.new_command_id()[:16]
-        with open(args.csv, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-        for number, row in enumerate(rows, start=2):  # row 1 is the header
-            crew_id = (row.get("crew_id") or "").strip()
-            body = {"crew_id": crew_id, "display_name": (row.get("display_name") or "").strip()}
-            if (row.get("contact") or "").strip():
-                body["contact"] = row["contact"].strip()
-            # A run's own ids: a rerun is answered "already crew" by the rules, not replayed.
-            reply = msgspec.json.decode(
-                await client.send(
+        # Who is crew now, and under which name: to say when a row's name differs, and to
+        # find a row without a crew id that was imported before (by its name).
+        raw = await client.request_json(
+            nc,
+            subjects.QUERY_SQL,
+            {"sql": "select crew_id, display_name from crew where not forgotten"},
+            60,
+            "query service",
+        )
+        crew_now = msgspec.json.decode(raw)
+        if crew_now.get("status") != "ok":
+            raise NoService(f"the query service said: {crew_now.get('message')}")
+        names: dict[str, str] = dict(crew_now["rows"])
+        for row in members.rows:
+            lines = f"{row.first_line}" + (
+                f"-{row.last_line}" if row.last_line > row.first_line else ""
+            )
+            if isinstance(row, BadRow):
+                failed += 1
+                print(f"row {lines}: not imported: {row.problem}")
+                continue
+            crew_id, made = row.crew_id, False
+            if not crew_id and not row.display_name:
+                failed += 1
+                print(f"row {lines}: not imported: neither a crew_id nor a display_name")
+                continue
+            if not crew_id:
+                known = [c for c, n in names.items() if n == row.display_name]
+                if known:
+                    already += 1
+                    print(
+                        f"row {lines} ({known[0]}): already crew, by the same name; nothing to "
+                        "do (give the row a crew_id if this is someone else)"
+                    )
+                    continue
+                crew_id, made = new_crew_id(), True
+            label = f"row {lines} ({crew_id})"
+            body = {"crew_id": crew_id, "display_name": row.display_name}
+            if row.contact:
+                body["contact"] = row.contact
+            try:  # a run's own ids: a rerun is answered "already crew" by the rules, not replayed
+                answer = await client.send(
                     nc,
                     "onboarding.register_crew_member",
                     msgspec.json.encode(body),
-                    command_id=f"import-{run}-{number}",
+                    command_id=f"import-{run}-{row.first_line}",
                     actor=args.actor,
                     source="cli-import",
                 )
-            )
-            label = f"row {number} ({crew_id or 'no crew_id'})"
+            except NoService as exc:
+                print(f"{label}: no answer, it may or may not be registered: {exc}")
+                print(
+                    f"stopped at row {lines}: {imported} registered, {already} already crew, "
+                    f"{failed} not imported before it; the rows after it were not sent. "
+                    "Import the file again once `crew status` is well: rows done already "
+                    'are answered "already crew".'
+                )
+                return EXIT_UNREACHABLE
+            reply = msgspec.json.decode(answer)
             match reply.get("status"):
                 case "accepted" if reply["events"]:
                     imported += 1
-                    print(f"{label}: registered")
+                    names[crew_id] = row.display_name
+                    print(f"{label}: registered" + (", with this new crew id" if made else ""))
+                case "accepted" if names.get(crew_id, row.display_name) != row.display_name:
+                    failed += 1
+                    print(
+                        f"{label}: not imported: crew already, under another name; "
+                        "the name was not changed"
+                    )
                 case "accepted":
                     already += 1
                     print(f"{label}: already crew, nothing to do")
@@ -320,7 +413,8 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
                     failed += 1
                     print(f"{label}: not imported: {reply.get('message') or reply}")
         print(
-            f"{imported} registered, {already} already crew, {failed} not imported, of {len(rows)} rows"
+            f"{imported} registered, {already} already crew, {failed} not imported, "
+            f"of {len(members.rows)} rows"
         )
         return 1 if failed else 0
 
@@ -377,9 +471,47 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
+EXPORT_SEQ = "__export_seq"  # the checkpoint each page was read at, to see that none moved
+
+
+def write_parquet(out: Path, columns: list[str], types: list[str], rows: list[list[Any]]) -> None:
+    """Parquet with the view's own column types (from the query service's reply), not guessed
+    from the values: an empty view or an all-NULL column keeps its type."""
+    import tempfile
+
+    import duckdb
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    # JSON values arrive as text, and DuckDB reads no ISO 8601 duration: both are read as text
+    read_as = {"JSON": "VARCHAR", "INTERVAL": "VARCHAR"}
+    spec = ", ".join(
+        f"{literal(c)}: {literal(read_as.get(t, t))}" for c, t in zip(columns, types, strict=True)
+    )
+    select = ", ".join(
+        f'cast("{c}" as JSON) as "{c}"' if t == "JSON" else f'"{c}"'
+        for c, t in zip(columns, types, strict=True)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "rows.jsonl"
+        lines.write_bytes(
+            b"".join(msgspec.json.encode(dict(zip(columns, r, strict=True))) + b"\n" for r in rows)
+        )
+        source = (
+            f"read_json({literal(str(lines))}, format = 'newline_delimited', columns = {{{spec}}})"
+        )
+        con = duckdb.connect()
+        try:
+            con.execute(
+                f"copy (select {select} from {source}) to {literal(str(out))} (format parquet)"
+            )
+        finally:
+            con.close()
+
+
 def cmd_export_view(args: argparse.Namespace) -> int:
     import re
-    import tempfile
 
     from projections.query import MAX_ROWS, SqlError, SqlReply, SqlRequest
 
@@ -388,37 +520,49 @@ def cmd_export_view(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out or f"{args.view}.{args.format}")
 
-    async def work(nc: Any) -> int:
-        columns: list[str] = []
-        rows: list[list[Any]] = []
-        while True:  # page through the live query service
-            sql = f"select * from {args.view} limit {MAX_ROWS} offset {len(rows)}"
-            raw = await client.request_json(
-                nc, subjects.QUERY_SQL, SqlRequest(sql=sql), 120, "query service"
+    async def read_all(nc: Any) -> tuple[list[str], list[str], list[list[Any]]] | str:
+        """Every row, in pages of MAX_ROWS in a stable order (all columns), each page in its own
+        transaction. If the views moved on between pages (the checkpoint changed), rows could be
+        missed or repeated, so the view is read again from the start."""
+        for _ in range(5):
+            columns: list[str] = []
+            types: list[str] = []
+            rows: list[list[Any]] = []
+            seqs: set[int] = set()
+            while True:
+                sql = (
+                    f"select v.*, c.seq as {EXPORT_SEQ} from {args.view} v, projector_checkpoint c "
+                    f"order by all limit {MAX_ROWS} offset {len(rows)}"
+                )
+                raw = await client.request_json(
+                    nc, subjects.QUERY_SQL, SqlRequest(sql=sql), 120, "query service"
+                )
+                reply = msgspec.json.decode(raw, type=SqlReply)
+                if isinstance(reply, SqlError):
+                    return reply.message
+                columns, types = reply.columns[:-1], reply.types[:-1]
+                seqs |= {row[-1] for row in reply.rows}
+                rows += [row[:-1] for row in reply.rows]
+                print(f"\rexport-view: {len(rows):,} rows ...", end="", file=sys.stderr, flush=True)
+                if len(reply.rows) < MAX_ROWS or len(seqs) > 1:
+                    break
+            if len(seqs) <= 1:
+                return columns, types, rows
+            print(
+                "\nexport-view: the view changed while it was read; reading it again",
+                file=sys.stderr,
             )
-            reply = msgspec.json.decode(raw, type=SqlReply)
-            if isinstance(reply, SqlError):
-                print(f"crew export-view: {reply.message}", file=sys.stderr)
-                return 1
-            columns = reply.columns
-            rows += reply.rows
-            print(f"\rexport-view: {len(rows):,} rows ...", end="", file=sys.stderr, flush=True)
-            if len(reply.rows) < MAX_ROWS:
-                break
-        print(file=sys.stderr)
-        if args.format == "parquet":
-            import duckdb
+        return "the view kept changing while it was read; try again, or read snapshot.duckdb"
 
-            with tempfile.TemporaryDirectory() as tmp:
-                lines = Path(tmp) / "rows.jsonl"
-                lines.write_bytes(
-                    b"\n".join(
-                        msgspec.json.encode(dict(zip(columns, r, strict=True))) for r in rows
-                    )
-                )
-                duckdb.connect().execute(
-                    f"copy (select * from read_json_auto('{lines}')) to '{out}' (format parquet)"
-                )
+    async def work(nc: Any) -> int:
+        read = await read_all(nc)
+        print(file=sys.stderr)
+        if isinstance(read, str):
+            print(f"crew export-view: {read}", file=sys.stderr)
+            return 1
+        columns, types, rows = read
+        if args.format == "parquet":
+            write_parquet(out, columns, types, rows)
         else:
             out.write_text(format_rows(columns, rows, args.format) + "\n")
         print(f"wrote {out} ({len(rows)} rows of {args.view})", file=sys.stderr)
@@ -431,12 +575,12 @@ def cmd_views(args: argparse.Namespace) -> int:
     docs = Path(__file__).resolve().parents[1] / "docs" / "views.md"
     text = docs.read_text()
     if args.view:
-        sections = text.split("\n## ")
-        wanted = [s for s in sections if s.split("\n", 1)[0].strip() == args.view]
-        if not wanted:
-            print(f"crew views: no view named {args.view}", file=sys.stderr)
+        sections = {s.split("\n", 1)[0].strip(): s for s in text.split("\n## ")[1:]}
+        if args.view not in sections:
+            names = ", ".join(name for name in sections if " " not in name)
+            print(f"crew views: no view named {args.view} (there are {names})", file=sys.stderr)
             return 1
-        text = "## " + wanted[0]
+        text = "## " + sections[args.view]
     print(text.rstrip())
     return 0
 
@@ -504,6 +648,10 @@ def parser() -> argparse.ArgumentParser:
         "service, the projector, the query service and the kiosk. Every component connects "
         "as its own NATS user, allowed only its own subjects; a client without credentials may do nothing. "
         "The crew CLI's credentials go in <home>/house.json. Stops cleanly on Ctrl-C.",
+        epilog="environment: CREW_HOME (default for --home); CREW_NATS_URL=nats://host:port[,...] "
+        "joins that NATS instead of starting one (its users are then yours to set up: every "
+        "component connects with that URL); CREW_DUCKDB_MEMORY_LIMIT, CREW_SNAPSHOT_S and "
+        "more in docs/operations.md.",
     )
     p.add_argument("--home", help="where the house keeps its data (default ./var, env CREW_HOME)")
     p.add_argument("--nats-port", type=int, default=4222, help="NATS port (default 4222)")
@@ -544,7 +692,7 @@ def parser() -> argparse.ArgumentParser:
         f"Exit 0 accepted, {EXIT_INVALID} invalid, {EXIT_REFUSED} refused, "
         f"{EXIT_UNREACHABLE} no answer.",
         epilog="example: crew send meals.volunteer_to_cook "
-        '\'{"meal_id":"mon","crew_id":"anna","role":"helper"}\'',
+        '\'{"meal_id":"mon","crew_id":"c-1042","role":"helper"}\'',
     )
     p.add_argument("command", help="<context>.<command>, e.g. meals.plan_meal")
     p.add_argument("body", help="the command as JSON, or - for stdin")
@@ -553,17 +701,30 @@ def parser() -> argparse.ArgumentParser:
         help="idempotency key: a retry with the same id gets the same "
         "reply and appends nothing (default: a fresh one)",
     )
-    p.add_argument("--actor", default="cli", help="who acts: a crew id or coordinator:<name>")
+    p.add_argument(
+        "--actor",
+        default=f"coordinator:{getpass.getuser()}",
+        help="who acts: a crew id or coordinator:<name> (default coordinator:<your login>)",
+    )
     p.set_defaults(run=cmd_send)
 
     p = sub.add_parser(
         "sql",
         help="run a read-only SQL query against the views",
-        description="Read-only SQL (one SELECT) against the live DuckDB views. "
-        "Views: meal_plan, event_log, dead_letters.",
+        description="Read-only SQL (one SELECT) against the live DuckDB views, answered by "
+        "the query service under a time limit; no DDL, DML, SET, ATTACH, COPY or file access. "
+        "`crew views` lists every view and column (meal_plan, rota, participation, "
+        "crew_contributions, load_balance, drifting_away, meal_stats, onboarding_funnel, "
+        "event_log, ...).",
+        epilog='example: crew sql "select meal_id, head_cook, open_helper_slots from meal_plan"',
     )
-    p.add_argument("query")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("query", help="one SELECT statement (quote it for the shell)")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table (default), csv with a header row, or a JSON array of objects",
+    )
     p.add_argument("--max-rows", type=int, default=10_000, help="row cap (default 10000)")
     p.add_argument("--version", help="query a version built side by side (crew rebuild --version)")
     p.add_argument(
@@ -587,7 +748,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--since", type=int, default=1, help="first stream sequence (default 1)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a line per event (seq, time, type, actor, cause, payload); json: a JSON "
+        "object per line with every header (event id, correlation, source, ...)",
+    )
     p.set_defaults(run=cmd_events)
 
     p = sub.add_parser(
@@ -615,10 +782,16 @@ def parser() -> argparse.ArgumentParser:
         help="erase a person's personal data for good (GDPR erasure)",
         description="Destroy the person's key, so no replay, view, export or rebuild "
         "can read their name, contact details or notes again; their contributions "
-        "stay, as 'forgotten crew member'. This cannot be undone.",
+        "stay, as 'forgotten crew member'. This cannot be undone. An id that no event names "
+        "is refused unless --yes: forgetting it would block it for good.",
     )
     p.add_argument("crew_id")
     p.add_argument("--actor", default="coordinator:cli", help="who asks (default coordinator:cli)")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="forget an id no event names yet (otherwise refused: it would block the id for good)",
+    )
     p.set_defaults(run=cmd_forget)
 
     p = sub.add_parser(
@@ -628,15 +801,20 @@ def parser() -> argparse.ArgumentParser:
         "participation and contributions, readable JSON.",
     )
     p.add_argument("crew_id")
-    p.add_argument("--out", help="write to this file instead of standard output")
+    p.add_argument(
+        "--out", help="write to this file (readable by its owner only) instead of standard output"
+    )
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser(
         "import-crew",
         help="register existing crew from a CSV file",
-        description="CSV with a header row: crew_id, display_name, contact (optional). "
-        "Reports per row what it did; good rows are imported even when others are "
-        "not. Importing the same file again changes nothing. Exit 1 if a row failed.",
+        description="CSV (UTF-8) with a header row: crew_id (optional), display_name, contact "
+        "(optional). A crew id is a pseudonym, never a name: a row without one gets a new "
+        "one (c-xxxxxxxx), which the report shows. Reports per row, by line, what it did; good "
+        "rows are imported even when others are not. Importing the same file again changes "
+        "nothing; a row whose crew id is crew under another name is reported, not changed. "
+        f"Exit 1 if a row failed, {EXIT_UNREACHABLE} if the house stopped answering midway.",
     )
     p.add_argument("csv", help="the CSV file")
     p.add_argument(
@@ -717,17 +895,26 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compose-env",
         help="print fresh NATS passwords for compose.yaml (crew compose-env > .env)",
+        description="Print a fresh random password for every NATS user of the house, as "
+        "KEY=value lines that docker compose reads from .env (see docs/operations.md).",
     )
     p.set_defaults(run=cmd_compose_env)
 
     p = sub.add_parser(
         "deploy-config",
         help="write deploy/nats.conf: the cluster config compose.yaml runs, users included",
+        description="Write the 3-node cluster config that compose.yaml runs, with a user per "
+        "component whose passwords come from the environment (crew compose-env).",
     )
     p.add_argument("--out", default="deploy/nats.conf", help="file (default deploy/nats.conf)")
     p.set_defaults(run=cmd_deploy_config)
 
-    p = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI for every command and event")
+    p = sub.add_parser(
+        "schemas",
+        help="write JSON Schema and AsyncAPI for every command and event",
+        description="Write a JSON Schema per command and event, the reply's schema, and an "
+        "AsyncAPI 3 document of every subject, for teams writing other services.",
+    )
     p.add_argument("--out", default="docs/schemas", help="folder (default docs/schemas)")
     p.set_defaults(run=cmd_schemas)
     return top
