@@ -133,6 +133,7 @@ class CommandShell(Generic[S]):
         self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
+        self._keeping: set[asyncio.Task[None]] = set()
 
     async def handle(self, subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
         """Answer one command request. Never raises for anything the caller sent."""
@@ -229,13 +230,12 @@ class CommandShell(Generic[S]):
                     Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
                 )
                 if isinstance(reply, Accepted) and reply.events:
-                    # Appended: the events are the record (Crew-Causation-Id), so a bucket that
-                    # fails now loses nothing a retry needs. The bucket entry lets a reuse of
-                    # this id on another aggregate be told apart, also after a restart.
-                    try:
-                        await self.store.record_outcome(command_id, outcome)
-                    except StoreUnavailable as exc:
-                        log.warning("outcome_not_kept", error=str(exc))
+                    # Appended: the events are the record (Crew-Causation-Id), and a retry on
+                    # this aggregate finds them. So the reply need not wait for the bucket,
+                    # whose entry tells a reuse of this id on another aggregate apart.
+                    keeping = asyncio.create_task(self._keep(command_id, outcome))
+                    self._keeping.add(keeping)
+                    keeping.add_done_callback(self._keeping.discard)
                     return reply
                 # A refusal or "already true" leaves no trace in the log: the bucket is its
                 # only record. First writer wins across instances.
@@ -246,6 +246,17 @@ class CommandShell(Generic[S]):
         finally:
             if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
                 self._locks.pop(aggregate_id, None)
+
+    async def _keep(self, command_id: str, outcome: bytes) -> None:
+        try:
+            await self.store.record_outcome(command_id, outcome)
+        except StoreUnavailable as exc:
+            log.warning("outcome_not_kept", command_id=command_id, error=str(exc))
+
+    async def settled(self) -> None:
+        """Wait until every accepted reply is kept in the outcomes bucket too."""
+        while self._keeping:
+            await asyncio.gather(*self._keeping)
 
     def _replay(self, earlier: bytes, fingerprint: str) -> Accepted | Refused:
         outcome = msgspec.json.decode(earlier, type=Outcome)

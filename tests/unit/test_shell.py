@@ -121,6 +121,7 @@ async def test_an_id_reused_on_another_meal_is_refused_also_by_a_fresh_instance(
     _, store = planned
     count = len(store.log)
     other = b'{"meal_id":"m2","date":"2030-01-08","helper_slots":2}'
+    await planned[0].settled()
     reply = await send(CommandShell(MEALS, store), "plan_meal", other, "plan")  # after a restart
     assert reply["code"] == "command_id_reused"
     assert len(store.log) == count
