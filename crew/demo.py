@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import random
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ class Seeder:
         self.say = say
         self.sent = 0
         self.accepted = 0
+        self.refused: Counter[str] = Counter()  # as in a real house: a task fills up
 
     async def send(self, command: str, body: dict[str, Any], key: str) -> dict[str, Any]:
         reply = await client.send(
@@ -51,6 +53,8 @@ class Seeder:
         self.sent += 1
         answer: dict[str, Any] = msgspec.json.decode(reply)
         self.accepted += answer.get("status") == "accepted"
+        if answer.get("status") != "accepted":
+            self.refused[str(answer.get("code") or answer.get("status"))] += 1
         if self.sent % 100 == 0:
             self.say(f"  demo: {self.sent} commands sent ...")
         return answer
@@ -309,6 +313,10 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
             await s.send(
                 "rota.check_in", {"occurrence_id": today_party, "crew_id": "anna"}, "checkin"
             )
-        say(f"demo: {s.sent} commands sent, {s.accepted} accepted")
+        said_no = ", ".join(f"{code} {n}" for code, n in s.refused.most_common())
+        say(
+            f"demo: {s.sent} commands sent, {s.accepted} accepted"
+            + (f"; refused: {said_no}" if said_no else "")
+        )
     finally:
         await nc.close()
