@@ -108,8 +108,9 @@ def stream_config(replicas: int = 1) -> StreamConfig:
     )
 
 
-async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
-    """Create the stream and the outcomes bucket if missing. Never updates an existing stream."""
+async def ensure_event_store(nc: NATS, replicas: int = 1, admin: bool = False) -> None:
+    """Create the stream and the outcomes bucket if missing. Never updates the event stream;
+    an `admin` (crew up, crew prepare) may widen an older keys bucket (crew.personal)."""
     js = nc.jetstream()
     try:
         await js.stream_info(subjects.STREAM)
@@ -118,7 +119,7 @@ async def ensure_event_store(nc: NATS, replicas: int = 1) -> None:
             await js.add_stream(stream_config(replicas))
         except nats.js.errors.BadRequestError:
             await js.stream_info(subjects.STREAM)  # created by a sibling meanwhile
-    await ensure_vault(nc, replicas)
+    await ensure_vault(nc, replicas, admin)
     try:
         await js.key_value(subjects.OUTCOMES_BUCKET)
     except nats.js.errors.BucketNotFoundError:

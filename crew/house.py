@@ -48,7 +48,7 @@ COMPONENTS = (
 async def prepare(nc: nats.NATS, replicas: int = 1) -> None:
     """Create what the components only read or write: the event stream, the command outcomes,
     the personal keys and the token buckets. Done by an admin user, before they start."""
-    await ensure_event_store(nc, replicas)
+    await ensure_event_store(nc, replicas, admin=True)
     for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
         await tokens.bucket(nc, bucket, replicas)
 

@@ -173,17 +173,30 @@ class JetStreamVault:
         return key
 
     async def forget(self, person: str) -> None:
-        """Securely erase the key's message (the server overwrites it), then leave a marker
-        so that no key is ever made for them again: later personal data of theirs is dropped."""
+        """Leave the marker first, so that from this moment no key is ever made for them again
+        (creating one fails while any entry exists), then securely erase the old key's message
+        (the server overwrites it). The bucket keeps two messages per person for exactly this
+        moment. Later personal data of theirs is dropped."""
         self.evict(person)
         kv = await self._bucket()
-        try:
-            entry = await kv.get(person)
-            if entry.revision and entry.value != FORGOTTEN_MARKER:
-                await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
-        except nats.js.errors.KeyNotFoundError:
-            pass
-        await kv.put(person, FORGOTTEN_MARKER)
+        while True:
+            try:
+                entry = await kv.get(person)
+            except nats.js.errors.KeyNotFoundError:
+                try:
+                    await kv.create(person, FORGOTTEN_MARKER)
+                    return
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    continue  # a key was made meanwhile: erase that one
+            if entry.value == FORGOTTEN_MARKER:
+                return
+            try:
+                await kv.update(person, FORGOTTEN_MARKER, last=entry.revision)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                continue
+            assert entry.revision is not None
+            await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
+            return
 
     def evict(self, person: str) -> None:
         self._cache.pop(person, None)
@@ -207,12 +220,17 @@ class InMemoryVault:
         pass
 
 
-async def ensure_vault(nc: NATS, replicas: int = 1) -> None:
+KEPT_PER_PERSON = 2  # the key, and for a moment during `forget` the marker beside it
+
+
+async def ensure_vault(nc: NATS, replicas: int = 1, admin: bool = False) -> None:
     """The keys bucket, created as its own stream in KV form: nats-py's buckets deny deleting a
-    message, and forgetting needs exactly that: a secure erase (the server overwrites the data)."""
+    message, and forgetting needs exactly that: a secure erase (the server overwrites the data).
+    A bucket made by an older crew (one message per person) is widened; only an admin user may,
+    so this is done by `crew up` and `crew prepare`, and other callers leave it be."""
     js = nc.jetstream()
     try:
-        await js.stream_info(f"KV_{KEYS_BUCKET}")
+        info = await js.stream_info(f"KV_{KEYS_BUCKET}")
     except nats.js.errors.NotFoundError:
         await js.add_stream(
             StreamConfig(
@@ -221,7 +239,7 @@ async def ensure_vault(nc: NATS, replicas: int = 1) -> None:
                 subjects=[f"$KV.{KEYS_BUCKET}.>"],
                 storage=StorageType.FILE,
                 num_replicas=replicas,
-                max_msgs_per_subject=1,
+                max_msgs_per_subject=KEPT_PER_PERSON,
                 discard=DiscardPolicy.NEW,
                 allow_rollup_hdrs=True,
                 allow_direct=True,
@@ -230,3 +248,7 @@ async def ensure_vault(nc: NATS, replicas: int = 1) -> None:
                 duplicate_window=120.0,
             )
         )
+        return
+    if admin and (info.config.max_msgs_per_subject or 0) < KEPT_PER_PERSON:
+        info.config.max_msgs_per_subject = KEPT_PER_PERSON
+        await js.update_stream(info.config)

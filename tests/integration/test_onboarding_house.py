@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import nats
 from nats.aio.client import Client as NATS
 
 from crew.natsserver import NatsServer
-from crew.personal import JetStreamVault, seal_event
+from crew.personal import KEYS_BUCKET, JetStreamVault, ensure_vault, seal_event
 from schemas import meals as m
 from tests.integration.cli import crew, eventually, send, sql
 from tests.integration.test_rota_house import PARTY as ROTA_PARTY
@@ -502,3 +503,42 @@ async def test_a_person_forgotten_through_one_process_is_never_sealed_again_by_a
         assert await meals.key("anna", create=True) is None, "and no new key is ever made"
     finally:
         await meals_nc.close()
+
+
+async def test_a_key_made_while_a_person_is_being_forgotten_is_erased_too(
+    nc: NATS, nats_server: NatsServer
+) -> None:
+    """`crew forget` racing sealers in other processes: whatever keys they were handed, none
+    survives, not in the bucket and not on disk."""
+    sealers = [JetStreamVault(await nats.connect(nats_server.url)) for _ in range(4)]
+    handed: list[bytes] = []
+
+    async def seal_for_a_while() -> None:
+        for sealer in sealers * 25:
+            if (key := await sealer.key("anna", create=True)) is not None:
+                handed.append(key)
+
+    first = await sealers[0].key("anna", create=True)
+    assert first is not None
+    await asyncio.gather(seal_for_a_while(), JetStreamVault(nc).forget("anna"), seal_for_a_while())
+    assert await sealers[1].key("anna", create=True) is None
+    for sealer in sealers:
+        await sealer._nc.close()
+    nats_server.stop()  # everything on disk
+    stored = b"".join(f.read_bytes() for f in nats_server.store.rglob("*") if f.is_file())
+    assert handed, "the sealers ran"
+    assert not any(key in stored for key in {first, *handed})
+
+
+async def test_an_older_keys_bucket_is_widened_by_an_admin_only(nats_server: NatsServer) -> None:
+    client = await nats.connect(nats_server.url)
+    js = client.jetstream()
+    await ensure_vault(client)
+    info = await js.stream_info(f"KV_{KEYS_BUCKET}")
+    info.config.max_msgs_per_subject = 1  # as crew made it before
+    await js.update_stream(info.config)
+    await ensure_vault(client)
+    assert (await js.stream_info(f"KV_{KEYS_BUCKET}")).config.max_msgs_per_subject == 1
+    await ensure_vault(client, admin=True)
+    assert (await js.stream_info(f"KV_{KEYS_BUCKET}")).config.max_msgs_per_subject == 2
+    await client.close()
