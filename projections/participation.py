@@ -13,12 +13,13 @@ import duckdb
 import msgspec
 from msgspec.structs import replace
 
+from crew.recurrence import HOUSE_TIMEZONE
 from projections.view import Fact, KeyedFold
 from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
 
-DDL = """
+DDL = f"""
 create table if not exists participation_rows (
     key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>; context is
                                         -- meals, rota, conversation (hosting) or buddy
@@ -43,7 +44,7 @@ select p.crew_id,
        case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind else p.role end as kind,
        p.occurrence_id,
        coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
-                timezone('Europe/Copenhagen', p.happened_at)) as at,
+                timezone('{HOUSE_TIMEZONE}', p.happened_at)) as at,
        p.status,
        p.role,
        p.late,
@@ -155,7 +156,8 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
         case r.SignUpAffected(outcome="moved", occurrence_id=source, task=task) if (
             occurrence_id != source
         ):
-            row = _status(row, "joined", fact, role=task)  # moved here by a series change
+            # moved here by a series change; older events have no `task` (unset): no role, as before
+            row = _status(row, "joined", fact, role=row.role if task is msgspec.UNSET else task)
         case r.SignUpAffected(outcome="task_released", task=task):
             row = _step(replace(row, role=None), "task_released", fact, task or row.role)
         case r.SignUpAffected(outcome="kept"):

@@ -107,6 +107,22 @@ def _join(row: RotaRow, who: str) -> RotaRow:
     return row if who in row.people else replace(row, people=[*row.people, who])
 
 
+def _reshaped(row: RotaRow, event: r.OccurrenceChanged | r.OccurrenceRestored) -> RotaRow:
+    """Times, capacity and tasks as the event says; people keep the tasks that remain."""
+    kept = {t["task"]: t for t in row.tasks}
+    tasks = [
+        {
+            "task": t.task,
+            "capacity": t.capacity,
+            **{k: kept.get(t.task, {}).get(k, []) for k in ("people", "tentative")},
+        }
+        for t in event.tasks
+    ]
+    return replace(
+        row, start_time=event.start, end_time=event.end, capacity=event.capacity, tasks=tasks
+    )
+
+
 def _counted(row: RotaRow) -> RotaRow:
     open_places = None
     if row.capacity is not None:
@@ -135,22 +151,9 @@ def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
         return None
     match event:
         case r.OccurrenceChanged():
-            kept = {t["task"]: t for t in row.tasks}
-            tasks = [
-                {
-                    "task": t.task,
-                    "capacity": t.capacity,
-                    **{k: kept.get(t.task, {}).get(k, []) for k in ("people", "tentative")},
-                }
-                for t in event.tasks
-            ]
-            row = replace(
-                row,
-                start_time=event.start,
-                end_time=event.end,
-                capacity=event.capacity,
-                tasks=tasks,
-            )
+            row = _reshaped(row, event)
+        case r.OccurrenceRestored():  # a later series change brought it back
+            row = replace(_reshaped(row, event), status="scheduled", note=event.reason or None)
         case r.OccurrenceMoved():
             row = replace(
                 row,
@@ -168,8 +171,10 @@ def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
         ):
             row = _leave(row, who)
         case r.SignUpAffected(crew_id=who, outcome="moved", task=task):  # the row moved to
+            # Older events have no `task` (unset): they only joined here, as they always did
+            # (this row cannot see the task the person had at the row they left).
             row = _join(row, who)
-            row = _set_task(row, who, task) if task else row
+            row = _set_task(row, who, task) if isinstance(task, str) else row
         case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
             row = _join(row, who)
         case r.LeftCleaningParty(crew_id=who) | r.WithdrewFromShift(crew_id=who):

@@ -213,8 +213,9 @@ class ConfirmClaim(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.conf
 
 
 class ReleaseClaim(_OccurrenceCommand, frozen=True, kw_only=True, tag="rota.release_claim"):
-    """Give up a tentative claim; on a meal day also a confirmed cooking claim that the meals
-    service turned down (its reactor sends this, with the meals refusal code as `code`)."""
+    """Give up a tentative claim. A confirmed cooking claim on a meal day is released only
+    with a `code`: the meals refusal code when meals turned it down (its reactor sends this),
+    or `withdrew` when the cook stepped back in meals (the rota follows `meals.withdrew`)."""
 
     crew_id: Id
     code: ReleaseCode = ""
@@ -302,7 +303,14 @@ class OccurrenceScheduled(
     seats: int | None = None
 
 
-class OccurrenceChanged(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_changed"):
+class _MealDayEvent(_OccurrenceEvent, frozen=True, kw_only=True):
+    # Set only on a meal day that a series change brought back (`occurrence_restored`): meals
+    # cannot plan a cancelled meal again, so the day's meal has a new id,
+    # `<occurrence_id>-r<n>` (the n-th time back). Unset: the meal id is the occurrence id.
+    meal_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class OccurrenceChanged(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_changed"):
     """A series change reached this occurrence: its times, tasks or capacity are now these.
     `kind` and `date` (added later; None on older events) let meal days follow the change."""
 
@@ -314,7 +322,7 @@ class OccurrenceChanged(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.o
     date: datetime.date | None = None
 
 
-class OccurrenceMoved(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_moved"):
+class OccurrenceMoved(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_moved"):
     kind: Kind
     date: datetime.date
     start: str
@@ -323,9 +331,30 @@ class OccurrenceMoved(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occ
 
 
 class OccurrenceCancelled(
-    _OccurrenceEvent, frozen=True, kw_only=True, tag="rota.occurrence_cancelled"
+    _MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_cancelled"
 ):
+    """`by_series_change` (added later) says a series change cancelled it, not a person: a
+    later change that makes its day part of the series again restores it. Older events lack
+    it; theirs is read from the reason a series change gives ("the series changed from ...")."""
+
     kind: Kind
+    reason: str = ""
+    by_series_change: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class OccurrenceRestored(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_restored"):
+    """A series change cancelled this occurrence and a later change made its day part of the
+    series again: it is back, with the times, tasks and capacity of the series then. On a
+    meal day, `meal_id` names the new meal the meals service plans for it."""
+
+    kind: Kind
+    date: datetime.date
+    start: str
+    end: str
+    tasks: list[TaskSpec] = []
+    capacity: int | None = None
+    helper_slots: int = 2
+    seats: int | None = None
     reason: str = ""
 
 
@@ -335,13 +364,15 @@ class SignUpAffected(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.sign
 
     `task` is the task it concerns: the one kept or carried along to `moved_to`, or the one
     released. A move whose task finds no place at the new date is a `moved` without a task,
-    followed by a `task_released` on `moved_to` naming the task."""
+    followed by a `task_released` on `moved_to` naming the task. Events written before `task`
+    existed lack it (unset): a `moved` of theirs carried the task along where its team at
+    `moved_to` had room, and the fold still reads them so."""
 
     crew_id: Id
     outcome: Literal["kept", "moved", "released", "task_released"]
     moved_to: str | None = None
     reason: str = ""
-    task: str | None = None
+    task: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class JoinedCleaningParty(
@@ -414,7 +445,7 @@ class TentativeClaimMade(
     task: str | None = None
 
 
-class ClaimConfirmed(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.claim_confirmed"):
+class ClaimConfirmed(_MealDayEvent, frozen=True, kw_only=True, tag="rota.claim_confirmed"):
     kind: Kind
     crew_id: Id
     task: str | None = None
@@ -432,6 +463,7 @@ RotaEvent = (
     | OccurrenceChanged
     | OccurrenceMoved
     | OccurrenceCancelled
+    | OccurrenceRestored
     | SignUpAffected
     | JoinedCleaningParty
     | LeftCleaningParty

@@ -1,5 +1,6 @@
 """Meal days come from the rota's series: this reactor turns the rota's facts about meal-day
-occurrences into meals commands (plan, reschedule after a move or a series change, cancel, and
+occurrences into meals commands (plan, reschedule after a move or a series change, cancel,
+plan again under a new meal id when a series change brings a cancelled day back, and
 confirmed cooking claims).
 
 It reads a durable JetStream consumer, one event at a time in order, and acknowledges an event
@@ -12,8 +13,6 @@ log says what became of it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import msgspec
@@ -22,9 +21,9 @@ import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from crew import subjects
+from crew.follow import follow_in_order, in_order, retry_later
 from crew.shell import CommandShell
 from schemas import rota as r
 from schemas.common import Refused
@@ -37,6 +36,7 @@ FOLLOWED = (
     r.OccurrenceChanged,
     r.OccurrenceMoved,
     r.OccurrenceCancelled,
+    r.OccurrenceRestored,
     r.ClaimConfirmed,
 )
 decoder = msgspec.json.Decoder(
@@ -44,6 +44,7 @@ decoder = msgspec.json.Decoder(
     | r.OccurrenceChanged
     | r.OccurrenceMoved
     | r.OccurrenceCancelled
+    | r.OccurrenceRestored
     | r.ClaimConfirmed
 )
 refusal_decoder = msgspec.json.Decoder(Refused)
@@ -55,6 +56,9 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
     """The meals command a rota event asks for, or None when it is not about a meal day."""
     if event.kind != "meal":
         return None
+    # A meal day a series change brought back has a new meal (meals cannot plan a cancelled
+    # meal again): its events name it; the others' meal id is the occurrence id.
+    meal_id = getattr(event, "meal_id", msgspec.UNSET) or event.occurrence_id
     match event:
         case r.OccurrenceScheduled():
             return "plan_meal", {
@@ -64,24 +68,32 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
                 "helper_slots": event.helper_slots,
                 "seats": event.seats,
             }
+        case r.OccurrenceRestored():
+            return "plan_meal", {
+                "meal_id": meal_id,
+                "date": event.date,
+                "time": event.start,
+                "helper_slots": event.helper_slots,
+                "seats": event.seats,
+            }
         case r.OccurrenceChanged(date=day) if day is not None:
             return "reschedule_meal", {
-                "meal_id": event.occurrence_id,
+                "meal_id": meal_id,
                 "date": day,
                 "time": event.start,
             }
         case r.OccurrenceMoved():
             return "reschedule_meal", {
-                "meal_id": event.occurrence_id,
+                "meal_id": meal_id,
                 "date": event.date,
                 "time": event.start,
             }
         case r.OccurrenceCancelled():
-            return "cancel_meal", {"meal_id": event.occurrence_id, "reason": event.reason}
+            return "cancel_meal", {"meal_id": meal_id, "reason": event.reason}
         case r.ClaimConfirmed():
             role = event.task if event.task in ("head_cook", "helper") else "helper"
             return "volunteer_to_cook", {
-                "meal_id": event.occurrence_id,
+                "meal_id": meal_id,
                 "crew_id": event.crew_id,
                 "role": role,
             }
@@ -89,28 +101,13 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
 
 
 async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
-    js = nc.jetstream()
     names = [kind.__struct_config__.tag.split(".", 1)[1] for kind in FOLLOWED]  # type: ignore[union-attr]
-    config = ConsumerConfig(
-        durable_name=CONSUMER,
-        description="meals: plan, move, change and cancel the rota's meal days; cooking claims",
-        filter_subjects=[f"crew.evt.rota.*.{name}" for name in names],
-        deliver_policy=DeliverPolicy.ALL,
-        ack_policy=AckPolicy.EXPLICIT,
-        max_ack_pending=1,  # one at a time, in order: a meal is planned before it is moved
-        ack_wait=120,  # longer than the shell's worst case (10 conflicts with 5 s reads)
-        max_deliver=50,  # a lasting failure is dropped (the server logs an advisory); the rest go on
+    config = in_order(
+        CONSUMER,
+        "meals: plan, move, change and cancel the rota's meal days; cooking claims",
+        [f"crew.evt.rota.*.{name}" for name in names],
     )
-    with contextlib.suppress(nats.js.errors.BadRequestError):  # it exists: resume where it was
-        await js.add_consumer(subjects.STREAM, config)
-    sub = await js.pull_subscribe_bind(durable=CONSUMER, stream=subjects.STREAM)
-    while True:
-        try:
-            messages = await sub.fetch(1, timeout=5)
-        except nats.errors.TimeoutError:
-            continue
-        for msg in messages:
-            await _react(msg, shell, nc)
+    await follow_in_order(nc, config, lambda msg: _react(msg, shell, nc))
 
 
 async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
@@ -134,24 +131,18 @@ async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
     }
     reply = await shell.handle(f"crew.cmd.meals.{name}", command_headers, msgspec.json.encode(body))
     if b'"unavailable"' in reply[:40]:
-        await _retry_later(msg, "meals_unavailable_retrying")
+        await retry_later(msg, "meals_unavailable_retrying")
         return
     refused = isinstance(event, r.ClaimConfirmed) and b'"refused"' in reply[:40]
     if refused and not await _hand_back(
         nc, event, refusal_decoder.decode(reply), command_headers, msg
     ):
         if msg.metadata.num_delivered < HAND_BACK_TRIES:
-            await _retry_later(msg, "rota_unavailable_retrying")
+            await retry_later(msg, "rota_unavailable_retrying")
             return
         # Meal days must not wait on the rota for long: the log line above is the trace.
         log.warning("cooking_claim_not_released", seq=msg.metadata.sequence.stream)
     await msg.ack()
-
-
-async def _retry_later(msg: Msg, what: str) -> None:
-    log.warning(what, seq=msg.metadata.sequence.stream, delivered=msg.metadata.num_delivered)
-    await msg.nak(delay=2)
-    await asyncio.sleep(1)
 
 
 async def _hand_back(

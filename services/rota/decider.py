@@ -16,7 +16,15 @@ import msgspec
 from msgspec.structs import replace
 
 from crew.decider import Decider, Refusal
-from crew.recurrence import Weekly, horizon, local_start, occurrence_id, series_of, versions_dates
+from crew.recurrence import (
+    HOUSE_TIMEZONE,
+    Weekly,
+    horizon,
+    local_start,
+    occurrence_id,
+    series_of,
+    versions_dates,
+)
 from schemas import rota as r
 
 
@@ -34,6 +42,10 @@ class BadSchedule(Refusal):
 
 class ChangeInThePast(Refusal):
     code = "change_in_the_past"
+
+
+class LaterChangeExists(Refusal):
+    code = "later_change_exists"
 
 
 class OccurrenceNotFound(Refusal):
@@ -118,6 +130,9 @@ class Occurrence(msgspec.Struct, frozen=True, kw_only=True):
     start: str
     end: str
     status: Literal["scheduled", "cancelled"] = "scheduled"
+    # Cancelled by a series change (not by a person): a later change may bring it back.
+    cancelled_by_change: bool = False
+    restored: int = 0  # times a series change brought it back (meal days: the meal's new id)
     tasks: tuple[r.TaskSpec, ...] = ()
     capacity: int | None = None
     people: tuple[str, ...] = ()  # joined the party or signed up for the shift, in order
@@ -152,6 +167,10 @@ class Series(msgspec.Struct, frozen=True, kw_only=True):
         if self.plan is None:
             raise SeriesNotScheduled(f"series {self.series_id} is not scheduled")
         return self.plan.kind
+
+
+# Every reason a series change gives starts so; older cancellations are read by it.
+CHANGE_REASON = "the series changed from"
 
 
 def initial(series_id: str) -> Series:
@@ -233,8 +252,22 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
             )
         case r.OccurrenceMoved():
             occ = replace(occ, day=event.date, start=event.start, end=event.end)
-        case r.OccurrenceCancelled():
-            occ = replace(occ, status="cancelled")
+        case r.OccurrenceCancelled(by_series_change=by_change):
+            if by_change is msgspec.UNSET:  # older events: a series change said so in its reason
+                by_change = event.reason.startswith(CHANGE_REASON)
+            occ = replace(occ, status="cancelled", cancelled_by_change=by_change)
+        case r.OccurrenceRestored():
+            occ = replace(
+                occ,
+                status="scheduled",
+                cancelled_by_change=False,
+                restored=occ.restored + 1,
+                cooks={},  # a meal day back is a new meal: nobody cooks at it yet
+                start=event.start,
+                end=event.end,
+                tasks=tuple(event.tasks),
+                capacity=event.capacity,
+            )
         case r.SignUpAffected(crew_id=who, outcome="task_released"):
             occ = replace(occ, task_of={p: t for p, t in occ.task_of.items() if p != who})
         case r.SignUpAffected(crew_id=who, outcome="released"):
@@ -244,6 +277,12 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
             destination = series.occurrences.get(target)
             if destination is None:
                 return series
+            if task is msgspec.UNSET:  # written before `task`: carried where its team had room
+                task = occ.task_of.get(who)
+                room = task is not None and destination.holders(task) < (
+                    destination.task_capacity(task) or 0
+                )
+                task = task if room else None
             destination = _join(destination, who)
             if task:  # the decider carried it along only where there was room
                 destination = replace(destination, task_of={**destination.task_of, who: task})
@@ -307,7 +346,7 @@ def _plan(series: Series) -> r.SeriesScheduled:
 def _today(series: Series, at: datetime.datetime | None) -> datetime.date:
     if at is None:
         raise ValueError("the command has no time (`at`); the shell fills it in")
-    zone = ZoneInfo(series.plan.timezone if series.plan else "Europe/Copenhagen")
+    zone = ZoneInfo(series.plan.timezone if series.plan else HOUSE_TIMEZONE)
     return at.astimezone(zone).date()
 
 
@@ -331,8 +370,8 @@ def _late(series: Series, occ: Occurrence, at: datetime.datetime | None) -> bool
     return at > starts - datetime.timedelta(hours=plan.withdrawal_cutoff_hours)
 
 
-def _over(series: Series, occ: Occurrence, at: datetime.datetime | None) -> None:
-    """Joining or handing over is for occurrences still to come (or today)."""
+def _refuse_if_over(series: Series, occ: Occurrence, at: datetime.datetime | None) -> None:
+    """Joining, handing over or moving is for occurrences still to come (or today)."""
     if _today(series, at) > occ.day:
         raise OccurrenceOver(f"{occ.occurrence_id} was on {occ.day}; it is over")
 
@@ -385,10 +424,15 @@ def _check_schedule(
         )
 
 
-def _claims_for(draft: Draft, occ_id: str, today: datetime.date) -> None:
+def _claims_for(draft: Draft, occ_id: str, today: datetime.date, only: str | None = None) -> None:
+    """Tentative claims on a new (or restored) occurrence for every standing intention that
+    fits it; `only` one person's, when they state theirs (a claim someone else gave up on an
+    existing occurrence is not made again because another person stated an intention)."""
     series = draft.series
     plan = _plan(series)
     for who, intention in series.intentions.items():
+        if only is not None and who != only:
+            continue
         occ = draft.series.occurrences[occ_id]
         wanted = intention.weekdays is None or occ.day.weekday() in intention.weekdays
         far_enough = (occ.day - today).days > plan.claim_confirm_days
@@ -428,11 +472,26 @@ def _schedule(draft: Draft, day: datetime.date, version: Version) -> str:
 
 def _materialise(draft: Draft, today: datetime.date) -> None:
     plan = _plan(draft.series)
-    last = horizon(today, plan.weeks_ahead)
+    # As far as the horizon, or as far as occurrences already go (a change adds the days
+    # of its new weekdays there too).
+    last = max(horizon(today, plan.weeks_ahead), draft.series.materialised_until or today)
     for day, _ in versions_dates(_weekly_versions(draft.series), today, last):
-        if occurrence_id(draft.series.series_id, day) not in draft.series.occurrences:
+        new = occurrence_id(draft.series.series_id, day) not in draft.series.occurrences
+        if new and _moved_onto(draft.series, day) is None:
             occ_id = _schedule(draft, day, _version_on(draft.series, day))
             _claims_for(draft, occ_id, today)
+
+
+def _moved_onto(series: Series, day: datetime.date) -> str | None:
+    """The occurrence moved by hand onto `day`, if any: the party of that day already."""
+    return next(
+        (
+            o.occurrence_id
+            for o in series.occurrences.values()
+            if o.day == day and o.first_date != day and o.status == "scheduled"
+        ),
+        None,
+    )
 
 
 def _weekly_versions(series: Series) -> list[tuple[datetime.date, Weekly]]:
@@ -466,14 +525,7 @@ def _release_unconfirmed(draft: Draft, today: datetime.date) -> None:
         if occ.status != "scheduled" or (occ.day - today).days > plan.claim_confirm_days:
             continue
         for who in list(occ.claims):
-            draft.emit(
-                r.ClaimReleased(
-                    series_id=draft.series.series_id,
-                    occurrence_id=occ.occurrence_id,
-                    crew_id=who,
-                    reason=f"not confirmed {plan.claim_confirm_days} days before",
-                )
-            )
+            _release_claim(draft, occ, who, f"not confirmed {plan.claim_confirm_days} days before")
 
 
 def _release_everyone(draft: Draft, occ: Occurrence, reason: str) -> None:
@@ -494,7 +546,9 @@ def _release_everyone(draft: Draft, occ: Occurrence, reason: str) -> None:
 
 def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> None:
     """Bring every occurrence from the change on in line with the new version, saying what
-    happened to each sign-up. Occurrences moved by hand are exceptions and stay as they are."""
+    happened to each sign-up. Occurrences moved by hand are exceptions and stay as they are;
+    occurrences an earlier change cancelled come back where their day is in the series again
+    (those cancelled by hand stay cancelled)."""
     sid = draft.series.series_id
     plan = _plan(draft.series)
     version = draft.series.versions[-1][1]
@@ -503,16 +557,28 @@ def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> N
         day
         for day, _ in versions_dates(_weekly_versions(draft.series), change.effective_from, last)
     }
-    affected = sorted(
-        (o for o in draft.series.occurrences.values() if o.first_date >= change.effective_from),
-        key=lambda o: o.first_date,
-    )
-    reason = f"the series changed from {change.effective_from}"
+    reason = f"{CHANGE_REASON} {change.effective_from}"
+    fresh: list[str] = []  # scheduled or restored here: claims are made once the moves are done
+    for day in sorted(d for d in new_days if d >= today):
+        found = draft.series.occurrences.get(occurrence_id(sid, day))
+        if found and found.cancelled_by_change and _moved_onto(draft.series, day) is None:
+            _restore(draft, found, version, reason)
+            fresh.append(found.occurrence_id)
+    affected = [
+        o
+        for o in sorted(draft.series.occurrences.values(), key=lambda o: o.first_date)
+        if o.first_date >= change.effective_from
+        and o.status == "scheduled"
+        and o.day == o.first_date
+        and o.occurrence_id not in fresh
+    ]
+    # The days that stay take the new version first, so sign-ups moved onto them meet its
+    # capacity and tasks.
     for occ in affected:
-        if occ.status != "scheduled" or occ.day != occ.first_date:
-            continue
         if occ.first_date in new_days:
             _reshape(draft, occ, version, reason)
+    for occ in affected:
+        if occ.first_date in new_days:
             continue
         week = occ.first_date.isocalendar()[:2]
         target_day = next(
@@ -521,38 +587,80 @@ def _reconcile(draft: Draft, change: r.SeriesChanged, today: datetime.date) -> N
         )
         target = None
         if target_day is not None:
-            target = occurrence_id(sid, target_day)
+            target = _moved_onto(draft.series, target_day) or occurrence_id(sid, target_day)
             if target not in draft.series.occurrences:
-                _schedule(draft, target_day, version)
+                fresh.append(_schedule(draft, target_day, version))
         draft.emit(
             r.OccurrenceCancelled(
                 kind=draft.series.kind,
                 series_id=sid,
                 occurrence_id=occ.occurrence_id,
                 reason=reason,
+                by_series_change=True,
+                meal_id=_meal_id(draft.series, occ),
             )
         )
         for who in occ.people:
             _move_sign_up(draft, occ, who, target, reason)
-        for who in occ.claims:
+        for who in (*occ.claims, *occ.cooks):  # tentative claims, and meal days' confirmed ones
             _release_claim(draft, occ, who, reason)
+    for occ_id in fresh:
+        _claims_for(draft, occ_id, today)
+
+
+def _restore(draft: Draft, occ: Occurrence, version: Version, reason: str) -> None:
+    plan = _plan(draft.series)
+    draft.emit(
+        r.OccurrenceRestored(
+            series_id=draft.series.series_id,
+            occurrence_id=occ.occurrence_id,
+            kind=plan.kind,
+            date=occ.day,
+            start=version.start,
+            end=version.end,
+            tasks=list(version.tasks),
+            capacity=version.capacity,
+            helper_slots=plan.helper_slots,
+            seats=plan.seats,
+            reason=f"{reason}: {occ.day} is in the series again",
+            meal_id=_meal_id(draft.series, replace(occ, restored=occ.restored + 1)),
+        )
+    )
+
+
+def _meal_id(series: Series, occ: Occurrence) -> str | msgspec.UnsetType:
+    """The id of a meal day's meal in meals, where it is not the occurrence id: meals cannot
+    plan a cancelled meal again, so each return of the day is a new meal."""
+    if occ.restored == 0 or _plan(series).kind != "meal":
+        return msgspec.UNSET
+    return f"{occ.occurrence_id}-r{occ.restored}"
 
 
 def _move_sign_up(draft: Draft, occ: Occurrence, who: str, target: str | None, reason: str) -> None:
     """Move `who` from the cancelled `occ` to `target`, with their task where it still has
-    room; say so, and say what could not come along."""
+    room; say so, and say what could not come along. A claim of theirs on `target` is settled
+    first, so it never counts beside the place they take."""
     sid = draft.series.series_id
     task = occ.task_of.get(who)
     ids = {"series_id": sid, "occurrence_id": occ.occurrence_id, "crew_id": who}
     destination = draft.series.occurrences.get(target or "")
-    if destination is None or not _has_room(draft.series, destination, None, who):
-        why = "no date that week" if destination is None else f"{destination.day} is full"
+    why = None
+    if destination is None:
+        why = "no date that week"
+    elif destination.status == "cancelled":
+        why = f"{destination.day} is cancelled"
+    elif who in destination.people:
+        why = f"already in on {destination.day}"
+    elif not _has_room(draft.series, destination, None, who):
+        why = f"{destination.day} is full"
+    if why is not None or destination is None:
         draft.emit(
             r.SignUpAffected(**ids, outcome="released", task=task, reason=f"{reason}: {why}")
         )
         return
     moved = f"{reason}: moved to {destination.day}"
     carried = task if task and _has_room(draft.series, destination, task, who) else None
+    _settle_claim(draft, destination, who, carried, f"{moved} with another task")
     draft.emit(
         r.SignUpAffected(**ids, outcome="moved", moved_to=target, task=carried, reason=moved)
     )
@@ -602,6 +710,7 @@ def _reshape(draft: Draft, occ: Occurrence, version: Version, reason: str) -> No
             capacity=version.capacity,
             kind=draft.series.kind,
             date=occ.day,
+            meal_id=_meal_id(draft.series, occ),
         )
     )
     kept_tasks = {t.task: t.capacity for t in version.tasks}
@@ -691,10 +800,14 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
                 plan.kind,
                 resolved["capacity"],
             )
-            unchanged = _version_of_fields(resolved) == current and not any(
-                effective_from > command.effective_from for effective_from, _ in series.versions
-            )
-            if unchanged:  # a retry, or a change to what already holds: nothing happened
+            later = [d for d, _ in series.versions[1:] if d > command.effective_from]
+            if later:  # it would replace the later change unseen
+                raise LaterChangeExists(
+                    f"the series already changes from {max(later)}; a change from an earlier "
+                    f"date would undo that one: change it from {max(later)} or later, or make "
+                    "both changes again in date order"
+                )
+            if _version_of_fields(resolved) == current:  # a retry, or what already holds
                 return []
             change = r.SeriesChanged(
                 series_id=sid,
@@ -729,7 +842,7 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
             draft.emit(stated)
             for occ in sorted(draft.series.occurrences.values(), key=lambda o: o.day):
                 if occ.day >= today:
-                    _claims_for(draft, occ.occurrence_id, today)
+                    _claims_for(draft, occ.occurrence_id, today, only=who)
 
         case r.DropIntention(crew_id=who):
             _plan(series)
@@ -741,6 +854,7 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
             occ = _occurrence(series, command.occurrence_id)
             start, end = command.start or occ.start, command.end or occ.end
             _check_schedule(start, end, (), "")
+            _refuse_if_over(series, occ, command.at)
             if command.date < _today(series, command.at):
                 raise BadSchedule("an occurrence cannot be moved into the past")
             if (occ.day, occ.start, occ.end) == (command.date, start, end):
@@ -754,6 +868,7 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
                     start=start,
                     end=end,
                     reason=command.reason,
+                    meal_id=_meal_id(series, occ),
                 )
             )
 
@@ -768,6 +883,8 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
                     series_id=sid,
                     occurrence_id=occ.occurrence_id,
                     reason=command.reason,
+                    by_series_change=False,
+                    meal_id=_meal_id(series, occ),
                 )
             )
             _release_everyone(
@@ -777,6 +894,19 @@ def decide(series: Series, command: r.RotaCommand) -> list[r.RotaEvent]:
         case _:
             _decide_participation(draft, command)
     return draft.events
+
+
+# The code the rota's own follower of `meals.withdrew` sends (services/rota/follows_meals.py);
+# every other code is a refusal from meals.
+WITHDREW = "withdrew"
+
+
+def _why_released(code: str) -> str:
+    if not code:
+        return "released by its holder"
+    if code == WITHDREW:
+        return "withdrew from cooking in meals"
+    return f"the meals service said no ({code})"
 
 
 def _plan_checked(series: Series) -> Series:
@@ -800,11 +930,7 @@ def _drop_intention(draft: Draft, who: str, today: datetime.date, reason: str) -
     draft.emit(r.IntentionDropped(series_id=sid, crew_id=who))
     for occ in list(draft.series.occurrences.values()):
         if who in occ.claims and occ.day >= today:
-            draft.emit(
-                r.ClaimReleased(
-                    series_id=sid, occurrence_id=occ.occurrence_id, crew_id=who, reason=reason
-                )
-            )
+            _release_claim(draft, occ, who, reason)
 
 
 def _confirm_claim(draft: Draft, occ: Occurrence, who: str) -> str | None:
@@ -819,6 +945,7 @@ def _confirm_claim(draft: Draft, occ: Occurrence, who: str) -> str | None:
             occurrence_id=occ.occurrence_id,
             crew_id=who,
             task=task,
+            meal_id=_meal_id(draft.series, occ),
         )
     )
     return task
@@ -858,7 +985,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             occ = _occurrence(series, occ_id, ["cleaning_party"])
             if who in occ.people:
                 return
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             claimed = occ.claims.get(who)
             if claimed is None or _has_room(series, occ, claimed, who):
                 _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
@@ -870,7 +997,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             occ = _occurrence(series, occ_id, ["shift"])
             if who in occ.people:
                 return
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             _check_room(series, occ, None, who)
             _confirm_claim(draft, occ, who)
             _take_place(draft, occ, who, None)
@@ -902,7 +1029,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 return
             if current is not None:
                 raise AlreadyOnTask(f"{who} already does {current}; drop it first")
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             _check_room(series, occ, task, who)
             _settle_claim(draft, occ, who, task, f"took {task} instead")
             _take_place(draft, occ, who, task)
@@ -921,16 +1048,17 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             occ = _occurrence(series, occ_id)
             if who not in occ.claims:
                 raise NoClaim(f"{who} has no tentative claim on {occ_id}")
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             _check_room(series, occ, occ.claims[who], who)
             _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
 
         case r.ReleaseClaim(code=code):
             occ = _occurrence(series, occ_id)
+            if who in occ.cooks and not code:  # meals has them cooking: they withdraw there
+                raise NoClaim(f"{who} cooks at {occ_id}; to step back, withdraw from the meal")
             if who not in occ.claims and who not in occ.cooks:
                 raise NoClaim(f"{who} has no claim on {occ_id}")
-            why = f"the meals service said no ({code})" if code else "released by its holder"
-            _release_claim(draft, occ, who, why)
+            _release_claim(draft, occ, who, _why_released(code))
 
         case r.CheckIn():
             occ = _occurrence(series, occ_id, ["cleaning_party", "shift"])
@@ -951,7 +1079,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 raise NotSignedUp(f"{who} is not signed up for {occ_id}")
             if who in occ.offers:
                 return
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             draft.emit(r.HandOverOffered(series_id=sid, occurrence_id=occ_id, crew_id=who))
 
         case r.TakeHandOver(from_crew_id=giver):
@@ -962,7 +1090,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 )
             if who in occ.people:
                 raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
-            _over(series, occ, command.at)
+            _refuse_if_over(series, occ, command.at)
             if who in occ.claims:  # their own tentative claim gives way to the place they take
                 _release_claim(draft, occ, who, f"took over the place of {giver}")
             draft.emit(
