@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import getpass
 import io
 import json
 import os
@@ -135,24 +134,19 @@ def format_rows(columns: list[str], rows: list[list[Any]], fmt: str) -> str:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from projections.query import SqlError, SqlReply, SqlRequest
+    from projections.query import SqlError, SqlRequest
 
     async def work(nc: Any) -> int:
         request = SqlRequest(
             sql=args.query, max_rows=args.max_rows, as_of=args.as_of, version=args.version
         )
-        subject = subjects.QUERY_RESTRICTED_SQL if args.restricted else subjects.QUERY_SQL
-        raw = await client.request_json(nc, subject, request, 60, "query service")
-        reply = msgspec.json.decode(raw, type=SqlReply)
+        reply = await client.sql(nc, request, restricted=args.restricted, timeout=60)
         if isinstance(reply, SqlError):
             print(f"crew sql: {reply.message}", file=sys.stderr)
             return 1
         print(format_rows(reply.columns, reply.rows, args.format))
         if reply.truncated:
-            print(
-                f"(cut at {args.max_rows} rows; use --max-rows or narrow the query)",
-                file=sys.stderr,
-            )
+            print(f"({reply.note}; use --max-rows or narrow the query)", file=sys.stderr)
         return 0
 
     return asyncio.run(_with_house(work))
@@ -252,11 +246,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             "select count(*) from event_log "
             f"where split_part(subject, '.', 4) = '{args.crew_id}' or {named}"
         )
-        raw = await client.request_json(nc, subjects.QUERY_SQL, {"sql": sql}, 60, "query service")
-        reply = msgspec.json.decode(raw)
-        if reply.get("status") != "ok":
-            raise NoService(f"the query service said: {reply.get('message')}")
-        return bool(reply["rows"][0][0])
+        return bool((await client.sql_rows(nc, sql)).rows[0][0])
 
     async def work(nc: Any) -> int:
         if not re.fullmatch(ID_PATTERN, args.crew_id):
@@ -332,17 +322,10 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
         run = client.new_command_id()[:16]
         # Who is crew now, and under which name: to say when a row's name differs, and to
         # find a row without a crew id that was imported before (by its name).
-        raw = await client.request_json(
-            nc,
-            subjects.QUERY_SQL,
-            {"sql": "select crew_id, display_name from crew where not forgotten"},
-            60,
-            "query service",
+        crew_now = await client.sql_rows(
+            nc, "select crew_id, display_name from crew where not forgotten"
         )
-        crew_now = msgspec.json.decode(raw)
-        if crew_now.get("status") != "ok":
-            raise NoService(f"the query service said: {crew_now.get('message')}")
-        names: dict[str, str] = dict(crew_now["rows"])
+        names: dict[str, str] = dict(crew_now.rows)
         for row in members.rows:
             lines = f"{row.first_line}" + (
                 f"-{row.last_line}" if row.last_line > row.first_line else ""
@@ -471,9 +454,6 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
-EXPORT_SEQ = "__export_seq"  # the checkpoint each page was read at, to see that none moved
-
-
 def write_parquet(out: Path, columns: list[str], types: list[str], rows: list[list[Any]]) -> None:
     """Parquet with the view's own column types (from the query service's reply), not guessed
     from the values: an empty view or an all-NULL column keeps its type."""
@@ -513,7 +493,7 @@ def write_parquet(out: Path, columns: list[str], types: list[str], rows: list[li
 def cmd_export_view(args: argparse.Namespace) -> int:
     import re
 
-    from projections.query import MAX_ROWS, SqlError, SqlReply, SqlRequest
+    from projections.query import MAX_ROWS, SqlError, SqlRequest
 
     if not re.fullmatch(r"[a-z_]{1,64}", args.view):
         print(f"crew export-view: {args.view!r} is not a view name", file=sys.stderr)
@@ -521,30 +501,27 @@ def cmd_export_view(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{args.view}.{args.format}")
 
     async def read_all(nc: Any) -> tuple[list[str], list[str], list[list[Any]]] | str:
-        """Every row, in pages of MAX_ROWS in a stable order (all columns), each page in its own
-        transaction. If the views moved on between pages (the checkpoint changed), rows could be
-        missed or repeated, so the view is read again from the start."""
+        """Every row, in pages in a stable order (all columns), each page in its own
+        transaction. A page is at most MAX_ROWS rows, and fewer when they would not fit in one
+        answer (it says `truncated`): the next page starts after the rows received. Each answer
+        carries the checkpoint it was read at, an empty one too; if the views moved on between
+        pages, rows could be missed or repeated, so the view is read again from the start."""
         for _ in range(5):
             columns: list[str] = []
             types: list[str] = []
             rows: list[list[Any]] = []
-            seqs: set[int] = set()
+            seqs: set[int | None] = set()
             while True:
-                sql = (
-                    f"select v.*, c.seq as {EXPORT_SEQ} from {args.view} v, projector_checkpoint c "
-                    f"order by all limit {MAX_ROWS} offset {len(rows)}"
-                )
-                raw = await client.request_json(
-                    nc, subjects.QUERY_SQL, SqlRequest(sql=sql), 120, "query service"
-                )
-                reply = msgspec.json.decode(raw, type=SqlReply)
+                sql = f"select * from {args.view} order by all limit {MAX_ROWS} offset {len(rows)}"
+                reply = await client.sql(nc, SqlRequest(sql=sql, max_rows=MAX_ROWS))
                 if isinstance(reply, SqlError):
                     return reply.message
-                columns, types = reply.columns[:-1], reply.types[:-1]
-                seqs |= {row[-1] for row in reply.rows}
-                rows += [row[:-1] for row in reply.rows]
+                columns, types = reply.columns, reply.types
+                seqs.add(reply.checkpoint)
+                rows += reply.rows
                 print(f"\rexport-view: {len(rows):,} rows ...", end="", file=sys.stderr, flush=True)
-                if len(reply.rows) < MAX_ROWS or len(seqs) > 1:
+                full = len(reply.rows) == MAX_ROWS or reply.truncated
+                if not full or not reply.rows or len(seqs) > 1:
                     break
             if len(seqs) <= 1:
                 return columns, types, rows
@@ -703,7 +680,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--actor",
-        default=f"coordinator:{getpass.getuser()}",
+        default=client.coordinator(),
         help="who acts: a crew id or coordinator:<name> (default coordinator:<your login>)",
     )
     p.set_defaults(run=cmd_send)
@@ -786,7 +763,11 @@ def parser() -> argparse.ArgumentParser:
         "is refused unless --yes: forgetting it would block it for good.",
     )
     p.add_argument("crew_id")
-    p.add_argument("--actor", default="coordinator:cli", help="who asks (default coordinator:cli)")
+    p.add_argument(
+        "--actor",
+        default=client.coordinator(),
+        help="who asks (default coordinator:<your login>)",
+    )
     p.add_argument(
         "--yes",
         action="store_true",
@@ -818,7 +799,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("csv", help="the CSV file")
     p.add_argument(
-        "--actor", default="coordinator:cli", help="who imports (default coordinator:cli)"
+        "--actor",
+        default=client.coordinator(),
+        help="who imports (default coordinator:<your login>)",
     )
     p.set_defaults(run=cmd_import_crew)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import nats
@@ -17,9 +18,20 @@ from crew.eventstore import Recorded
 from crew.service import StatusReply
 from crew.shell import MAX_BODY_BYTES, invalid
 
+if TYPE_CHECKING:
+    from projections.query import SqlReply, SqlRequest, SqlResult
+
 
 class NoService(RuntimeError):
     pass
+
+
+def coordinator() -> str:
+    """Who a coordinator at this terminal acts as, by default: coordinator:<login>."""
+    try:
+        return f"coordinator:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name known (e.g. a container without one)
+        return "coordinator:cli"
 
 
 async def connect(url: str, name: str = "crew-cli") -> NATS:
@@ -81,6 +93,27 @@ async def request_json(nc: NATS, subject: str, payload: Any, timeout: float, wha
     except nats.errors.TimeoutError:
         raise NoService(f"the {what} did not answer within {timeout:g} s") from None
     return bytes(reply.data)
+
+
+async def sql(
+    nc: NATS, request: SqlRequest, *, restricted: bool = False, timeout: float = 120.0
+) -> SqlReply:
+    """The query service's answer to one read-only query: rows, or why not."""
+    from projections.query import SqlReply
+
+    subject = subjects.QUERY_RESTRICTED_SQL if restricted else subjects.QUERY_SQL
+    raw = await request_json(nc, subject, request, timeout, "query service")
+    return msgspec.json.decode(raw, type=SqlReply)
+
+
+async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:
+    """The rows of a query the CLI itself asks; a refusal is raised as NoService."""
+    from projections.query import SqlError, SqlRequest
+
+    reply = await sql(nc, SqlRequest(sql=query), timeout=timeout)
+    if isinstance(reply, SqlError):
+        raise NoService(f"the query service said: {reply.message}")
+    return reply
 
 
 async def status(nc: NATS, wait: float = 0.7) -> list[StatusReply]:

@@ -76,7 +76,7 @@ def field_errors(exc: msgspec.MsgspecError) -> list[FieldError]:
     return [FieldError(path="$", message=text)]
 
 
-def _where(exc: BaseException) -> list[str]:
+def where(exc: BaseException) -> list[str]:
     """The traceback's frames as file:line function, without the exception's message."""
     return [
         f"{os.path.basename(frame.filename)}:{frame.lineno} {frame.name}"
@@ -180,7 +180,7 @@ class CommandShell(Generic[S]):
                     )
                 except Exception as exc:  # a bug of ours: say so, never leave the caller waiting
                     # Where, never what: an exception's text may quote the payload.
-                    log.error("command_failed", error=type(exc).__name__, at=_where(exc))
+                    log.error("command_failed", error=type(exc).__name__, at=where(exc))
                     reply = Unavailable(
                         message=f"the {context} service failed ({type(exc).__name__}); "
                         "retry with the same command id"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import duckdb
 import msgspec
 import nats
 import structlog
@@ -17,7 +18,7 @@ from crew import auth, logs, settings, subjects
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
 from projections.projector import Projector, RebuildProgress, RebuildRequest
-from projections.query import SqlError, SqlRequest, run_query
+from projections.query import SqlError, SqlRequest, encode_reply, run_query
 
 log = structlog.get_logger("crew.projections")
 sql_decoder = msgspec.json.Decoder(SqlRequest)
@@ -61,25 +62,26 @@ def build_app(config: settings.Settings) -> FastStream:
         try:
             request = sql_decoder.decode(msg.body)
         except msgspec.MsgspecError as exc:
-            return msgspec.json.encode(SqlError(message=f"bad request: {exc}"))
+            return encode_reply(SqlError(message=f"bad request: {exc}"))
         if request.version and path == "everyday":
             version = request.version
             connection = lambda: version_connection(version)  # noqa: E731
-        for _ in range(2):
-            before = state["projector"].projection
+        for attempt in range(2):
             try:
                 reply = await asyncio.to_thread(
                     run_query, connection, request, config.query_timeout_s
                 )
+            except duckdb.ConnectionException as exc:  # a swap closed the file under the query
+                if attempt == 0:
+                    continue  # ask the new file, once (serving() waits for it)
+                reply = SqlError(message=f"the views were swapped under the query ({exc}); retry")
             except Exception as exc:  # say so, do not hang
                 reply = SqlError(message=f"{exc}; please retry")
-            swapped = before is not None and state["projector"].projection is not before
-            if not (isinstance(reply, SqlError) and swapped):
-                break  # else the file was swapped under the query: ask the new one, once
+            break
         log.info(
             "query_answered", path=path, status=type(reply).__name__, sql_bytes=len(request.sql)
         )
-        return msgspec.json.encode(reply)
+        return encode_reply(reply)
 
     @queries.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
     async def on_sql(msg: NatsMessage) -> bytes:

@@ -13,6 +13,10 @@ OWN_KINDS = (
     "('meal_head_cook', 'meal_helper', 'cleaning_party', 'shift', 'conversation_host', 'buddy')"
 )
 
+# A contribution that stands: counted in its own kind (the rota's `meal` days are the meals
+# context's meals, counted there), with a time. `contributions` keeps those that have happened.
+STANDS = f'status in {COUNTED} and kind in {OWN_KINDS} and "at" is not null'
+
 WINDOW_MONTHS = int(os.environ.get("CREW_CONTRIBUTION_WINDOW_MONTHS", "6"))
 
 KINDS = {  # column: the contributions it counts
@@ -40,24 +44,23 @@ create or replace macro contribution_window_months() as {WINDOW_MONTHS};
 create or replace macro house_now() as timezone('{HOUSE_TIMEZONE}', now());
 create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
-create or replace view contributions as  -- every contribution that stands, with its time
+create or replace view contributions as  -- every contribution that stands and has happened
 select crew_id, kind, occurrence_id, "at", covered_for
 from participation
-where status in {COUNTED} and "at" is not null;
+where {STANDS} and "at" <= house_now();
 create or replace view crew_contributions as
 with counted as (
     select crew_id,
            {COUNTS},
-           count(*) filter (where kind in {OWN_KINDS}) as contributions,
-           count(*) filter (where kind in {OWN_KINDS} and in_contribution_window("at"))
-               as contributions_in_window,
+           count(*) as contributions,
+           count(*) filter (where in_contribution_window("at")) as contributions_in_window,
            min("at") as first_contribution_at,
            max("at") as last_contribution_at
     from contributions
     group by crew_id
 ),
 people as (
-    select person_id as crew_id from crew_registry_rows where stage in ('crew', 'forgotten')
+    select crew_id from crew  -- crew now, and crew who were forgotten
     union
     select crew_id from counted
 )
@@ -114,12 +117,22 @@ ranked as (
            row_number() over (partition by period, period_start order by n desc, crew_id) as rank_down,
            count(*) over (partition by period, period_start) as people,
            sum(n) over (partition by period, period_start) as total,
-           avg(n) over (partition by period, crew_id order by period_start
-                        rows between 3 preceding and 1 preceding) as usual
+           -- the 3 calendar periods before: one with no contributions listed is a zero
+           sum(n) over (partition by period, crew_id order by period_start
+                        range between interval 21 day preceding and interval 7 day preceding)
+               / 3.0 as usual_week,
+           sum(n) over (partition by period, crew_id order by period_start
+                        range between interval 3 month preceding and interval 1 month preceding)
+               / 3.0 as usual_month,
+           count(*) over (partition by period, crew_id order by period_start
+                          rows between unbounded preceding and 1 preceding) as counted_before
     from loads
 ),
-flagged as (  -- rising: at least double their usual of the 3 periods before, and 3 more
-    select *, coalesce(n >= 2 * usual and n >= usual + 3, false) as rising from ranked
+flagged as (  -- rising: counted in an earlier period, and at least double their usual, and 3 more
+    select *,
+           coalesce(if(period = 'week', usual_week, usual_month), 0) as usual,
+           counted_before > 0 and n >= 2 * usual and n >= usual + 3 as rising
+    from ranked
 )
 select period,
        period_start,
@@ -137,13 +150,12 @@ group by period, period_start
 order by period, period_start;
 """
 
-DRIFTING_AWAY_DDL = """
+DRIFTING_AWAY_DDL = f"""
 create or replace view drifting_away as
 with history as (
     select crew_id, "at",
            date_diff('day', lag("at") over (partition by crew_id order by "at"), "at") as gap_days
     from contributions
-    where "at" <= house_now()
 ),
 people as (
     select crew_id, count(*) as contributions, max("at") as last_contribution_at,
@@ -157,7 +169,8 @@ from people p
 left join crew_registry_rows r on r.person_id = p.crew_id
 where p.contributions >= 4
   and coalesce(r.stage, 'crew') <> 'forgotten'
-  and not exists (select 1 from contributions c where c.crew_id = p.crew_id and c."at" > house_now())
+  and not exists (  -- one planned ahead: not drifting
+      select 1 from participation c where c.crew_id = p.crew_id and {STANDS} and c."at" > house_now())
   and date_diff('day', p.last_contribution_at::date, house_now()::date) > greatest(42, 3 * p.usual_gap_days)
 order by days_since_last desc;
 """

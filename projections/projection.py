@@ -19,6 +19,7 @@ import structlog
 
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
+from crew.shell import where
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
     DRIFTING_AWAY,
@@ -68,7 +69,8 @@ create table if not exists dead_letters (
     seq         bigint primary key,  -- the event's stream sequence (crew events --since SEQ)
     subject     varchar,
     type        varchar,
-    error       varchar,             -- why it could not be applied
+    error       varchar,             -- why it could not be applied: the error's type and where,
+                                     -- or msgspec's field path (never a value from the event)
     size        integer,             -- payload bytes (the payload itself is not copied)
     recorded_at timestamptz
 );
@@ -118,7 +120,11 @@ class Projection:
             config={"threads": threads, "memory_limit": MEMORY_LIMIT},
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
-        self.restricted = duckdb.connect(":memory:", config={"threads": 1})
+        # Contact details and notes: the same memory cap, and no spilling to disk (a temporary
+        # file would put them on disk), so a query too big for memory fails instead.
+        self.restricted = duckdb.connect(
+            ":memory:", config={"threads": 1, "memory_limit": MEMORY_LIMIT, "temp_directory": ""}
+        )
         self.con.execute(CORE_DDL)
         for view in self.views:
             if view.ddl:
@@ -209,8 +215,7 @@ class Projection:
                 self._commit(facts, dead, record.seq)
                 self._apply_in_memory(facts)
             except DATA_ERRORS as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                dead = [dead_letter(record, error)]
+                dead = [dead_letter(record, applying_failed(exc))]
                 self._commit([], dead, record.seq)
             parked += len(dead)
         return Applied(len(records), parked, records[-1].seq)
@@ -235,6 +240,13 @@ class Projection:
             con.execute("rollback")
             raise
         self.checkpoint = last_seq
+
+
+def applying_failed(exc: BaseException) -> str:
+    """Why an event could not be applied, for dead_letters: the error's type and where it was
+    raised, never its message. DuckDB's messages quote the values they choke on, and those may
+    be names opened with a person's key: in the file they would outlive a forget."""
+    return f"{type(exc).__name__} at {' < '.join(reversed(where(exc)))}"
 
 
 class DeadLetter(NamedTuple):

@@ -2,32 +2,46 @@
 
 Guards, each tested: only a single SELECT, or an EXPLAIN (ANALYZE) of one; no file access and
 no `SET` (the instance is locked down); every query runs inside a READ ONLY transaction that is
-rolled back, so even a statement that slipped past the first check cannot write; `checkpoint()`
-is refused too (it would flush the projector's file under it); a time limit enforced by
-interrupting the cursor; a row cap.
+rolled back, so even a statement that slipped past the first check cannot write; a checkpoint
+is refused too (it would flush the projector's file under it), found in the bound plan rather
+than in the text, so no comment, quoting or string building hides it; the `query()` and
+`query_table()` table functions, which make SQL out of text, are refused; a time limit enforced
+by interrupting the cursor; a row cap; and a byte budget, so that every answer fits in one NATS
+message (a reply NATS will not carry would leave the asker waiting for a timeout).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
+import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
 import msgspec
 
 MAX_ROWS = 100_000
+# NATS carries at most 8 MB a message (max_payload in crew/natsserver.py): the rows of an answer
+# get about 6 MB of JSON, the rest of the reply (columns, types, a note) has room to spare.
+MAX_ANSWER_BYTES = int(os.environ.get("CREW_QUERY_ANSWER_BYTES", 6 * 1024 * 1024))
+MAX_REPLY_BYTES = 7 * 1024 * 1024
 # EXPLAIN ANALYZE runs what it explains: only the SELECT inside an EXPLAIN is looked at and run.
 EXPLAINED = re.compile(
     r"^\s*explain\s*(?:\((?P<options>[^)]*)\)|(?P<analyze>analy[sz]e)\b)?(?P<inner>.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 LEADING_COMMENTS = re.compile(r"^(?:\s|/\*.*?\*/|--[^\n]*)*", re.DOTALL)
-# A SELECT can call these table functions; they write the file (a checkpoint), so no.
-WRITING_FUNCTIONS = re.compile(r"checkpoint\s*\"?\s*\(", re.IGNORECASE)
+# Operators of a bound plan that write the file.
+PLAN = "explain (format json)"
+WRITING_OPERATORS = frozenset({"CHECKPOINT", "FORCE_CHECKPOINT"})
+# Table functions that run SQL made from a string: what they run is not what was checked.
+SQL_FROM_TEXT = frozenset({"query", "query_table"})
 READ_ONLY = "read-only: only SELECT queries are answered"
+encoder = msgspec.json.Encoder()
 
 
 class SqlRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,7 +55,9 @@ class SqlResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", t
     columns: list[str]
     types: list[str]
     rows: list[list[Any]]
-    truncated: bool = False
+    truncated: bool = False  # there are more rows than these: ask again from an offset
+    note: str | None = None  # why the answer was cut, when it was
+    checkpoint: int | None = None  # the projector's checkpoint the answer was read at
 
 
 class SqlError(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="error"):
@@ -71,17 +87,25 @@ def run_query(
             cursor.execute("begin transaction read only")
             if request.as_of is not None:
                 cursor.execute("set variable as_of = cast(? as timestamptz)", [request.as_of])
+            if refusal := refuse_plan(cursor, statements[0]):
+                return SqlError(message=refusal)
             cursor.execute(request.sql)
             columns = [d[0] for d in cursor.description or []]
             types = [str(d[1]) for d in cursor.description or []]
             limit = max(0, min(request.max_rows, MAX_ROWS))
-            rows = cursor.fetchmany(limit + 1)
+            fetched = fetch_within(cursor, limit, MAX_ANSWER_BYTES)
+            if isinstance(fetched, SqlError):
+                return fetched
+            rows, note = fetched
+            checkpoint = read_checkpoint(cursor)
         except duckdb.InterruptException:
             return SqlError(message=f"the query ran longer than {timeout_s:g} s and was stopped")
         except duckdb.PermissionException as exc:
             return SqlError(message=f"no file access: only the views are answered ({exc})")
         except duckdb.TransactionException as exc:
             return SqlError(message=f"{READ_ONLY} ({exc})")
+        except duckdb.ConnectionException:
+            raise  # the file was closed under the query (a swap): the caller asks the new one
         except duckdb.Error as exc:
             return SqlError(message=str(exc))
         finally:
@@ -91,29 +115,167 @@ def run_query(
         return SqlResult(
             columns=columns,
             types=types,
-            rows=[list(r) for r in rows[:limit]],
-            truncated=len(rows) > limit,
+            rows=rows,
+            truncated=note is not None,
+            note=note,
+            checkpoint=checkpoint,
         )
     finally:
-        cursor.close()
+        with contextlib.suppress(duckdb.Error):
+            cursor.close()
+
+
+def fetch_within(
+    cursor: duckdb.DuckDBPyConnection, limit: int, budget: int
+) -> tuple[list[list[Any]], str | None] | SqlError:
+    """At most `limit` rows and `budget` bytes of them as JSON, measured as they are fetched,
+    in chunks that grow only as far as the budget allows: a result far bigger than an answer
+    is never held in memory whole. Returns the rows and, if more are left, a note saying why
+    the answer stops there."""
+    rows: list[list[Any]] = []
+    size = 0
+    chunk = 1  # the first row tells how big rows are
+    while batch := cursor.fetchmany(min(chunk, limit + 1 - len(rows))):
+        for row in batch:
+            if len(rows) == limit:
+                return rows, f"cut at {limit:,} rows; ask for more rows, or from an offset"
+            try:
+                encoded = len(encoder.encode(row)) + 1
+            except (TypeError, OverflowError, msgspec.EncodeError) as exc:
+                return SqlError(message=f"a value in the answer cannot be sent as JSON ({exc})")
+            if size + encoded > budget:
+                if not rows:
+                    return SqlError(
+                        message=f"a single row is {encoded:,} bytes as JSON, more than an answer "
+                        f"carries ({budget:,} bytes): select fewer or shorter columns, e.g. "
+                        "with left(column, 1000)"
+                    )
+                return rows, (
+                    f"cut at {len(rows):,} rows: an answer carries about {budget // 2**20} MB "
+                    "of JSON; ask for the rest from an offset, or narrow the query"
+                )
+            rows.append(list(row))
+            size += encoded
+        per_row = max(1, size // max(1, len(rows)))
+        chunk = max(1, min(chunk * 2, (budget - size) // per_row + 1, 10_000))
+    return rows, None
+
+
+def read_checkpoint(cursor: duckdb.DuckDBPyConnection) -> int | None:
+    """The projector's checkpoint in the answer's own transaction (None where there is none,
+    as in the restricted instance)."""
+    try:
+        row = cursor.execute("select seq from projector_checkpoint where id = 1").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return int(row[0]) if row else None
+
+
+def encode_reply(reply: SqlReply) -> bytes:
+    """The reply as JSON, never bigger than NATS carries: what could not be sent becomes an
+    error the asker reads, instead of a reply that never arrives."""
+    try:
+        body = msgspec.json.encode(reply)
+    except (TypeError, OverflowError, msgspec.EncodeError) as exc:
+        return msgspec.json.encode(
+            SqlError(message=f"the answer cannot be sent as JSON ({type(exc).__name__})")
+        )
+    if len(body) > MAX_REPLY_BYTES:
+        return msgspec.json.encode(
+            SqlError(
+                message=f"the answer is {len(body):,} bytes, more than a reply carries "
+                f"({MAX_REPLY_BYTES:,}): select fewer or shorter columns"
+            )
+        )
+    return body
 
 
 def refuse(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
     """Why this statement is not answered, or None: a SELECT, or an EXPLAIN of one."""
     kind = statement.type
-    text = statement.query
     if kind == duckdb.StatementType.EXPLAIN:
-        explained = EXPLAINED.match(LEADING_COMMENTS.sub("", text, count=1))
-        inner = explained["inner"] if explained else ""
-        try:
-            inside = cursor.extract_statements(inner) if inner.strip() else []
-        except duckdb.Error:
-            inside = []
+        inside = explained(cursor, statement.query)
         if len(inside) != 1 or inside[0].type != duckdb.StatementType.SELECT:
             what = inside[0].type.name if len(inside) == 1 else "what it wraps"
             return f"{READ_ONLY}; EXPLAIN only of a SELECT (got EXPLAIN of {what})"
     elif kind != duckdb.StatementType.SELECT:
         return f"{READ_ONLY} (got {kind.name})"
-    if WRITING_FUNCTIONS.search(text):
-        return f"{READ_ONLY}; checkpoint() writes the file and is not answered"
+    if called := sorted(SQL_FROM_TEXT & set(called_functions(statement.query))):
+        return f"{READ_ONLY}; {called[0]}() runs SQL made from text and is not answered"
     return None
+
+
+def explained(cursor: duckdb.DuckDBPyConnection, text: str) -> list[duckdb.Statement]:
+    """The statements inside an EXPLAIN (ANALYZE)."""
+    found = EXPLAINED.match(LEADING_COMMENTS.sub("", text, count=1))
+    inner = found["inner"] if found else ""
+    try:
+        return cursor.extract_statements(inner) if inner.strip() else []
+    except duckdb.Error:
+        return []
+
+
+def select_of(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
+    """The SELECT a statement runs: itself, or the one inside an EXPLAIN."""
+    if statement.type == duckdb.StatementType.EXPLAIN:
+        inside = explained(cursor, statement.query)
+        statement = inside[0] if len(inside) == 1 else statement
+    return statement.query if statement.type == duckdb.StatementType.SELECT else None
+
+
+def called_functions(sql: str) -> Iterator[str]:
+    """Every name the statement calls, as the tokenizer reads it (comments and quotes do not
+    hide a call)."""
+    tokens = duckdb.tokenize(sql)
+    ends = [start for start, _ in tokens[1:]] + [len(sql)]
+    texts = [
+        (sql[start:end].strip().strip('"').lower(), kind)
+        for (start, kind), end in zip(tokens, ends, strict=True)
+        if kind != duckdb.token_type.comment
+    ]
+    for (name, kind), (following, _) in itertools.pairwise(texts):
+        if kind in (duckdb.token_type.identifier, duckdb.token_type.keyword) and following == "(":
+            yield name
+
+
+def refuse_plan(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
+    """Why the bound plan of the statement's SELECT is not run, or None. Call it inside the
+    read-only transaction: binding reads the views (and `query()` would bind its text)."""
+    select = select_of(cursor, statement)
+    if select is None:
+        return None  # not a SELECT: the read-only transaction refuses whatever it writes
+    try:
+        plan = cursor.execute(f"{PLAN} {select}").fetchall()
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error as exc:  # the query's own error, pointing into the query as sent
+        raise type(exc)(unplanned(str(exc))) from None
+    for _, text in plan:
+        for operator in operators(json.loads(text)):
+            if operator in WRITING_OPERATORS:
+                return f"{READ_ONLY}; a checkpoint writes the file and is not answered"
+    return None
+
+
+def unplanned(message: str) -> str:
+    """An error message about `EXPLAIN ... <query>` as if it were about the query alone."""
+    lines = message.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("LINE ") and PLAN in line:
+            lines[i] = line.replace(f"{PLAN} ", "", 1)
+            if i + 1 < len(lines) and lines[i + 1].strip().startswith("^"):
+                lines[i + 1] = lines[i + 1][len(PLAN) + 1 :]
+    return "\n".join(lines)
+
+
+def operators(node: Any) -> Iterator[str]:
+    """Every operator and table function named in an EXPLAIN (FORMAT JSON) plan."""
+    if isinstance(node, list):
+        for child in node:
+            yield from operators(child)
+    elif isinstance(node, dict):
+        yield str(node.get("name", "")).upper().replace(" ", "_")
+        extra = node.get("extra_info")
+        if isinstance(extra, dict) and "Function" in extra:
+            yield str(extra["Function"]).upper()
+        yield from operators(node.get("children", []))

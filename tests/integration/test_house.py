@@ -65,7 +65,10 @@ def test_sql_is_read_only_and_has_no_file_access(
         "copy (select 1) to '/tmp/x.csv'": f"{read_only} (got COPY)",
         "set lock_configuration = false": f"{read_only} (got SET)",
         "checkpoint": f"{read_only} (got CALL)",
-        "select * from checkpoint()": "checkpoint() writes the file",
+        "select * from checkpoint()": "a checkpoint writes the file",
+        "select * from checkpoint /**/ ()": "a checkpoint writes the file",
+        "explain analyze select * from checkpoint/**/()": "a checkpoint writes the file",
+        "select * from query('select * from check'||'point()')": "query() runs SQL made from text",
         "select * from read_csv('/etc/passwd')": no_files,
         "select * from read_parquet('/tmp/x.parquet')": no_files,
         "select * from glob('/etc/*')": no_files,
@@ -132,6 +135,46 @@ def test_a_runaway_query_is_stopped_at_the_time_limit(
     assert runaway.returncode == 1 and "longer than 2 s" in runaway.stderr
     assert time.monotonic() - started < 20
     assert crew(env, "sql", "select 1 as ok").returncode == 0, "the house answers on"
+
+
+def test_an_answer_bigger_than_nats_carries_is_cut_or_refused_never_a_timeout(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    env, _ = house
+    # 10,000 rows of 1,000 characters: 10 MB of JSON, more than a NATS message (8 MB)
+    big = crew(
+        env,
+        "sql",
+        "--format",
+        "csv",
+        "--max-rows",
+        "100000",
+        "select i, repeat('x', 1000) as x from range(10000) t(i)",
+        check=False,
+    )
+    assert big.returncode == 0, big.stderr
+    lines = big.stdout.splitlines()
+    assert 1 < len(lines) < 10_001 and lines[-1].startswith(f"{len(lines) - 2},x")
+    one = crew(env, "sql", "select repeat('x', 9000000) as x", check=False)
+    assert one.returncode == 1 and "a single row is 9,000,005 bytes" in one.stderr, one.stderr
+    assert crew(env, "sql", "select 1 as ok").returncode == 0, "the house answers on"
+
+
+def test_export_view_pages_on_when_an_answer_is_cut_at_its_byte_budget(
+    crew_env: dict[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    crew_env["CREW_QUERY_ANSWER_BYTES"] = "1500"  # a page is a few event_log rows, not 100,000
+    env, _ = request.getfixturevalue("house")
+    for n in range(6):
+        body = {"meal_id": f"b{n}", "date": "2030-01-07", "helper_slots": 2}
+        crew(env, "send", "meals.plan_meal", json.dumps(body))
+    eventually(env, "select count(*) as n from event_log", [{"n": 6}])
+    out = tmp_path / "log.json"
+    export = crew(env, "export-view", "event_log", "--format", "json", "--out", str(out))
+    exported = json.loads(out.read_text())
+    assert sorted(row["seq"] for row in exported) == [1, 2, 3, 4, 5, 6], "every row, once"
+    pages = export.stderr.count(" rows ...")  # a progress line per page
+    assert pages >= 2, export.stderr
 
 
 def test_crew_views_prints_the_documentation_of_a_view(crew_env: dict[str, str]) -> None:
@@ -280,6 +323,21 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     assert len(pages) == 2 + 4, "2 pages, then all 6 rows again: 3 pages of 2 and an empty one"
     exported = [row["meal_id"] for row in json.loads(out.read_text())]
     assert exported == ["a-first", "p0", "p1", "p2", "p3", "p4"], "each row once, in order"
+
+    # 6 rows in pages of 2: the last page is empty, and it carries the checkpoint all the same
+    # (a view that shrank before it would show as a changed checkpoint, not as the end)
+    monkeypatch.setattr(client, "request_json", real)
+    real_sql = client.sql
+    answers: list[Any] = []
+
+    async def seen(*args: Any, **kwargs: Any) -> Any:
+        answers.append(await real_sql(*args, **kwargs))
+        return answers[-1]
+
+    monkeypatch.setattr(client, "sql", seen)
+    assert cli.cmd_export_view(export) == 0
+    assert [len(a.rows) for a in answers] == [2, 2, 2, 0]
+    assert len({a.checkpoint for a in answers}) == 1 and answers[-1].checkpoint is not None
 
 
 def test_a_version_built_side_by_side_is_queryable_beside_the_live_one_until_the_swap(

@@ -5,12 +5,14 @@ by hand in the test."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import msgspec
 import pytest
 from nats.aio.client import Client as NATS
@@ -106,14 +108,14 @@ def test_load_balance_counts_crew_who_did_nothing_as_zeros_per_week_and_month(
     house: House,
 ) -> None:
     for person in ("a", "b", "c", "d", "f"):
-        house.crew(person, utc("2029-12-01T12:00:00"))
-    house.crew("e", utc("2030-02-15T12:00:00"))  # crew only after January: not counted in it
-    house.meal("m1", datetime.date(2030, 1, 7), ("a", "head_cook"), ("b", "helper"))
-    house.meal("m2", datetime.date(2030, 1, 8), ("a", "helper"))
-    house.meal("m3", datetime.date(2030, 1, 9), ("a", "head_cook"))
-    house.meal("m4", datetime.date(2030, 1, 21), ("b", "head_cook"))
+        house.crew(person, utc("2018-12-01T12:00:00"))
+    house.crew("e", utc("2019-02-15T12:00:00"))  # crew only after January: not counted in it
+    house.meal("m1", datetime.date(2019, 1, 7), ("a", "head_cook"), ("b", "helper"))
+    house.meal("m2", datetime.date(2019, 1, 8), ("a", "helper"))
+    house.meal("m3", datetime.date(2019, 1, 9), ("a", "head_cook"))
+    house.meal("m4", datetime.date(2019, 1, 21), ("b", "head_cook"))
     # f is forgotten on 15 January: crew in the first week and the month, not in the week of m4
-    house.add(o.PersonForgotten(person_id="f", forgotten_at=utc("2030-01-15T12:00:00")))
+    house.add(o.PersonForgotten(person_id="f", forgotten_at=utc("2019-01-15T12:00:00")))
     got = house.rows(
         "select period, period_start::varchar as start, contributions, contributors, crew, "
         "top_10pct_share, gini from load_balance order by period, period_start"
@@ -123,13 +125,41 @@ def test_load_balance_counts_crew_who_did_nothing_as_zeros_per_week_and_month(
     # week of 21 Jan: loads 1 0 0 0: sum(i * n) = 4, gini = 2*4 / (4*1) - 5/4 = 0.75
     # January: loads 3 2 0 0 0: sum(i * n) = 4*2 + 5*3 = 23, gini = 46/25 - 6/5 = 0.64
     assert got == [
-        {"period": "month", "start": "2030-01-01", "contributions": 5, "contributors": 2,
+        {"period": "month", "start": "2019-01-01", "contributions": 5, "contributors": 2,
          "crew": 5, "top_10pct_share": 0.6, "gini": 0.64},
-        {"period": "week", "start": "2030-01-07", "contributions": 4, "contributors": 2,
+        {"period": "week", "start": "2019-01-07", "contributions": 4, "contributors": 2,
          "crew": 5, "top_10pct_share": 0.75, "gini": 0.7},
-        {"period": "week", "start": "2030-01-21", "contributions": 1, "contributors": 1,
+        {"period": "week", "start": "2019-01-21", "contributions": 1, "contributors": 1,
          "crew": 4, "top_10pct_share": 1.0, "gini": 0.75},
     ]  # fmt: skip
+
+
+def test_rising_load_compares_with_the_three_calendar_periods_before(house: House) -> None:
+    for person in ("a", "b"):
+        house.crew(person, utc("2018-12-01T12:00:00"))
+
+    def week_of_four(monday: datetime.date) -> None:
+        for n in range(4):
+            day = monday + datetime.timedelta(days=n)
+            house.meal(f"m{day}", day, ("a", "helper"))
+
+    for monday in (
+        datetime.date(2019, 1, 7),
+        datetime.date(2019, 1, 14),
+        datetime.date(2019, 1, 21),
+    ):
+        week_of_four(monday)
+    week_of_four(datetime.date(2019, 3, 11))  # after 6 weeks in which nobody did anything
+    got = house.rows("select period, period_start::varchar as start, rising_load from load_balance")
+    # 11 March: the 3 weeks before it did nothing (0 0 0): 4 is double and 3 more. Compared
+    # with the listed weeks before it (4 4 4) it would not be. March: January 12, February 0,
+    # December 0 is 4 a month, and 4 is not double. The first week is compared with nothing.
+    rising = {(row["period"], row["start"]): row["rising_load"] for row in got}
+    assert rising == {
+        ("week", "2019-01-07"): None, ("week", "2019-01-14"): None,
+        ("week", "2019-01-21"): None, ("week", "2019-03-11"): ["a"],
+        ("month", "2019-01-01"): None, ("month", "2019-03-01"): None,
+    }  # fmt: skip
 
 
 def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
@@ -140,7 +170,11 @@ def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
     house.meal("old", days_ago(400), ("anna", "head_cook"))  # outside the 6-month window
     house.meal("recent", days_ago(10), ("anna", "head_cook"))
     house.meal("helped", days_ago(20), ("anna", "helper"))
-    house.meal("ahead", TODAY + datetime.timedelta(days=3), ("carla", "helper"))
+    house.meal("ahead", TODAY + datetime.timedelta(days=3), ("carla", "helper"))  # not yet
+    house.occurrence("meal-day", "meal", days_ago(10))  # the rota's day of the meal "recent":
+    house.add(  # its check-in is not a second contribution
+        r.CheckedIn(series_id="s", occurrence_id="meal-day", crew_id="anna", at=utc("2020-01-01"))
+    )
     house.occurrence("party", "cleaning_party", days_ago(30))
     house.add(r.JoinedCleaningParty(series_id="s", occurrence_id="party", crew_id="anna"))
     house.occurrence("covered", "cleaning_party", days_ago(12))
@@ -156,6 +190,10 @@ def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
     for newcomer, ago in (("n1", 15), ("n2", 300)):
         held = datetime.datetime.now(UTC) - datetime.timedelta(days=ago)
         house.add(o.ConversationHeld(person_id=newcomer, host_crew_id="anna", held_at=held))
+    house.add(  # a newcomer forgotten before being welcomed was never crew
+        o.NewcomerArrived(person_id="n3", display_name="n3", arrived_at=utc("2020-01-01T12:00"))
+    )
+    house.add(o.PersonForgotten(person_id="n3", forgotten_at=utc("2020-01-02T12:00")))
     house.add(
         o.BuddyAssigned(person_id="n1", buddy_crew_id="anna"),
         datetime.datetime.now(UTC) - datetime.timedelta(days=15),
@@ -183,22 +221,46 @@ def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
         None,
         None,
     )
-    assert (got["carla"]["contributions"], got["carla"]["days_since_last"]) == (1, 0)
+    carla = got["carla"]  # signed up for a meal in 3 days: it has not happened yet
+    assert (carla["contributions"], carla["first_contribution_at"]) == (0, None)
+    assert set(got) == {"anna", "bo", "carla"}
+
+
+def test_contributions_still_to_come_count_nowhere_yet(house: House) -> None:
+    for person in ("anna", "bo"):
+        house.crew(person, utc("2020-01-01T12:00:00"))
+    house.add(
+        o.NewcomerArrived(person_id="new", display_name="new", arrived_at=utc("2020-01-02T12:00"))
+    )
+    house.add(o.NewcomerOnboarded(person_id="new", onboarded_at=utc("2020-01-03T12:00")))
+    for n in range(3):  # three meals ahead: not yet a regular, nor a first contribution
+        house.meal(f"ahead{n}", TODAY + datetime.timedelta(days=7 * n + 3), ("new", "helper"))
+    house.meal("past", days_ago(400), ("anna", "helper"))
+    funnel = house.rows("select first_contribution_at, regular from onboarding_funnel")
+    assert funnel == [{"first_contribution_at": None, "regular": False}]
+    assert house.rows("select count(*) as n from contributions") == [{"n": 1}]
+    past = days_ago(400)
+    monday, first = past - datetime.timedelta(days=past.weekday()), past.replace(day=1)
+    listed = house.rows("select period, period_start, contributions from load_balance")
+    assert listed == [  # no week or month of the meals ahead
+        {"period": "month", "period_start": first, "contributions": 1},
+        {"period": "week", "period_start": monday, "contributions": 1},
+    ]
 
 
 def test_the_onboarding_funnel_measures_each_step_and_keeps_its_outcome_after_a_forget(
     house: House,
 ) -> None:
-    house.add(o.NewcomerArrived(person_id="n1", display_name="N", arrived_at=utc("2030-01-01T10:00:00")))  # fmt: skip
-    house.add(o.ConversationHeld(person_id="n1", host_crew_id="anna", held_at=utc("2030-01-03T10:00:00")))  # fmt: skip
+    house.add(o.NewcomerArrived(person_id="n1", display_name="N", arrived_at=utc("2019-01-01T10:00:00")))  # fmt: skip
+    house.add(o.ConversationHeld(person_id="n1", host_crew_id="anna", held_at=utc("2019-01-03T10:00:00")))  # fmt: skip
     # 23:30 UTC on 4 January is 00:30 on the 5th in the house
-    house.add(o.NewcomerOnboarded(person_id="n1", onboarded_at=utc("2030-01-04T23:30:00")))
+    house.add(o.NewcomerOnboarded(person_id="n1", onboarded_at=utc("2019-01-04T23:30:00")))
     # one meal, then a long pause, then three within 60 days: regular on the third of those
-    for n, day in enumerate(("2030-01-10", "2030-03-20", "2030-04-01", "2030-04-10")):
+    for n, day in enumerate(("2019-01-10", "2019-03-20", "2019-04-01", "2019-04-10")):
         house.meal(f"n1-{n}", datetime.date.fromisoformat(day), ("n1", "helper"))
-    house.add(o.NewcomerArrived(person_id="n2", display_name="M", arrived_at=utc("2030-01-02T10:00:00")))  # fmt: skip
-    house.add(o.KindlyRedirected(person_id="n2", to="garden", redirected_at=utc("2030-01-02T22:00:00")))  # fmt: skip
-    house.add(o.NewcomerArrived(person_id="n3", display_name="K", arrived_at=utc("2030-01-05T10:00:00")))  # fmt: skip
+    house.add(o.NewcomerArrived(person_id="n2", display_name="M", arrived_at=utc("2019-01-02T10:00:00")))  # fmt: skip
+    house.add(o.KindlyRedirected(person_id="n2", to="garden", redirected_at=utc("2019-01-02T22:00:00")))  # fmt: skip
+    house.add(o.NewcomerArrived(person_id="n3", display_name="K", arrived_at=utc("2019-01-05T10:00:00")))  # fmt: skip
     query = (
         "select newcomer_id, outcome, forgotten, first_contribution_at, regular, regular_at, "
         "days_to_conversation, days_to_outcome, days_to_first_contribution, "
@@ -208,8 +270,8 @@ def test_the_onboarding_funnel_measures_each_step_and_keeps_its_outcome_after_a_
     before = house.rows(query)
     assert before == [
         {"newcomer_id": "n1", "outcome": "onboarded", "forgotten": False,
-         "first_contribution_at": datetime.datetime(2030, 1, 10, 17, 30), "regular": True,
-         "regular_at": datetime.datetime(2030, 4, 10, 17, 30),
+         "first_contribution_at": datetime.datetime(2019, 1, 10, 17, 30), "regular": True,
+         "regular_at": datetime.datetime(2019, 4, 10, 17, 30),
          "days_to_conversation": 2.0,  # 48 h
          "days_to_outcome": 3.6,  # 3 days 13.5 h
          "days_to_first_contribution": 9,  # 1 to 10 January
@@ -230,7 +292,7 @@ def test_the_onboarding_funnel_measures_each_step_and_keeps_its_outcome_after_a_
     counts = "select outcome, count(*) as n from onboarding_funnel group by all order by all"
     counted = house.rows(counts)
     for person in ("n1", "n2"):
-        house.add(o.PersonForgotten(person_id=person, forgotten_at=utc("2030-05-01T10:00:00")))
+        house.add(o.PersonForgotten(person_id=person, forgotten_at=utc("2019-05-01T10:00:00")))
     after = house.rows(query)
     assert [row["forgotten"] for row in after] == [True, True, False]
     assert [{**row, "forgotten": False} for row in after] == before, "only `forgotten` changed"
@@ -274,6 +336,57 @@ async def plan_meal(nc: NATS, meal_id: str) -> None:
     assert msgspec.json.decode(reply)["status"] == "accepted"
 
 
+@dataclasses.dataclass(frozen=True)
+class ChokesOnNames:
+    """A view that fails the way DuckDB does: its error message quotes the value."""
+
+    name: str = "chokes"
+    ddl: str = ""
+    where: str = "file"
+
+    def apply(self, con: Any, facts: Any) -> None:
+        for fact in facts:
+            con.execute("select cast(? as integer)", [fact.event.display_name])
+
+
+def test_a_dead_letter_names_the_error_and_where_it_was_raised_never_a_value(
+    tmp_path: Path,
+) -> None:
+    from projections.event_log import EVENT_LOG
+
+    projection = Projection(tmp_path / "views.duckdb", views=(EVENT_LOG, ChokesOnNames()))
+    try:
+        event = o.NewcomerArrived(
+            person_id="n1", display_name="Alice Secret", arrived_at=utc("2019-01-01T10:00:00")
+        )
+        record = Recorded(
+            seq=1,
+            subject=subjects.event_subject("onboarding.newcomer_arrived", "n1"),
+            data=msgspec.json.encode(event),
+            headers={subjects.EVENT_TYPE: "onboarding.newcomer_arrived"},
+            recorded_at=utc("2019-01-01T10:00:00"),
+        )
+        assert projection.apply([record]).dead == 1
+        [(error,)] = projection.con.execute("select error from dead_letters").fetchall()
+    finally:
+        projection.close()
+    assert error.startswith("ConversionException at test_views.py:"), error
+    assert "apply" in error and "projection.py:" in error, error
+    assert "Alice" not in error and "Secret" not in error
+    assert b"Alice" not in (tmp_path / "views.duckdb").read_bytes()
+
+
+def test_the_restricted_instance_is_capped_and_never_spills_to_disk(tmp_path: Path) -> None:
+    projection = Projection(tmp_path / "views.duckdb")
+    try:
+        settings = "select current_setting('memory_limit'), current_setting('temp_directory')"
+        [(limit, temp)] = projection.restricted.execute(settings).fetchall()
+        [(main_limit, _)] = projection.con.execute(settings).fetchall()
+    finally:
+        projection.close()
+    assert (limit, temp) == (main_limit, "")
+
+
 def ask(house: House, sql: str) -> SqlResult | SqlError:
     return run_query(lambda: house.projection.con, SqlRequest(sql=sql), 10)
 
@@ -306,13 +419,84 @@ def test_explain_is_answered_only_for_a_select(house: House) -> None:
         ("-- c\nexplain (analyze, format json) drop table event_log", "got EXPLAIN of DROP"),
         ("explain analyze insert into dead_letters (seq) values (1)", "got EXPLAIN of INSERT"),
         ("explain analyze checkpoint", "got EXPLAIN of CALL"),
-        ("explain analyze select * from checkpoint()", "checkpoint() writes the file"),
-        ("select * from force_checkpoint()", "checkpoint() writes the file"),
     ):
         reply = ask(house, sql)
         assert isinstance(reply, SqlError) and expected in reply.message, (sql, reply)
     for sql in ("explain select 1", "explain analyze select count(*) from event_log"):
         assert isinstance(ask(house, sql), SqlResult), sql
+
+
+def test_a_checkpoint_is_refused_however_the_text_hides_it(house: House) -> None:
+    house.projection.lock_down()
+    house.crew("anna", utc("2019-01-01T00:00:00"))  # something in the WAL to checkpoint
+    wal = house.projection.path.with_name(house.projection.path.name + ".wal")
+    before = wal.stat().st_size
+    for sql in (
+        "select * from checkpoint()",
+        "select * from checkpoint /**/ ()",
+        'select * from "checkpoint"\n()',
+        "explain analyze select * from checkpoint/**/()",
+        "select * from force_checkpoint /* x */ ()",
+        "select * from (select 1), checkpoint('personal')",
+        "with c as (select * from force_checkpoint()) select * from c",
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError), sql
+        assert "a checkpoint writes the file and is not answered" in reply.message, (sql, reply)
+    for sql in (  # SQL made from text at run time is not what was checked
+        "select * from query('select * from check'||'point()')",
+        "select * from query /**/ ('select 1')",
+        "select * from \"QUERY_TABLE\"('event_log')",
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError) and "runs SQL made from text" in reply.message, sql
+    assert wal.stat().st_size == before, "no checkpoint ran"
+    words = ask(house, "select 'checkpoint()' as checkpoint, 'query(' as query")
+    assert isinstance(words, SqlResult), "the words alone are fine"
+    reply = ask(house, "select nonsense()")  # an error points into the query as sent
+    assert isinstance(reply, SqlError) and "LINE 1: select nonsense()" in reply.message, reply
+
+
+def test_an_answer_too_big_for_one_message_is_cut_with_a_note_or_refused(house: House) -> None:
+    house.projection.lock_down()
+    # 10,000 rows of 1,000 characters: 10 MB as JSON, more than NATS carries (8 MB)
+    reply = ask(house, "select i, repeat('x', 1000) as x from range(10000) t(i)")
+    assert isinstance(reply, SqlResult) and reply.truncated, reply
+    assert reply.note and "about 6 MB" in reply.note, reply.note
+    assert 0 < len(reply.rows) < 10_000 and reply.rows[-1][0] == len(reply.rows) - 1
+    assert len(query.encode_reply(reply)) <= query.MAX_REPLY_BYTES
+    one = ask(house, "select repeat('x', 7000000) as x")  # one row bigger than an answer
+    assert isinstance(one, SqlError) and "a single row is 7,000,005 bytes" in one.message, one
+    capped = run_query(
+        lambda: house.projection.con, SqlRequest(sql="from range(5)", max_rows=2), 10
+    )
+    assert (
+        isinstance(capped, SqlResult)
+        and capped.truncated
+        and "cut at 2 rows" in (capped.note or "")
+    )
+    exact = run_query(lambda: house.projection.con, SqlRequest(sql="from range(2)", max_rows=2), 10)
+    assert isinstance(exact, SqlResult) and not exact.truncated and exact.note is None
+
+
+def test_every_answer_carries_the_checkpoint_it_was_read_at(house: House) -> None:
+    house.crew("anna", utc("2019-01-01T00:00:00"))
+    empty = ask(house, "select * from meal_plan")  # no rows: the checkpoint all the same
+    assert isinstance(empty, SqlResult) and empty.rows == [] and empty.checkpoint == 1
+    restricted = run_query(lambda: house.projection.restricted, SqlRequest(sql="select 1"), 10)
+    assert isinstance(restricted, SqlResult) and restricted.checkpoint is None
+
+
+def test_only_a_query_whose_file_was_closed_under_it_is_left_to_ask_again(tmp_path: Path) -> None:
+    """The query service asks the new file again when a swap closed the old one under a query
+    (run_query raises), never when the query failed for its own reasons (an SqlError)."""
+    projection = Projection(tmp_path / "views.duckdb")
+    runaway = SqlRequest(sql="select count(*) from range(100000000000) t(a), range(10) u(b)")
+    slow = run_query(lambda: projection.con, runaway, 0.5)
+    assert isinstance(slow, SqlError) and "longer than 0.5 s" in slow.message
+    projection.close()  # as a swap does
+    with pytest.raises(duckdb.ConnectionException):
+        run_query(lambda: projection.con, SqlRequest(sql="select 1"), 10)
 
 
 def test_a_query_waits_for_a_swap_instead_of_failing() -> None:

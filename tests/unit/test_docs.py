@@ -102,3 +102,13 @@ def test_crew_views_prints_the_section_of_every_view(
         assert cmd_views(argparse.Namespace(view=name)) == 0, name
         assert capsys.readouterr().out.startswith(f"## {name}\n"), name
     assert cmd_views(argparse.Namespace(view="no_such_view")) == 1
+
+
+def test_every_command_that_acts_defaults_to_the_same_coordinator() -> None:
+    from crew import client
+    from crew.cli import parser
+
+    acting = (["send", "meals.plan_meal", "{}"], ["forget", "anna"], ["import-crew", "x.csv"])
+    actors = {parser().parse_args(args).actor for args in acting}
+    assert actors == {client.coordinator()}
+    assert client.coordinator().startswith("coordinator:")
