@@ -83,6 +83,7 @@ def start_house(
                 output += os.read(process.stdout.fileno(), 65536)
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("crew up did not come up:\n" + output.decode(errors="replace")[-3000:])
+        process.banner = output.decode(errors="replace")  # type: ignore[attr-defined]
         yield crew_env, process
     finally:
         if process.poll() is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -56,12 +57,19 @@ def kiosk_page(
     before: Sequence[tuple[str, dict[str, Any]]] = (),
     fragment: str = "",
     old_browser: bool = False,
+    printed: bool = False,
 ) -> tuple[dict[str, str], Page]:
     """Anna is crew (with contact details); meals `today` (2 helpers, unless `today` says
-    otherwise) and `tomorrow` are planned; `before` is sent next; then the page opens."""
-    env, _ = house
+    otherwise) and `tomorrow` are planned; `before` is sent next; then the page opens, at the
+    address `crew up` printed when `printed`, else with a token of its own."""
+    env, process = house
     token = crew(env, "kiosk", "add", "tablet").stdout.splitlines()[1].strip()
     port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
+    url = f"http://127.0.0.1:{port}/kiosk#token={token}"
+    if printed:
+        found = re.search(r"kiosk\s+(http://\S+/kiosk#token=\S+)", process.banner)  # type: ignore[attr-defined]
+        assert found, f"crew up printed no kiosk address:\n{process.banner}"  # type: ignore[attr-defined]
+        url = found[1]
     send(
         env,
         "onboarding.register_crew_member",
@@ -77,7 +85,7 @@ def kiosk_page(
     page = browser.new_context(viewport={"width": 1024, "height": 1300}).new_page()
     if old_browser:  # an older tablet browser, on plain http to the house
         page.add_init_script(OLD_BROWSER)
-    page.goto(f"http://127.0.0.1:{port}/kiosk#token={token}{fragment}")
+    page.goto(url + fragment)
     return env, page
 
 
@@ -105,7 +113,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_a_helper_tapped_on_the_page_appears_in_meal_plan(house: House, browser: Browser) -> None:
-    env, page = kiosk_page(house, browser)
+    env, page = kiosk_page(house, browser, printed=True)  # as a new house's coordinator does
     page.click("[data-testid=me-anna]")
     assert "2 ledige hjælperpladser" in page.inner_text("[data-testid=meal-today]")
     page.click("[data-testid=help-today]")
