@@ -30,6 +30,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from crew import auth, subjects
 from crew.service import StatusReply
+from crew.shell import MAX_BODY_BYTES
 from schemas.common import ID_PATTERN, FieldError, Invalid
 from services.kiosk import ical, tokens
 from services.kiosk.tokens import Tokens
@@ -219,6 +220,8 @@ async def send_command(
     if not _matches_id(key):
         return invalid("header:Idempotency-Key", "required; 1-64 of A-Z a-z 0-9 _ -")
     body = await request.body()
+    if len(body) > MAX_BODY_BYTES:  # the house answers the same; NATS would not even carry it
+        return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     decoded = _object_of(body)
     if decoded.get("at") is not None:
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
