@@ -84,6 +84,15 @@ def where(exc: BaseException) -> list[str]:
     ]
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def without_values(text: str) -> str:
+    """An error message with every quoted value taken out: msgspec quotes the value it could
+    not read (`Invalid enum value 'Anna Holm'`), and a value may be personal data."""
+    return _QUOTED.sub("…", text)
+
+
 def invalid(path: str, message: str) -> Invalid:
     return Invalid(errors=[FieldError(path=path, message=message)])
 

@@ -17,6 +17,7 @@ from faststream.nats import NatsMessage
 from crew import auth, logs, settings, subjects
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
+from crew.shell import where, without_values
 from projections.projector import Projector, RebuildProgress, RebuildRequest
 from projections.query import SqlError, SqlRequest, encode_reply, run_query
 
@@ -108,9 +109,9 @@ def build_app(config: settings.Settings) -> FastStream:
                 return msgspec.json.encode(await state["projector"].swap(ask.swap))
             result = await state["projector"].rebuild(progress, ask.version, ask.window_months)
         except Exception as exc:  # never leave `crew rebuild` waiting
-            log.error("rebuild_failed", error=f"{type(exc).__name__}: {exc}")
+            log.error("rebuild_failed", error=type(exc).__name__, at=where(exc))
             return msgspec.json.encode(
-                {"error": f"the rebuild failed: {type(exc).__name__}: {exc}"}
+                {"error": f"the rebuild failed: {type(exc).__name__}: {without_values(str(exc))}"}
             )
         return msgspec.json.encode(result)
 

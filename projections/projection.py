@@ -19,7 +19,7 @@ import structlog
 
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
-from crew.shell import where
+from crew.shell import where, without_values
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
     DRIFTING_AWAY,
@@ -280,8 +280,8 @@ def decode(
             continue
         try:
             event = decoder.decode(unseal_payload(record.data, keys))
-        except msgspec.MsgspecError as exc:
-            dead.append(dead_letter(record, str(exc)))
+        except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
+            dead.append(dead_letter(record, without_values(str(exc))))
             continue
         facts.append(
             Fact(

@@ -19,9 +19,10 @@ from nats.aio.msg import Msg
 
 from crew import subjects
 from crew.client import connect
+from crew.eventstore import Recorded
 from crew.natsserver import NatsServer
 from crew.personal import JetStreamVault
-from projections.projection import Projection
+from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
 from projections.replay import Replay
 from tests.integration.workload import meals_workload
@@ -223,3 +224,16 @@ async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NA
     await replay.stop()
     assert dropped, "no message was lost"
     assert seen == list(range(1, last + 1))
+
+
+def test_a_dead_letter_says_which_field_was_wrong_but_never_quotes_its_value() -> None:
+    record = Recorded(
+        7,
+        "crew.evt.meals.px.volunteered_to_cook",
+        b'{"type":"meals.volunteered_to_cook","meal_id":"px","crew_id":"c1","role":"Alice Secret"}',
+        {subjects.EVENT_TYPE: "meals.volunteered_to_cook"},
+    )
+    facts, dead = decode([record], {})
+    assert facts == [] and len(dead) == 1
+    error = dead[0].letter[3]
+    assert "$.role" in error and "Alice" not in error, error
