@@ -54,7 +54,12 @@ async def export(
         seen += 1
         if seen % 10_000 == 0:
             progress(seen)
-        raw = msgspec.json.decode(record.data)
+        try:
+            raw = msgspec.json.decode(record.data)
+        except msgspec.DecodeError:  # not JSON: the projector parked it too; say so if theirs
+            if record.subject.split(".")[3:4] == [person]:
+                events.append({"seq": record.seq, "type": record.type, "unreadable": True})
+            continue
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
             continue
         payload = _hide_others(msgspec.json.decode(unseal_payload(record.data, {person: key})))
@@ -89,15 +94,8 @@ async def export(
         ),
         ("contributions", f"select * from crew_contributions where crew_id = '{person}'"),
     ):
-        raw_reply = await client.request_json(
-            nc, subjects.QUERY_SQL, {"sql": sql}, 60, "query service"
-        )
-        reply = msgspec.json.decode(raw_reply)
-        if reply.get("status") != "ok":
-            raise RuntimeError(f"export: the query service said: {reply.get('message')}")
-        views[name] = [
-            dict(zip(reply["columns"], row, strict=True)) for row in reply.get("rows", [])
-        ]
+        answer = await client.sql_rows(nc, sql)
+        views[name] = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
     return {
         "person_id": person,
         "exported_at": datetime.now(UTC).isoformat(),

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -76,3 +77,32 @@ def _lines_until(process: subprocess.Popen[bytes], marker: str, seconds: float =
 def test_crew_up_help_names_what_it_reads_from_the_environment(crew_env: dict[str, str]) -> None:
     text = crew(crew_env, "up", "--help").stdout
     assert "CREW_NATS_URL" in text and "CREW_HOME" in text
+
+
+def test_an_unreadable_event_in_the_log_does_not_stop_a_persons_export(
+    nats_server: NatsServer, crew_env: dict[str, str]
+) -> None:
+    env = {**crew_env, "CREW_NATS_URL": nats_server.url}  # a NATS without users: we may publish
+    with start_house(env):
+        body = '{"crew_id":"c-7f3a","display_name":"Ada Lund"}'
+        crew(env, "send", "onboarding.register_crew_member", body)
+        subprocess.run(
+            [sys.executable, "-c", JUNK, nats_server.url], check=True, capture_output=True
+        )
+        exported = json.loads(crew(env, "export", "c-7f3a").stdout)
+    assert exported["personal_data"]["display_name"] == "Ada Lund"
+    assert {"seq": 2, "type": "onboarding.crew_member_registered", "unreadable": True} in (
+        exported["events"]
+    )
+
+
+JUNK = """
+import asyncio, sys, nats
+async def main():
+    nc = await nats.connect(sys.argv[1])
+    await nc.jetstream().publish(
+        "crew.evt.onboarding.c-7f3a.crew_member_registered", b"not json",
+        headers={"Crew-Event-Type": "onboarding.crew_member_registered"})
+    await nc.close()
+asyncio.run(main())
+"""
