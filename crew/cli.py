@@ -548,9 +548,18 @@ def cmd_export_view(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
-def cmd_views(args: argparse.Namespace) -> int:
-    docs = Path(__file__).resolve().parents[1] / "docs" / "views.md"
-    text = docs.read_text()
+def cmd_views(
+    args: argparse.Namespace, doc: Path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
+) -> int:
+    try:  # the doc lives in the source tree, next to the code: an installed wheel lacks it
+        text = doc.read_text()
+    except FileNotFoundError:
+        print(
+            "crew views: the view documentation is not part of this install; read "
+            "docs/views.md in the crew source, or run crew from a checkout",
+            file=sys.stderr,
+        )
+        return 1
     if args.view:
         sections = {s.split("\n", 1)[0].strip(): s for s in text.split("\n## ")[1:]}
         if args.view not in sections:
@@ -636,7 +645,7 @@ def parser() -> argparse.ArgumentParser:
         "--http-port",
         type=int,
         default=8080,
-        help="kiosk HTTP port (default 8080; served once the kiosk is part of the house)",
+        help="kiosk HTTP port: the touch page, its API and the calendar feeds (default 8080)",
     )
     p.add_argument("--demo", action="store_true", help="seed a realistic house to explore")
     p.add_argument(
