@@ -1,5 +1,6 @@
-"""`rota`: one row per upcoming cleaning party or duty shift, with who is in, tentative claims,
-open places and tasks. (Meal days live in `meal_plan`.)"""
+"""`rota`: one row per upcoming occurrence (cleaning party, duty shift or meal day), with who is
+in, tentative claims, open places and tasks. On meal days the row shows the tentative cooking
+claims ("I usually cook on Tuesdays"); who cooks and who eats is in `meal_plan`."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ select occurrence_id, series_id, kind, title, date, start_time, end_time, status
        updated_at, last_seq,
        (select list(display_name(p) order by i) from unnest(people) with ordinality t(p, i)) as people_names
 from rota_rows
-where kind <> 'meal' and date >= current_date
+where date >= current_date
 order by date, start_time, occurrence_id;
 """
 

@@ -1,7 +1,8 @@
-"""The calendar: lets time pass for every series. Once an hour (CREW_CALENDAR_TICK_S) it sends
-`rota.advance_calendar` to each series, which schedules occurrences up to the horizon and
-releases tentative claims that were not confirmed in time. The command id names the hour, so
-several rota instances ticking at once change nothing twice."""
+"""The calendar: lets time pass for every series. At start-up (once the series so far are read)
+and then once an hour (CREW_CALENDAR_TICK_S) it sends `rota.advance_calendar` to each series,
+which schedules occurrences up to the horizon and releases tentative claims that were not
+confirmed in time. The command id names the hour, so several rota instances ticking at once
+(or a restart within the hour) change nothing twice."""
 
 from __future__ import annotations
 
@@ -21,16 +22,22 @@ from projections.replay import Replay
 
 log = structlog.get_logger("crew.calendar")
 
+CATCH_UP_S = 1.0  # a read of the series that waits this long for more has read them all
+
 
 async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
     tick = float(os.environ.get("CREW_CALENDAR_TICK_S", "3600"))
     replay = await Replay(nc, 1, subject="crew.evt.rota.*.series_scheduled").start()
     known: set[str] = set()
-    next_tick = asyncio.get_running_loop().time() + tick
     try:
+        # The first tick comes as soon as the series so far are known, not an hour after start:
+        # claims that expired while the service was down give way at once.
+        while batch := await replay.take(1000, timeout=CATCH_UP_S):
+            known.update(record.subject.split(".")[3] for record in batch)
+        next_tick = asyncio.get_running_loop().time()
         while True:
             wait = max(next_tick - asyncio.get_running_loop().time(), 0.0)
-            for record in await replay.take(1000, timeout=wait):
+            for record in await replay.take(1000, timeout=wait) if wait else []:
                 known.add(record.subject.split(".")[3])
             if asyncio.get_running_loop().time() < next_tick:
                 continue

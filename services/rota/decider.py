@@ -96,6 +96,10 @@ class NoClaim(Refusal):
     code = "no_claim"
 
 
+class ClaimExpired(Refusal):
+    code = "claim_expired"
+
+
 class NoIntention(Refusal):
     code = "no_intention"
 
@@ -429,13 +433,12 @@ def _claims_for(draft: Draft, occ_id: str, today: datetime.date, only: str | Non
     fits it; `only` one person's, when they state theirs (a claim someone else gave up on an
     existing occurrence is not made again because another person stated an intention)."""
     series = draft.series
-    plan = _plan(series)
     for who, intention in series.intentions.items():
         if only is not None and who != only:
             continue
         occ = draft.series.occurrences[occ_id]
         wanted = intention.weekdays is None or occ.day.weekday() in intention.weekdays
-        far_enough = (occ.day - today).days > plan.claim_confirm_days
+        far_enough = not _past_deadline(series, occ, today)
         free = who not in occ.people and who not in occ.claims and who not in occ.cooks
         room = free and _has_room(draft.series, occ, intention.task, who)
         if wanted and far_enough and room and occ.status == "scheduled":
@@ -519,13 +522,25 @@ def _version_on(series: Series, day: datetime.date) -> Version:
     return current
 
 
-def _release_unconfirmed(draft: Draft, today: datetime.date) -> None:
-    plan = _plan(draft.series)
-    for occ in list(draft.series.occurrences.values()):
-        if occ.status != "scheduled" or (occ.day - today).days > plan.claim_confirm_days:
-            continue
+def _past_deadline(series: Series, occ: Occurrence, today: datetime.date) -> bool:
+    """A tentative claim on `occ` must be confirmed more than `claim_confirm_days` before it."""
+    return (occ.day - today).days <= _plan(series).claim_confirm_days
+
+
+def _release_expired(draft: Draft, occ: Occurrence, today: datetime.date) -> Occurrence:
+    """Release the claims on `occ` past their deadline; returns `occ` as that leaves it. The
+    calendar does this hourly; a command asking for a place does it first, so an expired claim
+    never holds a place against a newcomer between two ticks."""
+    if occ.status == "scheduled" and _past_deadline(draft.series, occ, today):
+        days = _plan(draft.series).claim_confirm_days
         for who in list(occ.claims):
-            _release_claim(draft, occ, who, f"not confirmed {plan.claim_confirm_days} days before")
+            _release_claim(draft, occ, who, f"not confirmed {days} days before")
+    return draft.series.occurrences[occ.occurrence_id]
+
+
+def _release_unconfirmed(draft: Draft, today: datetime.date) -> None:
+    for occ in list(draft.series.occurrences.values()):
+        _release_expired(draft, occ, today)
 
 
 def _release_everyone(draft: Draft, occ: Occurrence, reason: str) -> None:
@@ -986,6 +1001,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             if who in occ.people:
                 return
             _refuse_if_over(series, occ, command.at)
+            occ = _release_expired(draft, occ, _today(series, command.at))
             claimed = occ.claims.get(who)
             if claimed is None or _has_room(series, occ, claimed, who):
                 _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
@@ -998,6 +1014,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             if who in occ.people:
                 return
             _refuse_if_over(series, occ, command.at)
+            occ = _release_expired(draft, occ, _today(series, command.at))
             _check_room(series, occ, None, who)
             _confirm_claim(draft, occ, who)
             _take_place(draft, occ, who, None)
@@ -1030,6 +1047,7 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             if current is not None:
                 raise AlreadyOnTask(f"{who} already does {current}; drop it first")
             _refuse_if_over(series, occ, command.at)
+            occ = _release_expired(draft, occ, _today(series, command.at))
             _check_room(series, occ, task, who)
             _settle_claim(draft, occ, who, task, f"took {task} instead")
             _take_place(draft, occ, who, task)
@@ -1049,6 +1067,12 @@ def _decide_participation(draft: Draft, command: Any) -> None:
             if who not in occ.claims:
                 raise NoClaim(f"{who} has no tentative claim on {occ_id}")
             _refuse_if_over(series, occ, command.at)
+            if _past_deadline(series, occ, _today(series, command.at)):
+                days = _plan(series).claim_confirm_days
+                raise ClaimExpired(
+                    f"a claim on {occ_id} is confirmed more than {days} days before it; this "
+                    "one has expired and gives way: take a place if one is still open"
+                )
             _check_room(series, occ, occ.claims[who], who)
             _take_place(draft, occ, who, _confirm_claim(draft, occ, who))
 
@@ -1088,6 +1112,8 @@ def _decide_participation(draft: Draft, command: Any) -> None:
                 raise NoHandOverOffered(
                     f"{giver} has no place on offer at {occ_id} (taken already?)"
                 )
+            if who == giver:
+                raise AlreadySignedUp(f"{who} offered this place; someone else takes it over")
             if who in occ.people:
                 raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
             _refuse_if_over(series, occ, command.at)

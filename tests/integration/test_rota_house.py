@@ -5,7 +5,9 @@ Time comes in with the commands (`at`), so nothing here sleeps to let a deadline
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -19,6 +21,7 @@ from crew.service import build_app
 from crew.settings import Settings
 from services.meals.decider import MEALS
 from services.meals.follows_rota import follow_rota
+from services.rota.calendar import keep_calendar
 from services.rota.decider import ROTA
 from services.rota.follows_meals import follow_meals
 from tests.integration.cli import eventually, send, sql
@@ -733,12 +736,34 @@ def test_i_usually_cook_on_tuesdays_and_a_time_change_reaches_the_meal(house: Ho
     }
     claims = accepted(send(env, "rota.state_intention", intention))
     assert claims.count("rota.tentative_claim_made") == 2  # the 15th and 22nd; the 8th is too near
+    # The claims show in the rota view, on the meal days' rows.
+    meal_days = (
+        "select occurrence_id, kind, tentative, people from rota "
+        "where series_id = 'meals' order by date"
+    )
+    eventually(
+        env,
+        meal_days,
+        [
+            {"occurrence_id": f"meals-{d}", "kind": "meal", "tentative": t, "people": []}
+            for d, t in (("20300108", []), ("20300115", ["anna"]), ("20300122", ["anna"]))
+        ],
+    )
     accepted(
         send(
             env,
             "rota.confirm_claim",
             {"occurrence_id": "meals-20300115", "crew_id": "anna", "at": AT},
         )
+    )
+    eventually(
+        env,
+        "select occurrence_id, tentative from rota where series_id = 'meals' order by date",
+        [
+            {"occurrence_id": "meals-20300108", "tentative": []},
+            {"occurrence_id": "meals-20300115", "tentative": []},  # confirmed: meals has her
+            {"occurrence_id": "meals-20300122", "tentative": ["anna"]},
+        ],
     )
     change = {"series_id": "meals", "effective_from": "2030-01-14", "start": "18:15", "at": AT}
     accepted(send(env, "rota.change_series", change))
@@ -942,3 +967,62 @@ async def test_a_meal_day_a_series_change_brings_back_is_planned_again_in_meals(
     finally:
         await meals.stop()
         await rota.stop()
+
+
+async def test_the_calendar_ticks_at_start_up_and_releases_claims_that_expired_meanwhile(
+    nats_server: NatsServer, nc: NATS, tmp_path: Path
+) -> None:
+    """Claims made a week ago (by the clock in their commands) on a daily shift: when the rota
+    service starts, its calendar's first tick, not one an hour later, releases those that are
+    now within `claim_confirm_days`. The calendar reads the real clock, so the series is set
+    around today."""
+    config = Settings(home=tmp_path, nats_url=nats_server.url)
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    shift = {
+        "series_id": "opening",
+        "kind": "shift",
+        "title": "Open the house",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "start": "08:00",
+        "end": "10:00",
+        "starts_on": week_ago.date().isoformat(),
+        "capacity": 1,
+        "weeks_ahead": 3,
+        "at": week_ago.isoformat(),
+    }
+    intention = {"series_id": "opening", "crew_id": "anna", "at": week_ago.isoformat()}
+
+    async def ask(command: str, body: dict[str, object], command_id: str) -> str:
+        reply = await nc.request(
+            f"crew.cmd.{command}",
+            msgspec.json.encode(body),
+            headers={subjects.COMMAND_ID: command_id},
+            timeout=10,
+        )
+        status: str = msgspec.json.decode(reply.data)["status"]
+        return status
+
+    without_calendar = build_app(ROTA, config)
+    await without_calendar.start()
+    try:
+        assert await wait_for_components(nats_server.url, ["rota"], timeout=10) == []
+        assert await ask("rota.schedule_series", shift, "s") == "accepted"
+        assert await ask("rota.state_intention", intention, "i") == "accepted"
+    finally:
+        await without_calendar.stop()
+    with_calendar = build_app(ROTA, config, (keep_calendar,))
+    await with_calendar.start()
+    try:
+        released = None
+        for _ in range(150):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                found = await nc.jetstream().get_last_msg(
+                    subjects.STREAM, "crew.evt.rota.opening.claim_released"
+                )
+                released = msgspec.json.decode(found.data or b"{}")
+                break
+            await asyncio.sleep(0.1)
+        assert released is not None, "no claim was released at start-up"
+        assert (released["crew_id"], released["reason"]) == ("anna", "not confirmed 2 days before")
+    finally:
+        await with_calendar.stop()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import itertools
+import re
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -333,15 +337,15 @@ def test_a_smaller_task_team_releases_claims_beyond_it() -> None:
 
 def test_confirming_a_claim_checks_that_its_place_is_still_there() -> None:
     # A state no command leads to any more (a claim beside a full shift), folded from events.
-    wed = f"opening-{day(2):%Y%m%d}"
+    fri = f"opening-{day(4):%Y%m%d}"  # 4 days ahead: the claim is still within its time
     series, _ = run(SHIFT, series=d.initial("opening"))
     for event in (
-        r.TentativeClaimMade(series_id="opening", occurrence_id=wed, crew_id="anna"),
-        r.SignedUpForShift(series_id="opening", occurrence_id=wed, crew_id="bo"),
+        r.TentativeClaimMade(series_id="opening", occurrence_id=fri, crew_id="anna"),
+        r.SignedUpForShift(series_id="opening", occurrence_id=fri, crew_id="bo"),
     ):
         series = d.evolve(series, event)
     with pytest.raises(d.ShiftFull):
-        d.decide(series, r.ConfirmClaim(occurrence_id=wed, crew_id="anna", at=at(MONDAY)))
+        d.decide(series, r.ConfirmClaim(occurrence_id=fri, crew_id="anna", at=at(MONDAY)))
 
 
 def test_changing_nothing_is_not_a_change() -> None:
@@ -1252,3 +1256,185 @@ def test_a_command_repeated_right_after_it_succeeded_appends_nothing(
     series, events = attempt(series, command)
     if events:
         assert attempt(series, command)[1] == [], "a retry is either already true or refused"
+
+
+def test_a_claim_past_its_deadline_gives_way_to_a_newcomer_without_the_calendar() -> None:
+    series, _ = run(
+        PARTY,
+        r.StateIntention(series_id="cleaning", crew_id="anna", task="kitchen", at=at(MONDAY)),
+        r.TakeTask(occurrence_id=THU2, crew_id="bo", task="kitchen", at=at(MONDAY)),
+    )
+    # Tuesday of week 2: two days before THU2, anna's claim has expired; no calendar tick yet.
+    tuesday = at(day(8), "08:30")
+    assert "anna" in occ(series, THU2).claims
+    series, events = run(
+        r.TakeTask(occurrence_id=THU2, crew_id="nora", task="kitchen", at=tuesday), series=series
+    )
+    assert events[0] == r.ClaimReleased(
+        series_id="cleaning",
+        occurrence_id=THU2,
+        crew_id="anna",
+        reason="not confirmed 2 days before",
+    )
+    assert [type(e).__name__ for e in events[1:]] == ["JoinedCleaningParty", "TookTask"]
+    assert dict(occ(series, THU2).task_of) == {"bo": "kitchen", "nora": "kitchen"}
+    assert "anna" in occ(series, THU3).claims, "claims still within their time stay"
+
+
+def test_a_shift_claim_past_its_deadline_gives_way_to_a_newcomer() -> None:
+    fri = f"opening-{day(4):%Y%m%d}"
+    series, _ = run(
+        SHIFT,
+        r.StateIntention(series_id="opening", crew_id="anna", weekdays=[4], at=at(MONDAY)),
+        series=d.initial("opening"),
+    )
+    with pytest.raises(d.ShiftFull):  # within its time, the claim holds the only place
+        d.decide(series, r.SignUpForShift(occurrence_id=fri, crew_id="nora", at=at(MONDAY)))
+    events = d.decide(series, r.SignUpForShift(occurrence_id=fri, crew_id="nora", at=at(day(2))))
+    assert [type(e).__name__ for e in events] == ["ClaimReleased", "SignedUpForShift"]
+
+
+def test_confirming_a_claim_after_its_deadline_is_refused_claim_expired() -> None:
+    series, _ = run(
+        PARTY, r.StateIntention(series_id="cleaning", crew_id="anna", task="kitchen", at=at(MONDAY))
+    )
+    with pytest.raises(d.ClaimExpired) as refusal:
+        d.decide(series, r.ConfirmClaim(occurrence_id=THU1, crew_id="anna", at=at(day(1))))
+    assert refusal.value.code == "claim_expired" and "expired" in refusal.value.message
+    confirmed = d.decide(series, r.ConfirmClaim(occurrence_id=THU1, crew_id="anna", at=at(MONDAY)))
+    assert type(confirmed[0]).__name__ == "ClaimConfirmed"
+
+
+def test_one_does_not_take_over_the_place_one_offered() -> None:
+    series, _ = run(
+        PARTY,
+        r.JoinCleaningParty(occurrence_id=THU1, crew_id="anna", at=at(MONDAY)),
+        r.OfferHandOver(occurrence_id=THU1, crew_id="anna", at=at(MONDAY)),
+    )
+    with pytest.raises(d.AlreadySignedUp) as refusal:
+        d.decide(
+            series,
+            r.TakeHandOver(occurrence_id=THU1, crew_id="anna", from_crew_id="anna", at=at(MONDAY)),
+        )
+    assert "offered this place" in refusal.value.message
+
+
+def _folded(series: d.Series, *events: r.RotaEvent) -> d.Series:
+    for event in events:
+        series = d.evolve(series, event)
+    return series
+
+
+def _contract_stages() -> list[d.Series]:
+    """A state for every kind of series at the stages its refusals need, including states only
+    an older log leads to (a claim beside a full place)."""
+    fri, tue1 = f"opening-{day(4):%Y%m%d}", f"meals-{day(1):%Y%m%d}"
+    party, _ = run(
+        PARTY,
+        r.StateIntention(series_id="cleaning", crew_id="carla", task="kitchen", at=at(MONDAY)),
+        r.TakeTask(occurrence_id=THU1, crew_id="anna", task="kitchen", at=at(MONDAY)),
+        r.OfferHandOver(occurrence_id=THU1, crew_id="anna", at=at(MONDAY)),
+        r.JoinCleaningParty(occurrence_id=THU1, crew_id="bo", at=at(MONDAY)),
+        r.CancelOccurrence(occurrence_id=THU4, reason="holiday", at=at(MONDAY)),
+    )
+    later_change, _ = run(
+        r.ChangeSeries(series_id="cleaning", effective_from=day(14), start="18:00", at=at(MONDAY)),
+        series=party,
+    )
+    shift, _ = run(
+        SHIFT,
+        r.StateIntention(series_id="opening", crew_id="carla", weekdays=[4], at=at(MONDAY)),
+        r.SignUpForShift(occurrence_id=f"opening-{day(1):%Y%m%d}", crew_id="anna", at=at(MONDAY)),
+        r.OfferHandOver(occurrence_id=f"opening-{day(1):%Y%m%d}", crew_id="anna", at=at(MONDAY)),
+        r.CancelOccurrence(occurrence_id=f"opening-{day(3):%Y%m%d}", reason="x", at=at(MONDAY)),
+        series=d.initial("opening"),
+    )
+    meals, _ = run(
+        MEAL_DAYS,
+        r.StateIntention(series_id="meals", crew_id="anna", task="head_cook", at=at(MONDAY)),
+        r.StateIntention(series_id="meals", crew_id="carla", task="helper", at=at(MONDAY)),
+        r.ConfirmClaim(occurrence_id=TUE2, crew_id="anna", at=at(MONDAY)),
+        r.CancelOccurrence(occurrence_id=tue1, reason="holiday", at=at(MONDAY)),
+        series=d.initial("meals"),
+    )
+    return [
+        d.initial("cleaning"),
+        d.initial("opening"),
+        d.initial("meals"),
+        party,
+        later_change,
+        shift,
+        meals,
+        _folded(  # a claim beside a full kitchen team
+            party,
+            *(
+                r.TookTask(series_id="cleaning", occurrence_id=THU2, crew_id=who, task="kitchen")
+                for who in ("anna", "bo")
+            ),
+        ),
+        _folded(shift, r.SignedUpForShift(series_id="opening", occurrence_id=fri, crew_id="bo")),
+        _folded(
+            meals,
+            r.ClaimConfirmed(
+                kind="meal", series_id="meals", occurrence_id=TUE2, crew_id="bo", task="helper"
+            ),
+        ),
+    ]
+
+
+def _contract_tries(series: d.Series) -> dict[str, list[r.RotaCommand]]:
+    """Each command with every value its rules look at, aimed at `series`."""
+    sid = series.series_id
+    values: dict[str, list[Any]] = {
+        "series_id": [sid],
+        "occurrence_id": [*series.occurrences, f"{sid}-20290101"],
+        "crew_id": ["anna", "bo", "carla"],
+        "from_crew_id": ["anna", "bo"],
+        "task": [None, "kitchen", "floors", "roof", "head_cook"],
+        "weekdays": [None, [3]],
+        "at": [at(MONDAY), at(day(1)), at(day(3)), at(day(4))],
+        "date": [day(-1), day(5)],
+        "start": [None, "20:00"],
+        "reason": ["holiday"],
+        "code": ["", "withdrew"],
+    }
+    schedules = [
+        PARTY,
+        r.ScheduleSeries(**{**msgspec.structs.asdict(PARTY), "series_id": sid, "end": "16:00"}),
+        r.ScheduleSeries(**{**msgspec.structs.asdict(PARTY), "series_id": sid, "until": day(-7)}),
+    ]
+    changes = [
+        r.ChangeSeries(series_id=sid, effective_from=when, start=start, at=at(MONDAY))
+        for when in (day(-7), day(7))
+        for start in ("18:00", "20:00")
+    ]
+    tries: dict[str, list[r.RotaCommand]] = {
+        "schedule_series": schedules,
+        "change_series": changes,
+    }
+    for name, kind in r.COMMANDS.items():
+        if name in tries:
+            continue
+        fields = [f.name for f in msgspec.structs.fields(kind) if f.name in values]
+        tries[name] = [
+            kind(**dict(zip(fields, combination, strict=True)))
+            for combination in itertools.product(*(values[f] for f in fields))
+        ]
+    return tries
+
+
+def test_the_contract_lists_exactly_the_refusal_codes_each_command_can_give() -> None:
+    """Every command against every kind of series at every stage: the codes seen are the ones
+    docs/contract.md lists for it (one row per command)."""
+    seen: dict[str, set[str]] = {name: set() for name in r.COMMANDS}
+    for state in _contract_stages():
+        for name, commands in _contract_tries(state).items():
+            for command in commands:
+                try:
+                    d.decide(state, command)
+                except d.Refusal as refusal:
+                    seen[name].add(refusal.code)
+    contract = (Path(__file__).resolve().parents[2] / "docs" / "contract.md").read_text()
+    table = re.findall(r"^\| `rota\.(\w+)` \|[^|]*\|([^|]*)\|$", contract, re.M)
+    documented = {name: set(re.findall(r"`([a-z_]+)`", codes)) for name, codes in table}
+    assert documented == seen
