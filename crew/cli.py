@@ -548,18 +548,26 @@ def cmd_export_view(args: argparse.Namespace) -> int:
     return asyncio.run(_with_house(work))
 
 
-def cmd_views(
-    args: argparse.Namespace, doc: Path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
-) -> int:
-    try:  # the doc lives in the source tree, next to the code: an installed wheel lacks it
-        text = doc.read_text()
-    except FileNotFoundError:
+def cmd_views(args: argparse.Namespace, places: list[Path] | None = None) -> int:
+    from importlib import metadata
+
+    if places is None:  # a source checkout has docs/views.md; a wheel installs it as data
+        places = [Path(__file__).resolve().parents[1] / "docs" / "views.md"]
+        try:  # <prefix>/share/crew/views.md, wherever the wheel put it
+            dist = metadata.distribution("crew")
+            shipped = [f for f in dist.files or () if f.name == "views.md"]
+            places += [Path(str(dist.locate_file(f))) for f in shipped]
+        except metadata.PackageNotFoundError:
+            pass
+    found = next((place for place in places if place.is_file()), None)
+    if found is None:
         print(
-            "crew views: the view documentation is not part of this install; read "
-            "docs/views.md in the crew source, or run crew from a checkout",
+            "crew views: docs/views.md is not in this install (looked in "
+            f"{', '.join(map(str, places))}); read docs/views.md in the crew source",
             file=sys.stderr,
         )
         return 1
+    text = found.read_text()
     if args.view:
         sections = {s.split("\n", 1)[0].strip(): s for s in text.split("\n## ")[1:]}
         if args.view not in sections:

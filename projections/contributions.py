@@ -177,12 +177,11 @@ order by days_since_last desc;
 
 MEAL_STATS_DDL = f"""
 create or replace view meal_stats as
-with cooks as (
-    select p.occurrence_id as meal_id,
-           min(e.occurred_at) filter (where p.role = 'head_cook') as head_cook_since
-    from participation_rows p
-    join event_log e on e.seq = p.first_seq
-    where p.context = 'meals' and p.status = 'signed_up'
+with cooks as (  -- since the head cook's latest sign-up as head cook, not their first step
+    select p.occurrence_id as meal_id, max(step."at") as head_cook_since
+    from participation_rows p, unnest(p.history) as steps(step)
+    where p.context = 'meals' and p.status = 'signed_up' and p.role = 'head_cook'
+      and step.status = 'signed_up' and step.role = 'head_cook'
     group by p.occurrence_id
 )
 select m.meal_id, m.date, m.time, m.status,

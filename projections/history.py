@@ -1,12 +1,20 @@
-"""As-of history: who was on which meal or occurrence, with `valid_from` and `valid_to`.
+"""As-of history: who was on which meal or occurrence, and when and whether each rota
+occurrence was to happen, with `valid_from` and `valid_to`.
 
-Every change of who is in is appended as a fact; the intervals are a window over them. The
+Every change of who is in, and every scheduling, move, change, cancellation and restoration of
+an occurrence, is appended as a fact; the intervals are a window over them. The
 `*_as_of` views read the session value `as_of`, which `crew sql --as-of <timestamp>` sets
 (and nothing else: the query itself is not rewritten). Without it they answer for now."""
 
 from __future__ import annotations
 
-from projections.view import AppendView, Fact
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from projections.view import AppendView, Fact, Where
 from schemas import meals as m
 from schemas import rota as r
 
@@ -22,6 +30,28 @@ create table if not exists membership_changes (
     change        varchar,      -- in or out
     primary key (seq, part)
 );
+create table if not exists occurrence_changes (
+    seq           bigint primary key,
+    "at"          timestamptz,  -- when it was decided
+    occurrence_id varchar,
+    date          date,         -- null: as it was (a change of times only)
+    start_time    varchar,      -- null: as it was (a cancellation)
+    end_time      varchar,
+    cancelled     boolean       -- null: as it was (a move or a change of times)
+);
+create or replace view occurrence_history as
+with filled as (
+    select occurrence_id, "at" as valid_from,
+           lead("at") over (partition by occurrence_id order by seq) as valid_to,
+           last_value(date ignore nulls) over later as date,
+           last_value(start_time ignore nulls) over later as start_time,
+           last_value(end_time ignore nulls) over later as end_time,
+           last_value(cancelled ignore nulls) over later as cancelled
+    from occurrence_changes
+    window later as (partition by occurrence_id order by seq
+                     rows between unbounded preceding and current row)
+)
+select * from filled order by occurrence_id, valid_from;
 create or replace view membership_history as
 with personal_changes as (
     select *, lead("at") over (partition by context, occurrence_id, crew_id order by seq, part)
@@ -47,11 +77,20 @@ where context = 'meals' and valid_from <= as_of_time() and (valid_to is null or 
 group by occurrence_id
 order by meal_id;
 create or replace view rota_as_of as
-select occurrence_id, list(crew_id order by valid_from) as people, as_of_time() as as_of
-from membership_history
-where context = 'rota' and valid_from <= as_of_time() and (valid_to is null or valid_to > as_of_time())
-group by occurrence_id
-order by occurrence_id;
+with people as (
+    select occurrence_id, list(crew_id order by valid_from) as people
+    from membership_history
+    where context = 'rota' and valid_from <= as_of_time()
+      and (valid_to is null or valid_to > as_of_time())
+    group by occurrence_id
+)
+select p.occurrence_id, o.date, o.start_time, o.end_time, o.cancelled, p.people,
+       as_of_time() as as_of
+from people p
+left join occurrence_history o
+       on o.occurrence_id = p.occurrence_id and o.valid_from <= as_of_time()
+      and (o.valid_to is null or o.valid_to > as_of_time())
+order by p.occurrence_id;
 """
 
 
@@ -84,4 +123,44 @@ def rows(fact: Fact) -> list[tuple[object, ...]]:
     return [(fact.seq, n, at, *change) for n, change in enumerate(changes)]
 
 
-MEMBERSHIP = AppendView(name="membership_history", ddl=DDL, table="membership_changes", rows=rows)
+def occurrence_rows(fact: Fact) -> list[tuple[object, ...]]:
+    e = fact.event
+    change: tuple[datetime.date | None, str | None, str | None, bool | None]
+    match e:  # (date, start, end, cancelled); None: as it was
+        case r.OccurrenceScheduled() | r.OccurrenceRestored():
+            change = (e.date, e.start, e.end, False)
+        case r.OccurrenceMoved():
+            change = (e.date, e.start, e.end, None)
+        case r.OccurrenceChanged():  # a series change: new times; older events lack the date
+            change = (e.date, e.start, e.end, None)
+        case r.OccurrenceCancelled():
+            change = (None, None, None, True)
+        case _:
+            return []
+    return [(fact.seq, fact.occurred_at, e.occurrence_id, *change)]
+
+
+@dataclass(frozen=True)
+class History:
+    """The history views: each change table grows by the rows its events make."""
+
+    name: str
+    ddl: str
+    tables: tuple[AppendView, ...]
+    where: Where = "file"
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        for table in self.tables:
+            table.apply(con, facts)
+
+
+MEMBERSHIP = History(
+    name="membership_history",
+    ddl=DDL,
+    tables=(
+        AppendView(name="membership_changes", ddl="", table="membership_changes", rows=rows),
+        AppendView(
+            name="occurrence_changes", ddl="", table="occurrence_changes", rows=occurrence_rows
+        ),
+    ),
+)

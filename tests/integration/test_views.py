@@ -319,13 +319,92 @@ def test_nearly_no_cook_reads_the_meal_time_in_the_house_time_zone(house: House)
         utc("2030-07-09T16:00:00"),  # 23.5 hours before
     )
     house.meal("no-cook", datetime.date(2030, 1, 11), ("bo", "helper"), ("carla", "helper"))
-    got = house.rows("select meal_id, cooks, nearly_no_cook from meal_stats order by meal_id")
+    # carla, a helper since long before, withdraws and becomes head cook 2 hours before the
+    # meal; dan, head cook since long before, withdraws and signs up again 3 hours before
+    house.meal("helper-turned-cook", datetime.date(2030, 1, 10))
+    house.meal("back-again", datetime.date(2030, 1, 10))
+    for event, at in (
+        (m.VolunteeredToCook(meal_id="helper-turned-cook", crew_id="carla", role="helper"),
+         "2030-01-01T12:00:00"),
+        (m.Withdrew(meal_id="helper-turned-cook", crew_id="carla", role="helper"),
+         "2030-01-10T14:00:00"),
+        (m.VolunteeredToCook(meal_id="helper-turned-cook", crew_id="carla", role="head_cook"),
+         "2030-01-10T14:30:00"),
+        (m.VolunteeredToCook(meal_id="back-again", crew_id="dan", role="head_cook"),
+         "2030-01-01T12:00:00"),
+        (m.Withdrew(meal_id="back-again", crew_id="dan", role="head_cook"),
+         "2030-01-10T13:00:00"),
+        (m.VolunteeredToCook(meal_id="back-again", crew_id="dan", role="head_cook"),
+         "2030-01-10T13:30:00"),
+    ):  # fmt: skip
+        house.add(event, utc(at))
+    got = house.rows(
+        "select meal_id, cooks, head_cook_since, nearly_no_cook from meal_stats order by meal_id"
+    )
     assert got == [
-        {"meal_id": "early-cook", "cooks": 1, "nearly_no_cook": False},
-        {"meal_id": "late-cook", "cooks": 1, "nearly_no_cook": True},
-        {"meal_id": "no-cook", "cooks": 2, "nearly_no_cook": True},
-        {"meal_id": "summer-late", "cooks": 1, "nearly_no_cook": True},
+        {"meal_id": "back-again", "cooks": 1, "head_cook_since": utc("2030-01-10T13:30:00"),
+         "nearly_no_cook": True},
+        {"meal_id": "early-cook", "cooks": 1, "head_cook_since": utc("2030-01-09T16:00:00"),
+         "nearly_no_cook": False},
+        {"meal_id": "helper-turned-cook", "cooks": 1,
+         "head_cook_since": utc("2030-01-10T14:30:00"), "nearly_no_cook": True},
+        {"meal_id": "late-cook", "cooks": 1, "head_cook_since": utc("2030-01-09T17:00:00"),
+         "nearly_no_cook": True},
+        {"meal_id": "no-cook", "cooks": 2, "head_cook_since": None, "nearly_no_cook": True},
+        {"meal_id": "summer-late", "cooks": 1, "head_cook_since": utc("2030-07-09T16:00:00"),
+         "nearly_no_cook": True},
+    ]  # fmt: skip
+
+
+def test_rota_as_of_answers_with_the_date_times_and_cancellation_as_they_stood(
+    house: House,
+) -> None:
+    house.add(
+        r.OccurrenceScheduled(series_id="s", occurrence_id="s-20300110", kind="cleaning_party",
+                              title="Cleaning party", date=datetime.date(2030, 1, 10),
+                              start="10:00", end="12:00"),
+        utc("2030-01-01T09:00:00"),
+    )  # fmt: skip
+    house.add(
+        r.JoinedCleaningParty(series_id="s", occurrence_id="s-20300110", crew_id="anna"),
+        utc("2030-01-02T09:00:00"),
+    )
+    moment = "2030-01-03T09:00:00+00:00"  # everything below happens after it
+    house.add(
+        r.OccurrenceMoved(series_id="s", occurrence_id="s-20300110", kind="cleaning_party",
+                          date=datetime.date(2030, 1, 12), start="14:00", end="16:00",
+                          reason="the floor is being sanded"),
+        utc("2030-01-04T09:00:00"),
+    )  # fmt: skip
+    house.add(
+        r.JoinedCleaningParty(series_id="s", occurrence_id="s-20300110", crew_id="bo"),
+        utc("2030-01-04T10:00:00"),
+    )
+    house.add(
+        r.OccurrenceCancelled(series_id="s", occurrence_id="s-20300110", kind="cleaning_party"),
+        utc("2030-01-05T09:00:00"),
+    )
+    sql = (
+        "select occurrence_id, date::varchar as date, start_time, end_time, cancelled, people "
+        "from rota_as_of"
+    )
+
+    def as_of(when: str) -> list[dict[str, Any]]:
+        reply = run_query(lambda: house.projection.con, SqlRequest(sql=sql, as_of=when), 10)
+        assert isinstance(reply, SqlResult), reply
+        return [dict(zip(reply.columns, row, strict=True)) for row in reply.rows]
+
+    then = {"occurrence_id": "s-20300110", "date": "2030-01-10", "start_time": "10:00",
+            "end_time": "12:00", "cancelled": False, "people": ["anna"]}  # fmt: skip
+    assert as_of(moment) == [then]
+    assert as_of("2030-01-04T09:30:00+00:00") == [
+        {**then, "date": "2030-01-12", "start_time": "14:00", "end_time": "16:00"}
     ]
+    assert as_of("2030-01-06T09:00:00+00:00") == [
+        {**then, "date": "2030-01-12", "start_time": "14:00", "end_time": "16:00",
+         "cancelled": True, "people": ["anna", "bo"]}
+    ]  # fmt: skip
+    assert as_of("2030-01-01T12:00:00+00:00") == [], "nobody was in yet"
 
 
 async def plan_meal(nc: NATS, meal_id: str) -> None:
