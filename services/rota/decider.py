@@ -216,6 +216,13 @@ def _version_of(event: r.SeriesScheduled | r.SeriesChanged) -> Version:
     return _version_of_fields(msgspec.structs.asdict(event))
 
 
+def _shaped_by(occ: Occurrence, event: r.OccurrenceChanged | r.OccurrenceRestored) -> Occurrence:
+    """The occurrence with the times, tasks and capacity a series change gave it."""
+    return replace(
+        occ, start=event.start, end=event.end, tasks=tuple(event.tasks), capacity=event.capacity
+    )
+
+
 def evolve(series: Series, event: r.RotaEvent) -> Series:
     match event:
         case r.SeriesScheduled():
@@ -247,13 +254,7 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
     occ = found
     match event:
         case r.OccurrenceChanged():
-            occ = replace(
-                occ,
-                start=event.start,
-                end=event.end,
-                tasks=tuple(event.tasks),
-                capacity=event.capacity,
-            )
+            occ = _shaped_by(occ, event)
         case r.OccurrenceMoved():
             occ = replace(occ, day=event.date, start=event.start, end=event.end)
         case r.OccurrenceCancelled(by_series_change=by_change):
@@ -262,15 +263,11 @@ def evolve(series: Series, event: r.RotaEvent) -> Series:
             occ = replace(occ, status="cancelled", cancelled_by_change=by_change)
         case r.OccurrenceRestored():
             occ = replace(
-                occ,
+                _shaped_by(occ, event),
                 status="scheduled",
                 cancelled_by_change=False,
                 restored=occ.restored + 1,
                 cooks={},  # a meal day back is a new meal: nobody cooks at it yet
-                start=event.start,
-                end=event.end,
-                tasks=tuple(event.tasks),
-                capacity=event.capacity,
             )
         case r.SignUpAffected(crew_id=who, outcome="task_released"):
             occ = replace(occ, task_of={p: t for p, t in occ.task_of.items() if p != who})
