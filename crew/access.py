@@ -26,7 +26,9 @@ OTHERS = "<someone else's personal data>"
 
 
 def mentions(payload: dict[str, Any], subject: str, person: str) -> bool:
-    return subject.split(".")[3] == person or any(payload.get(f) == person for f in PERSON_FIELDS)
+    return subjects.aggregate_of(subject) == person or any(
+        payload.get(f) == person for f in PERSON_FIELDS
+    )
 
 
 def _hide_others(node: Any) -> Any:
@@ -57,7 +59,7 @@ async def export(
         try:
             raw = msgspec.json.decode(record.data)
         except msgspec.DecodeError:  # not JSON: the projector parked it too; say so if theirs
-            if record.subject.split(".")[3:4] == [person]:
+            if subjects.aggregate_of(record.subject) == person:
                 events.append({"seq": record.seq, "type": record.type, "unreadable": True})
             continue
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):

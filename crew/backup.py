@@ -21,17 +21,12 @@ import msgspec
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
-from crew import subjects
-from crew.personal import KEYS_BUCKET
+from crew import auth, subjects
 from projections.replay import Replay
-from services.kiosk import tokens
 
-STREAMS = {  # stream -> the subjects it holds
+STREAMS = {  # stream -> the subjects it holds: the log, and every bucket of the house
     subjects.STREAM: subjects.EVENTS_ALL,
-    f"KV_{KEYS_BUCKET}": f"$KV.{KEYS_BUCKET}.>",
-    f"KV_{subjects.OUTCOMES_BUCKET}": f"$KV.{subjects.OUTCOMES_BUCKET}.>",
-    f"KV_{tokens.BUCKET}": f"$KV.{tokens.BUCKET}.>",
-    f"KV_{tokens.ICAL_BUCKET}": f"$KV.{tokens.ICAL_BUCKET}.>",
+    **{f"KV_{bucket}": f"$KV.{bucket}.>" for bucket in auth.BUCKETS},
 }
 IN_FLIGHT = 256  # publishes awaiting their ack while restoring (order is kept by the connection)
 SERVER_HEADERS = ("Nats-Expected", "Nats-Batch")  # meant for the first append, not a replay

@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 from crew import auth, subjects
 from crew.eventstore import Recorded
 from crew.service import StatusReply
-from crew.shell import MAX_BODY_BYTES, invalid
+from crew.shell import too_big
 
 if TYPE_CHECKING:
     from projections.query import SqlReply, SqlRequest, SqlResult
@@ -79,9 +79,7 @@ async def send(
     except nats.errors.TimeoutError:
         raise NoService(f"the {context} service did not answer within {timeout:g} s") from None
     except nats.errors.MaxPayloadError:  # NATS itself will not carry it: answer as the shell would
-        return msgspec.json.encode(
-            invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
-        )
+        return msgspec.json.encode(too_big(len(body)))
     return bytes(reply.data)
 
 

@@ -57,3 +57,20 @@ async def retry_later(msg: Msg, what: str) -> None:
     log.warning(what, seq=msg.metadata.sequence.stream, delivered=msg.metadata.num_delivered)
     await msg.nak(delay=2)
     await asyncio.sleep(1)
+
+
+def command_headers(msg: Msg, command_id: str, source: str, actor: str) -> dict[str, str]:
+    """Headers for the command an event asks for: the event's actor and correlation carry on,
+    and the command id is derived from the event, so a redelivery changes nothing twice."""
+    headers = msg.headers or {}
+    return {
+        subjects.COMMAND_ID: command_id,
+        subjects.ACTOR: headers.get(subjects.ACTOR, actor),
+        subjects.SOURCE: source,
+        subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, ""),
+    }
+
+
+def unavailable(reply: bytes) -> bool:
+    """The reply says: not now (retry the event later with the same command id)."""
+    return b'"unavailable"' in reply[:40]

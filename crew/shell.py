@@ -97,6 +97,11 @@ def invalid(path: str, message: str) -> Invalid:
     return Invalid(errors=[FieldError(path=path, message=message)])
 
 
+def too_big(size: int) -> Invalid:
+    """What any way into the house answers a body over its limit (NATS carries 8 MB at most)."""
+    return invalid("$", f"body is {size} bytes; the limit is {MAX_BODY_BYTES}")
+
+
 @dataclass(frozen=True)
 class Caused:
     """What one command appended. The fingerprint is known only to the instance that appended
@@ -211,7 +216,7 @@ class CommandShell(Generic[S]):
                 "required; 1-64 of A-Z a-z 0-9 _ - (an idempotency key)",
             )
         if len(body) > MAX_BODY_BYTES:
-            return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+            return too_big(len(body))
         try:
             return decoder.decode(body)
         except msgspec.MsgspecError as exc:

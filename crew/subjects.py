@@ -36,5 +36,11 @@ def event_subject(event_type: str, aggregate_id: str) -> str:
     return f"crew.evt.{context}.{aggregate_id}.{name}"
 
 
+def aggregate_of(subject: str) -> str:
+    """`crew.evt.meals.m1.volunteered_to_cook` -> `m1` ("" for a subject without one)."""
+    parts = subject.split(".")
+    return parts[3] if len(parts) > 4 else ""
+
+
 def aggregate_subjects(context: str, aggregate_id: str) -> str:
     return f"crew.evt.{context}.{aggregate_id}.*"

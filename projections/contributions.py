@@ -8,10 +8,15 @@ from crew.recurrence import HOUSE_TIMEZONE
 from projections.view import SqlView
 
 COUNTED = "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy')"
-# the kinds a contribution is counted in (a cover is counted once, in its kind)
-OWN_KINDS = (
-    "('meal_head_cook', 'meal_helper', 'cleaning_party', 'shift', 'conversation_host', 'buddy')"
-)
+KIND_COLUMNS = {  # column: the kind of contribution it counts (a cover counts in its kind)
+    "meals_cooked": "meal_head_cook",
+    "meals_helped": "meal_helper",
+    "cleaning_parties": "cleaning_party",
+    "shifts": "shift",
+    "conversations_hosted": "conversation_host",
+    "buddy_for": "buddy",
+}
+OWN_KINDS = "(" + ", ".join(f"'{kind}'" for kind in KIND_COLUMNS.values()) + ")"
 
 # A contribution that stands: counted in its own kind (the rota's `meal` days are the meals
 # context's meals, counted there), with a time. `contributions` keeps those that have happened.
@@ -19,15 +24,10 @@ STANDS = f'status in {COUNTED} and kind in {OWN_KINDS} and "at" is not null'
 
 WINDOW_MONTHS = int(os.environ.get("CREW_CONTRIBUTION_WINDOW_MONTHS", "6"))
 
-KINDS = {  # column: the contributions it counts
-    "meals_cooked": "kind = 'meal_head_cook'",
-    "meals_helped": "kind = 'meal_helper'",
-    "cleaning_parties": "kind = 'cleaning_party'",
-    "shifts": "kind = 'shift'",
-    "covered_for_others": "covered_for is not null",
-    "conversations_hosted": "kind = 'conversation_host'",
-    "buddy_for": "kind = 'buddy'",
-}
+_BY_KIND = [(column, f"kind = '{kind}'") for column, kind in KIND_COLUMNS.items()]
+KINDS = dict(  # column: the contributions it counts; covering someone, after the shifts
+    [*_BY_KIND[:4], ("covered_for_others", "covered_for is not null"), *_BY_KIND[4:]]
+)
 COUNTS = ",\n".join(
     [f"count(*) filter (where {where}) as {name}" for name, where in KINDS.items()]
     + [

@@ -129,9 +129,7 @@ def occurrence_rows(fact: Fact) -> list[tuple[object, ...]]:
     match e:  # (date, start, end, cancelled); None: as it was
         case r.OccurrenceScheduled() | r.OccurrenceRestored():
             change = (e.date, e.start, e.end, False)
-        case r.OccurrenceMoved():
-            change = (e.date, e.start, e.end, None)
-        case r.OccurrenceChanged():  # a series change: new times; older events lack the date
+        case r.OccurrenceMoved() | r.OccurrenceChanged():  # older changes lack the date
             change = (e.date, e.start, e.end, None)
         case r.OccurrenceCancelled():
             change = (None, None, None, True)

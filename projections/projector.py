@@ -81,7 +81,7 @@ async def apply_batch(projection: Projection, batch: list[Recorded], vault: Vaul
     """Fetch the keys this batch needs (forgetting first whoever it forgets), then apply it."""
     for record in batch:
         if record.type == FORGOTTEN_TYPE:
-            vault.evict(record.subject.split(".")[3])
+            vault.evict(subjects.aggregate_of(record.subject))
     keys = await keys_for(vault, (record.data for record in batch))
     return await asyncio.to_thread(projection.apply, batch, keys)
 
@@ -95,7 +95,7 @@ async def restore_in_memory(nc: NATS, projection: Projection, vault: Vault) -> i
     ]
     for r in records:
         if r.type == FORGOTTEN_TYPE:
-            vault.evict(r.subject.split(".")[3])
+            vault.evict(subjects.aggregate_of(r.subject))
     keys = await keys_for(vault, (r.data for r in records))
     await asyncio.to_thread(projection.restore_in_memory, records, keys)
     return len(records)
@@ -305,17 +305,7 @@ class Projector:
                             await asyncio.to_thread(old.close)
                         self.candidates[version] = fresh
                         return await self._report(started, target, fresh, progress, swapped=False)
-                    await asyncio.to_thread(fresh.close)
-                    await asyncio.to_thread(self.projection.close)
-                    self.projection = None
-                    try:
-                        # Both files were closed cleanly, so neither has a WAL left; one could
-                        # only be stale. The swap itself is one rename: a crash leaves the old
-                        # file or the new one, never no file.
-                        wal_of(self.path).unlink(missing_ok=True)
-                        os.replace(fresh_path, self.path)
-                    finally:  # whatever happened, a locked-down file serves again
-                        self.projection = await self._open_restored()
+                    await self._replace_live(fresh)
             finally:
                 await replay.stop()
             return await self._report(started, target, fresh, progress, swapped=True)
@@ -337,6 +327,20 @@ class Projector:
             await progress(result)
         return result
 
+    async def _replace_live(self, fresh: Projection) -> None:
+        """Swap `fresh` in for the live file. Both are closed cleanly first, so neither has a
+        WAL left (one could only be stale). The swap itself is one rename: a crash leaves the
+        old file or the new one, never no file. Whatever happens, a locked-down file serves."""
+        assert self.projection is not None
+        await asyncio.to_thread(fresh.close)
+        await asyncio.to_thread(self.projection.close)
+        self.projection = None
+        try:
+            wal_of(self.path).unlink(missing_ok=True)
+            os.replace(fresh.path, self.path)
+        finally:
+            self.projection = await self._open_restored()
+
     async def _open_restored(self) -> Projection:
         """The live file, opened and with its in-memory views (names, restricted details)
         refilled before any query can see it."""
@@ -353,14 +357,7 @@ class Projector:
                 raise KeyError(
                     f"no version {version!r} was built (crew rebuild --version {version})"
                 )
+            await self._replace_live(candidate)
             assert self.projection is not None
-            await asyncio.to_thread(candidate.close)
-            await asyncio.to_thread(self.projection.close)
-            self.projection = None
-            try:
-                wal_of(self.path).unlink(missing_ok=True)  # closed cleanly: none, or stale
-                os.replace(candidate.path, self.path)  # one rename: never no file
-            finally:
-                self.projection = await self._open_restored()
             log.info("version_swapped_in", version=version)
             return {"version": version, "window_months": self.projection.window_months}

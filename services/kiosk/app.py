@@ -28,10 +28,10 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from crew import auth, subjects
+from crew import auth, shell, subjects
 from crew.service import StatusReply
-from crew.shell import MAX_BODY_BYTES
-from schemas.common import ID_PATTERN, FieldError, Invalid
+from crew.shell import MAX_BODY_BYTES, too_big
+from schemas.common import ID_PATTERN
 from services.kiosk import ical, tokens
 from services.kiosk.tokens import Tokens
 
@@ -221,7 +221,7 @@ async def send_command(
         return invalid("header:Idempotency-Key", "required; 1-64 of A-Z a-z 0-9 _ -")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:  # the house answers the same; NATS would not even carry it
-        return invalid("$", f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+        return json_response(too_big(len(body)), 422)
     decoded = _object_of(body)
     if decoded.get("at") is not None:
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
@@ -238,7 +238,7 @@ async def send_command(
 
 
 def invalid(path: str, message: str) -> Response[bytes]:
-    return json_response(Invalid(errors=[FieldError(path=path, message=message)]), 422)
+    return json_response(shell.invalid(path, message), 422)
 
 
 def _matches_id(value: str) -> bool:
@@ -301,6 +301,9 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
         if answer.get("status") != "ok":
             return json_response({"status": "error", "message": answer.get("message")}, 502)
         rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
+        # How far the views had read the log: a tablet that just tapped waits to see its tap.
+        seen = answer.get("checkpoint") or 0
+        result["checkpoint"] = min(result.get("checkpoint", seen), seen)
         result[name] = (
             rows[0]
             if name == "cleaning_party" and rows

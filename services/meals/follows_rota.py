@@ -17,13 +17,12 @@ from typing import Any
 
 import msgspec
 import nats.errors
-import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.follow import follow_in_order, in_order, retry_later
+from crew.follow import command_headers, follow_in_order, in_order, retry_later, unavailable
 from crew.shell import CommandShell
 from schemas import rota as r
 from schemas.common import Refused
@@ -60,15 +59,7 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
     # meal again): its events name it; the others' meal id is the occurrence id.
     meal_id = getattr(event, "meal_id", msgspec.UNSET) or event.occurrence_id
     match event:
-        case r.OccurrenceScheduled():
-            return "plan_meal", {
-                "meal_id": event.occurrence_id,
-                "date": event.date,
-                "time": event.start,
-                "helper_slots": event.helper_slots,
-                "seats": event.seats,
-            }
-        case r.OccurrenceRestored():
+        case r.OccurrenceScheduled() | r.OccurrenceRestored():
             return "plan_meal", {
                 "meal_id": meal_id,
                 "date": event.date,
@@ -76,18 +67,8 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
                 "helper_slots": event.helper_slots,
                 "seats": event.seats,
             }
-        case r.OccurrenceChanged(date=day) if day is not None:
-            return "reschedule_meal", {
-                "meal_id": meal_id,
-                "date": day,
-                "time": event.start,
-            }
-        case r.OccurrenceMoved():
-            return "reschedule_meal", {
-                "meal_id": meal_id,
-                "date": event.date,
-                "time": event.start,
-            }
+        case r.OccurrenceMoved() | r.OccurrenceChanged() if event.date is not None:
+            return "reschedule_meal", {"meal_id": meal_id, "date": event.date, "time": event.start}
         case r.OccurrenceCancelled():
             return "cancel_meal", {"meal_id": meal_id, "reason": event.reason}
         case r.ClaimConfirmed():
@@ -105,7 +86,7 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
     config = in_order(
         CONSUMER,
         "meals: plan, move, change and cancel the rota's meal days; cooking claims",
-        [f"crew.evt.rota.*.{name}" for name in names],
+        [subjects.event_subject(f"rota.{name}", "*") for name in names],
     )
     await follow_in_order(nc, config, lambda msg: _react(msg, shell, nc))
 
@@ -122,21 +103,15 @@ async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
         await msg.ack()
         return
     name, body = wanted
-    headers = msg.headers or {}
-    command_headers = {
-        subjects.COMMAND_ID: f"rota-{msg.metadata.sequence.stream}",
-        subjects.ACTOR: headers.get(subjects.ACTOR, "rota"),
-        subjects.SOURCE: "meals-follows-rota",
-        subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, ""),
-    }
-    reply = await shell.handle(f"crew.cmd.meals.{name}", command_headers, msgspec.json.encode(body))
-    if b'"unavailable"' in reply[:40]:
+    headers = command_headers(msg, f"rota-{msg.metadata.sequence.stream}", CONSUMER, "rota")
+    reply = await shell.handle(
+        subjects.command_subject("meals", name), headers, msgspec.json.encode(body)
+    )
+    if unavailable(reply):
         await retry_later(msg, "meals_unavailable_retrying")
         return
     refused = isinstance(event, r.ClaimConfirmed) and b'"refused"' in reply[:40]
-    if refused and not await _hand_back(
-        nc, event, refusal_decoder.decode(reply), command_headers, msg
-    ):
+    if refused and not await _hand_back(nc, event, refusal_decoder.decode(reply), headers, msg):
         if msg.metadata.num_delivered < HAND_BACK_TRIES:
             await retry_later(msg, "rota_unavailable_retrying")
             return
@@ -156,11 +131,11 @@ async def _hand_back(
     body = {"occurrence_id": event.occurrence_id, "crew_id": event.crew_id, "code": refused.code}
     try:
         reply = await nc.request(
-            "crew.cmd.rota.release_claim",
+            subjects.command_subject("rota", "release_claim"),
             msgspec.json.encode(body),
             timeout=ROTA_TIMEOUT_S,
             headers={**headers, subjects.COMMAND_ID: f"rota-{seq}-release"},
         )
     except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
         return False
-    return b'"unavailable"' not in reply.data[:40]
+    return not unavailable(reply.data)

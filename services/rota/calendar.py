@@ -33,12 +33,12 @@ async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
         # The first tick comes as soon as the series so far are known, not an hour after start:
         # claims that expired while the service was down give way at once.
         while batch := await replay.take(1000, timeout=CATCH_UP_S):
-            known.update(record.subject.split(".")[3] for record in batch)
+            known.update(subjects.aggregate_of(record.subject) for record in batch)
         next_tick = asyncio.get_running_loop().time()
         while True:
             wait = max(next_tick - asyncio.get_running_loop().time(), 0.0)
             for record in await replay.take(1000, timeout=wait) if wait else []:
-                known.add(record.subject.split(".")[3])
+                known.add(subjects.aggregate_of(record.subject))
             if asyncio.get_running_loop().time() < next_tick:
                 continue
             next_tick += tick

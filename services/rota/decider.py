@@ -665,7 +665,7 @@ def _move_sign_up(draft: Draft, occ: Occurrence, who: str, target: str | None, r
         why = f"already in on {destination.day}"
     elif not _has_room(draft.series, destination, None, who):
         why = f"{destination.day} is full"
-    if why is not None or destination is None:
+    if destination is None or why is not None:
         draft.emit(
             r.SignUpAffected(**ids, outcome="released", task=task, reason=f"{reason}: {why}")
         )
@@ -679,9 +679,7 @@ def _move_sign_up(draft: Draft, occ: Occurrence, who: str, target: str | None, r
     if task and not carried:
         draft.emit(
             r.SignUpAffected(
-                series_id=sid,
-                occurrence_id=destination.occurrence_id,
-                crew_id=who,
+                **{**ids, "occurrence_id": destination.occurrence_id},
                 outcome="task_released",
                 task=task,
                 reason=f"{moved}; no place on {task} there",

@@ -21,7 +21,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.follow import follow_in_order, in_order, retry_later
+from crew.follow import command_headers, follow_in_order, in_order, retry_later, unavailable
 from crew.shell import CommandShell
 from services.rota.decider import WITHDREW
 
@@ -72,18 +72,13 @@ async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
     if body is None:
         await msg.ack()
         return
-    headers = msg.headers or {}
-    reply = await shell.handle(
-        subjects.command_subject("rota", "release_claim"),
-        {
-            subjects.COMMAND_ID: f"meals-withdrew-{msg.metadata.sequence.stream}",
-            subjects.ACTOR: headers.get(subjects.ACTOR, "meals"),
-            subjects.SOURCE: "rota-follows-meals",
-            subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, ""),
-        },
-        msgspec.json.encode(body),
+    headers = command_headers(
+        msg, f"meals-withdrew-{msg.metadata.sequence.stream}", CONSUMER, "meals"
     )
-    if b'"unavailable"' in reply[:40]:
+    reply = await shell.handle(
+        subjects.command_subject("rota", "release_claim"), headers, msgspec.json.encode(body)
+    )
+    if unavailable(reply):
         await retry_later(msg, "rota_unavailable_retrying")
         return
     await msg.ack()

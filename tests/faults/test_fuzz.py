@@ -94,6 +94,9 @@ def test_every_decider_takes_any_well_typed_command_without_crashing(
 
     run()
     say(f"decider {decider.context}: {sum(outcomes.values())} commands, {dict(outcomes)}")
+    assert outcomes["decided"] and outcomes["refused"], (
+        "the fuzz reached the rules, not only the door"
+    )
 
 
 JSON = st.recursive(
