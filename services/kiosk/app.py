@@ -33,30 +33,13 @@ from crew.service import StatusReply
 from crew.shell import MAX_BODY_BYTES, too_big
 from schemas.common import ID_PATTERN
 from services.kiosk import ical, tokens
+from services.kiosk.commands import KIOSK_MAY
 from services.kiosk.tokens import Tokens
 
 log = structlog.get_logger("crew.kiosk")
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 RETRY_AFTER_S = "5"
 
-KIOSK_MAY: dict[str, frozenset[str]] = {
-    "meals": frozenset({"volunteer_to_cook", "withdraw", "sign_up_to_eat", "cancel_eating"}),
-    "rota": frozenset(
-        {
-            "join_cleaning_party",
-            "leave_cleaning_party",
-            "take_task",
-            "drop_task",
-            "sign_up_for_shift",
-            "withdraw_from_shift",
-            "check_in",
-            "offer_hand_over",
-            "take_hand_over",
-            "confirm_claim",
-        }
-    ),
-    "onboarding": frozenset({"register_newcomer"}),
-}
 _ID = re.compile(ID_PATTERN.strip("^$"))
 STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
 
