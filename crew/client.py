@@ -175,25 +175,33 @@ async def rebuild(
     nc: NATS,
     progress: Callable[[dict[str, Any]], Awaitable[None]],
     request: dict[str, Any] | None = None,
+    timeout: float = 3600,
 ) -> dict[str, Any]:
+    """Ask the projector to rebuild; it answers on our inbox with progress (marked with the
+    `Crew-Progress` header), then with the result."""
     inbox = nc.new_inbox()
-
-    async def on_progress(msg: Any) -> None:
-        await progress(msgspec.json.decode(msg.data))
-
-    sub = await nc.subscribe(inbox, cb=on_progress)
+    sub = await nc.subscribe(inbox)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     try:
-        reply = await nc.request(
-            subjects.PROJECTOR_REBUILD,
-            msgspec.json.encode(request or {}),
-            headers={"Crew-Progress-Subject": inbox},
-            timeout=3600,
+        await nc.publish(
+            subjects.PROJECTOR_REBUILD, msgspec.json.encode(request or {}), reply=inbox
         )
-    except nats.errors.NoRespondersError:
-        raise NoService("no projector answers; is the house up? (crew status)") from None
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=max(deadline - loop.time(), 0.001))
+            except nats.errors.TimeoutError:
+                raise NoService("the projector did not finish the rebuild in time") from None
+            headers = msg.headers or {}
+            if headers.get("Status") == "503":
+                raise NoService("no projector answers; is the house up? (crew status)")
+            if headers.get(subjects.PROGRESS):
+                await progress(msgspec.json.decode(msg.data))
+                continue
+            break
     finally:
         await sub.unsubscribe()
-    result: dict[str, Any] = msgspec.json.decode(reply.data)
+    result: dict[str, Any] = msgspec.json.decode(msg.data)
     if "error" in result:
         raise NoService(result["error"])
     return result

@@ -10,6 +10,10 @@ QUERY_SQL = "crew.query.sql"
 QUERY_RESTRICTED_SQL = "crew.query.restricted_sql"  # contact details and conversation notes
 PROJECTOR_REBUILD = "crew.projector.rebuild"
 PROJECTOR_SNAPSHOT = "crew.projector.snapshot"
+# A rebuild request is answered by at most this many messages: progress, then the result
+# (the projector's NATS user may send no more responses than that; crew/auth.py).
+REBUILD_ANSWERS = 2000
+PROGRESS = "Crew-Progress"  # on a rebuild's answers that are progress, not the result
 
 COMMAND_ID = "Crew-Command-Id"
 ACTOR = "Crew-Actor"

@@ -96,13 +96,19 @@ def build_app(config: settings.Settings) -> FastStream:
 
     @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
     async def on_rebuild(msg: NatsMessage) -> bytes:
-        progress_subject = msg.headers.get("Crew-Progress-Subject")
+        # Progress goes out as responses to the request itself, on the connection that got it:
+        # the projector's NATS user may answer a request (a bounded number of times), but may
+        # not publish into anyone's inbox. The last answer, the result, is kept free.
+        left = subjects.REBUILD_ANSWERS - 1
 
         async def progress(update: RebuildProgress) -> None:
-            if progress_subject:
-                await nc.publish(progress_subject, msgspec.json.encode(update))
+            nonlocal left
+            if msg.reply_to and left > 0:
+                left -= 1
+                await broker.publish(
+                    msgspec.json.encode(update), msg.reply_to, headers={subjects.PROGRESS: "1"}
+                )
 
-        nc = state["nc"]
         try:
             ask = msgspec.json.decode(msg.body or b"{}", type=RebuildRequest)
             if ask.swap:
