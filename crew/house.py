@@ -109,10 +109,13 @@ class House:
         env = {
             **os.environ,
             "CREW_NATS_URL": self.url_of(auth.COMPONENT_USERS[component.name]),
-            "CREW_QUERY_NATS_URL": self.url_of("query"),
             "CREW_HOME": str(self.home),
             **component.env,
         }
+        # Only the projector's process holds the query service, so only it gets that password.
+        env.pop("CREW_QUERY_NATS_URL", None)
+        if component.name == "projector":
+            env["CREW_QUERY_NATS_URL"] = self.url_of("query")
         env.setdefault("CREW_LOG_FORMAT", "json")
         log = (self.home / "logs" / f"{component.name}.log").open("ab")
         component.process = subprocess.Popen(
