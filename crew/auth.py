@@ -21,59 +21,146 @@ import msgspec
 from crew import settings, subjects
 from crew.personal import KEYS_BUCKET
 from services.kiosk import tokens
+from services.kiosk.commands import KIOSK_MAY
+from services.meals import follows_rota
+from services.rota import follows_meals
 
 OWN_INBOX = "_INBOX.>"  # in ROLES: this user's own inbox, `_INBOX_<user>.>` (see `inbox_prefix`)
 EVENTS = subjects.STREAM
-OUTCOMES = f"$KV.{subjects.OUTCOMES_BUCKET}.>"
-PERSONAL_KEYS = f"$KV.{KEYS_BUCKET}.>"
+OUTCOMES = subjects.OUTCOMES_BUCKET
 KIOSK_TOKENS = tokens.BUCKET
 ICAL_TOKENS = tokens.ICAL_BUCKET
-BUCKETS = (subjects.OUTCOMES_BUCKET, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS)
+BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS)
 
-# Reading the log and the buckets: stream info, direct and API gets, consumers, acks, flow control.
-READ_LOG = [
-    "$JS.API.INFO",
-    "$JS.API.STREAM.INFO.*",
-    "$JS.API.DIRECT.GET.>",
-    "$JS.API.STREAM.MSG.GET.*",
-    f"$JS.API.CONSUMER.*.{EVENTS}.>",
-    f"$JS.API.CONSUMER.*.{EVENTS}",
-    f"$JS.API.CONSUMER.*.*.{EVENTS}.>",
-    f"$JS.ACK.{EVENTS}.>",
-    "$JS.FC.>",
-]
+# The durable consumers on the log, by the user that owns them. Only the owner reaches one:
+# every other user is denied each JetStream API subject that names it (see `durable`). NATS
+# wildcards match whole tokens only, so a rule cannot say "names starting with meals-": the
+# names are listed here, and tests/unit/test_auth_roles.py checks no durable is missing.
+DURABLES: dict[str, tuple[str, ...]] = {
+    "meals": (follows_rota.CONSUMER,),
+    "rota": (follows_meals.CONSUMER,),
+}
 
 
-def watch_bucket(bucket: str) -> list[str]:
-    """Read a KV bucket and keep watching it (an ordered consumer on its stream)."""
+def reads_stream(stream: str) -> list[str]:
+    """Look up one stream and get its messages by sequence or by subject (Direct and API gets)."""
     return [
-        f"$JS.API.CONSUMER.*.KV_{bucket}.>",
-        f"$JS.API.CONSUMER.*.KV_{bucket}",
-        f"$JS.API.CONSUMER.*.*.KV_{bucket}.>",
+        f"$JS.API.STREAM.INFO.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}",
+        f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
     ]
+
+
+def reads_bucket(bucket: str) -> list[str]:
+    return reads_stream(f"KV_{bucket}")
+
+
+def writes_bucket(bucket: str) -> list[str]:
+    """Put, create and update a KV entry. (A delete or purge marker is a publish on the same
+    subject: NATS cannot tell them apart, so whoever may write a bucket may also mark deletes.)"""
+    return [f"$KV.{bucket}.>"]
+
+
+def pulls(stream: str) -> list[str]:
+    """Replays of one stream with consumers of our own that nats-py names at random
+    (`pull_subscribe`): create, fetch, ask after and delete them. Another user's durable is
+    denied to everyone but its owner (`others_durables`)."""
+    return [
+        f"$JS.API.CONSUMER.CREATE.{stream}.*",
+        f"$JS.API.CONSUMER.CREATE.{stream}.*.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.API.CONSUMER.INFO.{stream}.*",
+        f"$JS.API.CONSUMER.DELETE.{stream}.*",
+    ]
+
+
+def ordered(stream: str) -> list[str]:
+    """Ordered (push) consumers as nats-py makes them (`js.subscribe(..., ordered_consumer=True)`,
+    `kv.watch`): an unnamed consumer the server names, created again after a gap, with flow
+    control. Nothing that names a consumer: no one else's can be reached this way."""
+    return [f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>"]
+
+
+def watches(bucket: str) -> list[str]:
+    """`kv.watch` and `kv.keys`: an ordered consumer on the bucket's stream, and the info of it
+    (the server names it). A bucket's stream has no durables."""
+    return [*ordered(f"KV_{bucket}"), f"$JS.API.CONSUMER.INFO.KV_{bucket}.*"]
+
+
+def durable(stream: str, name: str) -> list[str]:
+    """Every JetStream subject that acts on one durable consumer: create, update, info, fetch,
+    pause, reset, delete, leader step-down, and the acks of its messages."""
+    return [
+        f"$JS.API.CONSUMER.*.{stream}.{name}",
+        f"$JS.API.CONSUMER.*.{stream}.{name}.>",
+        f"$JS.API.CONSUMER.*.*.{stream}.{name}",
+        f"$JS.ACK.{stream}.{name}.>",
+    ]
+
+
+def own_durables(owner: str) -> list[str]:
+    return [rule for name in DURABLES.get(owner, ()) for rule in durable(EVENTS, name)]
+
+
+def others_durables(owner: str) -> list[str]:
+    return [
+        rule
+        for other, names in DURABLES.items()
+        if other != owner
+        for name in names
+        for rule in durable(EVENTS, name)
+    ]
+
+
+class Responses(msgspec.Struct, frozen=True):
+    """NATS `allow_responses` with limits: up to `max` messages to a request's reply subject,
+    within `expires` (a NATS duration) of receiving it."""
+
+    max: int
+    expires: str
 
 
 class Permissions(msgspec.Struct, frozen=True):
     publish: list[str]
     subscribe: list[str]
     deny_publish: list[str] = []
-    responds: bool = False  # may answer requests it received (allow_responses)
+    responds: bool | Responses = False  # may answer requests it received (allow_responses)
 
 
-def service(context: str, sends: tuple[str, ...] = ()) -> Permissions:
+# A rebuild answers with its progress and then its result, all as responses to the request:
+# the projector needs no right to publish into the coordinator's inbox.
+REBUILD_ANSWERS = Responses(max=subjects.REBUILD_ANSWERS, expires="1h")
+
+
+def service(
+    context: str, sends: tuple[str, ...] = (), forgets: bool = False, replays: bool = False
+) -> Permissions:
     """A command service: answers its own commands, appends only its own context's events,
-    and sends only the commands of other contexts named in `sends`."""
+    sends only the commands of other contexts named in `sends`, keeps its command outcomes,
+    seals personal fields with the keys it reads and makes (every context's events hold some),
+    and follows the log only through its own durables. Only the context that `forgets` may
+    erase a key (onboarding: `person_forgotten`). One that `replays` reads the log with
+    consumers of its own too (the rota's calendar)."""
+    erase = [f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}"] if forgets else []
+    replay = pulls(EVENTS) if replays else []
     return Permissions(
         publish=[
             f"crew.evt.{context}.>",
             *sends,
-            OUTCOMES,
-            PERSONAL_KEYS,
-            f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}",  # erasure: the key goes
-            *READ_LOG,
+            "$JS.API.INFO",
+            *reads_stream(EVENTS),
+            *reads_bucket(OUTCOMES),
+            *writes_bucket(OUTCOMES),
+            *reads_bucket(KEYS_BUCKET),
+            *writes_bucket(KEYS_BUCKET),
+            *erase,
+            *own_durables(context),
+            *replay,
             subjects.STATUS,
         ],
         subscribe=[subjects.commands_of(context), subjects.STATUS, OWN_INBOX],
+        deny_publish=others_durables(context),
         responds=True,
     )
 
@@ -81,14 +168,23 @@ def service(context: str, sends: tuple[str, ...] = ()) -> Permissions:
 ROLES: dict[str, Permissions] = {
     # meals days follow the rota; a cooking claim meals turns down is handed back to the rota
     "meals": service("meals", sends=(subjects.command_subject("rota", "release_claim"),)),
-    "rota": service("rota"),
-    "onboarding": service("onboarding"),
-    # The projector reads the log and the personal keys (names in views), answers rebuilds.
+    "rota": service("rota", replays=True),  # the calendar reads the series so far
+    "onboarding": service("onboarding", forgets=True),
+    # The projector replays the log, reads the personal keys (names in views) and answers
+    # rebuilds with their progress.
     "projector": Permissions(
-        publish=[*READ_LOG, "_INBOX_coordinator.>", subjects.STATUS],  # rebuild progress
+        publish=[
+            "$JS.API.INFO",
+            *reads_stream(EVENTS),
+            *pulls(EVENTS),
+            *reads_bucket(KEYS_BUCKET),
+            # it checks at start that the house was prepared (crew.eventstore): counts only
+            f"$JS.API.STREAM.INFO.KV_{OUTCOMES}",
+            subjects.STATUS,
+        ],
         subscribe=["crew.projector.>", subjects.STATUS, OWN_INBOX],
-        deny_publish=["crew.evt.>", "crew.cmd.>"],
-        responds=True,
+        deny_publish=["crew.evt.>", "crew.cmd.>", *others_durables("projector")],
+        responds=REBUILD_ANSWERS,
     ),
     # The query service only answers SQL: it publishes nothing but its answers.
     "query": Permissions(
@@ -97,45 +193,54 @@ ROLES: dict[str, Permissions] = {
         deny_publish=["crew.evt.>", "crew.cmd.>", "$JS.>", "$KV.>"],
         responds=True,
     ),
-    # The kiosk sends commands and everyday SQL, and reads the token buckets.
+    # The kiosk sends the commands a tablet may send and everyday SQL, and reads the token
+    # buckets (kiosk tokens watched, calendar tokens looked up).
     "kiosk": Permissions(
         publish=[
-            "crew.cmd.>",
+            *(
+                subjects.command_subject(context, command)
+                for context, commands in sorted(KIOSK_MAY.items())
+                for command in sorted(commands)
+            ),
             subjects.QUERY_SQL,
             "$JS.API.INFO",
             f"$JS.API.STREAM.INFO.KV_{KIOSK_TOKENS}",
-            f"$JS.API.STREAM.INFO.KV_{ICAL_TOKENS}",
-            f"$JS.API.DIRECT.GET.KV_{ICAL_TOKENS}.>",
-            f"$JS.API.STREAM.MSG.GET.KV_{ICAL_TOKENS}",
-            *watch_bucket(KIOSK_TOKENS),
-            "$JS.FC.>",
+            *watches(KIOSK_TOKENS),
+            *reads_bucket(ICAL_TOKENS),
             subjects.STATUS,
         ],
         subscribe=[subjects.STATUS, OWN_INBOX],
-        deny_publish=["crew.evt.>", subjects.QUERY_RESTRICTED_SQL],
+        deny_publish=["crew.evt.>", subjects.QUERY_RESTRICTED_SQL, *others_durables("kiosk")],
         responds=True,
     ),
-    # Coordinators (the `crew` CLI): commands, all SQL, rebuilds, the log, kiosk tokens.
-    # They never append events by hand nor delete the log.
+    # Coordinators (the `crew` CLI): commands, all SQL, rebuilds, the log, kiosk and calendar
+    # tokens, and every bucket for `crew backup` (the personal keys also for `crew export`).
+    # They never append events by hand, delete the log, nor touch a component's durable.
     "coordinator": Permissions(
         publish=[
             "crew.cmd.>",
             "crew.query.>",
             "crew.projector.>",
             subjects.STATUS,
-            f"$KV.{KIOSK_TOKENS}.>",
-            f"$KV.{ICAL_TOKENS}.>",
-            *READ_LOG,
-            *(rule for bucket in BUCKETS for rule in watch_bucket(bucket)),  # crew backup
+            *writes_bucket(KIOSK_TOKENS),
+            *writes_bucket(ICAL_TOKENS),
+            "$JS.API.INFO",
+            *reads_stream(EVENTS),
+            *pulls(EVENTS),
+            *(rule for bucket in BUCKETS for rule in reads_bucket(bucket)),
+            *(rule for bucket in BUCKETS for rule in pulls(f"KV_{bucket}")),
+            *(rule for bucket in BUCKETS for rule in watches(bucket)),
         ],
         subscribe=[subjects.EVENTS_ALL, OWN_INBOX],
-        deny_publish=["crew.evt.>"],
+        deny_publish=["crew.evt.>", *others_durables("coordinator")],
     ),
-    # Other services: read and follow the log, nothing else.
+    # Other services: read and follow the log with gets and ordered consumers, nothing else.
+    # `$JS.API.STREAM.NAMES` lets `js.subscribe("crew.evt.meals.>", ordered_consumer=True)`
+    # find the stream; it answers names only.
     "observer": Permissions(
-        publish=READ_LOG,
+        publish=["$JS.API.INFO", "$JS.API.STREAM.NAMES", *reads_stream(EVENTS), *ordered(EVENTS)],
         subscribe=[subjects.EVENTS_ALL, OWN_INBOX],
-        deny_publish=["crew.evt.>", "crew.cmd.>"],
+        deny_publish=["crew.evt.>", "crew.cmd.>", *others_durables("observer")],
     ),
     # `crew up` itself: creates the stream and the buckets before anything else starts.
     "house": Permissions(publish=[">"], subscribe=[">"]),
@@ -169,7 +274,9 @@ def authorization_block(passwords: dict[str, str]) -> str:
             "publish": {"allow": role.publish or ["_NOTHING_"], "deny": role.deny_publish},
             "subscribe": {"allow": subscribe or ["_NOTHING_"]},
         }
-        if role.responds:
+        if isinstance(role.responds, Responses):
+            permissions["allow_responses"] = msgspec.to_builtins(role.responds)
+        elif role.responds:
             permissions["allow_responses"] = True
         users.append({"user": user, "password": passwords[user], "permissions": permissions})
     return (

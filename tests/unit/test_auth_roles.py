@@ -1,0 +1,38 @@
+"""The role table's own bookkeeping: every durable consumer the code makes has its owner in
+crew/auth.py DURABLES (NATS wildcards cannot match a name prefix, so each is listed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from crew import auth
+
+ROOT = Path(__file__).resolve().parents[2]
+# A durable's name: a CONSUMER constant handed to crew.follow.in_order, or a literal name.
+NAMED = re.compile(r'^CONSUMER = "([^"]+)"|durable(?:_name)?="([^"]+)"', re.MULTILINE)
+
+
+def test_every_durable_in_the_code_has_its_owner_in_the_role_table() -> None:
+    found = {
+        name
+        for folder in ("crew", "services", "projections")
+        for path in (ROOT / folder).rglob("*.py")
+        for match in NAMED.finditer(path.read_text())
+        for name in match.groups()
+        if name
+    }
+    listed = {name for names in auth.DURABLES.values() for name in names}
+    assert found, "the scan finds the followers' durables"
+    assert found <= listed, f"durables without an owner in auth.DURABLES: {found - listed}"
+
+
+def test_a_durable_is_denied_to_every_user_but_its_owner_and_the_house() -> None:
+    for owner, names in auth.DURABLES.items():
+        for name in names:
+            rule = f"$JS.API.CONSUMER.*.{auth.EVENTS}.{name}"
+            for user, role in auth.ROLES.items():
+                if user in (owner, "house", "nobody"):
+                    continue
+                denied = rule in role.deny_publish or "$JS.>" in role.deny_publish
+                assert denied, f"{user} is not denied {name}"
