@@ -122,3 +122,48 @@ def test_every_command_that_acts_defaults_to_the_same_coordinator() -> None:
     actors = {parser().parse_args(args).actor for args in acting}
     assert actors == {client.coordinator()}
     assert client.coordinator().startswith("coordinator:")
+
+
+def test_the_nats_rights_table_says_what_the_auth_matrix_checks_against_the_server() -> None:
+    """docs/operations.md's table per NATS user against the matrix's own table of rights
+    (tests/faults/test_auth.py), which the real server is checked against."""
+    from tests.faults import test_auth as matrix
+
+    def allowed(action: str, subject: str) -> set[str]:
+        return next(who for a, s, who in matrix.MATRIX if (a, s) == (action, subject))
+
+    text = (ROOT / "docs" / "operations.md").read_text()
+    lines = text[text.index("| NATS user |") :].splitlines()
+    rows = {}
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[re.findall(r"`([^`]+)`", cells[0])[0]] = cells[1:]
+    assert set(rows) == set(matrix.USERS)
+    commands = {c: allowed("publish", f"crew.cmd.{c}") for c in matrix.COMMAND_TYPES}
+
+    def named(cell: str, pattern: str) -> set[str]:
+        return {n for n in re.findall(r"`([^`]+)`", cell) if re.fullmatch(pattern, n)}
+
+    for user, (log, reads, writes, sends, consumers, inboxes) in rows.items():
+        if user == "house":
+            assert "everything" in log
+            continue
+        buckets = matrix.BUCKET_RIGHTS
+        assert ("reads" in log) == (user in matrix.LOG_READERS), user
+        assert named(reads, "CREW_[A-Z_]+") == {b for b, r in buckets.items() if user in r[0]}
+        assert named(writes, "CREW_[A-Z_]+") == {b for b, r in buckets.items() if user in r[1]}
+        erases = user in buckets["CREW_PERSONAL_KEYS"][2]
+        assert ("erases" in writes) == erases, user
+        sent = {c for c, who in commands.items() if user in who}
+        assert (sent == set(commands)) == sends.startswith("all"), user
+        if not sends.startswith("all"):
+            assert named(sends, r"[a-z]+\.[a-z_]+") == sent, user
+        durables = {d for d, owner in matrix.FOLLOWERS.items() if owner == user}
+        assert named(consumers, r"[a-z]+-follows-[a-z]+") == durables, user
+        assert ("replays" in consumers) == (user in matrix.REPLAYERS), user
+        ordered = user in allowed("publish", "$JS.API.CONSUMER.CREATE.CREW_EVENTS")
+        assert ("ordered" in consumers) == ordered, user
+        follows = user in allowed("subscribe", "crew.evt.>")
+        assert ("the events as they happen" in inboxes) == follows, user
