@@ -8,15 +8,24 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
+from crew import client, settings
 from crew.natsserver import NatsServer
-from crew.personal import KEYS_BUCKET, JetStreamVault, ensure_vault, seal_event
+from crew.personal import (
+    FORGOTTEN_MARKER,
+    KEYS_BUCKET,
+    JetStreamVault,
+    ensure_vault,
+    seal_event,
+)
 from schemas import meals as m
+from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
 from tests.integration.test_rota_house import PARTY as ROTA_PARTY
 
@@ -528,6 +537,64 @@ async def test_a_key_made_while_a_person_is_being_forgotten_is_erased_too(
     stored = b"".join(f.read_bytes() for f in nats_server.store.rglob("*") if f.is_file())
     assert handed, "the sealers ran"
     assert not any(key in stored for key in {first, *handed})
+
+
+async def test_a_forget_stopped_before_the_erase_is_finished_by_its_retry_or_the_next_start(
+    nc: NATS, nats_server: NatsServer
+) -> None:
+    """A forget that left the marker but not yet erased the key (it crashed in between): the
+    retry erases it, and so does the sweep onboarding runs at every start."""
+    vault = JetStreamVault(nc)
+    keys = {person: await vault.key(person, create=True) for person in ("anna", "bo")}
+    kv = await nc.jetstream().key_value(KEYS_BUCKET)
+    for person in keys:
+        await kv.put(person, FORGOTTEN_MARKER)  # the first step only, as a crash leaves it
+    await vault.forget("anna")  # the retry
+    assert await vault.erase_forgotten() == 1, "bo's key was left"
+    assert await vault.erase_forgotten() == 0
+    assert await vault.key("bo", create=True) is None
+    nats_server.stop()
+    stored = b"".join(f.read_bytes() for f in nats_server.store.rglob("*") if f.is_file())
+    assert not any(key is None or key in stored for key in keys.values())
+
+
+def stored_in(home: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in home.rglob("*") if f.is_file())
+
+
+async def key_of(env: Env, person: str) -> bytes | None:
+    nc = await client.connect(settings.find_nats_url(Path(env["CREW_HOME"])))
+    try:
+        return await JetStreamVault(nc).key(person)
+    finally:
+        await nc.close()
+
+
+def test_a_forget_killed_between_marker_and_erase_is_finished_at_restart_and_by_its_retry(
+    crew_env: Env,
+) -> None:
+    faulty = {**crew_env, "CREW_FAULT_EXIT_AFTER_FORGET_MARKER": "1"}
+    with start_house(faulty) as (env, _):
+        home = Path(env["CREW_HOME"])
+        accepted(
+            send(env, "onboarding.register_crew_member", {"crew_id": "zq", "display_name": NAME})
+        )
+        key = asyncio.run(key_of(env, "zq"))
+        assert key is not None and key in stored_in(home)
+        cut = crew(env, "forget", "zq", check=False)
+        assert cut.returncode != 0, "onboarding died after the marker, before answering"
+        deadline = time.monotonic() + 60
+        while crew(env, "status", check=False).returncode != 0:  # `crew up` restarts it
+            assert time.monotonic() < deadline, "onboarding did not come back"
+            time.sleep(0.5)
+        assert key not in stored_in(home), "the restart's sweep erased the key"
+        assert "forgotten" in crew(env, "forget", "zq").stdout  # the retry finishes the rest
+        eventually(
+            env,
+            "select display_name, forgotten from crew where crew_id = 'zq'",
+            [{"display_name": FORGOTTEN, "forgotten": True}],
+        )
+        assert key not in stored_in(home) and NAME.encode() not in stored_in(home)
 
 
 async def test_an_older_keys_bucket_is_widened_by_an_admin_only(nats_server: NatsServer) -> None:
