@@ -202,6 +202,7 @@ SECRETS = {
     "notes": "Gloxiniatalk",
     "diet_note": "Vermilionbeans",
     "withdraw_reason": "Sneezewortcold",
+    "redirected_to": "Quagmirecollective",  # where a newcomer, zr, was pointed
 }
 LEAKS = [s.encode() for s in SECRETS.values()] + [b"Quixtwhistle"]
 FORGOTTEN = "forgotten crew member"
@@ -292,6 +293,17 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     accepted(
         send(env, "onboarding.onboard_newcomer", {"newcomer_id": "zq", "buddy_crew_id": "anna"})
     )
+    accepted(send(env, "onboarding.register_newcomer", {"newcomer_id": "zr", "display_name": "R"}))
+    accepted(
+        send(env, "onboarding.record_conversation", {"newcomer_id": "zr", "host_crew_id": "anna"})
+    )
+    accepted(
+        send(
+            env,
+            "onboarding.redirect_newcomer",
+            {"newcomer_id": "zr", "to": SECRETS["redirected_to"]},
+        )
+    )
     for meal, date in (("tue", "2030-01-08"), ("wed", "2030-01-09")):
         accepted(send(env, "meals.plan_meal", {"meal_id": meal, "date": date, "helper_slots": 2}))
         accepted(
@@ -342,7 +354,9 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     assert details[0]["contact"] == SECRETS["contact"]
     assert details[0]["brought_by"] == SECRETS["brought_by"]
     assert details[0]["interests"] == [SECRETS["interest"]]
-    notes = sql_restricted(env, "select conversations[1].notes as n from conversation_notes")
+    notes = sql_restricted(
+        env, "select conversations[1].notes as n from conversation_notes where person_id = 'zq'"
+    )
     assert notes == [{"n": SECRETS["notes"]}]
     log = crew(env, "events", "--format", "json").stdout
     assert "sealed:v1:zq:display_name:" in log and "sealed:v1:zq:reason:" in log
@@ -373,7 +387,11 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     assert any(p.get("reason") == SECRETS["withdraw_reason"] for p in payloads)
     assert {"meal_helper", "cleaning_party"} <= {p["kind"] for p in exported["participation"]}
 
+    funnel = "select redirected_to from onboarding_funnel where newcomer_id = 'zr'"
+    assert sql(env, funnel) == [{"redirected_to": SECRETS["redirected_to"]}]
+
     assert "forgotten" in crew(env, "forget", "zq").stdout
+    assert "forgotten" in crew(env, "forget", "zr").stdout
     eventually(
         env,
         NAMES_SHOWN,
