@@ -197,13 +197,20 @@ def remember_place(home: Path, place: Path) -> None:
     _append_new(home / PLACES, [str(place.resolve())], {str(p) for p in backup_places(home)})
 
 
-def keep_forgotten(home: Path, ids: Iterable[str]) -> int:
-    """Write forgotten ids to the home's ledger and to the ledger of every backup place."""
+def keep_forgotten(home: Path, ids: Iterable[str]) -> list[str]:
+    """Write forgotten ids to the home's ledger and to the ledger of every backup place there
+    is; returns what could not be written. A place that is not there (a disk not plugged in)
+    is skipped, not made: the next start of the house, or the next backup there, catches up."""
     ids = set(ids)
-    added = remember_forgotten(home / LEDGER, ids)
+    remember_forgotten(home / LEDGER, ids)
+    problems = []
     for place in backup_places(home):
-        added += remember_forgotten(place / LEDGER, ids)
-    return added
+        try:
+            if place.is_dir():
+                remember_forgotten(place / LEDGER, ids)
+        except (OSError, BackupError) as exc:
+            problems.append(f"{place / LEDGER}: {exc}")
+    return problems
 
 
 def forgotten_in(folder: Path) -> set[str]:

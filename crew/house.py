@@ -246,16 +246,26 @@ class House:
                 )
                 try:
                     kv = await nc.jetstream().key_value(KEYS_BUCKET)
+                    current: list[str] | None = []  # handed over first: written at once
                     async for entry in await kv.watchall():
-                        if entry is not None and entry.value == FORGOTTEN_MARKER:
-                            keep_forgotten(self.home, [entry.key])
+                        if entry is None:  # the end of what was there
+                            ids, current = current or [], None
+                        elif entry.value != FORGOTTEN_MARKER:
+                            continue
+                        elif current is not None:
+                            current.append(entry.key)
+                            continue
+                        else:
+                            ids = [entry.key]
+                        for problem in keep_forgotten(self.home, ids):
+                            self.say(f"could not keep a forgotten-ids ledger: {problem}")
                 finally:
                     await nc.close()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a disk or NATS hiccup: say so, and try again
                 self.say(f"keeping the forgotten-ids ledgers failed ({type(exc).__name__})")
-                await asyncio.sleep(2)
+            await asyncio.sleep(2)  # the watch ended or failed: watch again, a moment later
 
     async def _start_nats(self) -> None:
         """The embedded NATS: one node, or a cluster of nodes on loopback; either way with a

@@ -14,6 +14,7 @@ from crew.backup import (
     Saved,
     file_of,
     forgotten_in,
+    keep_forgotten,
     keep_ledgers,
     ledger_beside,
     read_ledger,
@@ -63,3 +64,13 @@ def test_a_backup_names_whom_it_holds_as_forgotten_and_the_ledger_lies_beside_it
     assert ledger_beside(folder) == tmp_path / "backups" / LEDGER
     assert read_ledger(ledger_beside(folder)) == read_ledger(home / LEDGER) == {"zq"}
     assert (home / "backup-places").read_text().split() == [str(tmp_path / "backups")]
+
+
+def test_a_backup_place_that_is_not_there_is_skipped_not_made(tmp_path: Path) -> None:
+    home, here, gone = tmp_path / "home", tmp_path / "usb", tmp_path / "unplugged"
+    here.mkdir()
+    (home).mkdir()
+    (home / "backup-places").write_text(f"{here}\n{gone}\n")
+    assert keep_forgotten(home, ["zq"]) == []
+    assert read_ledger(here / LEDGER) == read_ledger(home / LEDGER) == {"zq"}
+    assert not gone.exists()
