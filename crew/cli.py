@@ -58,6 +58,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
     if args.cluster < 1:
         raise SystemExit("crew up: --cluster needs at least 1 node")
+    if args.forgotten and not args.restore:
+        raise SystemExit("crew up: --forgotten goes with --restore")
     home.mkdir(parents=True, exist_ok=True)
     house = House(
         home,
@@ -67,6 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         say=lambda text: print(text, flush=True),
         cluster=args.cluster,
         restore=Path(args.restore).resolve() if args.restore else None,
+        forgotten=[Path(f).resolve() for f in args.forgotten],
     )
     return asyncio.run(house.run())
 
@@ -598,13 +601,23 @@ def cmd_deploy_config(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from crew.backup import backup
+    from crew.backup import backup, keep_ledgers, ledger_beside
 
     async def work(nc: Any) -> int:
-        counts = await backup(nc, Path(args.folder), lambda line: print(line, flush=True))
+        folder = Path(args.folder)
+        counts = await backup(nc, folder, lambda line: print(line, flush=True))
         print(
             f"backed up {sum(counts.values()):,} messages of {len(counts)} streams to "
             f"{args.folder}; restore with: crew up --home NEW --restore {args.folder}"
+        )
+        # The running house keeps the ledger beside this backup from now on, if it runs here.
+        home = settings.home_from_env()
+        running_here = not os.environ.get("CREW_NATS_URL") and (home / settings.HOUSE_FILE).exists()
+        ids = keep_ledgers(folder, home if running_here else None)
+        print(
+            f"{len(ids)} forgotten ids kept in {ledger_beside(folder)} (outside the backup; "
+            "every restore applies it)"
+            + ("" if running_here else "; later forgets are not added there: run crew backup again")
         )
         return 0
 
@@ -659,7 +672,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--restore",
         metavar="FOLDER",
-        help="start a new house from a backup (crew backup): the log keeps its sequence numbers",
+        help="start a new house from a backup (crew backup): the log keeps its sequence numbers; "
+        "everyone in FOLDER/../forgotten-ids, <home>/forgotten-ids and --forgotten stays forgotten",
+    )
+    p.add_argument(
+        "--forgotten",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="with --restore: one more ledger of forgotten ids (one id a line) to apply; "
+        "repeatable",
     )
     p.add_argument(
         "--cluster",

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +19,18 @@ import nats.errors
 import nats.js.errors
 
 from crew import auth, client
+from crew.backup import (
+    LEDGER,
+    BackupError,
+    apply_forgotten,
+    keep_forgotten,
+    ledger_beside,
+    read_ledger,
+    restore,
+)
 from crew.eventstore import ensure_event_store
 from crew.natsserver import NatsServer, free_port, nodes
+from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET
 from crew.settings import HOUSE_FILE
 from services.kiosk import tokens
 
@@ -80,9 +90,13 @@ class House:
         say: Callable[[str], None],
         cluster: int = 1,
         restore: Path | None = None,
+        forgotten: Sequence[Path] = (),
     ) -> None:
         self.say = say  # progress for whoever started the house (the CLI prints it)
         self.restore = restore
+        self.forgotten = list(forgotten)  # more ledgers of forgotten ids for the restore
+        self._to_record: list[str] = []  # forgotten ids the restored log may not know yet
+        self._ledgers: asyncio.Task[None] | None = None
         self.home = home
         self.nats_port = nats_port
         self.http_port = http_port
@@ -147,14 +161,12 @@ class House:
         )
         await prepare_when_ready(nc, replicas)
         if self.restore:
-            from crew.backup import BackupError, restore
-
-            self.say(f"restoring the backup in {self.restore} ...")
             try:
-                await restore(nc, self.restore, self.say)
+                await self._restore(nc, self.restore)
             except BackupError as exc:
                 await nc.close()
                 raise SystemExit(f"crew up: {exc}") from None
+        self._ledgers = asyncio.create_task(self._keep_ledgers())
         self.kiosk_token = await tokens.add(nc, "house")  # a fresh token for this run's kiosk URL
         await nc.close()
         for component in self.components:
@@ -177,12 +189,93 @@ class House:
             raise SystemExit(
                 f"crew up: no answer from {', '.join(missing)}; see {self.home / 'logs'}"
             )
+        await self._record_forgotten()
         if self.demo:
             from crew.demo import seed
 
             self.say("seeding a demo house ...")
             await seed(self.url_of("coordinator"), self.say)
         self.say(self._banner())
+
+    async def _restore(self, nc: nats.NATS, folder: Path) -> None:
+        """The backup, then everyone forgotten since (or ever) forgotten again, before any
+        component can read a key: the ledgers beside the backup, in this home, and given."""
+        ledgers = [ledger_beside(folder), self.home / LEDGER, *self.forgotten]
+        for given in self.forgotten:
+            if not given.is_file():
+                raise BackupError(f"--forgotten {given}: no such file")
+        ids = set().union(*(read_ledger(ledger) for ledger in ledgers))
+        self.say(f"restoring the backup in {folder} ...")
+        await restore(nc, folder, self.say)
+        self._to_record = await apply_forgotten(nc, ids)
+        read = ", ".join(str(ledger) for ledger in ledgers if ledger.exists()) or "no ledger found"
+        self.say(
+            f"applied {len(ids)} forgotten ids ({read}); "
+            f"{len(self._to_record)} of them were in the backup"
+        )
+
+    async def _record_forgotten(self) -> None:
+        """The restored log learns who was forgotten after the backup (onboarding appends
+        `person_forgotten` unless it is there already), so the views say "forgotten crew
+        member"; their key is gone already."""
+        if not self._to_record:
+            return
+        nc = await client.connect(self.url_of("coordinator"), name="crew-up-restore")
+        try:
+            for person in self._to_record:
+                body = json.dumps({"person_id": person}).encode()
+                try:
+                    reply = json.loads(
+                        await client.send(
+                            nc,
+                            "onboarding.forget_person",
+                            body,
+                            actor="coordinator:restore",
+                            source="crew-up",
+                            timeout=30,
+                        )
+                    )
+                except client.NoService as exc:
+                    reply = {"status": "unanswered", "message": str(exc)}
+                if reply.get("status") != "accepted":  # their key is gone all the same
+                    self.say(
+                        f"the log does not say yet that {person} is forgotten ({reply}); "
+                        f"run: crew forget {person}"
+                    )
+        finally:
+            await nc.close()
+
+    async def _keep_ledgers(self) -> None:
+        """Every forget (a marker in the keys bucket), as it happens, into the home's ledger
+        and every backup place's. The watch first hands over every key, so a forget made
+        while `crew up` was down is caught at the next start."""
+        while True:
+            try:
+                nc = await nats.connect(
+                    **auth.connection(self.url_of("house")), name="crew-up-ledgers"
+                )
+                try:
+                    kv = await nc.jetstream().key_value(KEYS_BUCKET)
+                    current: list[str] | None = []  # handed over first: written at once
+                    async for entry in await kv.watchall():
+                        if entry is None:  # the end of what was there
+                            ids, current = current or [], None
+                        elif entry.value != FORGOTTEN_MARKER:
+                            continue
+                        elif current is not None:
+                            current.append(entry.key)
+                            continue
+                        else:
+                            ids = [entry.key]
+                        for problem in keep_forgotten(self.home, ids):
+                            self.say(f"could not keep a forgotten-ids ledger: {problem}")
+                finally:
+                    await nc.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a disk or NATS hiccup: say so, and try again
+                self.say(f"keeping the forgotten-ids ledgers failed ({type(exc).__name__})")
+            await asyncio.sleep(2)  # the watch ended or failed: watch again, a moment later
 
     async def _start_nats(self) -> None:
         """The embedded NATS: one node, or a cluster of nodes on loopback; either way with a
@@ -247,6 +340,9 @@ Stop with Ctrl-C.
 
     async def _stop(self) -> None:
         self.say("stopping the house ...")
+        if self._ledgers is not None:
+            self._ledgers.cancel()
+            await asyncio.gather(self._ledgers, return_exceptions=True)
         (self.home / HOUSE_FILE).unlink(missing_ok=True)
         running = [c.process for c in self.components if c.process and c.process.poll() is None]
         for process in running:

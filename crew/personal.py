@@ -24,13 +24,18 @@ import nats.js.errors
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.aio.client import Client as NATS
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RawStreamMsg, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
 KEYS_BUCKET = "CREW_PERSONAL_KEYS"
+KEYS_STREAM = f"KV_{KEYS_BUCKET}"
+NO_MESSAGE_FOUND = 10057  # JetStream's answer to deleting a message that is gone
 SEALED = "sealed:v1:"
 FORGOTTEN = "forgotten crew member"
 FORGOTTEN_MARKER = b"forgotten"  # what the keys bucket holds for a forgotten person
+# Fault injection for tests: with CREW_FAULT_EXIT_AFTER_FORGET_MARKER=1 the process dies hard
+# between leaving a forget marker and erasing the old key. Off by default.
+EXIT_AFTER_FORGET_MARKER = os.environ.get("CREW_FAULT_EXIT_AFTER_FORGET_MARKER") == "1"
 _SEALED_PERSON = re.compile(rb'"sealed:v1:([A-Za-z0-9_-]{1,64}):')
 
 
@@ -174,9 +179,11 @@ class JetStreamVault:
 
     async def forget(self, person: str) -> None:
         """Leave the marker first, so that from this moment no key is ever made for them again
-        (creating one fails while any entry exists), then securely erase the old key's message
-        (the server overwrites it). The bucket keeps two messages per person for exactly this
-        moment. Later personal data of theirs is dropped."""
+        (creating one fails while any entry exists), then securely erase every older message of
+        theirs (the server overwrites it). The bucket keeps two messages per person for exactly
+        this moment. A forget that stopped between the two steps is finished by its retry (the
+        marker is there: erase what is left) or by `erase_forgotten` when onboarding starts.
+        Later personal data of theirs is dropped."""
         self.evict(person)
         kv = await self._bucket()
         while True:
@@ -185,18 +192,54 @@ class JetStreamVault:
             except nats.js.errors.KeyNotFoundError:
                 try:
                     await kv.create(person, FORGOTTEN_MARKER)
-                    return
                 except nats.js.errors.KeyWrongLastSequenceError:
                     continue  # a key was made meanwhile: erase that one
+                break
             if entry.value == FORGOTTEN_MARKER:
-                return
+                break
             try:
                 await kv.update(person, FORGOTTEN_MARKER, last=entry.revision)
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue
-            assert entry.revision is not None
-            await self._js.delete_msg(f"KV_{KEYS_BUCKET}", entry.revision)
-            return
+            if EXIT_AFTER_FORGET_MARKER:
+                os._exit(137)
+            break
+        await self._erase(await self._messages(f"$KV.{KEYS_BUCKET}.{person}"))
+
+    async def erase_forgotten(self) -> int:
+        """Securely erase every message left of every forgotten person but their marker, in one
+        pass over the bucket; returns how many people had something left."""
+        found = await self._messages(f"$KV.{KEYS_BUCKET}.>")
+        forgotten = {m.subject for m in found if m.data == FORGOTTEN_MARKER}
+        left = [m for m in found if m.subject in forgotten and m.data != FORGOTTEN_MARKER]
+        await self._erase(left)
+        return len({m.subject for m in left})
+
+    async def _messages(self, subject: str) -> list[RawStreamMsg]:
+        """Every message on `subject` (a wildcard may be in it), oldest first, read directly."""
+        found: list[RawStreamMsg] = []
+        seq = 1
+        while True:
+            try:
+                msg = await self._js.get_msg(
+                    KEYS_STREAM, seq=seq, subject=subject, direct=True, next=True
+                )
+            except nats.js.errors.NotFoundError:
+                return found
+            assert msg.seq is not None  # a direct get always names the sequence
+            found.append(msg)
+            seq = msg.seq + 1
+
+    async def _erase(self, messages: Iterable[RawStreamMsg]) -> None:
+        """Erase (overwrite, not just mark deleted) each message that is not a marker."""
+        for msg in messages:
+            if msg.data == FORGOTTEN_MARKER or msg.seq is None:
+                continue
+            try:
+                await self._js.delete_msg(KEYS_STREAM, msg.seq)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != NO_MESSAGE_FOUND:
+                    raise  # otherwise another process erased it meanwhile
 
     def evict(self, person: str) -> None:
         self._cache.pop(person, None)
@@ -230,11 +273,11 @@ async def ensure_vault(nc: NATS, replicas: int = 1, admin: bool = False) -> None
     so this is done by `crew up` and `crew prepare`, and other callers leave it be."""
     js = nc.jetstream()
     try:
-        info = await js.stream_info(f"KV_{KEYS_BUCKET}")
+        info = await js.stream_info(KEYS_STREAM)
     except nats.js.errors.NotFoundError:
         await js.add_stream(
             StreamConfig(
-                name=f"KV_{KEYS_BUCKET}",
+                name=KEYS_STREAM,
                 description="crew: one key per person; erased when they are forgotten",
                 subjects=[f"$KV.{KEYS_BUCKET}.>"],
                 storage=StorageType.FILE,

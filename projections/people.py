@@ -1,10 +1,11 @@
 """Who is who: the crew registry (file), display names (in memory), and the restricted details.
 
-No name, contact detail or note is ever written to the DuckDB file. Display names live in the
-in-memory catalog `personal` of the projector's instance, so everyday views can show them;
-contact details, what brought a newcomer and conversation notes live in a separate in-memory
-instance that only `crew sql --restricted` reads. Both are rebuilt from the log (decrypting it)
-when the projector starts; forgetting a person deletes their rows, and their key is gone."""
+No name, contact detail, destination or note is ever written to the DuckDB file. Display
+names, and where a redirected newcomer was pointed, live in the in-memory catalog `personal`
+of the projector's instance, so everyday views can show them; contact details, what brought a
+newcomer and conversation notes live in a separate in-memory instance that only
+`crew sql --restricted` reads. Both are rebuilt from the log (decrypting it) when the
+projector starts; forgetting a person deletes their rows, and their key is gone."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ NAMES_DDL = """
 create table if not exists personal.people (
     person_id    varchar primary key,
     display_name varchar,
-    updated_at   timestamptz
+    updated_at   timestamptz,
+    redirected_to varchar
 );
 """
 
@@ -80,6 +82,7 @@ class NameRow(msgspec.Struct):
     person_id: str
     display_name: str = ""
     updated_at: str | datetime.datetime | None = None
+    redirected_to: str = ""  # where a newcomer was pointed: personal, so in memory only
 
 
 class RegistryRow(msgspec.Struct):
@@ -93,6 +96,8 @@ class RegistryRow(msgspec.Struct):
     onboarded_at: datetime.datetime | None = None
     registered_at: datetime.datetime | None = None
     redirected_at: datetime.datetime | None = None
+    # Never filled any more: where they were pointed is personal, kept in memory (`NameRow`).
+    # The column stays for files made before.
     redirected_to: str | None = None
     buddy_crew_id: str | None = None
     forgotten_at: datetime.datetime | None = None
@@ -121,6 +126,8 @@ def fold_name(row: NameRow | None, fact: Fact, person: str) -> NameRow | None:
     match fact.event:
         case o.NewcomerArrived(display_name=name) | o.CrewMemberRegistered(display_name=name):
             return NameRow(person_id=person, display_name=name, updated_at=fact.occurred_at)
+        case o.KindlyRedirected(to=to):
+            return replace(row or NameRow(person_id=person), redirected_to=to)
         case o.PersonForgotten():
             return None
     return row
@@ -150,8 +157,8 @@ def fold_registry(row: RegistryRow | None, fact: Fact, person: str) -> RegistryR
             row = replace(row, stage="crew", onboarded_at=at)
         case o.CrewMemberRegistered(registered_at=at):
             row = replace(row, stage="crew", registered_at=at)
-        case o.KindlyRedirected(to=to, redirected_at=at):
-            row = replace(row, stage="redirected", redirected_at=at, redirected_to=to)
+        case o.KindlyRedirected(redirected_at=at):
+            row = replace(row, stage="redirected", redirected_at=at)
         case o.BuddyAssigned(buddy_crew_id=buddy):
             row = replace(row, buddy_crew_id=buddy)
         case o.PersonForgotten(forgotten_at=at):

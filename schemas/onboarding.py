@@ -33,6 +33,10 @@ Notes = Annotated[
     ),
 ]
 Interest = Annotated[str, personal("person_id")]
+# Where a newcomer was pointed says something about them (a club, a counsellor, a shelter).
+Destination = Annotated[
+    str, personal("person_id", description="where they were pointed; encrypted in the log")
+]
 At = datetime.datetime | None
 
 
@@ -161,7 +165,9 @@ class NewcomerOnboarded(_Event, frozen=True, kw_only=True, tag="onboarding.newco
 
 
 class KindlyRedirected(_Event, frozen=True, kw_only=True, tag="onboarding.kindly_redirected"):
-    to: str
+    """`to` is sealed since 2026-12-04; older events hold it plain, and read as they are."""
+
+    to: Destination
     why: Story = ""
     redirected_at: datetime.datetime
 

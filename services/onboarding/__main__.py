@@ -1,4 +1,5 @@
 from crew.service import run
 from services.onboarding.decider import ONBOARDING
+from services.onboarding.erasure import finish_forgetting
 
-run(ONBOARDING)
+run(ONBOARDING, companions=[finish_forgetting])

@@ -8,15 +8,24 @@ import os
 import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
+from crew import client, settings
 from crew.natsserver import NatsServer
-from crew.personal import KEYS_BUCKET, JetStreamVault, ensure_vault, seal_event
+from crew.personal import (
+    FORGOTTEN_MARKER,
+    KEYS_BUCKET,
+    JetStreamVault,
+    ensure_vault,
+    seal_event,
+)
 from schemas import meals as m
+from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
 from tests.integration.test_rota_house import PARTY as ROTA_PARTY
 
@@ -193,6 +202,7 @@ SECRETS = {
     "notes": "Gloxiniatalk",
     "diet_note": "Vermilionbeans",
     "withdraw_reason": "Sneezewortcold",
+    "redirected_to": "Quagmirecollective",  # where a newcomer, zr, was pointed
 }
 LEAKS = [s.encode() for s in SECRETS.values()] + [b"Quixtwhistle"]
 FORGOTTEN = "forgotten crew member"
@@ -283,6 +293,17 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     accepted(
         send(env, "onboarding.onboard_newcomer", {"newcomer_id": "zq", "buddy_crew_id": "anna"})
     )
+    accepted(send(env, "onboarding.register_newcomer", {"newcomer_id": "zr", "display_name": "R"}))
+    accepted(
+        send(env, "onboarding.record_conversation", {"newcomer_id": "zr", "host_crew_id": "anna"})
+    )
+    accepted(
+        send(
+            env,
+            "onboarding.redirect_newcomer",
+            {"newcomer_id": "zr", "to": SECRETS["redirected_to"]},
+        )
+    )
     for meal, date in (("tue", "2030-01-08"), ("wed", "2030-01-09")):
         accepted(send(env, "meals.plan_meal", {"meal_id": meal, "date": date, "helper_slots": 2}))
         accepted(
@@ -333,7 +354,9 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     assert details[0]["contact"] == SECRETS["contact"]
     assert details[0]["brought_by"] == SECRETS["brought_by"]
     assert details[0]["interests"] == [SECRETS["interest"]]
-    notes = sql_restricted(env, "select conversations[1].notes as n from conversation_notes")
+    notes = sql_restricted(
+        env, "select conversations[1].notes as n from conversation_notes where person_id = 'zq'"
+    )
     assert notes == [{"n": SECRETS["notes"]}]
     log = crew(env, "events", "--format", "json").stdout
     assert "sealed:v1:zq:display_name:" in log and "sealed:v1:zq:reason:" in log
@@ -364,7 +387,11 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     assert any(p.get("reason") == SECRETS["withdraw_reason"] for p in payloads)
     assert {"meal_helper", "cleaning_party"} <= {p["kind"] for p in exported["participation"]}
 
+    funnel = "select redirected_to from onboarding_funnel where newcomer_id = 'zr'"
+    assert sql(env, funnel) == [{"redirected_to": SECRETS["redirected_to"]}]
+
     assert "forgotten" in crew(env, "forget", "zq").stdout
+    assert "forgotten" in crew(env, "forget", "zr").stdout
     eventually(
         env,
         NAMES_SHOWN,
@@ -528,6 +555,64 @@ async def test_a_key_made_while_a_person_is_being_forgotten_is_erased_too(
     stored = b"".join(f.read_bytes() for f in nats_server.store.rglob("*") if f.is_file())
     assert handed, "the sealers ran"
     assert not any(key in stored for key in {first, *handed})
+
+
+async def test_a_forget_stopped_before_the_erase_is_finished_by_its_retry_or_the_next_start(
+    nc: NATS, nats_server: NatsServer
+) -> None:
+    """A forget that left the marker but not yet erased the key (it crashed in between): the
+    retry erases it, and so does the sweep onboarding runs at every start."""
+    vault = JetStreamVault(nc)
+    keys = {person: await vault.key(person, create=True) for person in ("anna", "bo")}
+    kv = await nc.jetstream().key_value(KEYS_BUCKET)
+    for person in keys:
+        await kv.put(person, FORGOTTEN_MARKER)  # the first step only, as a crash leaves it
+    await vault.forget("anna")  # the retry
+    assert await vault.erase_forgotten() == 1, "bo's key was left"
+    assert await vault.erase_forgotten() == 0
+    assert await vault.key("bo", create=True) is None
+    nats_server.stop()
+    stored = b"".join(f.read_bytes() for f in nats_server.store.rglob("*") if f.is_file())
+    assert not any(key is None or key in stored for key in keys.values())
+
+
+def stored_in(home: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in home.rglob("*") if f.is_file())
+
+
+async def key_of(env: Env, person: str) -> bytes | None:
+    nc = await client.connect(settings.find_nats_url(Path(env["CREW_HOME"])))
+    try:
+        return await JetStreamVault(nc).key(person)
+    finally:
+        await nc.close()
+
+
+def test_a_forget_killed_between_marker_and_erase_is_finished_at_restart_and_by_its_retry(
+    crew_env: Env,
+) -> None:
+    faulty = {**crew_env, "CREW_FAULT_EXIT_AFTER_FORGET_MARKER": "1"}
+    with start_house(faulty) as (env, _):
+        home = Path(env["CREW_HOME"])
+        accepted(
+            send(env, "onboarding.register_crew_member", {"crew_id": "zq", "display_name": NAME})
+        )
+        key = asyncio.run(key_of(env, "zq"))
+        assert key is not None and key in stored_in(home)
+        cut = crew(env, "forget", "zq", check=False)
+        assert cut.returncode != 0, "onboarding died after the marker, before answering"
+        deadline = time.monotonic() + 60
+        while crew(env, "status", check=False).returncode != 0:  # `crew up` restarts it
+            assert time.monotonic() < deadline, "onboarding did not come back"
+            time.sleep(0.5)
+        assert key not in stored_in(home), "the restart's sweep erased the key"
+        assert "forgotten" in crew(env, "forget", "zq").stdout  # the retry finishes the rest
+        eventually(
+            env,
+            "select display_name, forgotten from crew where crew_id = 'zq'",
+            [{"display_name": FORGOTTEN, "forgotten": True}],
+        )
+        assert key not in stored_in(home) and NAME.encode() not in stored_in(home)
 
 
 async def test_an_older_keys_bucket_is_widened_by_an_admin_only(nats_server: NatsServer) -> None:

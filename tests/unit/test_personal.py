@@ -30,7 +30,10 @@ def test_schemas_mark_exactly_the_personal_fields() -> None:
     }
     assert personal_fields(m.SignedUpToEat) == {"diet_note": ("crew_id", False)}
     assert personal_fields(m.Withdrew) == {"reason": ("crew_id", False)}
-    assert personal_fields(o.KindlyRedirected) == {"why": ("person_id", False)}
+    assert personal_fields(o.KindlyRedirected) == {
+        "to": ("person_id", False),
+        "why": ("person_id", False),
+    }
     assert personal_fields(o.ConversationHeld) == {"notes": ("person_id", False)}
     assert personal_fields(m.VolunteeredToCook) == {}
 
@@ -81,3 +84,21 @@ async def test_after_forgetting_no_new_key_is_made_and_new_personal_data_is_not_
     )
     assert await vault.key("anna", create=True) is None
     assert msgspec.json.decode(later)["diet_note"] == ""
+
+
+async def test_where_a_newcomer_was_pointed_is_sealed_and_an_older_plain_one_still_reads() -> None:
+    vault = InMemoryVault()
+    event = o.KindlyRedirected(person_id="otto", to="the debt counselling", redirected_at=AT)
+    data = await seal_event(event, vault)
+    assert b"counselling" not in data
+    assert (
+        msgspec.json.decode(
+            unseal_payload(data, {"otto": await vault.key("otto")}), type=o.KindlyRedirected
+        )
+        == event
+    )
+    older = (
+        b'{"type":"onboarding.kindly_redirected","person_id":"otto","to":"the club",'
+        b'"redirected_at":"2030-01-07T00:00:00Z"}'
+    )
+    assert msgspec.json.decode(unseal_payload(older, {}), type=o.KindlyRedirected).to == "the club"
