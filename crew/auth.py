@@ -133,7 +133,8 @@ ROLES: dict[str, Permissions] = {
     ),
     # Other services: read and follow the log, nothing else.
     "observer": Permissions(
-        publish=READ_LOG,
+        # STREAM.NAMES: nats-py's js.subscribe(subject) first asks which stream holds it
+        publish=[*READ_LOG, "$JS.API.STREAM.NAMES"],
         subscribe=[subjects.EVENTS_ALL, OWN_INBOX],
         deny_publish=["crew.evt.>", "crew.cmd.>"],
     ),
