@@ -3,8 +3,10 @@ nats-server lets every component in with its plain password."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import bcrypt
 import nats
@@ -54,3 +56,15 @@ async def test_components_log_in_with_their_plain_passwords_not_with_the_hashes(
         say(f"crew up's nats.conf: {len(hashes)} bcrypt hashes, no password; plain ones log in")
     finally:
         server.stop()
+
+
+def test_the_nats_conf_of_a_running_house_holds_no_password_of_house_json(
+    house: tuple[dict[str, str], object],
+) -> None:
+    home = Path(house[0]["CREW_HOME"])
+    urls = [u for u in json.loads((home / "house.json").read_text()).values() if "://" in str(u)]
+    secrets = {urlsplit(u.split(",")[0]).password for u in urls} - {None}
+    assert len(secrets) >= 2  # the coordinator's and the observer's, at least
+    written = (home / "nats.conf").read_text()
+    assert not [s for s in secrets if s and s in written]
+    assert written.count('"password": "$2a$') == len(auth.LOGINS)
