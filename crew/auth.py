@@ -176,7 +176,7 @@ def hashed(password: str, cost: int = BCRYPT_COST) -> str:
 
 
 def hashes(passwords: dict[str, str]) -> dict[str, str]:
-    # bcrypt lets go of the GIL: side by side, `crew up` waits for a few rounds, not ten
+    # bcrypt lets go of the GIL: side by side, `crew up` waits for a few rounds, not nine
     with ThreadPoolExecutor() as pool:
         return dict(zip(passwords, pool.map(hashed, passwords.values()), strict=True))
 
