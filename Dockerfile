@@ -23,5 +23,7 @@ RUN pip install -e . \
 
 USER crew
 VOLUME ["/data"]
-EXPOSE 4222 6222 8222 8080
+# Clients' NATS and the kiosk. Not the route port (6222) nor the monitor (8222): the nodes
+# reach one another on their own network, and the monitor is for the health check inside.
+EXPOSE 4222 8080
 CMD ["crew", "--help"]

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import bcrypt
 import msgspec
 
 from crew import settings, subjects
@@ -249,6 +251,7 @@ ROLES: dict[str, Permissions] = {
     "nobody": Permissions(publish=[], subscribe=[], deny_publish=[">"]),
 }
 ANONYMOUS = "nobody"
+LOGINS = tuple(user for user in ROLES if user != ANONYMOUS)  # the users with a password
 
 # Which user each component of `crew up` connects as.
 COMPONENT_USERS = {
@@ -260,12 +263,34 @@ COMPONENT_USERS = {
 }
 
 
+# nats-server checks the hash on every connect: cost 6 adds ~4 ms to a connect, 10 ~65 ms, 11
+# ~120 ms (measured on 2 cores; docs/operations.md). The passwords are 192 random bits, which
+# no cost factor makes easier or harder to guess: a cost only slows the guessing of passwords
+# people choose. The hash is there so that nats.conf holds nothing that logs in, which any
+# cost does, so a low one that keeps connects and the CLI quick.
+BCRYPT_COST = 6
+
+
 def passwords() -> dict[str, str]:
     return {user: secrets.token_urlsafe(24) for user in ROLES}
 
 
-def authorization_block(passwords: dict[str, str]) -> str:
-    """The `authorization { users = [...] }` block of nats.conf (JSON is valid NATS config)."""
+def hashed(password: str, cost: int = BCRYPT_COST) -> str:
+    """A bcrypt hash nats-server accepts in place of the password (`$2a$10$...`)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost, prefix=b"2a")).decode()
+
+
+def hashes(passwords: dict[str, str]) -> dict[str, str]:
+    # bcrypt lets go of the GIL: side by side, `crew up` waits for a few rounds, not nine
+    with ThreadPoolExecutor() as pool:
+        return dict(zip(passwords, pool.map(hashed, passwords.values()), strict=True))
+
+
+def authorization_block(passwords: dict[str, str], *, hash_passwords: bool = True) -> str:
+    """The `authorization { users = [...] }` block of nats.conf (JSON is valid NATS config),
+    with the bcrypt hash of each password (`hash_passwords=False`: the values as given)."""
+    if hash_passwords:
+        passwords = hashes({u: p for u, p in passwords.items() if u != ANONYMOUS})
     users = []
     for user, role in ROLES.items():
         own = f"{inbox_prefix_of(user)}.>"
@@ -278,7 +303,10 @@ def authorization_block(passwords: dict[str, str]) -> str:
             permissions["allow_responses"] = msgspec.to_builtins(role.responds)
         elif role.responds:
             permissions["allow_responses"] = True
-        users.append({"user": user, "password": passwords[user], "permissions": permissions})
+        # Nobody, who a client without credentials becomes, has no password: nats-server then
+        # checks the user's own password against itself, which a bcrypt hash never matches.
+        login = {} if user == ANONYMOUS else {"password": passwords[user]}
+        users.append({"user": user, **login, "permissions": permissions})
     return (
         "authorization " + json.dumps({"users": users}, indent=2) + f"\nno_auth_user: {ANONYMOUS}\n"
     )
@@ -301,15 +329,23 @@ def connection(url: str) -> dict[str, Any]:
 
 
 def env_name(user: str) -> str:
+    """The variable holding the user's password, for the component that logs in as it."""
     return f"CREW_PASSWORD_{user.upper()}"
 
 
+def hash_env_name(user: str) -> str:
+    """The variable holding the bcrypt hash of the user's password, for nats-server."""
+    return f"CREW_HASH_{user.upper()}"
+
+
 def authorization_from_env() -> str:
-    """The same block with every password read from the environment when nats-server starts
-    (`password: $CREW_PASSWORD_MEALS`): for compose and other deployments of your own."""
-    block = authorization_block({user: f"@@{env_name(user)}@@" for user in ROLES})
-    for user in ROLES:
-        block = block.replace(f'"@@{env_name(user)}@@"', f"${env_name(user)}")
+    """The same block with every password's hash read from the environment when nats-server
+    starts (`password: $CREW_HASH_MEALS`): for compose and other deployments of your own."""
+    block = authorization_block(
+        {user: f"@@{hash_env_name(user)}@@" for user in LOGINS}, hash_passwords=False
+    )
+    for user in LOGINS:
+        block = block.replace(f'"@@{hash_env_name(user)}@@"', f"${hash_env_name(user)}")
     return block
 
 

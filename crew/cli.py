@@ -916,8 +916,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "compose-env",
-        help="print fresh NATS passwords for compose.yaml (crew compose-env > .env)",
-        description="Print a fresh random password for every NATS user of the house, as "
+        help="print fresh NATS passwords and their hashes for compose.yaml (> .env)",
+        description="Print a fresh random password for every NATS user of the house and for "
+        "the cluster's routes, each with its bcrypt hash (all the NATS nodes get), as "
         "KEY=value lines that docker compose reads from .env (see docs/operations.md).",
     )
     p.set_defaults(run=cmd_compose_env)
@@ -926,7 +927,7 @@ def parser() -> argparse.ArgumentParser:
         "deploy-config",
         help="write deploy/nats.conf: the cluster config compose.yaml runs, users included",
         description="Write the 3-node cluster config that compose.yaml runs, with a user per "
-        "component whose passwords come from the environment (crew compose-env).",
+        "component whose password hashes come from the environment (crew compose-env).",
     )
     p.add_argument("--out", default="deploy/nats.conf", help="file (default deploy/nats.conf)")
     p.set_defaults(run=cmd_deploy_config)

@@ -199,7 +199,7 @@ async def anonymous_is_powerless(url: str, user: str | None, password: str | Non
 
 async def test_each_user_may_do_only_what_its_role_allows(tmp_path: Path) -> None:
     assert set(USERS) == set(auth.ROLES), "a user came or went: give it its column in MATRIX"
-    passwords = auth.passwords()
+    passwords = {**auth.passwords(), auth.ANONYMOUS: ""}  # nobody has no password (auth.py)
     server = NatsServer(tmp_path, free_port(), authorization=auth.authorization_block(passwords))
     server.start()
     try:
