@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -135,6 +136,30 @@ def test_a_runaway_query_is_stopped_at_the_time_limit(
     assert runaway.returncode == 1 and "longer than 2 s" in runaway.stderr
     assert time.monotonic() - started < 20
     assert crew(env, "sql", "select 1 as ok").returncode == 0, "the house answers on"
+
+
+def test_a_query_needing_too_much_memory_fails_alone_and_the_projector_folds_on(
+    house: tuple[dict[str, str], subprocess.Popen[str]],
+) -> None:
+    """A string is allocated outside DuckDB's memory_limit: without the projector process's
+    memory cap this query took 2.9 GB, in the process that folds the log."""
+    env, _ = house
+    runaway = crew(env, "sql", "select length(repeat('x', 1500000000)) as n", check=False)
+    assert runaway.returncode == 1, runaway.stdout
+    assert "the query needs more memory than a query may have" in runaway.stderr, runaway.stderr
+    status = crew(env, "status", check=False)
+    assert status.returncode == 0, status.stdout + status.stderr
+    pid = re.search(r"^projector\s+ok \(pid (\d+)\)", status.stdout, re.MULTILINE)
+    assert pid, status.stdout
+    peak_kb = int(re.findall(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid[1]}/status").read_text())[0])
+    assert peak_kb < 1024 * 1024, f"the projector peaked at {peak_kb // 1024} MB"
+    body = {"crew_id": "after-runaway", "display_name": "Afterwards"}
+    crew(env, "send", "onboarding.register_crew_member", json.dumps(body))
+    eventually(  # the projector folds on, names (in its memory) included
+        env,
+        "select display_name from crew_contributions where crew_id = 'after-runaway'",
+        [{"display_name": "Afterwards"}],
+    )
 
 
 def test_an_answer_bigger_than_nats_carries_is_cut_or_refused_never_a_timeout(
