@@ -224,7 +224,8 @@ def test_the_snapshot_opens_in_another_process_while_sign_ups_go_on(
         "meals.volunteer_to_cook",
         '{"meal_id":"snap","crew_id":"anna","role":"helper"}',
     )
-    time.sleep(0.5)
+    # the snapshot must hold anna's sign-up: wait until the views have it, not a fixed time
+    eventually(env, "select helpers from meal_plan where meal_id = 'snap'", [{"helpers": ["anna"]}])
     path = crew(env, "snapshot").stdout.split()[0]
     crew(
         env, "send", "meals.volunteer_to_cook", '{"meal_id":"snap","crew_id":"bo","role":"helper"}'
