@@ -127,6 +127,28 @@ async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
     assert meals == [[1]]
 
 
+async def test_stopping_waits_for_the_batch_being_applied_then_closes_the_file(
+    nc: NATS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint moves when the file's transaction commits; the in-memory views are folded
+    right after, in the same worker thread. A stop in between closed the file under it."""
+    await meals_workload(nc, meals=1)
+    fold = Projection._apply_in_memory
+
+    def slow_fold(self: Projection, facts: Any) -> None:
+        self.con.execute("select sum(i) from range(300000000) t(i)").fetchall()  # busy a moment
+        fold(self, facts)
+
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    monkeypatch.setattr(Projection, "_apply_in_memory", slow_fold)
+    await meals_workload(nc, meals=1, seed=7)
+    await wait_for(projector, await stream_last_seq(nc))  # committed; the fold still runs
+    await projector.stop()
+    assert projector.projection is None
+    assert not (tmp_path / "views.duckdb.wal").exists(), "closed cleanly, with a checkpoint"
+
+
 async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_path: Path) -> None:
     await meals_workload(nc, meals=20)
     projector = Projector(nc, tmp_path / "views.duckdb")
