@@ -590,6 +590,18 @@ def test_only_table_functions_on_the_list_are_answered(house: House) -> None:
         assert isinstance(ask(house, f"select * from {name['name']}"), SqlResult), name
 
 
+def test_a_file_function_let_through_the_list_still_finds_no_file_access(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    house.projection.lock_down()
+    monkeypatch.setattr(
+        query, "ALLOWED_TABLE_FUNCTIONS", query.ALLOWED_TABLE_FUNCTIONS | {"read_csv"}
+    )
+    monkeypatch.setattr(query, "_table_functions", frozenset())
+    reply = ask(house, "select * from read_csv('/etc/passwd')")
+    assert isinstance(reply, SqlError) and "no file access" in reply.message, reply
+
+
 def test_sql_text_longer_than_the_cap_is_refused_naming_the_cap(house: House) -> None:
     house.projection.lock_down()
     padding = " " * (query.MAX_SQL_BYTES - len("select 1"))
