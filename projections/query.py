@@ -343,9 +343,32 @@ def called_functions(sql: str) -> Iterator[str]:
         for (start, kind), end in zip(tokens, ends, strict=True)
         if kind != duckdb.token_type.comment
     ]
-    for (name, kind), (following, _) in itertools.pairwise(texts):
-        if kind in (duckdb.token_type.identifier, duckdb.token_type.keyword) and following == "(":
+    words = (duckdb.token_type.identifier, duckdb.token_type.keyword)
+    for i, ((name, kind), (following, _)) in enumerate(itertools.pairwise(texts)):
+        if kind in words and following == "(" and not names_a_cte(texts, i + 1):
             yield name
+
+
+# How the body of a CTE starts after its name and column list: `as (select ...`, `as
+# materialized (from ...`, `as not materialized (with ...`. After a call none of these parses
+# (`read_blob('f') as materialized` does, as an alias: hence the query keyword after "(").
+CTE_BODIES = tuple(
+    (*prefix, "(", start)
+    for prefix in (("as",), ("as", "materialized"), ("as", "not", "materialized"))
+    for start in ("select", "with", "from", "values", "(")
+)
+
+
+def names_a_cte(texts: list[tuple[str, Any]], opening: int) -> bool:
+    """Whether the parenthesis at `opening` holds the column names of a CTE being defined,
+    `with summary(n) as (select ...)`, rather than a call's arguments."""
+    depth = 0
+    for closing in range(opening, len(texts)):
+        depth += {"(": 1, ")": -1}.get(texts[closing][0], 0)
+        if depth == 0:
+            after = tuple(text for text, _ in texts[closing + 1 : closing + 6])
+            return any(after[: len(body)] == body for body in CTE_BODIES)
+    return False
 
 
 def refuse_plan(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:

@@ -555,6 +555,8 @@ def test_only_table_functions_on_the_list_are_answered(house: House) -> None:
         ("select * from duckdb_settings()", "duckdb_settings"),
         ("select * from duckdb_databases()", "duckdb_databases"),
         ("select * from enable_profiling()", "enable_profiling"),
+        (f"select * from read_blob('{wal}') as materialized", "read_blob"),  # an alias
+        (f"with summary(n) as (select 1) select * from read_text('{wal}')", "read_text"),
     ):
         reply = ask(house, sql)
         assert isinstance(reply, SqlError), sql
@@ -579,6 +581,8 @@ def test_only_table_functions_on_the_list_are_answered(house: House) -> None:
         ("select histogram(seq) from event_log", [[{1: 1}]]),  # the aggregate, not the macro
         ("select repeat('ab', 2)", [["abab"]]),
         ("select count(*) from crew_contributions", [[1]]),
+        ("with summary(n) as (select 1) select n from summary", [[1]]),  # a CTE, not a call
+        ("with functions(a) as materialized (select 2) select a from functions", [[2]]),
     ):
         reply = ask(house, sql)
         assert isinstance(reply, SqlResult) and reply.rows == rows, (sql, reply)
