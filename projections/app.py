@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,6 +25,13 @@ from projections.query import SqlError, SqlRequest, encode_reply, run_query
 
 log = structlog.get_logger("crew.projections")
 sql_decoder = msgspec.json.Decoder(SqlRequest)
+# The projector and the query service share one process (the query service reads the
+# projector's instance). DuckDB's memory_limit bounds its buffer pool only: a string, such as
+# repeat('x', 1500000000), is allocated outside it (2.9 GB measured). A cap on the process's data
+# segment (RLIMIT_DATA: heap and private writable mappings, thread stacks included) makes such
+# an allocation fail inside DuckDB, which answers the asker "out of memory" and goes on; the
+# projector goes on folding. Figures in docs/performance.md. 0 switches the cap off.
+MEMORY_CAP_MB = int(os.environ.get("CREW_PROJECTOR_MEMORY_CAP_MB", "1024"))
 SWAP_WAIT_S = 30.0  # a swap closes the old file and opens the new one: a moment, not longer
 T = TypeVar("T")
 
@@ -154,7 +163,20 @@ def build_app(config: settings.Settings) -> FastStream:
     return app
 
 
+def cap_memory(megabytes: int) -> None:
+    """Cap this process's data segment (never above a hard limit set from outside)."""
+    if megabytes <= 0:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = megabytes * 2**20
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+
+
 def run() -> None:
     config = settings.load()
     logs.configure("projector", config.log_format)
+    cap_memory(MEMORY_CAP_MB)
+    log.info("memory_capped", data_mb=MEMORY_CAP_MB)
     asyncio.run(build_app(config).run())

@@ -101,6 +101,9 @@ class Applied:
 
 
 MEMORY_LIMIT = os.environ.get("CREW_DUCKDB_MEMORY_LIMIT", "128MB")
+# What the file's instance may spill to <file>.tmp: a query bigger than this fails instead of
+# filling the disk the log and the views live on.
+MAX_TEMP_SIZE = os.environ.get("CREW_DUCKDB_MAX_TEMP_SIZE", "1GB")
 
 
 class Projection:
@@ -117,13 +120,23 @@ class Projection:
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
         self.con = duckdb.connect(
             str(path),
-            config={"threads": threads, "memory_limit": MEMORY_LIMIT},
+            config={
+                "threads": threads,
+                "memory_limit": MEMORY_LIMIT,
+                "max_temp_directory_size": MAX_TEMP_SIZE,
+            },
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
         # Contact details and notes: the same memory cap, and no spilling to disk (a temporary
         # file would put them on disk), so a query too big for memory fails instead.
         self.restricted = duckdb.connect(
-            ":memory:", config={"threads": 1, "memory_limit": MEMORY_LIMIT, "temp_directory": ""}
+            ":memory:",
+            config={
+                "threads": 1,
+                "memory_limit": MEMORY_LIMIT,
+                "temp_directory": "",
+                "max_temp_directory_size": "0B",
+            },
         )
         self.con.execute(CORE_DDL)
         for view in self.views:

@@ -83,7 +83,14 @@ async def apply_batch(projection: Projection, batch: list[Recorded], vault: Vaul
         if record.type == FORGOTTEN_TYPE:
             vault.evict(subjects.aggregate_of(record.subject))
     keys = await keys_for(vault, (record.data for record in batch))
-    return await asyncio.to_thread(projection.apply, batch, keys)
+    applying = asyncio.ensure_future(asyncio.to_thread(projection.apply, batch, keys))
+    try:
+        return await asyncio.shield(applying)
+    except asyncio.CancelledError:
+        # A thread cannot be cancelled: it goes on using the connection. Whoever cancelled us
+        # (stop, a swap) closes the file next, so return only once the thread is done with it.
+        await asyncio.wait([applying])
+        raise
 
 
 async def restore_in_memory(nc: NATS, projection: Projection, vault: Vault) -> int:

@@ -6,8 +6,11 @@ rolled back, so even a statement that slipped past the first check cannot write;
 is refused too (it would flush the projector's file under it), found in the bound plan rather
 than in the text, so no comment, quoting or string building hides it; the `query()` and
 `query_table()` table functions, which make SQL out of text, are refused; a time limit enforced
-by interrupting the cursor; a row cap; and a byte budget, so that every answer fits in one NATS
-message (a reply NATS will not carry would leave the asker waiting for a timeout).
+by interrupting the cursor, started before the text is even parsed; a cap on the size of the
+text; only the table functions on a reviewed list (`ALLOWED_TABLE_FUNCTIONS`), found by the
+tokenizer before anything is bound and again in the bound plan; a row cap; and a byte budget, so
+that every answer fits in one NATS message (a reply NATS will not carry would leave the asker
+waiting for a timeout).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,9 +42,45 @@ LEADING_COMMENTS = re.compile(r"^(?:\s|/\*.*?\*/|--[^\n]*)*", re.DOTALL)
 # Operators of a bound plan that write the file.
 PLAN = "explain (format json)"
 WRITING_OPERATORS = frozenset({"CHECKPOINT", "FORCE_CHECKPOINT"})
-# Table functions that run SQL made from a string: what they run is not what was checked.
-SQL_FROM_TEXT = frozenset({"query", "query_table"})
+# Functions that bind or run SQL made from a string: what they run is not what was checked.
+# json_execute_serialized_sql even runs it outside the read-only transaction; json_serialize_plan
+# binds its text when it runs, and binding alone reads files (read_csv sniffs the file).
+SQL_FROM_TEXT = frozenset(
+    {"query", "query_table", "json_execute_serialized_sql", "json_serialize_plan"}
+)
+WRITING_FUNCTIONS = frozenset({"checkpoint", "force_checkpoint"})
+# The table functions a query may call; every other one is refused. DuckDB lets even a locked
+# instance read its own files (read_blob('<home>/views.duckdb'), read_text of the WAL), and
+# others read settings, logs, secrets or paths, or switch profiling on. These only make rows
+# from their arguments or read the catalog. The views themselves use unnest.
+ALLOWED_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "repeat",
+        "repeat_row",
+        "json_each",
+        "json_tree",
+        "duckdb_tables",
+        "duckdb_views",
+        "duckdb_columns",
+        "duckdb_schemas",
+        "duckdb_types",
+        "duckdb_functions",
+        "duckdb_constraints",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "pragma_table_info",
+        "pg_timezone_names",
+        "icu_calendar_names",
+    }
+)
+# A query is a question, not a program: 64 KiB of text is far more than any view needs, and a
+# cap keeps parsing and tokenizing (done before anything runs) short.
+MAX_SQL_BYTES = 64 * 1024
 READ_ONLY = "read-only: only SELECT queries are answered"
+OUT_OF_MEMORY = "the query needs more memory than a query may have; narrow it"
 encoder = msgspec.json.Encoder()
 
 
@@ -71,24 +111,27 @@ def run_query(
     connection: Callable[[], duckdb.DuckDBPyConnection], request: SqlRequest, timeout_s: float
 ) -> SqlReply:
     """Blocking: call from a worker thread."""
+    if (size := len(request.sql.encode())) > MAX_SQL_BYTES:
+        return SqlError(
+            message=f"the query is {size:,} bytes; at most {MAX_SQL_BYTES:,} bytes "
+            f"({MAX_SQL_BYTES // 1024} KiB) of SQL are answered"
+        )
     cursor = connection().cursor()
+    # The time limit covers everything done for the query, parsing and the checks included.
+    watchdog = Watchdog(cursor, timeout_s)
     try:
         try:
             statements = cursor.extract_statements(request.sql)
-        except duckdb.Error as exc:
-            return SqlError(message=str(exc))
-        if len(statements) != 1:
-            return SqlError(message=f"send exactly one statement (got {len(statements)})")
-        if refusal := refuse(cursor, statements[0]):
-            return SqlError(message=refusal)
-        watchdog = threading.Timer(timeout_s, cursor.interrupt)
-        watchdog.start()
-        try:
+            if len(statements) != 1:
+                return SqlError(message=f"send exactly one statement (got {len(statements)})")
+            if refusal := refuse(cursor, statements[0]):
+                return SqlError(message=refusal)
             cursor.execute("begin transaction read only")
             if request.as_of is not None:
                 cursor.execute("set variable as_of = cast(? as timestamptz)", [request.as_of])
             if refusal := refuse_plan(cursor, statements[0]):
                 return SqlError(message=refusal)
+            watchdog.check()
             cursor.execute(request.sql)
             columns = [d[0] for d in cursor.description or []]
             types = [str(d[1]) for d in cursor.description or []]
@@ -104,12 +147,16 @@ def run_query(
             return SqlError(message=f"no file access: only the views are answered ({exc})")
         except duckdb.TransactionException as exc:
             return SqlError(message=f"{READ_ONLY} ({exc})")
+        except duckdb.OutOfMemoryException as exc:
+            return SqlError(message=f"{OUT_OF_MEMORY} ({exc})")
+        except MemoryError:  # the process's cap (projections/app.py), met outside DuckDB
+            return SqlError(message=OUT_OF_MEMORY)
         except duckdb.ConnectionException:
             raise  # the file was closed under the query (a swap): the caller asks the new one
         except duckdb.Error as exc:
             return SqlError(message=str(exc))
         finally:
-            watchdog.cancel()
+            watchdog.stop()
             with contextlib.suppress(duckdb.Error):
                 cursor.execute("rollback")
         return SqlResult(
@@ -123,6 +170,33 @@ def run_query(
     finally:
         with contextlib.suppress(duckdb.Error):
             cursor.close()
+
+
+class Watchdog:
+    """Interrupts the cursor once the time is up, and again every moment after until stopped:
+    an interrupt that lands between two statements (while Python checks the text) is lost, so
+    one interrupt alone could let the next statement run unbounded."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+        self.deadline = time.monotonic() + timeout_s
+        self._stopped = threading.Event()
+        self._cursor = cursor
+        self._thread = threading.Thread(target=self._watch, args=(timeout_s,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, wait_s: float) -> None:
+        while not self._stopped.wait(wait_s):
+            self._cursor.interrupt()
+            wait_s = 0.05
+
+    def check(self) -> None:
+        """Raise if the time is up already (before a statement starts)."""
+        if time.monotonic() >= self.deadline:
+            raise duckdb.InterruptException("the time limit was reached before the query ran")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
 
 
 def fetch_within(
@@ -200,9 +274,45 @@ def refuse(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> st
             return f"{READ_ONLY}; EXPLAIN only of a SELECT (got EXPLAIN of {what})"
     elif kind != duckdb.StatementType.SELECT:
         return f"{READ_ONLY} (got {kind.name})"
-    if called := sorted(SQL_FROM_TEXT & set(called_functions(statement.query))):
-        return f"{READ_ONLY}; {called[0]}() runs SQL made from text and is not answered"
+    return refuse_calls(cursor, set(called_functions(statement.query)))
+
+
+def refuse_calls(cursor: duckdb.DuckDBPyConnection, called: set[str]) -> str | None:
+    """Why calling these names is not answered, or None. Read from the text before anything is
+    bound, because binding alone runs some of them (read_csv reads the file to sniff it)."""
+    if text := sorted(SQL_FROM_TEXT & called):
+        return f"{READ_ONLY}; {text[0]}() runs SQL made from text and is not answered"
+    if WRITING_FUNCTIONS & called:
+        return f"{READ_ONLY}; a checkpoint writes the file and is not answered"
+    # Names that are table functions only: a scalar or aggregate of the same name (histogram,
+    # range, repeat) is told apart in the bound plan instead.
+    if refused := sorted((called & table_functions_only(cursor)) - ALLOWED_TABLE_FUNCTIONS):
+        return not_allowed(refused[0])
     return None
+
+
+def not_allowed(name: str) -> str:
+    return (
+        f"the table function {name}() is not answered: only the views, and these table "
+        f"functions, are ({', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})"
+    )
+
+
+_table_functions: frozenset[str] | None = None
+
+
+def table_functions_only(cursor: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Names DuckDB knows only as table functions, table macros or pragmas, looked up once: the
+    built-in functions do not change while the process runs, and one loaded later is still
+    refused by the plan check."""
+    global _table_functions
+    if _table_functions is None:
+        rows = cursor.execute(
+            "select function_name from duckdb_functions() group by function_name "
+            "having bool_and(function_type in ('table', 'table_macro', 'pragma'))"
+        ).fetchall()
+        _table_functions = frozenset(str(name).lower() for (name,) in rows)
+    return _table_functions
 
 
 def explained(cursor: duckdb.DuckDBPyConnection, text: str) -> list[duckdb.Statement]:
@@ -233,9 +343,32 @@ def called_functions(sql: str) -> Iterator[str]:
         for (start, kind), end in zip(tokens, ends, strict=True)
         if kind != duckdb.token_type.comment
     ]
-    for (name, kind), (following, _) in itertools.pairwise(texts):
-        if kind in (duckdb.token_type.identifier, duckdb.token_type.keyword) and following == "(":
+    words = (duckdb.token_type.identifier, duckdb.token_type.keyword)
+    for i, ((name, kind), (following, _)) in enumerate(itertools.pairwise(texts)):
+        if kind in words and following == "(" and not names_a_cte(texts, i + 1):
             yield name
+
+
+# How the body of a CTE starts after its name and column list: `as (select ...`, `as
+# materialized (from ...`, `as not materialized (with ...`. After a call none of these parses
+# (`read_blob('f') as materialized` does, as an alias: hence the query keyword after "(").
+CTE_BODIES = tuple(
+    (*prefix, "(", start)
+    for prefix in (("as",), ("as", "materialized"), ("as", "not", "materialized"))
+    for start in ("select", "with", "from", "values", "(")
+)
+
+
+def names_a_cte(texts: list[tuple[str, Any]], opening: int) -> bool:
+    """Whether the parenthesis at `opening` holds the column names of a CTE being defined,
+    `with summary(n) as (select ...)`, rather than a call's arguments."""
+    depth = 0
+    for closing in range(opening, len(texts)):
+        depth += {"(": 1, ")": -1}.get(texts[closing][0], 0)
+        if depth == 0:
+            after = tuple(text for text, _ in texts[closing + 1 : closing + 6])
+            return any(after[: len(body)] == body for body in CTE_BODIES)
+    return False
 
 
 def refuse_plan(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
@@ -251,9 +384,13 @@ def refuse_plan(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) 
     except duckdb.Error as exc:  # the query's own error, pointing into the query as sent
         raise type(exc)(unplanned(str(exc))) from None
     for _, text in plan:
-        for operator in operators(json.loads(text)):
+        tree = json.loads(text)
+        for operator in operators(tree):
             if operator in WRITING_OPERATORS:
                 return f"{READ_ONLY}; a checkpoint writes the file and is not answered"
+        for function in table_functions(tree):
+            if function not in ALLOWED_TABLE_FUNCTIONS:
+                return not_allowed(function)
     return None
 
 
@@ -279,3 +416,16 @@ def operators(node: Any) -> Iterator[str]:
         if isinstance(extra, dict) and "Function" in extra:
             yield str(extra["Function"]).upper()
         yield from operators(node.get("children", []))
+
+
+def table_functions(node: Any) -> Iterator[str]:
+    """Every table function a bound plan calls, however the text spelled it (or a macro or a
+    view hid it)."""
+    if isinstance(node, list):
+        for child in node:
+            yield from table_functions(child)
+    elif isinstance(node, dict):
+        extra = node.get("extra_info")
+        if isinstance(extra, dict) and "Function" in extra:
+            yield str(extra["Function"]).lower()
+        yield from table_functions(node.get("children", []))

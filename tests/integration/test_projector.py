@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import msgspec
@@ -24,6 +25,7 @@ from crew.natsserver import NatsServer
 from crew.personal import JetStreamVault
 from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
+from projections.query import SqlRequest, SqlResult, run_query
 from projections.replay import Replay
 from tests.integration.workload import meals_workload
 
@@ -57,6 +59,20 @@ async def clean_rebuild(nc: NATS, path: Path) -> dict[str, list[tuple]]:
     return snapshot(path)
 
 
+async def views(projector: Projector, sql: str) -> list[list[Any]]:
+    """The views as coordinators read them: on a cursor of the projector's instance (the query
+    service's path), never on the projector's own connection, which a batch may be using in
+    another thread at that moment (ResourceInUseException)."""
+
+    def live() -> duckdb.DuckDBPyConnection:
+        assert projector.projection is not None
+        return projector.projection.con
+
+    reply = await asyncio.to_thread(run_query, live, SqlRequest(sql=sql), 10)
+    assert isinstance(reply, SqlResult), reply
+    return reply.rows
+
+
 async def wait_for(projector: Projector, seq: int) -> None:
     for _ in range(500):
         if projector.projection and projector.projection.checkpoint >= seq:
@@ -70,14 +86,14 @@ async def test_the_projector_folds_meals_into_meal_plan(nc: NATS, tmp_path: Path
     projector = Projector(nc, tmp_path / "views.duckdb")
     await projector.start()
     await wait_for(projector, await stream_last_seq(nc))
-    assert projector.projection is not None
-    rows = projector.projection.con.execute(
+    rows = await views(
+        projector,
         "select meal_id, head_cook is not null, len(helpers), open_helper_slots, len(waitlist), "
-        "diners, portions, status from meal_plan order by meal_id"
-    ).fetchall()
+        "diners, portions, status from meal_plan order by meal_id",
+    )
     await projector.stop()
     # 4 helper volunteers for 2 slots, one withdrew: 2 helpers, 1 still waiting; 7 diners less 1.
-    assert rows == [(f"meal{n}", True, 2, 0, 1, 6, 12, "closed") for n in range(5)]
+    assert rows == [[f"meal{n}", True, 2, 0, 1, 6, 12, "closed"] for n in range(5)]
 
 
 async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
@@ -95,22 +111,42 @@ async def test_a_poison_event_lands_in_dead_letters_and_the_projector_goes_on(
     projector = Projector(nc, tmp_path / "views.duckdb")
     await projector.start()
     await wait_for(projector, await stream_last_seq(nc))
-    assert projector.projection is not None
-    dead = projector.projection.con.execute(
-        "select seq, error from dead_letters order by seq"
-    ).fetchall()
-    meals = projector.projection.con.execute("select count(*) from meal_plan").fetchone()
-    logged = projector.projection.con.execute(
-        "select seq, type, payload from event_log where seq <= ? order by seq", [unknown.seq]
-    ).fetchall()
+    dead = await views(projector, "select seq, error from dead_letters order by seq")
+    meals = await views(projector, "select count(*) from meal_plan")
+    logged = await views(
+        projector,
+        f"select seq, type, payload from event_log where seq <= {int(unknown.seq)} order by seq",
+    )
     await projector.stop()
     assert [seq for seq, _ in dead] == [bad_payload.seq, unknown.seq]
     assert logged == [  # every event is in event_log, the unreadable ones without a payload
-        (bad_payload.seq, "meals.volunteered_to_cook", None),
-        (unknown.seq, "meals.teleported", None),
+        [bad_payload.seq, "meals.volunteered_to_cook", None],
+        [unknown.seq, "meals.teleported", None],
     ]
     assert "meal_id" in dead[0][1] and "teleported" in dead[1][1]
-    assert meals == (1,)
+    assert meals == [[1]]
+
+
+async def test_stopping_waits_for_the_batch_being_applied_then_closes_the_file(
+    nc: NATS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint moves when the file's transaction commits; the in-memory views are folded
+    right after, in the same worker thread. A stop in between closed the file under it."""
+    await meals_workload(nc, meals=1)
+    fold = Projection._apply_in_memory
+
+    def slow_fold(self: Projection, facts: Any) -> None:
+        self.con.execute("select sum(i) from range(300000000) t(i)").fetchall()  # busy a moment
+        fold(self, facts)
+
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    monkeypatch.setattr(Projection, "_apply_in_memory", slow_fold)
+    await meals_workload(nc, meals=1, seed=7)
+    await wait_for(projector, await stream_last_seq(nc))  # committed; the fold still runs
+    await projector.stop()
+    assert projector.projection is None
+    assert not (tmp_path / "views.duckdb.wal").exists(), "closed cleanly, with a checkpoint"
 
 
 async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_path: Path) -> None:
@@ -119,10 +155,7 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
     await projector.start()
     await wait_for(projector, await stream_last_seq(nc))
     assert projector.projection is not None
-    before = {
-        t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall()
-        for t in TABLES
-    }
+    before = {t: await views(projector, f"select * from {t} order by 1") for t in TABLES}
     updates = []
 
     async def progress(update: object) -> None:
@@ -130,10 +163,7 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
 
     live = projector.projection.checkpoint
     result = await projector.rebuild(progress)
-    after = {
-        t: projector.projection.con.execute(f"select * from {t} order by 1").fetchall()
-        for t in TABLES
-    }
+    after = {t: await views(projector, f"select * from {t} order by 1") for t in TABLES}
     await meals_workload(nc, meals=1, seed=99)  # the swapped-in file keeps following the log
     await wait_for(projector, await stream_last_seq(nc))
     await projector.stop()

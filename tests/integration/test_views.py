@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -458,12 +459,16 @@ def test_a_dead_letter_names_the_error_and_where_it_was_raised_never_a_value(
 def test_the_restricted_instance_is_capped_and_never_spills_to_disk(tmp_path: Path) -> None:
     projection = Projection(tmp_path / "views.duckdb")
     try:
-        settings = "select current_setting('memory_limit'), current_setting('temp_directory')"
-        [(limit, temp)] = projection.restricted.execute(settings).fetchall()
-        [(main_limit, _)] = projection.con.execute(settings).fetchall()
+        settings = (
+            "select current_setting('memory_limit'), current_setting('temp_directory'), "
+            "current_setting('max_temp_directory_size')"
+        )
+        [(limit, temp, temp_size)] = projection.restricted.execute(settings).fetchall()
+        [(main_limit, _, main_temp_size)] = projection.con.execute(settings).fetchall()
     finally:
         projection.close()
-    assert (limit, temp) == (main_limit, "")
+    assert (limit, temp, temp_size) == (main_limit, "", "0 bytes")
+    assert main_temp_size == "953.6 MiB", "the file's instance spills at most 1 GB"
 
 
 def ask(house: House, sql: str) -> SqlResult | SqlError:
@@ -534,6 +539,97 @@ def test_a_checkpoint_is_refused_however_the_text_hides_it(house: House) -> None
     assert isinstance(words, SqlResult), "the words alone are fine"
     reply = ask(house, "select nonsense()")  # an error points into the query as sent
     assert isinstance(reply, SqlError) and "LINE 1: select nonsense()" in reply.message, reply
+
+
+def test_only_table_functions_on_the_list_are_answered(house: House) -> None:
+    house.projection.lock_down()
+    house.crew("anna", utc("2019-01-01T00:00:00"))  # something in the WAL
+    home = house.projection.path.parent
+    wal = house.projection.path.with_name(house.projection.path.name + ".wal")
+    before = wal.stat().st_size
+    for sql, function in (  # DuckDB lets a locked instance read its own files
+        (f"select size from read_blob('{home}/views.duckdb')", "read_blob"),
+        (f"select size from main.\"READ_BLOB\" /* x */ ('{wal}')", "read_blob"),
+        (f"select * from read_text('{wal}')", "read_text"),
+        (f"select count(*) from read_csv('{home}/views.duckdb')", "read_csv"),
+        ("select * from duckdb_settings()", "duckdb_settings"),
+        ("select * from duckdb_databases()", "duckdb_databases"),
+        ("select * from enable_profiling()", "enable_profiling"),
+        (f"select * from read_blob('{wal}') as materialized", "read_blob"),  # an alias
+        (f"with summary(n) as (select 1) select * from read_text('{wal}')", "read_text"),
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError), sql
+        assert f"the table function {function}() is not answered" in reply.message, (sql, reply)
+    for sql in (  # it would run the serialized query outside the read-only transaction
+        "select * from json_execute_serialized_sql(json_serialize_sql('select 42'))",
+        "select * from json_execute_serialized_sql("
+        "json_serialize_sql('select * from check' || 'point()'))",
+        "select json_serialize_plan('select 1')",
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlError) and "runs SQL made from text" in reply.message, sql
+    assert wal.stat().st_size == before, "no checkpoint ran"
+    for sql, rows in (  # what the views and docs/sql.md use, and the catalog
+        ("select * from range(2)", [[0], [1]]),
+        ("select * from generate_series(1, 2)", [[1], [2]]),
+        ("select unnest([1, 2])", [[1], [2]]),
+        ("select * from unnest([1, 2])", [[1], [2]]),
+        ("""select key from json_each('{"a": 1}')""", [["a"]]),
+        ("select count(*) > 0 from duckdb_views() where view_name = 'meal_plan'", [[True]]),
+        ("select name from pragma_table_info('dead_letters') limit 1", [["seq"]]),
+        ("select histogram(seq) from event_log", [[{1: 1}]]),  # the aggregate, not the macro
+        ("select repeat('ab', 2)", [["abab"]]),
+        ("select count(*) from crew_contributions", [[1]]),
+        ("with summary(n) as (select 1) select n from summary", [[1]]),  # a CTE, not a call
+        ("with functions(a) as materialized (select 2) select a from functions", [[2]]),
+    ):
+        reply = ask(house, sql)
+        assert isinstance(reply, SqlResult) and reply.rows == rows, (sql, reply)
+    names = house.rows(
+        "select database_name || '.' || view_name as name from duckdb_views() where not internal"
+    )
+    assert len(names) > 10
+    for name in names:  # each view's own plan, unnest and all, passes the check
+        assert isinstance(ask(house, f"select * from {name['name']}"), SqlResult), name
+
+
+def test_a_file_function_let_through_the_list_still_finds_no_file_access(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    house.projection.lock_down()
+    monkeypatch.setattr(
+        query, "ALLOWED_TABLE_FUNCTIONS", query.ALLOWED_TABLE_FUNCTIONS | {"read_csv"}
+    )
+    monkeypatch.setattr(query, "_table_functions", frozenset())
+    reply = ask(house, "select * from read_csv('/etc/passwd')")
+    assert isinstance(reply, SqlError) and "no file access" in reply.message, reply
+
+
+def test_sql_text_longer_than_the_cap_is_refused_naming_the_cap(house: House) -> None:
+    house.projection.lock_down()
+    padding = " " * (query.MAX_SQL_BYTES - len("select 1"))
+    assert isinstance(ask(house, "select 1" + padding), SqlResult), "the cap itself is fine"
+    reply = ask(house, "select 1 " + padding)
+    assert isinstance(reply, SqlError), "one byte more"
+    assert "at most 65,536 bytes (64 KiB) of SQL are answered" in reply.message, reply
+
+
+def test_the_time_limit_covers_parsing_and_the_checks(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    house.projection.lock_down()
+    checks = query.refuse
+
+    def slow_checks(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
+        time.sleep(0.6)  # as a pathological text would take to tokenize and check
+        return checks(cursor, statement)
+
+    monkeypatch.setattr(query, "refuse", slow_checks)
+    started = time.monotonic()
+    reply = run_query(lambda: house.projection.con, SqlRequest(sql="select 1"), 0.3)
+    assert isinstance(reply, SqlError) and "longer than 0.3 s" in reply.message, reply
+    assert time.monotonic() - started < 2
 
 
 def test_an_answer_too_big_for_one_message_is_cut_with_a_note_or_refused(house: House) -> None:
