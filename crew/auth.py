@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import bcrypt
 import msgspec
 
-from crew import settings, subjects
+from crew import natsserver, settings, subjects
 from crew.personal import KEYS_BUCKET
 from services.kiosk import tokens
 from services.kiosk.commands import KIOSK_MAY
@@ -278,6 +278,15 @@ def passwords() -> dict[str, str]:
 def hashed(password: str, cost: int = BCRYPT_COST) -> str:
     """A bcrypt hash nats-server accepts in place of the password (`$2a$10$...`)."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost, prefix=b"2a")).decode()
+
+
+ROUTE_USER = "route"  # what the nodes of a cluster log in as to one another; no client may use it
+
+
+def route_login() -> natsserver.RouteLogin:
+    """A fresh route password for the nodes of `crew up --cluster N`, checked by its hash."""
+    password = secrets.token_urlsafe(24)
+    return natsserver.RouteLogin(user=ROUTE_USER, password=password, password_hash=hashed(password))
 
 
 def hashes(passwords: dict[str, str]) -> dict[str, str]:

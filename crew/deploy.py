@@ -12,7 +12,7 @@ import secrets
 from crew import auth
 
 NODES = ("nats1", "nats2", "nats3")
-ROUTE_USER = "route"  # what the nodes log in as to one another; no client may use it
+ROUTE_USER = auth.ROUTE_USER
 ROUTE_PORT = 6222
 MONITOR_PORT = 8222
 

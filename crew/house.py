@@ -283,7 +283,8 @@ class House:
         self.passwords = auth.passwords()
         block = auth.authorization_block(self.passwords)
         ports = [self.nats_port] + [free_port() for _ in range(self.cluster - 1)]
-        self.servers = nodes(self.home, ports, authorization=block)
+        routes = auth.route_login() if self.cluster > 1 else None  # a stranger gets no route
+        self.servers = nodes(self.home, ports, authorization=block, route_login=routes)
         shape = "" if self.cluster == 1 else f"a cluster of {self.cluster}, "
         self.say(
             f"starting nats-server on 127.0.0.1:{', '.join(str(s.port) for s in self.servers)} "

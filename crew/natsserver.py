@@ -3,12 +3,14 @@ every write fsynced before it is acknowledged (`sync_interval: always`)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import msgspec
 
@@ -35,12 +37,38 @@ def binary() -> Path:
     return Path(found)
 
 
+class RouteLogin(msgspec.Struct, frozen=True):
+    """What a node asks of a peer that dials its route port, and what it gives when it dials:
+    nodes check the hash, and dial with the password (a peer on loopback is still a stranger
+    until it knows it)."""
+
+    user: str
+    password: str
+    password_hash: str
+
+
 class Cluster(msgspec.Struct, frozen=True):
     """This node's place in a cluster of nodes on loopback: its route port and its peers'."""
 
     name: str
     port: int
     routes: list[int]
+    login: RouteLogin | None = None
+
+    def config_text(self) -> str:
+        dial = ""
+        check = ""
+        if self.login:
+            dial = f"{quote(self.login.user, safe='')}:{quote(self.login.password, safe='')}@"
+            check = (
+                f"  authorization {{ user: {json.dumps(self.login.user)}, "
+                f"password: {json.dumps(self.login.password_hash)} }}\n"
+            )
+        peers = ", ".join(f'"nats-route://{dial}127.0.0.1:{p}"' for p in self.routes)
+        return (
+            f"cluster {{\n  name: {self.name}\n  listen: 127.0.0.1:{self.port}\n{check}"
+            f"  routes: [{peers}]\n}}\n"
+        )
 
 
 _HANDED_OUT: set[int] = set()
@@ -87,13 +115,7 @@ class NatsServer:
 
     def config_text(self) -> str:
         limits = f"\n  max_file_store: {self.max_file_store}" if self.max_file_store else ""
-        routes = ""
-        if self.cluster:
-            peers = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.cluster.routes)
-            routes = (
-                f"cluster {{\n  name: {self.cluster.name}\n  listen: 127.0.0.1:{self.cluster.port}\n"
-                f"  routes: [{peers}]\n}}\n"
-            )
+        routes = self.cluster.config_text() if self.cluster else ""
         return f"""# written by crew up; edits are overwritten
 server_name: {self.name}
 listen: 127.0.0.1:{self.port}
@@ -143,10 +165,14 @@ jetstream {{
 
 
 def nodes(
-    home: Path, ports: list[int], authorization: str = "", max_file_store: str | None = None
+    home: Path,
+    ports: list[int],
+    authorization: str = "",
+    max_file_store: str | None = None,
+    route_login: RouteLogin | None = None,
 ) -> list[NatsServer]:
     """One nats-server per port: a single node, or a cluster of them on loopback, each with
-    its own store, config and log in `home`."""
+    its own store, config and log in `home`; with `route_login`, routes need it."""
     if len(ports) == 1:
         return [NatsServer(home, ports[0], max_file_store, authorization)]
     routes = [free_port() for _ in ports]
@@ -156,7 +182,7 @@ def nodes(
             port,
             max_file_store,
             authorization,
-            cluster=Cluster("crew", route, [r for r in routes if r != route]),
+            cluster=Cluster("crew", route, [r for r in routes if r != route], route_login),
             name=f"n{i + 1}",
         )
         for i, (port, route) in enumerate(zip(ports, routes, strict=True))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import nats
 
-from crew import auth, subjects
+from crew import auth, natsserver, subjects
+from crew.natsserver import free_port
 from tests.conftest import start_house
 from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups
 from tests.integration.cli import eventually, send
@@ -63,3 +64,61 @@ async def test_crew_up_cluster_3_runs_the_house_on_three_nodes(crew_env: dict[st
             f"crew up --cluster 3: stream at {info.config.num_replicas} replicas, leader "
             f"{info.cluster.leader}"
         )
+
+
+async def test_a_node_of_crew_up_cluster_routes_only_to_peers_that_know_the_password(
+    tmp_path: Path,
+) -> None:
+    """A stranger on this machine dials a node's route port: without the route password it gets
+    no route, so a client of the stranger hears nothing the house says; with it, it does."""
+    login = auth.route_login()
+    (node,) = natsserver.nodes(tmp_path / "house", [free_port(), free_port()], route_login=login)[
+        :1
+    ]
+    assert node.cluster is not None and login.password_hash in node.cluster.config_text()
+    node.start()
+    try:
+
+        async def stranger_hears(credentials: str, wait_s: float) -> bool:
+            assert node.cluster is not None
+            port = free_port()
+            home = tmp_path / f"stranger-{port}"
+            stranger = natsserver.NatsServer(
+                home,
+                port,
+                cluster=natsserver.Cluster("crew", free_port(), []),
+                name=f"stranger{port}",
+            )
+            home.mkdir(parents=True)
+            stranger.config_text = lambda: (  # type: ignore[method-assign]
+                f"server_name: stranger{port}\nlisten: 127.0.0.1:{port}\n"
+                f"cluster {{\n  name: crew\n  listen: 127.0.0.1:{free_port()}\n"
+                f'  routes: ["nats-route://{credentials}127.0.0.1:{node.cluster.port}"]\n}}\n'
+            )
+            stranger.start()
+            listener = await nats.connect(stranger.url, allow_reconnect=False)
+            speaker = await nats.connect(node.url, allow_reconnect=False)
+            try:
+                heard = await listener.subscribe("crew.probe")
+                await listener.flush()
+                deadline = time.monotonic() + wait_s
+                while time.monotonic() < deadline:
+                    await speaker.publish("crew.probe", b"hello")
+                    await speaker.flush()
+                    try:
+                        await heard.next_msg(timeout=0.2)
+                        return True
+                    except nats.errors.TimeoutError:
+                        continue
+                return False
+            finally:
+                await listener.close()
+                await speaker.close()
+                stranger.stop()
+
+        assert not await stranger_hears("", 3), "a node routed to a peer that gave no password"
+        assert not await stranger_hears("route:wrong@", 3), "a node took a wrong route password"
+        assert await stranger_hears(f"route:{login.password}@", 15), "the right password failed"
+        say("crew up --cluster: a route needs the route password; a stranger hears nothing")
+    finally:
+        node.stop()
