@@ -22,6 +22,7 @@ from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
 from projections.projection import VIEWS, Applied, Projection
 from projections.replay import Replay
+from schemas.common import END
 
 log = structlog.get_logger("crew.projector")
 
@@ -53,7 +54,7 @@ def make_portable(copy: Path) -> None:
 BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 
 
-VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}$")]
+VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}" + END)]
 
 
 class RebuildRequest(msgspec.Struct, frozen=True, kw_only=True):
