@@ -14,3 +14,14 @@ def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_ap
     assert bucket.allow("kitchen"), "each kiosk has its own bucket"
     time.sleep(0.11)  # 20/s: about two taps come back
     assert bucket.allow("hall")
+
+
+def test_an_empty_bucket_says_how_long_to_wait_and_full_ones_are_forgotten() -> None:
+    bucket = Bucket(rate=0.5, burst=1.0, keep=3)
+    assert bucket.wait_s("a") == 0
+    bucket.spend("a")
+    assert bucket.wait_s("a") == 2  # one token back at 0.5 a second
+    for n in range(100):  # a flood from many addresses, each spending once long ago...
+        bucket.level[f"old{n}"] = (1.0, time.monotonic() - 10)
+    bucket.spend("b")
+    assert set(bucket.level) == {"a", "b"}, "full buckets are dropped, spent ones kept"
