@@ -120,7 +120,8 @@ def build_app(config: settings.Settings) -> FastStream:
         try:
             return msgspec.json.encode(await state["projector"].snapshot())
         except Exception as exc:
-            return msgspec.json.encode({"error": f"{type(exc).__name__}: {exc}"})
+            log.error("snapshot_failed", error=type(exc).__name__, at=where(exc))
+            return msgspec.json.encode({"error": f"the snapshot failed: {type(exc).__name__}"})
 
     status_responder(
         broker, "projector", lambda: p.failing if (p := state.get("projector")) else None
