@@ -64,6 +64,8 @@ def build_app(config: settings.Settings) -> FastStream:
             request = sql_decoder.decode(msg.body)
         except msgspec.MsgspecError as exc:
             return encode_reply(SqlError(message=f"bad request: {exc}"))
+        except RecursionError:  # raised, it left the asker waiting for a timeout
+            return encode_reply(SqlError(message="bad request: nested too deeply"))
         if request.version and path == "everyday":
             version = request.version
             connection = lambda: version_connection(version)  # noqa: E731

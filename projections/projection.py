@@ -308,6 +308,9 @@ def decode(
         except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
             dead.append(dead_letter(record, without_values(str(exc))))
             continue
+        except RecursionError:  # past msgspec's depth limit: raised, it stopped the projector
+            dead.append(dead_letter(record, "the payload is nested too deeply"))
+            continue
         facts.append(
             Fact(
                 seq=record.seq,

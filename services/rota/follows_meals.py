@@ -65,7 +65,7 @@ async def follow_meals(nc: NATS, shell: CommandShell[Any]) -> None:
 async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
     try:
         body = release_command(decoder.decode(msg.data))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_meals_event", subject=msg.subject)
         await msg.term()
         return

@@ -183,3 +183,28 @@ def test_calendar_fetches_from_one_address_are_limited(guarded: House) -> None:
         limited = reader.get(url)
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert other.get(url).status_code == 404
+
+
+def test_a_deeply_nested_sql_request_is_a_bad_request_not_a_timeout(guarded: House) -> None:
+    import asyncio
+
+    import msgspec
+    import nats
+
+    from crew import auth, settings, subjects
+
+    env, _ = guarded
+
+    async def ask() -> dict[str, object]:
+        url = settings.find_nats_url(Path(env["CREW_HOME"]))
+        nc = await nats.connect(**auth.connection(url))
+        try:
+            body = b'{"sql":"select 1","x":' + b"[" * 60_000
+            reply = await nc.request(subjects.QUERY_SQL, body, timeout=10)
+            answer: dict[str, object] = msgspec.json.decode(reply.data)
+            return answer
+        finally:
+            await nc.close()
+
+    answer = asyncio.run(ask())
+    assert "nested too deeply" in str(answer.get("message")), answer
