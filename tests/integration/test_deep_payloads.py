@@ -57,3 +57,11 @@ def test_a_too_deep_event_is_passed_over_by_both_followers() -> None:
         return [meals.settled, rota.settled]
 
     assert asyncio.run(react()) == ["term", "term"]
+
+
+def test_a_meal_id_with_a_final_newline_is_no_rota_meal_day() -> None:
+    day = "cleaning-20300107"
+    withdrew = follows_meals.Withdrew(meal_id=day, crew_id="anna", role="head_cook")
+    assert follows_meals.release_command(withdrew) is not None
+    newline = follows_meals.Withdrew(meal_id=day + "\n", crew_id="anna", role="head_cook")
+    assert follows_meals.release_command(newline) is None
