@@ -124,9 +124,14 @@ class Bucket:
 
     def spend(self, key: str) -> None:
         tokens, now = self._now(key)
+        self.level.pop(key, None)  # re-inserted last: the dict stays in order of last use
         self.level[key] = (max(tokens - 1, 0.0), now)
         if len(self.level) > self.keep:
-            self.level = {k: v for k, v in self.level.items() if self._now(k)[0] < self.burst}
+            # Down to half, so the next sweep is keep/2 spends away (no O(n) per request). Full
+            # buckets go first; under a flood from more addresses than that, the longest idle
+            # are forgotten too (they start afresh: a flood that wide is the network's problem).
+            spent = [(k, v) for k, v in self.level.items() if self._now(k)[0] < self.burst]
+            self.level = dict(spent[-(self.keep // 2) :])
 
     def wait_s(self, key: str) -> int:
         """0 when there is one to spend, else the whole seconds until there is."""

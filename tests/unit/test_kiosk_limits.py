@@ -17,7 +17,7 @@ def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_ap
 
 
 def test_an_empty_bucket_says_how_long_to_wait_and_full_ones_are_forgotten() -> None:
-    bucket = Bucket(rate=0.5, burst=1.0, keep=3)
+    bucket = Bucket(rate=0.5, burst=1.0, keep=4)
     assert bucket.wait_s("a") == 0
     bucket.spend("a")
     assert bucket.wait_s("a") == 2  # one token back at 0.5 a second
@@ -25,3 +25,11 @@ def test_an_empty_bucket_says_how_long_to_wait_and_full_ones_are_forgotten() -> 
         bucket.level[f"old{n}"] = (1.0, time.monotonic() - 10)
     bucket.spend("b")
     assert set(bucket.level) == {"a", "b"}, "full buckets are dropped, spent ones kept"
+
+
+def test_a_flood_from_many_addresses_keeps_the_bucket_small_and_the_latest_ones() -> None:
+    bucket = Bucket(rate=0.001, burst=1.0, keep=100)
+    for n in range(10_000):
+        bucket.spend(f"addr{n}")
+        assert len(bucket.level) <= 100
+    assert "addr9999" in bucket.level and bucket.wait_s("addr9999") > 0
