@@ -139,6 +139,14 @@ class Bucket:
         return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
 
+def per_minute(name: str, default: float) -> float:
+    """A rate setting, read at start-up; at least 1 (0 would refuse every guess forever)."""
+    value = float(os.environ.get(name, default))
+    if value < 1:
+        raise SystemExit(f"crew kiosk: {name} must be at least 1 (got {value:g})")
+    return value
+
+
 class House:
     def __init__(self, nats_url: str) -> None:
         self.nats_url = nats_url
@@ -148,9 +156,9 @@ class House:
             rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
             burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
         )
-        guesses = float(os.environ.get("CREW_KIOSK_GUESSES_PER_MINUTE", GUESSES_PER_MINUTE))
+        guesses = per_minute("CREW_KIOSK_GUESSES_PER_MINUTE", GUESSES_PER_MINUTE)
         self.guesses = Bucket(rate=guesses / 60, burst=guesses)
-        fetches = float(os.environ.get("CREW_KIOSK_ICAL_PER_MINUTE", ICAL_PER_MINUTE))
+        fetches = per_minute("CREW_KIOSK_ICAL_PER_MINUTE", ICAL_PER_MINUTE)
         self.ical_fetches = Bucket(rate=fetches / 60, burst=fetches)
         self._connecting: asyncio.Task[None] | None = None
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from services.kiosk.app import Bucket
+import pytest
+
+from services.kiosk.app import Bucket, House
 
 
 def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_apart() -> None:
@@ -33,3 +35,11 @@ def test_a_flood_from_many_addresses_keeps_the_bucket_small_and_the_latest_ones(
         bucket.spend(f"addr{n}")
         assert len(bucket.level) <= 100
     assert "addr9999" in bucket.level and bucket.wait_s("addr9999") > 0
+
+
+def test_a_rate_below_one_a_minute_stops_the_kiosk_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CREW_KIOSK_GUESSES_PER_MINUTE", "0")  # would divide by zero later
+    with pytest.raises(SystemExit, match="CREW_KIOSK_GUESSES_PER_MINUTE"):
+        House("nats://127.0.0.1:1")
