@@ -18,7 +18,7 @@ from crew import auth, logs, settings, subjects
 from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
-from crew.shell import CommandShell
+from crew.shell import CommandShell, where
 
 log = structlog.get_logger("crew.service")
 
@@ -141,7 +141,8 @@ async def _supervised(companion: Companion, nc: nats.NATS, shell: CommandShell[A
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("companion_failed", companion=name, error=f"{type(exc).__name__}: {exc}")
+            # Where, never what: the message may quote an event or command it was handling.
+            log.warning("companion_failed", companion=name, error=type(exc).__name__, at=where(exc))
             await asyncio.sleep(2)
 
 

@@ -102,6 +102,11 @@ def too_big(size: int) -> Invalid:
     return invalid("$", f"body is {size} bytes; the limit is {MAX_BODY_BYTES}")
 
 
+def too_deep() -> Invalid:
+    """What any way into the house answers a body nested deeper than the decoder goes."""
+    return invalid("$", "the body is nested too deeply")
+
+
 @dataclass(frozen=True)
 class Caused:
     """What one command appended. The fingerprint is known only to the instance that appended
@@ -221,6 +226,8 @@ class CommandShell(Generic[S]):
             return decoder.decode(body)
         except msgspec.MsgspecError as exc:
             return Invalid(errors=field_errors(exc))
+        except RecursionError:  # msgspec's depth limit: e.g. 100k `[` in 100 kB of body
+            return too_deep()
 
     async def _run(
         self,

@@ -73,6 +73,8 @@ def build_app(config: settings.Settings) -> FastStream:
             request = sql_decoder.decode(msg.body)
         except msgspec.MsgspecError as exc:
             return encode_reply(SqlError(message=f"bad request: {exc}"))
+        except RecursionError:  # raised, it left the asker waiting for a timeout
+            return encode_reply(SqlError(message="bad request: nested too deeply"))
         if request.version and path == "everyday":
             version = request.version
             connection = lambda: version_connection(version)  # noqa: E731
@@ -135,7 +137,8 @@ def build_app(config: settings.Settings) -> FastStream:
         try:
             return msgspec.json.encode(await state["projector"].snapshot())
         except Exception as exc:
-            return msgspec.json.encode({"error": f"{type(exc).__name__}: {exc}"})
+            log.error("snapshot_failed", error=type(exc).__name__, at=where(exc))
+            return msgspec.json.encode({"error": f"the snapshot failed: {type(exc).__name__}"})
 
     status_responder(
         broker, "projector", lambda: p.failing if (p := state.get("projector")) else None

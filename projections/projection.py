@@ -190,14 +190,39 @@ class Projection:
         # crash in between they are rebuilt from the log anyway, so nothing can drift.
         for view in self.views:
             if view.where != "file" and facts:
-                con = self._on(view)
-                con.execute("begin transaction")
                 try:
-                    view.apply(con, facts)
-                    con.execute("commit")
-                except BaseException:
-                    con.execute("rollback")
-                    raise
+                    self._fold(view, facts)
+                except DATA_ERRORS:
+                    # The same guard as the file's views: one bad event must not stop the house
+                    # (nor, raised from here, put its message in `crew status`). Fold one by one;
+                    # what still fails is skipped in this view and parked as a dead letter.
+                    for fact in facts:
+                        try:
+                            self._fold(view, [fact])
+                        except DATA_ERRORS as exc:
+                            self._park_in_memory_failure(view, fact, exc)
+
+    def _fold(self, view: View, facts: Sequence[Fact]) -> None:
+        con = self._on(view)
+        con.execute("begin transaction")
+        try:
+            view.apply(con, facts)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+    def _park_in_memory_failure(self, view: View, fact: Fact, exc: BaseException) -> None:
+        error = f"in {view.name}: {applying_failed(exc)}"
+        log.warning(
+            "in_memory_fold_failed", view=view.name, seq=fact.seq, type=fact.type, error=error
+        )
+        # The file's views already hold the event (their commit came first), so only the letter
+        # is added; a restart folds it again and finds the letter already there.
+        self.con.execute(
+            "insert or ignore into dead_letters values (?, ?, ?, ?, ?, ?)",
+            [fact.seq, fact.subject, fact.type, error[:1000], len(fact.data), fact.recorded_at],
+        )
 
     def apply(
         self, batch: Sequence[Recorded], keys: Mapping[str, bytes | None] | None = None
@@ -295,6 +320,9 @@ def decode(
             event = decoder.decode(unseal_payload(record.data, keys))
         except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
             dead.append(dead_letter(record, without_values(str(exc))))
+            continue
+        except RecursionError:  # past msgspec's depth limit: raised, it stopped the projector
+            dead.append(dead_letter(record, "the payload is nested too deeply"))
             continue
         facts.append(
             Fact(

@@ -20,8 +20,9 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
-from projections.projection import VIEWS, Applied, Projection
+from projections.projection import VIEWS, Applied, Projection, applying_failed
 from projections.replay import Replay
+from schemas.common import END
 
 log = structlog.get_logger("crew.projector")
 
@@ -53,7 +54,7 @@ def make_portable(copy: Path) -> None:
 BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 
 
-VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}$")]
+VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}" + END)]
 
 
 class RebuildRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -240,7 +241,7 @@ class Projector:
                 try:
                     await self.snapshot()
                 except Exception as exc:  # a missed snapshot is retried next time
-                    log.warning("snapshot_failed", error=f"{type(exc).__name__}: {exc}")
+                    log.warning("snapshot_failed", error=applying_failed(exc))
 
     async def _apply_until_done(self, batch: list[Recorded]) -> Applied:
         """Apply one batch, retrying the same batch after a passing fault (a slow vault, a full
@@ -257,7 +258,9 @@ class Projector:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.failing = f"{type(exc).__name__}: {exc}"
+                # `crew status` shows it: the type and the place, never the message, which
+                # may quote a value from an event (a name opened with a person's key).
+                self.failing = applying_failed(exc)
                 log.error(
                     "batch_failed_retrying",
                     error=type(exc).__name__,

@@ -6,7 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# The end of the text, said so that Python's `re` (msgspec checks a pattern with re.search) and
+# ECMA regex (what JSON Schema readers use) both mean it: `$` lets a final newline through in
+# Python ("m1\n" would pass, then fail as a NATS subject), and `\Z` does not exist in ECMA.
+END = r"(?![\s\S])"
+ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,64}}{END}"
 
 Id = Annotated[
     str,

@@ -12,12 +12,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Id, ShortText, personal
+from schemas.common import END, Id, ShortText, personal
 
 CONTEXT = "meals"
 
 Role = Literal["head_cook", "helper"]
-ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")]
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d" + END, description="HH:MM")
+]
 HelperSlots = Annotated[int, msgspec.Meta(ge=0, le=50)]
 Seats = Annotated[int, msgspec.Meta(ge=1, le=500)]
 Portions = Annotated[int, msgspec.Meta(ge=1, le=20)]

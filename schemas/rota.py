@@ -17,25 +17,29 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Id, ShortText, personal
+from schemas.common import END, Id, ShortText, personal
 
 CONTEXT = "rota"
 
 SeriesId = Annotated[
-    str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,55}$", description="1-55 of A-Z a-z 0-9 _ -")
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,55}" + END, description="1-55 of A-Z a-z 0-9 _ -")
 ]
 OccurrenceId = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9_-]{1,55}-[0-9]{8}$",
+        pattern=r"^[A-Za-z0-9_-]{1,55}-[0-9]{8}" + END,
         description="<series_id>-<YYYYMMDD>: the series and the date first scheduled",
     ),
 ]
 Kind = Literal["cleaning_party", "shift", "meal"]
-ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")]
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d" + END, description="HH:MM")
+]
 Weekday = Annotated[int, msgspec.Meta(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
 Weekdays = Annotated[list[Weekday], msgspec.Meta(min_length=1, max_length=7)]
-TaskName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}$", description="e.g. kitchen")]
+TaskName = Annotated[
+    str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,32}" + END, description="e.g. kitchen")
+]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=500)]
 At = (
     Annotated[
@@ -52,7 +56,7 @@ OwnReason = Annotated[str, personal("crew_id", description="their own words; enc
 ReleaseCode = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[a-z0-9_]{0,64}$",
+        pattern=r"^[a-z0-9_]{0,64}" + END,
         description="why, as a code (e.g. head_cook_taken); never free text",
     ),
 ]

@@ -11,7 +11,10 @@ clock says when a tap happened.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import math
 import os
 import re
 import time
@@ -30,7 +33,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from crew import auth, shell, subjects
 from crew.service import StatusReply
-from crew.shell import MAX_BODY_BYTES, too_big
+from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from schemas.common import ID_PATTERN
 from services.kiosk import ical, tokens
 from services.kiosk.commands import KIOSK_MAY
@@ -40,26 +43,91 @@ log = structlog.get_logger("crew.kiosk")
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 RETRY_AFTER_S = "5"
 
-_ID = re.compile(ID_PATTERN.strip("^$"))
+# Wrong tokens and calendar fetches per client address and minute (the bucket holds as many, so
+# a burst that size passes at once). A tablet with a good token never spends from it; a
+# guesser is answered 429 for everything, good guesses included, until the bucket refills.
+GUESSES_PER_MINUTE = 10.0
+ICAL_PER_MINUTE = 30.0  # a calendar app polls every few minutes at most; each fetch is 2 queries
+
+
+def _inline_hashes(tag: str) -> str:
+    """CSP sources for the page's own inline <script> or <style>: their SHA-256, so nothing
+    else inline runs (an injected script has no hash) and the page stays one file."""
+    bodies = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), PAGE, re.DOTALL)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'" for body in bodies
+    )
+
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_inline_hashes('script')}",
+            f"style-src {_inline_hashes('style')}",
+            "connect-src 'self'",  # the page only talks to this API
+            "img-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",  # no other site may frame the page and steer taps
+        ]
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # The token travels in the URL's fragment; no link followed from the page names it, or us.
+    "Referrer-Policy": "no-referrer",
+}
+
+_ID = re.compile(ID_PATTERN)
 STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
 
 
 class Bucket:
-    """Per-kiosk rate limit: `burst` taps at once, refilled at `rate` per second."""
+    """A token bucket per key (a kiosk, a client address): `burst` at once, refilled at `rate`
+    per second. Full buckets are forgotten when there are many keys, so a flood from many
+    addresses cannot grow it without bound."""
 
-    def __init__(self, rate: float = 10.0, burst: float = 30.0) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float = 10.0, burst: float = 30.0, keep: int = 10_000) -> None:
+        self.rate, self.burst, self.keep = rate, burst, keep
         self.level: dict[str, tuple[float, float]] = {}
 
-    def allow(self, kiosk: str) -> bool:
+    def _now(self, key: str) -> tuple[float, float]:
         now = time.monotonic()
-        tokens, then = self.level.get(kiosk, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        tokens, then = self.level.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - then) * self.rate), now
+
+    def allow(self, key: str) -> bool:
+        """Spend one if there is one."""
+        tokens, now = self._now(key)
         if tokens < 1:
-            self.level[kiosk] = (tokens, now)
+            self.level[key] = (tokens, now)
             return False
-        self.level[kiosk] = (tokens - 1, now)
+        self.spend(key)
         return True
+
+    def spend(self, key: str) -> None:
+        tokens, now = self._now(key)
+        self.level.pop(key, None)  # re-inserted last: the dict stays in order of last use
+        self.level[key] = (max(tokens - 1, 0.0), now)
+        if len(self.level) > self.keep:
+            # Down to half, so the next sweep is keep/2 spends away (no O(n) per request). Full
+            # buckets go first; under a flood from more addresses than that, the longest idle
+            # are forgotten too (they start afresh: a flood that wide is the network's problem).
+            spent = [(k, v) for k, v in self.level.items() if self._now(k)[0] < self.burst]
+            self.level = dict(spent[-(self.keep // 2) :])
+
+    def wait_s(self, key: str) -> int:
+        """0 when there is one to spend, else the whole seconds until there is."""
+        tokens, _ = self._now(key)
+        return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+
+
+def per_minute(name: str, default: float) -> float:
+    """A rate setting, read at start-up; at least 1 (0 would refuse every guess forever)."""
+    value = float(os.environ.get(name, default))
+    if value < 1:
+        raise SystemExit(f"crew kiosk: {name} must be at least 1 (got {value:g})")
+    return value
 
 
 class House:
@@ -71,6 +139,10 @@ class House:
             rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
             burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
         )
+        guesses = per_minute("CREW_KIOSK_GUESSES_PER_MINUTE", GUESSES_PER_MINUTE)
+        self.guesses = Bucket(rate=guesses / 60, burst=guesses)
+        fetches = per_minute("CREW_KIOSK_ICAL_PER_MINUTE", ICAL_PER_MINUTE)
+        self.ical_fetches = Bucket(rate=fetches / 60, burst=fetches)
         self._connecting: asyncio.Task[None] | None = None
 
     @property
@@ -159,6 +231,34 @@ def kiosk_of(request: Request[Any, Any, Any]) -> str | None:
     return house.tokens.kiosk_of(token.strip()) if scheme.lower() == "bearer" else None
 
 
+def address_of(request: Request[Any, Any, Any]) -> str:
+    """The client's address. Behind a proxy named in CREW_KIOSK_TRUSTED_PROXIES it is the one
+    that proxy saw (uvicorn reads X-Forwarded-For from those peers only; services.kiosk)."""
+    return request.client.host if request.client else "unknown"
+
+
+def slow_down(wait_s: int) -> Response[bytes]:
+    return json_response(
+        {"status": "slow_down", "message": "too many tries from this address; wait a moment"},
+        429,
+        {"Retry-After": str(wait_s)},
+    )
+
+
+def authorised_kiosk(request: Request[Any, Any, Any]) -> str | Response[bytes]:
+    """The kiosk the bearer token names, or the answer: 401, or 429 once an address has made
+    too many wrong guesses (then nothing from it is checked until its bucket refills)."""
+    house: House = request.app.state.house
+    address = address_of(request)
+    if wait := house.guesses.wait_s(address):
+        return slow_down(wait)
+    kiosk = kiosk_of(request)
+    if kiosk is None:
+        house.guesses.spend(address)
+        return unauthorized()
+    return kiosk
+
+
 def unauthorized() -> Response[bytes]:
     return json_response(
         {
@@ -185,9 +285,9 @@ async def send_command(
     house: House = request.app.state.house
     if not house.ready:
         return unavailable()
-    kiosk = kiosk_of(request)
-    if kiosk is None:
-        return unauthorized()
+    kiosk = authorised_kiosk(request)
+    if isinstance(kiosk, Response):
+        return kiosk
     if command not in KIOSK_MAY.get(context, frozenset()):
         return json_response(
             {"status": "forbidden", "message": f"{context}.{command} cannot be sent from a kiosk"},
@@ -206,6 +306,8 @@ async def send_command(
     if len(body) > MAX_BODY_BYTES:  # the house answers the same; NATS would not even carry it
         return json_response(too_big(len(body)), 422)
     decoded = _object_of(body)
+    if decoded is None:
+        return json_response(too_deep(), 422)
     if decoded.get("at") is not None:
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
         # or check in on another day.
@@ -228,12 +330,15 @@ def _matches_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
-def _object_of(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or {} (the service itself answers what is wrong with it)."""
+def _object_of(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or {} (the service itself answers what is wrong with it);
+    None for a body nested deeper than msgspec decodes (its RecursionError was a 500)."""
     try:
         decoded = msgspec.json.decode(body)
     except msgspec.DecodeError:
         return {}
+    except RecursionError:
+        return None
     return decoded if isinstance(decoded, dict) else {}
 
 
@@ -265,8 +370,8 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
     house: House = request.app.state.house
     if not house.ready:
         return unavailable()
-    if kiosk_of(request) is None:
-        return unauthorized()
+    if isinstance(refused := authorised_kiosk(request), Response):
+        return refused
     answers = await asyncio.gather(
         *(
             house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": sql}), {})
@@ -310,6 +415,11 @@ async def ical_feed(
     house: House = request.app.state.house
     if house.nc is None or not house.ready:
         return unavailable()
+    # Every fetch spends, found or not: each costs the house a key lookup and two queries.
+    address = address_of(request)
+    if wait := house.ical_fetches.wait_s(address):
+        return slow_down(wait)
+    house.ical_fetches.spend(address)
     if (
         not _matches_id(crew_id)
         or not key
@@ -349,9 +459,7 @@ async def ical_feed(
 
 @get("/kiosk", summary="The touch page", include_in_schema=False)
 async def page() -> Response[bytes]:
-    return Response(
-        content=PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
-    )
+    return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
 def build_app(nats_url: str) -> Litestar:

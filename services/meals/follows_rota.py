@@ -94,7 +94,7 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
 async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
     try:
         event = decoder.decode(msg.data)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_rota_event", subject=msg.subject)
         await msg.term()
         return

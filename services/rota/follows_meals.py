@@ -47,7 +47,7 @@ decoder = msgspec.json.Decoder(Withdrew)
 def release_command(event: Withdrew) -> dict[str, str] | None:
     """The rota command a withdrawal asks for, or None (a waitlist place is no cooking place,
     and a meal id that is not an occurrence id is no rota meal day)."""
-    day = MEAL_DAY.match(event.meal_id)
+    day = MEAL_DAY.fullmatch(event.meal_id)  # `$` alone would let a final newline through
     if event.role == "waitlist" or day is None:
         return None
     return {"occurrence_id": day["occurrence"], "crew_id": event.crew_id, "code": WITHDREW}
@@ -65,7 +65,7 @@ async def follow_meals(nc: NATS, shell: CommandShell[Any]) -> None:
 async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
     try:
         body = release_command(decoder.decode(msg.data))
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_meals_event", subject=msg.subject)
         await msg.term()
         return

@@ -254,6 +254,26 @@ def test_a_tablet_without_access_keeps_its_taps_and_says_so(house: House, browse
     )
 
 
+def test_the_page_runs_and_is_styled_under_its_csp_with_nothing_refused(
+    house: House, browser: Browser
+) -> None:
+    env, page = kiosk_page(house, browser)
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    page.add_init_script(  # counts what the policy blocks, before the page's own script runs
+        "window.__refused = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__refused.push(e.violatedDirective));"
+    )
+    page.reload()
+    page.click("[data-testid=me-anna]")  # the script runs: it drew the crew list
+    page.click("[data-testid=help-today]")  # and may talk to the API (connect-src 'self')
+    wait_for_answer(env, page, "Tak! Det er noteret.")
+    green = page.eval_on_selector("header", "h => getComputedStyle(h).backgroundColor")
+    assert green == "rgb(47, 125, 74)", "the inline style was applied"
+    assert page.evaluate("window.__refused") == [] and refused == []
+
+
 def test_the_page_is_danish_by_default_and_the_english_toggle_works(
     house: House, browser: Browser
 ) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
-from services.kiosk.app import Bucket
+import pytest
+
+from services.kiosk.app import Bucket, House
 
 
 def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_apart() -> None:
@@ -14,3 +16,30 @@ def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_ap
     assert bucket.allow("kitchen"), "each kiosk has its own bucket"
     time.sleep(0.11)  # 20/s: about two taps come back
     assert bucket.allow("hall")
+
+
+def test_an_empty_bucket_says_how_long_to_wait_and_full_ones_are_forgotten() -> None:
+    bucket = Bucket(rate=0.5, burst=1.0, keep=4)
+    assert bucket.wait_s("a") == 0
+    bucket.spend("a")
+    assert bucket.wait_s("a") == 2  # one token back at 0.5 a second
+    for n in range(100):  # a flood from many addresses, each spending once long ago...
+        bucket.level[f"old{n}"] = (1.0, time.monotonic() - 10)
+    bucket.spend("b")
+    assert set(bucket.level) == {"a", "b"}, "full buckets are dropped, spent ones kept"
+
+
+def test_a_flood_from_many_addresses_keeps_the_bucket_small_and_the_latest_ones() -> None:
+    bucket = Bucket(rate=0.001, burst=1.0, keep=100)
+    for n in range(10_000):
+        bucket.spend(f"addr{n}")
+        assert len(bucket.level) <= 100
+    assert "addr9999" in bucket.level and bucket.wait_s("addr9999") > 0
+
+
+def test_a_rate_below_one_a_minute_stops_the_kiosk_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CREW_KIOSK_GUESSES_PER_MINUTE", "0")  # would divide by zero later
+    with pytest.raises(SystemExit, match="CREW_KIOSK_GUESSES_PER_MINUTE"):
+        House("nats://127.0.0.1:1")

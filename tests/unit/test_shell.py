@@ -49,6 +49,14 @@ async def planned() -> tuple[CommandShell, InMemoryEventStore]:
         ("volunteer_to_cook", b"[]", "$"),
         ("fly_to_the_moon", b"{}", "$"),
         ("volunteer_to_cook", b'{"meal_id":"' + b"x" * MAX_BODY_BYTES + b'"}', "$"),
+        # `$` in a pattern lets a final newline through; as a subject token it then failed
+        ("volunteer_to_cook", b'{"meal_id":"m1\\n","crew_id":"a","role":"helper"}', "$.meal_id"),
+        ("plan_meal", b'{"meal_id":"m1\\n","date":"2030-01-07","helper_slots":2}', "$.meal_id"),
+        ("volunteer_to_cook", b'{"meal_id":"m1","crew_id":"a\\n","role":"helper"}', "$.crew_id"),
+        # deeper than msgspec's recursion limit, in a field and as the whole body
+        ("volunteer_to_cook", b"[" * 60_000, "$"),
+        ("volunteer_to_cook", b'{"meal_id":' + b"[" * 60_000, "$.meal_id"),
+        ("volunteer_to_cook", b'{"note":' + b"[" * 30_000 + b"]" * 30_000 + b"}", "$"),
     ],
 )
 async def test_bad_input_is_invalid_names_the_field_and_appends_nothing(
@@ -66,7 +74,7 @@ async def test_a_missing_or_malformed_command_id_is_invalid(
     planned: tuple[CommandShell, InMemoryEventStore],
 ) -> None:
     shell, _ = planned
-    for bad in ("", "has space", "x" * 65):
+    for bad in ("", "has space", "x" * 65, "ok\n"):
         raw = await shell.handle(
             "crew.cmd.meals.close_meal", {"Crew-Command-Id": bad}, b'{"meal_id":"m1"}'
         )
