@@ -40,6 +40,9 @@ STREAMS = {  # stream -> the subjects it holds: the log, and every bucket of the
     subjects.STREAM: subjects.EVENTS_ALL,
     **{f"KV_{bucket}": f"$KV.{bucket}.>" for bucket in auth.BUCKETS},
 }
+# Backups made before the followers kept positions have none: restored without them, the
+# followers handle the log from the start, and the restored outcomes answer every command.
+OPTIONAL = {f"KV_{auth.FOLLOWERS}"}
 IN_FLIGHT = 256  # publishes awaiting their ack while restoring (order is kept by the connection)
 SERVER_HEADERS = ("Nats-Expected", "Nats-Batch")  # meant for the first append, not a replay
 LEDGER = "forgotten-ids"  # one forgotten id a line: beside the backups, and in the home
@@ -102,7 +105,7 @@ async def backup(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[str
 async def restore(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[str, int]:
     """Publish a backup into this house's streams, which must be empty (a new house)."""
     js = nc.jetstream()
-    missing = [s for s in STREAMS if not file_of(folder, s).exists()]
+    missing = [s for s in STREAMS if not file_of(folder, s).exists() and s not in OPTIONAL]
     if missing:
         raise BackupError(f"{folder} is not a crew backup: no {', '.join(missing)}")
     for stream in STREAMS:
@@ -112,6 +115,9 @@ async def restore(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[st
             )
     counts: dict[str, int] = {}
     for stream in STREAMS:
+        if not file_of(folder, stream).exists():
+            say(f"{stream}: not in this backup (an older one)")
+            continue
         counts[stream] = await _restore_stream(js, stream, file_of(folder, stream), say)
         say(f"{stream}: {counts[stream]:,} messages restored")
     return counts
