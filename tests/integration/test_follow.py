@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import datetime
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -16,10 +17,14 @@ from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from crew import auth, follow, subjects
-from crew.eventstore import Recorded
+from crew.eventstore import JetStreamEventStore, Recorded
 from crew.follow import Follower, Position, follow_in_order
 from crew.house import prepare
 from crew.natsserver import NatsServer, free_port
+from crew.shell import CommandShell
+from schemas import rota as r
+from services.meals import follows_rota
+from services.meals.decider import MEALS
 
 FOLLOWER = Follower("meals-follows-rota", "a test follower", ["crew.evt.rota.*.wanted"])
 
@@ -197,3 +202,51 @@ async def test_a_position_past_the_end_of_the_log_starts_at_its_end(nc: NATS) ->
         new = await append(nc, 1)
         await until(lambda: len(seen) == 1)
     assert seen == new
+
+
+def recording(shell: CommandShell[object]) -> list[bytes]:
+    """The replies the shell gives, in order."""
+    original, answers = shell.handle, []
+
+    async def handle(subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
+        answers.append(await original(subject, headers, body))
+        return answers[-1]
+
+    shell.handle = handle  # type: ignore[method-assign]
+    return answers
+
+
+@pytest.mark.parametrize("outcome_kept", [True, False])
+async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals(
+    nc: NATS, outcome_kept: bool
+) -> None:
+    """A crash between handling an event and writing the position handles it again, in a new
+    process (an empty cache): the command id comes from the event's sequence, so meals answers
+    as the first time and appends nothing, from the outcomes bucket or, when the crash came
+    before the outcome was kept, from the events (their causation is the command id)."""
+    day = r.OccurrenceScheduled(
+        series_id="dinners", occurrence_id="dinners-20300107", kind="meal", title="Dinner",
+        date=datetime.date(2030, 1, 7), start="18:00", end="20:00",
+    )  # fmt: skip
+    ack = await nc.jetstream().publish(
+        "crew.evt.rota.dinners-20300107.occurrence_scheduled", msgspec.json.encode(day)
+    )
+    event = Recorded(ack.seq, "crew.evt.rota.dinners-20300107.occurrence_scheduled",
+                     msgspec.json.encode(day), {})  # fmt: skip
+    replies = []
+    for _ in range(2):
+        shell = CommandShell(MEALS, JetStreamEventStore(nc))
+        answers = recording(shell)
+        assert await follows_rota._react(event, 1, shell, nc)
+        if outcome_kept:
+            await shell.settled()
+        else:
+            for task in shell._keeping:  # the process died before the bucket had it
+                task.cancel()
+            await asyncio.sleep(0.1)
+            if not replies:
+                assert await shell.store.outcome(f"rota-{ack.seq}") is None
+        replies.append(answers)
+    last = (await nc.jetstream().stream_info(subjects.STREAM)).state.last_seq
+    assert last == ack.seq + 1, "one meal planned, once"
+    assert replies[0] == replies[1] and b'"accepted"' in replies[0][0]
