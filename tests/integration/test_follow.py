@@ -11,13 +11,14 @@ from pathlib import Path
 
 import msgspec
 import nats
+import nats.errors
 import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from crew import auth, follow, subjects
-from crew.eventstore import JetStreamEventStore, Recorded
+from crew.eventstore import JetStreamEventStore, Recorded, ensure_event_store
 from crew.follow import Follower, Position, follow_in_order
 from crew.house import prepare
 from crew.natsserver import NatsServer, free_port
@@ -250,3 +251,28 @@ async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals
     last = (await nc.jetstream().stream_info(subjects.STREAM)).state.last_seq
     assert last == ack.seq + 1, "one meal planned, once"
     assert replies[0] == replies[1] and b'"accepted"' in replies[0][0]
+
+
+async def test_a_follower_goes_on_from_its_position_after_nats_restarts(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Its consumer lives in the server's memory and is gone after a restart: the follower
+    makes a new one from the next event it has not handled."""
+    nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    await ensure_event_store(nc)
+    first = await append(nc, 2)
+    seen: list[int] = []
+    async with following(nc, seen):
+        await until(lambda: len(seen) == 2)
+        nats_server.kill()
+        nats_server.start()
+        await until(lambda: nc.is_connected, timeout=20)
+        for _ in range(50):  # JetStream takes a moment to come back
+            with contextlib.suppress(nats.errors.Error):
+                await nc.jetstream(timeout=1).stream_info(subjects.STREAM)
+                break
+            await asyncio.sleep(0.2)
+        second = await append(nc, 2)
+        await until(lambda: len(seen) == 4, timeout=30)
+    assert seen == first + second
+    await nc.close()
