@@ -31,7 +31,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
-from crew import auth, subjects
+from crew import auth, follow, subjects
 from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET, KEYS_STREAM, JetStreamVault
 from projections.replay import Replay
 from schemas.common import ID_PATTERN
@@ -132,6 +132,8 @@ async def _restore_stream(
     restored = 0
     with source.open("rb") as lines:
         while batch := [decoder.decode(line) for line in itertools.islice(lines, IN_FLIGHT)]:
+            if stream == f"KV_{auth.FOLLOWERS}":
+                batch = [_freed(saved) for saved in batch]
             acks = [asyncio.ensure_future(_publish(js, saved)) for saved in batch]
             for saved, seq in zip(batch, await asyncio.gather(*acks), strict=True):
                 if stream == subjects.STREAM and seq != saved.seq:
@@ -140,6 +142,17 @@ async def _restore_stream(
             if stream == subjects.STREAM and restored % 10_240 == 0:
                 say(f"  {stream}: {restored:,} messages restored")
     return restored
+
+
+def _freed(saved: Saved) -> Saved:
+    """A follower's position without its holder: the instances of the old house are gone, and
+    the new house's must not wait for their lease to run out."""
+    data = base64.b64decode(saved.data)
+    if not data:  # a delete marker
+        return saved
+    position = msgspec.json.decode(data, type=follow.Position)
+    freed = msgspec.json.encode(msgspec.structs.replace(position, holder=""))
+    return msgspec.structs.replace(saved, data=base64.b64encode(freed).decode())
 
 
 async def _publish(js: JetStreamContext, saved: Saved) -> int:

@@ -41,6 +41,13 @@ def test_a_backup_restores_into_a_new_house_with_the_same_log_and_views(
 
     restored_env = {**crew_env, "CREW_HOME": str(tmp_path / "restored")}
     with start_house(restored_env, "--restore", str(folder)) as (env2, _):
+        # the positions came back without their holders, the old house's instances: the new
+        # ones follow at once, not after the lease of the old ones ran out (15 s)
+        meals_log = Path(restored_env["CREW_HOME"]) / "logs" / "meals.log"
+        deadline = time.monotonic() + 8
+        while "follower_started" not in (meals_log.read_text() if meals_log.exists() else ""):
+            assert time.monotonic() < deadline, "the restored follower waited for a lease"
+            time.sleep(0.2)
         for query, rows in before.items():
             eventually(env2, query, rows)
         assert "Bo Berg" not in str(sql(env2, "select * from crew"))  # still forgotten
