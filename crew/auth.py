@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import bcrypt
 import msgspec
 
-from crew import natsserver, settings, subjects
+from crew import follow, natsserver, settings, subjects
 from crew.personal import KEYS_BUCKET
 from services.kiosk import tokens
 from services.kiosk.commands import KIOSK_MAY
@@ -32,12 +32,16 @@ EVENTS = subjects.STREAM
 OUTCOMES = subjects.OUTCOMES_BUCKET
 KIOSK_TOKENS = tokens.BUCKET
 ICAL_TOKENS = tokens.ICAL_BUCKET
-BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS)
+FOLLOWERS = follow.BUCKET
+BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS, FOLLOWERS)
 
-# The durable consumers on the log, by the user that owns them. Only the owner reaches one:
-# every other user is denied each JetStream API subject that names it (see `durable`). NATS
-# wildcards match whole tokens only, so a rule cannot say "names starting with meals-": the
-# names are listed here, and tests/unit/test_auth_roles.py checks no durable is missing.
+# The followers' names, by the user that owns them. Each is a follower's key in CREW_FOLLOWERS,
+# which only its owner (and the house) reads and writes, and the name of the durable consumer
+# it followed with in older houses: the owner looks that one up and deletes it once (see
+# crew.follow.migrated_position); every other user is denied each JetStream API subject that
+# names it (`durable`), as a defence. NATS wildcards match whole tokens only, so a rule cannot
+# say "names starting with meals-": the names are listed here, and
+# tests/unit/test_auth_roles.py checks none is missing.
 DURABLES: dict[str, tuple[str, ...]] = {
     "meals": (follows_rota.CONSUMER,),
     "rota": (follows_meals.CONSUMER,),
@@ -64,10 +68,21 @@ def writes_bucket(bucket: str) -> list[str]:
     return [f"$KV.{bucket}.>"]
 
 
+def own_key(bucket: str, key: str) -> list[str]:
+    """One key of a bucket and no other: look the bucket up, get the key (a Direct Get by
+    subject, as nats-py's `kv.get` asks for it), and write it (put, create, update)."""
+    return [
+        f"$JS.API.STREAM.INFO.KV_{bucket}",
+        f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{key}",
+        f"$KV.{bucket}.{key}",
+    ]
+
+
 def pulls(stream: str) -> list[str]:
-    """Replays of one stream with consumers of our own that nats-py names at random
-    (`pull_subscribe`): create, fetch, ask after and delete them. Another user's durable is
-    denied to everyone but its owner (`others_durables`)."""
+    """Replays of one stream with consumers of our own, named at random (crew/replay.py,
+    `pull_subscribe`): create, fetch, ask after and delete them. No one can list consumers,
+    so no one learns another's name; the old durables' names are denied to everyone but their
+    owner (`others_durables`)."""
     return [
         f"$JS.API.CONSUMER.CREATE.{stream}.*",
         f"$JS.API.CONSUMER.CREATE.{stream}.*.>",
@@ -101,10 +116,6 @@ def durable(stream: str, name: str) -> list[str]:
     ]
 
 
-def own_durables(owner: str) -> list[str]:
-    return [rule for name in DURABLES.get(owner, ()) for rule in durable(EVENTS, name)]
-
-
 def others_durables(owner: str) -> list[str]:
     return [
         rule
@@ -136,16 +147,22 @@ REBUILD_ANSWERS = Responses(max=subjects.REBUILD_ANSWERS, expires="1h")
 
 
 def service(
-    context: str, sends: tuple[str, ...] = (), forgets: bool = False, replays: bool = False
+    context: str,
+    sends: tuple[str, ...] = (),
+    forgets: bool = False,
+    replays: bool = False,
+    follows: str | None = None,
 ) -> Permissions:
     """A command service: answers its own commands, appends only its own context's events,
     sends only the commands of other contexts named in `sends`, keeps its command outcomes,
-    seals personal fields with the keys it reads and makes (every context's events hold some),
-    and follows the log only through its own durables. Only the context that `forgets` may
-    erase a key (onboarding: `person_forgotten`). One that `replays` reads the log with
-    consumers of its own too (the rota's calendar)."""
+    and seals personal fields with the keys it reads and makes (every context's events hold
+    some). Only the context that `forgets` may erase a key (onboarding: `person_forgotten`).
+    One that `replays` reads the log with consumers of its own (the rota's calendar); one that
+    `follows` another context does too, and keeps its position under its own key of
+    CREW_FOLLOWERS (crew/follow.py), the only key of that bucket it reaches."""
     erase = [f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}"] if forgets else []
-    replay = pulls(EVENTS) if replays else []
+    replay = pulls(EVENTS) if replays or follows else []
+    position = own_key(FOLLOWERS, follows) if follows else []
     return Permissions(
         publish=[
             f"crew.evt.{context}.>",
@@ -157,8 +174,8 @@ def service(
             *reads_bucket(KEYS_BUCKET),
             *writes_bucket(KEYS_BUCKET),
             *erase,
-            *own_durables(context),
             *replay,
+            *position,
             subjects.STATUS,
         ],
         subscribe=[subjects.commands_of(context), subjects.STATUS, OWN_INBOX],
@@ -169,8 +186,13 @@ def service(
 
 ROLES: dict[str, Permissions] = {
     # meals days follow the rota; a cooking claim meals turns down is handed back to the rota
-    "meals": service("meals", sends=(subjects.command_subject("rota", "release_claim"),)),
-    "rota": service("rota", replays=True),  # the calendar reads the series so far
+    "meals": service(
+        "meals",
+        sends=(subjects.command_subject("rota", "release_claim"),),
+        follows=follows_rota.CONSUMER,
+    ),
+    # the calendar reads the series so far; the rota follows withdrawals in meals
+    "rota": service("rota", replays=True, follows=follows_meals.CONSUMER),
     "onboarding": service("onboarding", forgets=True),
     # The projector replays the log, reads the personal keys (names in views) and answers
     # rebuilds with their progress.
@@ -216,8 +238,9 @@ ROLES: dict[str, Permissions] = {
         responds=True,
     ),
     # Coordinators (the `crew` CLI): commands, all SQL, rebuilds, the log, kiosk and calendar
-    # tokens, and every bucket for `crew backup` (the personal keys also for `crew export`).
-    # They never append events by hand, delete the log, nor touch a component's durable.
+    # tokens, and every bucket for `crew backup` (the personal keys also for `crew export`; the
+    # followers' positions only to save them). They never append events by hand, delete the
+    # log, nor write a follower's position.
     "coordinator": Permissions(
         publish=[
             "crew.cmd.>",

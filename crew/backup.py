@@ -31,15 +31,18 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
-from crew import auth, subjects
+from crew import auth, follow, subjects
 from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET, KEYS_STREAM, JetStreamVault
-from projections.replay import Replay
+from crew.replay import Replay
 from schemas.common import ID_PATTERN
 
 STREAMS = {  # stream -> the subjects it holds: the log, and every bucket of the house
     subjects.STREAM: subjects.EVENTS_ALL,
     **{f"KV_{bucket}": f"$KV.{bucket}.>" for bucket in auth.BUCKETS},
 }
+# Backups made before the followers kept positions have none: restored without them, the
+# followers handle the log from the start, and the restored outcomes answer every command.
+OPTIONAL = {f"KV_{auth.FOLLOWERS}"}
 IN_FLIGHT = 256  # publishes awaiting their ack while restoring (order is kept by the connection)
 SERVER_HEADERS = ("Nats-Expected", "Nats-Batch")  # meant for the first append, not a replay
 LEDGER = "forgotten-ids"  # one forgotten id a line: beside the backups, and in the home
@@ -102,7 +105,7 @@ async def backup(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[str
 async def restore(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[str, int]:
     """Publish a backup into this house's streams, which must be empty (a new house)."""
     js = nc.jetstream()
-    missing = [s for s in STREAMS if not file_of(folder, s).exists()]
+    missing = [s for s in STREAMS if not file_of(folder, s).exists() and s not in OPTIONAL]
     if missing:
         raise BackupError(f"{folder} is not a crew backup: no {', '.join(missing)}")
     for stream in STREAMS:
@@ -112,6 +115,9 @@ async def restore(nc: NATS, folder: Path, say: Callable[[str], None]) -> dict[st
             )
     counts: dict[str, int] = {}
     for stream in STREAMS:
+        if not file_of(folder, stream).exists():
+            say(f"{stream}: not in this backup (an older one)")
+            continue
         counts[stream] = await _restore_stream(js, stream, file_of(folder, stream), say)
         say(f"{stream}: {counts[stream]:,} messages restored")
     return counts
@@ -126,6 +132,8 @@ async def _restore_stream(
     restored = 0
     with source.open("rb") as lines:
         while batch := [decoder.decode(line) for line in itertools.islice(lines, IN_FLIGHT)]:
+            if stream == f"KV_{auth.FOLLOWERS}":
+                batch = [_freed(saved) for saved in batch]
             acks = [asyncio.ensure_future(_publish(js, saved)) for saved in batch]
             for saved, seq in zip(batch, await asyncio.gather(*acks), strict=True):
                 if stream == subjects.STREAM and seq != saved.seq:
@@ -134,6 +142,17 @@ async def _restore_stream(
             if stream == subjects.STREAM and restored % 10_240 == 0:
                 say(f"  {stream}: {restored:,} messages restored")
     return restored
+
+
+def _freed(saved: Saved) -> Saved:
+    """A follower's position without its holder: the instances of the old house are gone, and
+    the new house's must not wait for their lease to run out."""
+    data = base64.b64decode(saved.data)
+    if not data:  # a delete marker
+        return saved
+    position = msgspec.json.decode(data, type=follow.Position)
+    freed = msgspec.json.encode(msgspec.structs.replace(position, holder=""))
+    return msgspec.structs.replace(saved, data=base64.b64encode(freed).decode())
 
 
 async def _publish(js: JetStreamContext, saved: Saved) -> int:

@@ -154,7 +154,7 @@ async def wait_for_components(url: str, expected: list[str], timeout: float) -> 
 
 async def events(nc: NATS, since: int = 1, follow: bool = False) -> AsyncIterator[Recorded]:
     """The log from `since`, in order; stops at the end unless `follow`."""
-    from projections.replay import Replay  # the same reader the projector uses
+    from crew.replay import Replay  # the same reader the projector uses
 
     info = await nc.jetstream().stream_info(subjects.STREAM)
     last = int(info.state.last_seq)

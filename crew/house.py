@@ -18,7 +18,7 @@ import nats
 import nats.errors
 import nats.js.errors
 
-from crew import auth, client
+from crew import auth, client, follow
 from crew.backup import (
     LEDGER,
     BackupError,
@@ -57,10 +57,12 @@ COMPONENTS = (
 
 async def prepare(nc: nats.NATS, replicas: int = 1) -> None:
     """Create what the components only read or write: the event stream, the command outcomes,
-    the personal keys and the token buckets. Done by an admin user, before they start."""
+    the personal keys, the token buckets and the followers' positions. Done by an admin user,
+    before they start."""
     await ensure_event_store(nc, replicas, admin=True)
     for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
         await tokens.bucket(nc, bucket, replicas)
+    await follow.bucket(nc, replicas)  # each follower may only use its own key
 
 
 async def prepare_when_ready(nc: nats.NATS, replicas: int = 1, timeout: float = 60) -> None:

@@ -20,8 +20,8 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
+from crew.replay import Replay
 from projections.projection import VIEWS, Applied, Projection, applying_failed
-from projections.replay import Replay
 from schemas.common import END
 
 log = structlog.get_logger("crew.projector")

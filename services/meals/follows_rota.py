@@ -3,9 +3,10 @@ occurrences into meals commands (plan, reschedule after a move or a series chang
 plan again under a new meal id when a series change brings a cancelled day back, and
 confirmed cooking claims).
 
-It reads a durable JetStream consumer, one event at a time in order, and acknowledges an event
-only once the meals service has answered it. Each command id is made from the event's stream
-sequence, so a redelivery after a crash changes nothing twice.
+It follows the log with the shared loop of crew/follow.py, one event at a time in order, and
+moves its position past an event only once the meals service has answered it. Each command id
+is made from the event's stream sequence, so handling an event again after a crash changes
+nothing twice.
 
 A confirmed cooking claim that meals turns down (the head-cook place is taken, the meal was
 cancelled) is handed back to the rota as `rota.release_claim` with the refusal code, so the
@@ -19,10 +20,10 @@ import msgspec
 import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.follow import command_headers, follow_in_order, in_order, retry_later, unavailable
+from crew.eventstore import Recorded
+from crew.follow import Follower, command_headers, follow_in_order, retry_later, unavailable
 from crew.shell import CommandShell
 from schemas import rota as r
 from schemas.common import Refused
@@ -83,50 +84,49 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
 
 async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
     names = [kind.__struct_config__.tag.split(".", 1)[1] for kind in FOLLOWED]  # type: ignore[union-attr]
-    config = in_order(
+    follower = Follower(
         CONSUMER,
         "meals: plan, move, change and cancel the rota's meal days; cooking claims",
         [subjects.event_subject(f"rota.{name}", "*") for name in names],
     )
-    await follow_in_order(nc, config, lambda msg: _react(msg, shell, nc))
+    await follow_in_order(nc, follower, lambda event, attempt: _react(event, attempt, shell, nc))
 
 
-async def _react(msg: Msg, shell: CommandShell[Any], nc: NATS) -> None:
+async def _react(recorded: Recorded, attempt: int, shell: CommandShell[Any], nc: NATS) -> bool:
+    """True once the event is handled (or can never be); False to try it again later."""
     try:
-        event = decoder.decode(msg.data)
+        event = decoder.decode(recorded.data)
     except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
-        log.warning("unreadable_rota_event", subject=msg.subject)
-        await msg.term()
-        return
+        log.warning("unreadable_rota_event", subject=recorded.subject)
+        return True
     wanted = meals_command(event)
     if wanted is None:
-        await msg.ack()
-        return
+        return True
     name, body = wanted
-    headers = command_headers(msg, f"rota-{msg.metadata.sequence.stream}", CONSUMER, "rota")
+    headers = command_headers(recorded, f"rota-{recorded.seq}", CONSUMER, "rota")
     reply = await shell.handle(
         subjects.command_subject("meals", name), headers, msgspec.json.encode(body)
     )
     if unavailable(reply):
-        await retry_later(msg, "meals_unavailable_retrying")
-        return
+        return retry_later(recorded, attempt, "meals_unavailable_retrying")
     refused = isinstance(event, r.ClaimConfirmed) and b'"refused"' in reply[:40]
-    if refused and not await _hand_back(nc, event, refusal_decoder.decode(reply), headers, msg):
-        if msg.metadata.num_delivered < HAND_BACK_TRIES:
-            await retry_later(msg, "rota_unavailable_retrying")
-            return
+    if refused and not await _hand_back(
+        nc, event, refusal_decoder.decode(reply), headers, recorded
+    ):
+        if attempt < HAND_BACK_TRIES:
+            return retry_later(recorded, attempt, "rota_unavailable_retrying")
         # Meal days must not wait on the rota for long: the log line above is the trace.
-        log.warning("cooking_claim_not_released", seq=msg.metadata.sequence.stream)
-    await msg.ack()
+        log.warning("cooking_claim_not_released", seq=recorded.seq)
+    return True
 
 
 async def _hand_back(
-    nc: NATS, event: r.ClaimConfirmed, refused: Refused, headers: dict[str, str], msg: Msg
+    nc: NATS, event: r.ClaimConfirmed, refused: Refused, headers: dict[str, str], recorded: Recorded
 ) -> bool:
     """Release in the rota a confirmed cooking claim that meals turned down. Logs ids and the
     code only (never who). False when the rota did not answer: the event is retried, and the
     meals command, with the same id, answers as before."""
-    seq = msg.metadata.sequence.stream
+    seq = recorded.seq
     log.info("cooking_claim_refused", seq=seq, meal_id=event.occurrence_id, code=refused.code)
     body = {"occurrence_id": event.occurrence_id, "crew_id": event.crew_id, "code": refused.code}
     try:

@@ -17,8 +17,8 @@ import structlog
 from nats.aio.client import Client as NATS
 
 from crew import subjects
+from crew.replay import Replay
 from crew.shell import CommandShell
-from projections.replay import Replay
 
 log = structlog.get_logger("crew.calendar")
 

@@ -2,9 +2,9 @@
 back in meals, the rota frees that place (`rota.release_claim` with code `withdrew`), so
 standing intentions and confirmations can have it again.
 
-It reads a durable JetStream consumer, one event at a time in order (the shared reactor loop of
-services/meals/follows_rota.py), and acknowledges an event once the rota has answered. The
-command id is made from the event's stream sequence, so a redelivery changes nothing twice. A
+It follows the log one event at a time in order (the shared loop of crew/follow.py), and moves
+its position past an event once the rota has answered. The command id is made from the event's
+stream sequence, so handling an event again after a crash changes nothing twice. A
 withdrawal from a meal that is not a rota meal day, or by someone the rota has no confirmed
 place for (they volunteered in meals directly), is refused by the rota and left at that.
 
@@ -18,10 +18,10 @@ from typing import Any, Literal
 import msgspec
 import structlog
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.follow import command_headers, follow_in_order, in_order, retry_later, unavailable
+from crew.eventstore import Recorded
+from crew.follow import Follower, command_headers, follow_in_order, retry_later, unavailable
 from crew.shell import CommandShell
 from services.rota.decider import WITHDREW
 
@@ -54,31 +54,27 @@ def release_command(event: Withdrew) -> dict[str, str] | None:
 
 
 async def follow_meals(nc: NATS, shell: CommandShell[Any]) -> None:
-    config = in_order(
+    follower = Follower(
         CONSUMER,
         "rota: free the cooking places of cooks who withdrew in meals",
         [subjects.event_subject("meals.withdrew", "*")],
     )
-    await follow_in_order(nc, config, lambda msg: _react(msg, shell))
+    await follow_in_order(nc, follower, lambda event, attempt: _react(event, attempt, shell))
 
 
-async def _react(msg: Msg, shell: CommandShell[Any]) -> None:
+async def _react(recorded: Recorded, attempt: int, shell: CommandShell[Any]) -> bool:
+    """True once the event is handled (or can never be); False to try it again later."""
     try:
-        body = release_command(decoder.decode(msg.data))
+        body = release_command(decoder.decode(recorded.data))
     except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
-        log.warning("unreadable_meals_event", subject=msg.subject)
-        await msg.term()
-        return
+        log.warning("unreadable_meals_event", subject=recorded.subject)
+        return True
     if body is None:
-        await msg.ack()
-        return
-    headers = command_headers(
-        msg, f"meals-withdrew-{msg.metadata.sequence.stream}", CONSUMER, "meals"
-    )
+        return True
+    headers = command_headers(recorded, f"meals-withdrew-{recorded.seq}", CONSUMER, "meals")
     reply = await shell.handle(
         subjects.command_subject("rota", "release_claim"), headers, msgspec.json.encode(body)
     )
     if unavailable(reply):
-        await retry_later(msg, "rota_unavailable_retrying")
-        return
-    await msg.ack()
+        return retry_later(recorded, attempt, "rota_unavailable_retrying")
+    return True

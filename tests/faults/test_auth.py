@@ -6,6 +6,7 @@ each action of the matrix; the server must refuse exactly the ones its role does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -17,8 +18,8 @@ import nats.errors
 import pytest
 from nats.aio.msg import Msg
 
-from crew import auth
-from crew.follow import in_order
+from crew import auth, follow
+from crew.eventstore import Recorded
 from crew.house import prepare
 from crew.natsserver import NatsServer, free_port
 from schemas.registry import COMMAND_TYPES
@@ -30,9 +31,12 @@ USERS = ("meals", "rota", "onboarding", "projector", "query", "kiosk", "coordina
 SERVICES = {"meals", "rota", "onboarding"}
 # Who reads the log (Direct and API gets): the services, the projector, coordinators, observers.
 LOG_READERS = SERVICES | {"projector", "coordinator", "observer", "house"}
-# Who replays the log with consumers nats-py names: the projector, the CLI, the rota's calendar.
-REPLAYERS = {"rota", "projector", "coordinator", "house"}
-# The durable consumers on the log and their owners: only the owner reaches one.
+# Who replays the log with consumers named at random: the projector, the CLI, the rota's
+# calendar, and the followers (meals follows the rota, the rota follows meals).
+REPLAYERS = {"meals", "rota", "projector", "coordinator", "house"}
+# The followers and their owners: each keeps its position under its own key of CREW_FOLLOWERS,
+# which only its owner writes; older houses had a durable consumer of that name, which only
+# its owner may look up and delete (to move off it).
 FOLLOWERS = {"meals-follows-rota": "meals", "rota-follows-meals": "rota"}
 # Each bucket: who gets its entries, who writes (puts, deletes, purges an entry), who erases a
 # message by sequence. Nobody but `crew up` purges a whole bucket.
@@ -45,6 +49,8 @@ BUCKET_RIGHTS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "CREW_KIOSK_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_ICAL_TOKENS": ({"kiosk", "coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_COMMAND_OUTCOMES": (SERVICES | {"coordinator", "house"}, SERVICES | {"house"}, {"house"}),
+    # The whole bucket only for backups; each follower its own key (below).
+    "CREW_FOLLOWERS": ({"coordinator", "house"}, {"house"}, {"house"}),
 }  # fmt: skip
 KV_HEADERS: dict[str, dict[str, str] | None] = {
     "put": None,
@@ -115,23 +121,39 @@ MATRIX: list[tuple[str, str, set[str]]] = [
             ("publish", f"$JS.API.STREAM.PURGE.KV_{bucket}", {"house"}),
         )
     ),
-    # another component's durable: create or change, fetch, ack, pause, delete, even look
+    # the followers: the bucket's lookup, and each one's own key, got, written, deleted
+    ("publish", "$JS.API.STREAM.INFO.KV_CREW_FOLLOWERS", {"meals", "rota", "coordinator", "house"}),
     *(
-        (action, subject, {owner, "house"})
-        for durable, owner in FOLLOWERS.items()
-        for action, subject in (
-            ("publish", f"$JS.API.CONSUMER.DURABLE.CREATE.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.CREATE.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.CREATE.CREW_EVENTS.{durable}.crew.evt.>"),
-            ("publish", f"$JS.API.CONSUMER.MSG.NEXT.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.ACK.CREW_EVENTS.{durable}.1.7.7.1700000000000000000.0"),
-            ("publish", f"$JS.API.CONSUMER.PAUSE.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.RESET.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.LEADER.STEPDOWN.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.INFO.CREW_EVENTS.{durable}"),
-            ("publish", f"$JS.API.CONSUMER.DELETE.CREW_EVENTS.{durable}"),
+        row
+        for key, owner in FOLLOWERS.items()
+        for row in (
+            ("publish", f"$JS.API.DIRECT.GET.KV_CREW_FOLLOWERS.$KV.CREW_FOLLOWERS.{key}",
+             {owner, "coordinator", "house"}),
+            ("kv-put", f"$KV.CREW_FOLLOWERS.{key}", {owner, "house"}),
+            ("kv-delete", f"$KV.CREW_FOLLOWERS.{key}", {owner, "house"}),
         )
     ),
+    # the durable a follower had in older houses, by name: its owner may look it up and delete
+    # it (and, as any replayer may with a name, make a consumer so named); no one else even looks
+    *(
+        (action, subject, allowed)
+        for durable, owner in FOLLOWERS.items()
+        for action, subject, allowed in (
+            ("publish", f"$JS.API.CONSUMER.DURABLE.CREATE.CREW_EVENTS.{durable}", {"house"}),
+            ("publish", f"$JS.API.CONSUMER.CREATE.CREW_EVENTS.{durable}", {owner, "house"}),
+            ("publish", f"$JS.API.CONSUMER.CREATE.CREW_EVENTS.{durable}.crew.evt.>",
+             {owner, "house"}),
+            ("publish", f"$JS.API.CONSUMER.MSG.NEXT.CREW_EVENTS.{durable}", {owner, "house"}),
+            ("publish", f"$JS.ACK.CREW_EVENTS.{durable}.1.7.7.1700000000000000000.0", {"house"}),
+            ("publish", f"$JS.API.CONSUMER.PAUSE.CREW_EVENTS.{durable}", {"house"}),
+            ("publish", f"$JS.API.CONSUMER.RESET.CREW_EVENTS.{durable}", {"house"}),
+            ("publish", f"$JS.API.CONSUMER.LEADER.STEPDOWN.CREW_EVENTS.{durable}", {"house"}),
+            ("publish", f"$JS.API.CONSUMER.INFO.CREW_EVENTS.{durable}", {owner, "house"}),
+            ("publish", f"$JS.API.CONSUMER.DELETE.CREW_EVENTS.{durable}", {owner, "house"}),
+        )
+    ),
+    # no one but the house lists consumers: no one learns the name of another's
+    ("publish", "$JS.API.CONSUMER.LIST.CREW_EVENTS", {"house"}),
 ]  # fmt: skip
 
 
@@ -326,42 +348,94 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
         await kiosk.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NATS cannot stop it by subject: the unnamed create ($JS.API.CONSUMER.CREATE.<stream>)"
-    " that nats-py's ordered consumers need takes a consumer name in its body, and with the"
-    " name of an existing durable it updates that durable (verified on nats-server 2.15.1)."
-    " Closing it takes the followers' durables off the stream observers read (a mirror) or"
-    " observers in an account of their own.",
-)
 async def test_the_observer_cannot_change_a_follower_through_an_unnamed_create(
     tmp_path: Path,
 ) -> None:
+    """The unnamed create ordered consumers need takes a consumer name in its body, and with an
+    existing consumer's name it changes that consumer (nats-server 2.15.1). The followers keep
+    their position in a key of their own and read with consumers whose names no one can learn:
+    the observer cannot list or look up consumers, and a create naming the followers' old
+    durables changes nothing a follower uses. The follower goes on through all of it."""
     passwords = auth.passwords()
     server = NatsServer(tmp_path, free_port(), authorization=auth.authorization_block(passwords))
     server.start()
+    seen: list[int] = []
+
+    async def react(event: Recorded, attempt: int) -> bool:
+        seen.append(event.seq)
+        return True
+
+    follower = follow.Follower("meals-follows-rota", "meal days", ["crew.evt.rota.>"])
     try:
         house_nc = await nats.connect(server.url, user="house", password=passwords["house"])
         await prepare(house_nc)
         js = house_nc.jetstream()
-        follower = in_order("meals-follows-rota", "meal days", ["crew.evt.rota.>"])
-        await js.add_consumer("CREW_EVENTS", follower)
-        config = (await js.consumer_info("CREW_EVENTS", "meals-follows-rota")).config.as_dict()
-        config.pop("durable_name")
-        observer = await nats.connect(
-            server.url,
-            user="observer",
-            password=passwords["observer"],
-            inbox_prefix="_INBOX_observer",
+        meals = await nats.connect(
+            server.url, user="meals", password=passwords["meals"], inbox_prefix="_INBOX_meals"
         )
-        request = {
-            "stream_name": "CREW_EVENTS",
-            "config": {**config, "name": "meals-follows-rota", "filter_subjects": ["x.>"]},
-        }
-        await ask(observer, "$JS.API.CONSUMER.CREATE.CREW_EVENTS", json.dumps(request).encode())
+        observer = await nats.connect(
+            server.url, user="observer", password=passwords["observer"],
+            inbox_prefix="_INBOX_observer",
+        )  # fmt: skip
+        appended = [(await js.publish("crew.evt.rota.o1.occurrence_scheduled", b"{}")).seq]
+        task = asyncio.create_task(follow.follow_in_order(meals, follower, react))
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        for listing in ("NAMES", "LIST"):
+            assert await ask(observer, f"$JS.API.CONSUMER.{listing}.CREW_EVENTS") is None
+        names = msgspec.json.decode(
+            (await house_nc.request("$JS.API.CONSUMER.NAMES.CREW_EVENTS", b"{}")).data
+        )["consumers"]
+        assert len(names) == 1 and len(names[0]) == 32, "one consumer, with a secret name"
+        stream_info = await ask(observer, "$JS.API.STREAM.INFO.CREW_EVENTS")
+        assert stream_info is not None and names[0].encode() not in stream_info
+        assert await ask(observer, f"$JS.API.CONSUMER.INFO.CREW_EVENTS.{names[0]}") is None
+
+        for name in FOLLOWERS:  # the old durables' names: made, or changed, by the observer
+            request = {
+                "stream_name": "CREW_EVENTS",
+                "config": {
+                    "name": name, "filter_subjects": ["x.>"],
+                    "deliver_policy": "by_start_sequence", "opt_start_seq": 1000,
+                    "ack_policy": "explicit",
+                },
+            }  # fmt: skip
+            created = await ask(
+                observer, "$JS.API.CONSUMER.CREATE.CREW_EVENTS", json.dumps(request).encode()
+            )
+            assert created is not None and b'"error"' not in created, "the hole NATS leaves"
+        appended.append((await js.publish("crew.evt.rota.o2.occurrence_scheduled", b"{}")).seq)
+        for _ in range(100):
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == appended, "the follower goes on"
+        mine = await js.consumer_info("CREW_EVENTS", names[0])
+        assert mine.config.filter_subject == "crew.evt.rota.>"
+
+        task.cancel()  # a restart: the follower starts from its own key, not the observer's
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        appended.append((await js.publish("crew.evt.rota.o3.occurrence_scheduled", b"{}")).seq)
+        task = asyncio.create_task(follow.follow_in_order(meals, follower, react))
+        for _ in range(100):
+            if len(seen) == 3:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert seen == appended, "nothing skipped, nothing twice"
+        for key in FOLLOWERS:  # nor can the observer read or write a position
+            subject = f"$JS.API.DIRECT.GET.KV_CREW_FOLLOWERS.$KV.CREW_FOLLOWERS.{key}"
+            assert await ask(observer, subject, b"") is None
+            assert await refused(
+                server.url, "observer", passwords["observer"], "kv-put", f"$KV.CREW_FOLLOWERS.{key}"
+            )
         await observer.close()
-        after = await js.consumer_info("CREW_EVENTS", "meals-follows-rota")
+        await meals.close()
         await house_nc.close()
-        assert after.config.filter_subjects == ["crew.evt.rota.>"]
     finally:
         server.stop()

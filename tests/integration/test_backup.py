@@ -36,9 +36,18 @@ def test_a_backup_restores_into_a_new_house_with_the_same_log_and_views(
     out = crew(env, "backup", str(folder)).stdout
     assert "CREW_EVENTS" in out and (folder / "CREW_EVENTS.jsonl").exists()
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    positions = (folder / "KV_CREW_FOLLOWERS.jsonl").read_text()
+    assert "meals-follows-rota" in positions and "rota-follows-meals" in positions
 
     restored_env = {**crew_env, "CREW_HOME": str(tmp_path / "restored")}
     with start_house(restored_env, "--restore", str(folder)) as (env2, _):
+        # the positions came back without their holders, the old house's instances: the new
+        # ones follow at once, not after the lease of the old ones ran out (15 s)
+        meals_log = Path(restored_env["CREW_HOME"]) / "logs" / "meals.log"
+        deadline = time.monotonic() + 8
+        while "follower_started" not in (meals_log.read_text() if meals_log.exists() else ""):
+            assert time.monotonic() < deadline, "the restored follower waited for a lease"
+            time.sleep(0.2)
         for query, rows in before.items():
             eventually(env2, query, rows)
         assert "Bo Berg" not in str(sql(env2, "select * from crew"))  # still forgotten
@@ -73,6 +82,8 @@ def test_a_person_forgotten_after_a_backup_stays_forgotten_in_a_house_restored_f
     given = tmp_path / "also-forgotten"  # another ledger, say from a second backup place
     given.write_text("bo\n")
 
+    # a backup from before the followers kept positions: restored all the same
+    (folder / "KV_CREW_FOLLOWERS.jsonl").unlink()
     restored = {**crew_env, "CREW_HOME": str(tmp_path / "restored")}
     flags = ("--restore", str(folder), "--forgotten", str(given))
     with start_house(restored, *flags) as (env2, process):

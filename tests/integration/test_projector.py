@@ -23,10 +23,10 @@ from crew.client import connect
 from crew.eventstore import Recorded
 from crew.natsserver import NatsServer
 from crew.personal import JetStreamVault
+from crew.replay import Replay
 from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
 from projections.query import SqlRequest, SqlResult, run_query
-from projections.replay import Replay
 from tests.integration.workload import meals_workload
 
 TABLES = {
@@ -254,6 +254,36 @@ async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NA
     await replay.stop()
     assert dropped, "no message was lost"
     assert seen == list(range(1, last + 1))
+
+
+async def test_a_filtered_reader_also_asks_again_for_a_message_lost_on_the_way(nc: NATS) -> None:
+    """A reader of some subjects cannot tell a gap by stream sequences (the others lie between):
+    the consumer's own sequence, which has no holes, tells it."""
+    await meals_workload(nc, meals=3)
+    wanted = ["crew.evt.meals.*.meal_planned", "crew.evt.meals.*.volunteered_to_cook"]
+    expected = [
+        seq
+        for seq in range(1, await stream_last_seq(nc) + 1)
+        if (await nc.jetstream().get_msg(subjects.STREAM, seq)).subject.rsplit(".", 1)[1]
+        in ("meal_planned", "volunteered_to_cook")
+    ]
+    replay = await Replay(nc, 1, wanted).start()
+    assert replay._sub is not None
+    fetch, dropped = replay._sub.fetch, []
+
+    async def lossy_fetch(batch: int, timeout: float | None = None) -> list[Msg]:
+        msgs = await fetch(batch, timeout=timeout)
+        if not dropped and len(msgs) > 2:  # the client loses one message, once
+            dropped.append(msgs.pop(1).metadata.sequence.stream)
+        return msgs
+
+    replay._sub.fetch = lossy_fetch  # type: ignore[method-assign]
+    seen: list[int] = []
+    while not seen or seen[-1] < expected[-1]:
+        seen += [e.seq for e in await replay.take(5, timeout=5)]
+    await replay.stop()
+    assert dropped, "no message was lost"
+    assert seen == expected
 
 
 def test_a_dead_letter_says_which_field_was_wrong_but_never_quotes_its_value() -> None:

@@ -1,5 +1,6 @@
-"""The role table's own bookkeeping: every durable consumer the code makes has its owner in
-crew/auth.py DURABLES (NATS wildcards cannot match a name prefix, so each is listed)."""
+"""The role table's own bookkeeping: every follower (and every durable consumer the code names)
+has its owner in crew/auth.py DURABLES (NATS wildcards cannot match a name prefix, so each is
+listed), which gives it its own key of CREW_FOLLOWERS and denies its name to everyone else."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from crew import auth
 
 ROOT = Path(__file__).resolve().parents[2]
-# A durable's name: a CONSUMER constant handed to crew.follow.in_order, or a literal name.
+# A follower's name: a CONSUMER constant handed to crew.follow.Follower, or a durable's literal.
 NAMED = re.compile(r'^CONSUMER = "([^"]+)"|durable(?:_name)?="([^"]+)"', re.MULTILINE)
 
 
@@ -36,3 +37,14 @@ def test_a_durable_is_denied_to_every_user_but_its_owner_and_the_house() -> None
                     continue
                 denied = rule in role.deny_publish or "$JS.>" in role.deny_publish
                 assert denied, f"{user} is not denied {name}"
+
+
+def test_a_follower_reaches_its_own_key_of_the_followers_bucket_and_no_other() -> None:
+    for owner, names in auth.DURABLES.items():
+        for name in names:
+            key = f"$KV.{auth.FOLLOWERS}.{name}"
+            assert key in auth.ROLES[owner].publish, f"{owner} cannot write {name}"
+            for user, role in auth.ROLES.items():
+                if user not in (owner, "house"):
+                    assert key not in role.publish, f"{user} may write {name}"
+                    assert f"$KV.{auth.FOLLOWERS}.>" not in role.publish, user

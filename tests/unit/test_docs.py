@@ -152,16 +152,23 @@ def test_the_nats_rights_table_says_what_the_auth_matrix_checks_against_the_serv
             continue
         buckets = matrix.BUCKET_RIGHTS
         assert ("reads" in log) == (user in matrix.LOG_READERS), user
-        assert named(reads, "CREW_[A-Z_]+") == {b for b, r in buckets.items() if user in r[0]}
-        assert named(writes, "CREW_[A-Z_]+") == {b for b, r in buckets.items() if user in r[1]}
+        # a follower reads and writes its own key of CREW_FOLLOWERS, and says so
+        own = {"CREW_FOLLOWERS"} if user in matrix.FOLLOWERS.values() else set()
+        for cell in (reads, writes):
+            assert ("its own key only" in cell) == bool(own), user
+        readable = {b for b, r in buckets.items() if user in r[0]}
+        assert named(reads, "CREW_[A-Z_]+") == readable | own, user
+        assert (
+            named(writes, "CREW_[A-Z_]+") == {b for b, r in buckets.items() if user in r[1]} | own
+        )
         erases = user in buckets["CREW_PERSONAL_KEYS"][2]
         assert ("erases" in writes) == erases, user
         sent = {c for c, who in commands.items() if user in who}
         assert (sent == set(commands)) == sends.startswith("all"), user
         if not sends.startswith("all"):
             assert named(sends, r"[a-z]+\.[a-z_]+") == sent, user
-        durables = {d for d, owner in matrix.FOLLOWERS.items() if owner == user}
-        assert named(consumers, r"[a-z]+-follows-[a-z]+") == durables, user
+        followers = {d for d, owner in matrix.FOLLOWERS.items() if owner == user}
+        assert named(consumers, r"[a-z]+-follows-[a-z]+") == followers, user
         assert ("replays" in consumers) == (user in matrix.REPLAYERS), user
         ordered = user in allowed("publish", "$JS.API.CONSUMER.CREATE.CREW_EVENTS")
         assert ("ordered" in consumers) == ordered, user

@@ -5,13 +5,20 @@ Pull, not push: the reader asks for the next batch only when it has room, so a s
 consumer was tried first: past a few hundred thousand events it overran the client's pending
 queue, dropped messages and, once, stalled (measured in make bench --size full).
 
-Like an ordered consumer, the reader checks that each batch continues exactly at the next
-sequence; on a gap it makes a new consumer from there, so nothing is ever skipped."""
+Like an ordered consumer, the reader checks that each batch continues exactly where the last
+one ended (the consumer's own sequence has no holes, whatever the filter); on a gap it makes a
+new consumer from there, so nothing is ever skipped.
+
+The consumer's name comes from `secrets`: no one else can look it up (consumer names and lists
+are refused to every user but the house's own), so no one can change or stop it by name.
+The projector, backups, the CLI and the services that follow another context share it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import nats.errors
@@ -48,21 +55,34 @@ class Replay:
         self,
         nc: NATS,
         start: int,
-        subject: str = subjects.EVENTS_ALL,
+        subject: str | Sequence[str] = subjects.EVENTS_ALL,
         stream: str = subjects.STREAM,
+        description: str | None = None,
     ) -> None:
         self._nc = nc
         self._start = max(start, 1)
-        self._subject = subject
+        self._subjects = [subject] if isinstance(subject, str) else list(subject)
         self._stream = stream
+        self._description = description
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._delivered = 0  # the consumer sequence of the last message taken
+
+    @property
+    def next_seq(self) -> int:
+        """The stream sequence the reader has not seen yet (where a new consumer starts)."""
+        return self._start
 
     async def start(self) -> Replay:
         js = self._nc.jetstream()
-        self._sub = await js.pull_subscribe(
-            self._subject,
-            stream=self._stream,
-            config=ConsumerConfig(
+        name = secrets.token_hex(16)
+        one = len(self._subjects) == 1
+        await js.add_consumer(
+            self._stream,
+            ConsumerConfig(
+                filter_subject=self._subjects[0] if one else None,
+                filter_subjects=None if one else self._subjects,
+                name=name,
+                description=self._description,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self._start,
                 ack_policy=AckPolicy.NONE,
@@ -70,6 +90,8 @@ class Replay:
                 mem_storage=True,
             ),
         )
+        self._sub = await js.pull_subscribe_bind(consumer=name, stream=self._stream)
+        self._delivered = 0
         return self
 
     async def take(self, limit: int, timeout: float | None = None) -> list[Recorded]:
@@ -85,37 +107,45 @@ class Replay:
                     limit, timeout=timeout if timeout is not None else POLL_S
                 )
             except nats.errors.TimeoutError:
-                if timeout is not None:
-                    return []
                 if not await self._consumer_alive():
                     await self._resume()
+                if timeout is not None:
+                    return []
                 continue
             except (nats.errors.Error, nats.js.errors.Error) as exc:  # cut off, or gone
                 log.warning("replay_interrupted", error=type(exc).__name__, next_seq=self._start)
                 await asyncio.sleep(0.5)
                 await self._resume()
                 continue
-            batch = self._in_order([recorded(m) for m in msgs if not _status(m)])
+            batch = self._in_order([m for m in msgs if not _status(m)])
             if batch is None:  # a message went missing on the way: ask again from the gap
                 await self._resume()
                 continue
-            if batch:
-                self._start = batch[-1].seq + 1
             if batch or timeout is not None:
                 return batch
 
-    def _in_order(self, batch: list[Recorded]) -> list[Recorded] | None:
+    def _in_order(self, msgs: list[Msg]) -> list[Recorded] | None:
         """The batch if it continues exactly where the last one ended, else its part that does
-        (None when that is nothing). Only a reader of the whole stream can tell: the stream
-        never deletes, so its sequences have no holes."""
-        if self._subject != subjects.EVENTS_ALL:
-            return batch
-        expected = self._start
-        for i, event in enumerate(batch):
-            if event.seq != expected:
-                log.warning("replay_gap", expected_seq=expected, got_seq=event.seq)
-                return batch[:i] or None
-            expected += 1
+        (None when that is nothing). The consumer numbers what it delivers without holes (no
+        acks, so no redeliveries), whatever its filter; a reader of the whole stream checks the
+        stream's sequences too (the stream never deletes, so they have no holes either)."""
+        whole = self._subjects == [subjects.EVENTS_ALL]
+        batch: list[Recorded] = []
+        for msg in msgs:
+            meta = msg.metadata.sequence
+            expected = self._delivered + 1
+            if meta.consumer != expected or (whole and meta.stream != self._start):
+                log.warning(
+                    "replay_gap",
+                    expected_seq=self._start,
+                    got_seq=meta.stream,
+                    expected_delivery=expected,
+                    got_delivery=meta.consumer,
+                )
+                return batch or None
+            self._delivered = meta.consumer
+            batch.append(recorded(msg))
+            self._start = meta.stream + 1
         return batch
 
     async def _consumer_alive(self) -> bool:

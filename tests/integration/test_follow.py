@@ -1,0 +1,278 @@
+"""The followers' loop (crew/follow.py) on a real nats-server: its position in CREW_FOLLOWERS,
+the lease between instances, and the move off the durable consumers of older houses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from crew import auth, follow, subjects
+from crew.eventstore import JetStreamEventStore, Recorded, ensure_event_store
+from crew.follow import Follower, Position, follow_in_order
+from crew.house import prepare
+from crew.natsserver import NatsServer, free_port
+from crew.shell import CommandShell
+from schemas import rota as r
+from services.meals import follows_rota
+from services.meals.decider import MEALS
+
+FOLLOWER = Follower("meals-follows-rota", "a test follower", ["crew.evt.rota.*.wanted"])
+
+
+async def append(nc: NATS, n: int, kind: str = "wanted") -> list[int]:
+    js = nc.jetstream()
+    return [(await js.publish(f"crew.evt.rota.o{i}.{kind}", b"{}")).seq for i in range(n)]
+
+
+async def position(nc: NATS, key: str = FOLLOWER.name) -> Position:
+    entry = await (await nc.jetstream().key_value(follow.BUCKET)).get(key)
+    assert entry.value is not None
+    return msgspec.json.decode(entry.value, type=Position)
+
+
+@contextlib.asynccontextmanager
+async def following(
+    nc: NATS, seen: list[int], instance: str = follow.INSTANCE
+) -> AsyncIterator[asyncio.Task[None]]:
+    async def react(event: Recorded, attempt: int) -> bool:
+        seen.append(event.seq)
+        return True
+
+    task = asyncio.create_task(follow_in_order(nc, FOLLOWER, react, instance))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(check: object, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if callable(check) and check():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("timed out")
+
+
+async def test_a_follower_goes_on_after_its_position_and_only_with_its_filter(nc: NATS) -> None:
+    wanted = await append(nc, 3)
+    await append(nc, 2, kind="other")
+    seen: list[int] = []
+    async with following(nc, seen):
+        await until(lambda: len(seen) == 3)
+    assert seen == wanted
+    assert await position(nc) == Position(seq=wanted[-1], holder=""), "freed when stopped"
+    more = await append(nc, 2)
+    async with following(nc, seen):
+        await until(lambda: len(seen) == 5)
+        await asyncio.sleep(0.3)
+    assert seen == wanted + more, "nothing handled twice, nothing skipped"
+
+
+async def test_an_event_the_reactor_cannot_handle_yet_is_tried_again_before_the_next(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follow, "RETRY_S", 0.05)
+    wanted = await append(nc, 2)
+    tries: list[tuple[int, int]] = []
+
+    async def react(event: Recorded, attempt: int) -> bool:
+        tries.append((event.seq, attempt))
+        return attempt >= 3 or event.seq != wanted[0]
+
+    task = asyncio.create_task(follow_in_order(nc, FOLLOWER, react))
+    await until(lambda: len(tries) == 4)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert tries == [(wanted[0], 1), (wanted[0], 2), (wanted[0], 3), (wanted[1], 1)]
+
+
+async def test_two_instances_one_follows_and_the_other_takes_over_when_it_is_gone(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with the durable the instances shared: one handles the events, one at a time."""
+    monkeypatch.setattr(follow, "RENEW_S", 0.2)
+    monkeypatch.setattr(follow, "LEASE_S", 1.0)
+    first = await append(nc, 3)
+    one: list[int] = []
+    two: list[int] = []
+    async with following(nc, one, "one"):
+        await until(lambda: len(one) == 3)
+        async with following(nc, two, "two"):
+            await asyncio.sleep(1.5)  # one renews its lease meanwhile: two waits
+            assert two == []
+            assert (await position(nc)).holder == "one"
+
+        async def crashed(self: follow.Lease) -> None:
+            return None  # one is killed: it frees nothing
+
+        monkeypatch.setattr(follow.Lease, "release", crashed)
+    assert (await position(nc)).holder == "one"
+    second = await append(nc, 2)
+    async with following(nc, two, "two"):
+        await until(lambda: len(two) == 2, timeout=5)  # once one's lease ran out
+        assert (await position(nc)).holder == "two"
+    assert one == first
+    assert two == second, "two goes on from one's position: nothing twice, nothing skipped"
+
+
+async def test_an_instance_whose_key_was_taken_over_stops_handling(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(follow, "RENEW_S", 0.2)
+    seen: list[int] = []
+    async with following(nc, seen, "one"):
+        await asyncio.sleep(0.5)
+        kv = await nc.jetstream().key_value(follow.BUCKET)
+        entry = await kv.get(FOLLOWER.name)
+        assert msgspec.json.decode(entry.value or b"", type=Position).holder == "one"
+        await kv.update(FOLLOWER.name, b'{"seq":0,"holder":"two"}', last=entry.revision)
+        await asyncio.sleep(0.6)  # one's renewal fails: it stops and waits for the key
+        await append(nc, 2)
+        await asyncio.sleep(0.6)
+        assert seen == [], "the instance that lost the key handles nothing"
+        assert (await position(nc)).holder == "two"
+
+
+async def test_a_house_with_the_old_durable_goes_on_from_its_ack_floor_and_deletes_it(
+    tmp_path: Path,
+) -> None:
+    """The meals user of a `crew up` moves its own follower off the durable (its rights)."""
+    passwords = auth.passwords()
+    server = NatsServer(tmp_path, free_port(), authorization=auth.authorization_block(passwords))
+    server.start()
+    try:
+        house = await nats.connect(server.url, user="house", password=passwords["house"])
+        await prepare(house)
+        js = house.jetstream()
+        wanted = await append(house, 5)
+        old = ConsumerConfig(
+            durable_name=FOLLOWER.name,
+            filter_subjects=FOLLOWER.filter_subjects,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            max_ack_pending=1,
+        )
+        await js.add_consumer(subjects.STREAM, old)
+        sub = await js.pull_subscribe_bind(durable=FOLLOWER.name, stream=subjects.STREAM)
+        for _ in range(3):  # the old follower handled three events
+            for msg in await sub.fetch(1, timeout=5):
+                await msg.ack_sync()
+        await sub.unsubscribe()
+
+        meals = await nats.connect(
+            server.url,
+            user="meals",
+            password=passwords["meals"],
+            inbox_prefix=auth.inbox_prefix_of("meals"),
+        )
+        seen: list[int] = []
+        async with following(meals, seen):
+            await until(lambda: len(seen) == 2)
+        assert seen == wanted[3:], "from the durable's ack floor on"
+        assert await position(house) == Position(seq=wanted[-1], holder="")
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await js.consumer_info(subjects.STREAM, FOLLOWER.name)
+        await meals.close()
+        await house.close()
+    finally:
+        server.stop()
+
+
+async def test_a_position_past_the_end_of_the_log_starts_at_its_end(nc: NATS) -> None:
+    """A house restored from a backup whose positions were saved after its log."""
+    kv = await follow.bucket(nc)
+    await kv.put(FOLLOWER.name, msgspec.json.encode(Position(seq=1000)))
+    await append(nc, 2, kind="other")
+    seen: list[int] = []
+    async with following(nc, seen):
+        await asyncio.sleep(0.5)
+        new = await append(nc, 1)
+        await until(lambda: len(seen) == 1)
+    assert seen == new
+
+
+def recording(shell: CommandShell[object]) -> list[bytes]:
+    """The replies the shell gives, in order."""
+    original, answers = shell.handle, []
+
+    async def handle(subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
+        answers.append(await original(subject, headers, body))
+        return answers[-1]
+
+    shell.handle = handle  # type: ignore[method-assign]
+    return answers
+
+
+@pytest.mark.parametrize("outcome_kept", [True, False])
+async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals(
+    nc: NATS, outcome_kept: bool
+) -> None:
+    """A crash between handling an event and writing the position handles it again, in a new
+    process (an empty cache): the command id comes from the event's sequence, so meals answers
+    as the first time and appends nothing, from the outcomes bucket or, when the crash came
+    before the outcome was kept, from the events (their causation is the command id)."""
+    day = r.OccurrenceScheduled(
+        series_id="dinners", occurrence_id="dinners-20300107", kind="meal", title="Dinner",
+        date=datetime.date(2030, 1, 7), start="18:00", end="20:00",
+    )  # fmt: skip
+    ack = await nc.jetstream().publish(
+        "crew.evt.rota.dinners-20300107.occurrence_scheduled", msgspec.json.encode(day)
+    )
+    event = Recorded(ack.seq, "crew.evt.rota.dinners-20300107.occurrence_scheduled",
+                     msgspec.json.encode(day), {})  # fmt: skip
+    replies = []
+    for _ in range(2):
+        shell = CommandShell(MEALS, JetStreamEventStore(nc))
+        answers = recording(shell)
+        assert await follows_rota._react(event, 1, shell, nc)
+        if outcome_kept:
+            await shell.settled()
+        else:
+            for task in shell._keeping:  # the process died before the bucket had it
+                task.cancel()
+            await asyncio.sleep(0.1)
+            if not replies:
+                assert await shell.store.outcome(f"rota-{ack.seq}") is None
+        replies.append(answers)
+    last = (await nc.jetstream().stream_info(subjects.STREAM)).state.last_seq
+    assert last == ack.seq + 1, "one meal planned, once"
+    assert replies[0] == replies[1] and b'"accepted"' in replies[0][0]
+
+
+async def test_a_follower_goes_on_from_its_position_after_nats_restarts(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Its consumer lives in the server's memory and is gone after a restart: the follower
+    makes a new one from the next event it has not handled."""
+    nc = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    await ensure_event_store(nc)
+    first = await append(nc, 2)
+    seen: list[int] = []
+    async with following(nc, seen):
+        await until(lambda: len(seen) == 2)
+        nats_server.kill()
+        nats_server.start()
+        await until(lambda: nc.is_connected, timeout=20)
+        for _ in range(50):  # JetStream takes a moment to come back
+            with contextlib.suppress(nats.errors.Error):
+                await nc.jetstream(timeout=1).stream_info(subjects.STREAM)
+                break
+            await asyncio.sleep(0.2)
+        second = await append(nc, 2)
+        await until(lambda: len(seen) == 4, timeout=30)
+    assert seen == first + second
+    await nc.close()
