@@ -234,20 +234,27 @@ async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean
     assert snapshot(home / "views.duckdb") == await clean_rebuild(nc, tmp_path / "clean.duckdb")
 
 
-async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NATS) -> None:
-    await meals_workload(nc, meals=3)
-    last = await stream_last_seq(nc)
-    replay = await Replay(nc, 1).start()
+def lose_one_message(replay: Replay) -> list[int]:
+    """Make the reader's client lose one message of a fetch, once; the list says which."""
     assert replay._sub is not None
-    fetch, dropped = replay._sub.fetch, []
+    fetch = replay._sub.fetch
+    dropped: list[int] = []
 
     async def lossy_fetch(batch: int, timeout: float | None = None) -> list[Msg]:
         msgs = await fetch(batch, timeout=timeout)
-        if not dropped and len(msgs) > 2:  # the client loses one message, once
+        if not dropped and len(msgs) > 2:
             dropped.append(msgs.pop(1).metadata.sequence.stream)
         return msgs
 
     replay._sub.fetch = lossy_fetch  # type: ignore[method-assign]
+    return dropped
+
+
+async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NATS) -> None:
+    await meals_workload(nc, meals=3)
+    last = await stream_last_seq(nc)
+    replay = await Replay(nc, 1).start()
+    dropped = lose_one_message(replay)
     seen: list[int] = []
     while not seen or seen[-1] < last:
         seen += [e.seq for e in await replay.take(5, timeout=5)]
@@ -268,16 +275,7 @@ async def test_a_filtered_reader_also_asks_again_for_a_message_lost_on_the_way(n
         in ("meal_planned", "volunteered_to_cook")
     ]
     replay = await Replay(nc, 1, wanted).start()
-    assert replay._sub is not None
-    fetch, dropped = replay._sub.fetch, []
-
-    async def lossy_fetch(batch: int, timeout: float | None = None) -> list[Msg]:
-        msgs = await fetch(batch, timeout=timeout)
-        if not dropped and len(msgs) > 2:  # the client loses one message, once
-            dropped.append(msgs.pop(1).metadata.sequence.stream)
-        return msgs
-
-    replay._sub.fetch = lossy_fetch  # type: ignore[method-assign]
+    dropped = lose_one_message(replay)
     seen: list[int] = []
     while not seen or seen[-1] < expected[-1]:
         seen += [e.seq for e in await replay.take(5, timeout=5)]
