@@ -107,7 +107,7 @@ class Replay:
                     limit, timeout=timeout if timeout is not None else POLL_S
                 )
             except nats.errors.TimeoutError:
-                if not await self._consumer_alive():
+                if not await self._consumer_in_step():
                     await self._resume()
                 if timeout is not None:
                     return []
@@ -148,15 +148,19 @@ class Replay:
             self._start = meta.stream + 1
         return batch
 
-    async def _consumer_alive(self) -> bool:
+    async def _consumer_in_step(self) -> bool:
+        """False when the consumer is gone (a server restart), or when it delivered more than
+        reached us: a message sent to a fetch that was just giving up is lost to this consumer
+        (no acks, so no redelivery), and with no message after it no gap would ever show."""
         assert self._sub is not None
         try:
-            await self._sub.consumer_info()
-            return True
+            info = await self._sub.consumer_info()
         except nats.js.errors.NotFoundError:
             return False
         except (nats.errors.Error, nats.js.errors.Error):
             return True  # cannot tell now; the next fetch says more
+        delivered = info.delivered.consumer_seq if info.delivered else None
+        return (delivered or 0) <= self._delivered
 
     async def _resume(self) -> None:
         """A new consumer from the next unseen sequence (the old one, if any, expires)."""
