@@ -26,9 +26,10 @@ from nats.aio.client import Client as NATS
 from nats.js.api import StorageType, StreamConfig
 
 from bench import workload
-from crew import client, subjects
+from crew import subjects
 from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer, free_port
+from house import client
+from house.natsserver import NatsServer, free_port
 from projections.projection import Projection
 from projections.projector import stream_last_seq
 from schemas import meals as m

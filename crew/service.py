@@ -14,7 +14,7 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsBroker, NatsMessage
 
-from crew import auth, logs, settings, subjects
+from crew import logs, settings, subjects, urls
 from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
@@ -39,7 +39,7 @@ def raw_broker(url: str, name: str) -> NatsBroker:
     """A broker whose handlers get the raw message, with no dependency injection per message
     (profiled: it cost as much as the whole command shell)."""
     return NatsBroker(
-        **auth.connection(url), logger=None, name=name, apply_types=False, decoder=as_is
+        **urls.connection(url), logger=None, name=name, apply_types=False, decoder=as_is
     )
 
 
@@ -99,7 +99,7 @@ def build_app(
     @app.on_startup
     async def open_store() -> None:
         nc = await nats.connect(
-            **auth.connection(config.nats_url), name=f"crew-{decider.context}-store"
+            **urls.connection(config.nats_url), name=f"crew-{decider.context}-store"
         )
         await ensure_event_store(nc)
         connection["nc"] = nc

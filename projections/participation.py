@@ -13,11 +13,11 @@ import duckdb
 import msgspec
 from msgspec.structs import replace
 
-from crew.recurrence import HOUSE_TIMEZONE
 from projections.view import Fact, KeyedFold
 from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
+from schemas.common import HOUSE_TIMEZONE
 
 DDL = f"""
 create table if not exists participation_rows (

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import END, Id, ShortText, personal
+from schemas.common import END, HOUSE_TIMEZONE, Id, ShortText, personal
 
 CONTEXT = "rota"
 
@@ -278,7 +278,7 @@ class SeriesScheduled(_Event, frozen=True, kw_only=True, tag="rota.series_schedu
     claim_confirm_days: int = 2
     helper_slots: int = 2
     seats: int | None = None
-    timezone: str = "Europe/Copenhagen"
+    timezone: str = HOUSE_TIMEZONE
 
 
 class SeriesChanged(_Event, frozen=True, kw_only=True, tag="rota.series_changed"):

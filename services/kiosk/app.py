@@ -31,7 +31,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from crew import auth, shell, subjects
+from crew import shell, subjects, urls
 from crew.service import StatusReply
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from schemas.common import ID_PATTERN
@@ -159,7 +159,7 @@ class House:
         while True:
             try:
                 self.nc = await nats.connect(
-                    **auth.connection(self.nats_url),
+                    **urls.connection(self.nats_url),
                     name="crew-kiosk",
                     max_reconnect_attempts=-1,  # the first connect waits for the bus, too
                     reconnect_time_wait=1,

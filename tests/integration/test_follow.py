@@ -17,12 +17,13 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from crew import auth, follow, subjects
+from crew import follow, subjects, urls
 from crew.eventstore import JetStreamEventStore, Recorded, ensure_event_store
 from crew.follow import Follower, Position, follow_in_order
-from crew.house import prepare
-from crew.natsserver import NatsServer, free_port
 from crew.shell import CommandShell
+from house import auth
+from house.natsserver import NatsServer, free_port
+from house.runner import prepare
 from schemas import rota as r
 from services.meals import follows_rota
 from services.meals.decider import MEALS
@@ -177,7 +178,7 @@ async def test_a_house_with_the_old_durable_goes_on_from_its_ack_floor_and_delet
             server.url,
             user="meals",
             password=passwords["meals"],
-            inbox_prefix=auth.inbox_prefix_of("meals"),
+            inbox_prefix=urls.inbox_prefix_of("meals"),
         )
         seen: list[int] = []
         async with following(meals, seen):

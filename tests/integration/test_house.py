@@ -312,7 +312,7 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     import argparse
     import asyncio
 
-    from crew import cli, client
+    from house import cli, client
     from projections import query
 
     env, _ = house

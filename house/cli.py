@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 
-from crew import client, settings, subjects
-from crew.client import NoService
+from crew import settings, subjects
+from house import client
+from house.client import NoService
 
 EXIT_REFUSED, EXIT_INVALID, EXIT_UNREACHABLE = 3, 2, 4
 
@@ -54,7 +55,7 @@ def _kiosk_port() -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from crew.house import House
+    from house.runner import House
 
     home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
     if args.cluster < 1:
@@ -77,7 +78,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def work(nc: Any) -> int:
-        from crew.house import expected_answers
+        from house.runner import expected_answers
 
         answers = await client.status(nc)
         seen = {a.component: a for a in answers}
@@ -270,7 +271,7 @@ def _reply_code(reply: bytes) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     import re
 
-    from crew.access import PERSON_FIELDS
+    from house.access import PERSON_FIELDS
     from schemas.common import ID_PATTERN
 
     async def seen(nc: Any) -> bool:
@@ -312,7 +313,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crew.access import export
+    from house.access import export
 
     async def work(nc: Any) -> int:
         try:
@@ -614,7 +615,7 @@ def cmd_views(args: argparse.Namespace, places: list[Path] | None = None) -> int
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from crew.contract import write_schemas
+    from house.contract import write_schemas
 
     for path in write_schemas(Path(args.out)):
         print(path)
@@ -622,7 +623,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy_config(args: argparse.Namespace) -> int:
-    from crew.deploy import nats_conf
+    from house.deploy import nats_conf
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -632,7 +633,7 @@ def cmd_deploy_config(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from crew.backup import backup, keep_ledgers, ledger_beside
+    from house.backup import backup, keep_ledgers, ledger_beside
 
     async def work(nc: Any) -> int:
         folder = Path(args.folder)
@@ -656,14 +657,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_compose_env(args: argparse.Namespace) -> int:
-    from crew.deploy import compose_env
+    from house.deploy import compose_env
 
     print(compose_env(), end="")
     return 0
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from crew.house import prepare
+    from house.runner import prepare
 
     async def work(nc: Any) -> int:
         await prepare(nc, args.replicas)

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 
-from crew import client
+from house import client
 
 NAMES = {
     "anna": "Anna Holm", "bo": "Bo Madsen", "carla": "Carla Nørgaard", "dorte": "Dorte Lund",

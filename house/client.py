@@ -13,7 +13,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from crew import auth, subjects
+from crew import subjects, urls
 from crew.eventstore import Recorded
 from crew.service import StatusReply
 from crew.shell import too_big
@@ -37,7 +37,7 @@ def coordinator() -> str:
 async def connect(url: str, name: str = "crew-cli") -> NATS:
     try:
         return await nats.connect(
-            **auth.connection(url), name=name, connect_timeout=3, max_reconnect_attempts=1
+            **urls.connection(url), name=name, connect_timeout=3, max_reconnect_attempts=1
         )
     except (OSError, nats.errors.NoServersError) as exc:
         raise NoService(f"cannot reach NATS at {url}: is the house up? (crew up)") from exc

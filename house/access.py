@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 
-from crew import client, subjects
+from crew import subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
+from house import client
 from schemas.common import ID_PATTERN
 
 PERSON_FIELDS = (
