@@ -96,9 +96,7 @@ def test_an_older_sign_up_affected_without_task_concerns_none() -> None:
     ]
 
 
-def test_an_upcaster_keeps_what_a_payload_already_says_and_a_newer_version_is_read_as_it_is() -> (
-    None
-):
+def test_upcasting_keeps_what_a_payload_says_and_leaves_newer_versions_be() -> None:
     said = {"type": "rota.sign_up_affected", "outcome": "moved", "task": "floors"}
     assert upcast("rota.sign_up_affected", "1", said) == said
     assert upcast("rota.sign_up_affected", None, {"outcome": "released"}) == {
@@ -116,6 +114,9 @@ def test_an_older_payload_that_is_not_the_event_fails_to_decode_as_msgspec_says(
 ) -> None:
     with pytest.raises(msgspec.ValidationError):
         decode_event("rota.occurrence_cancelled", "1", data)
+
+
+def test_an_unknown_event_type_fails_to_decode() -> None:
     with pytest.raises(msgspec.ValidationError, match="unknown event type"):
         decode_event("rota.lost_its_way", "1", b"{}")
 
