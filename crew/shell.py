@@ -31,17 +31,19 @@ from crew.eventstore import (
     ConcurrencyConflict,
     EventStore,
     NewEvent,
+    Recorded,
     StoreFull,
     StoreUnavailable,
 )
 from crew.personal import InMemoryVault, Vault, seal_event
 from schemas.common import ID_PATTERN, Accepted, EventRef, FieldError, Invalid, Refused, Unavailable
+from schemas.registry import decode_event
+from schemas.upcast import version_of
 
 log = structlog.get_logger("crew.shell")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ATTEMPTS = 10
-SCHEMA_VERSION = "1"
 _ID = re.compile(ID_PATTERN)
 _AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$")
 _MISSING = re.compile(
@@ -146,9 +148,6 @@ class CommandShell(Generic[S]):
         self._decoders = {
             name: msgspec.json.Decoder(kind) for name, kind in decider.commands.items()
         }
-        self._event_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-            decider.event_types[0] if len(decider.event_types) == 1 else _union(decider.event_types)
-        )
         self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
@@ -335,7 +334,7 @@ class CommandShell(Generic[S]):
             refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
             state = loaded.state
             for appended in new:  # the cache holds what the log holds: personal data sealed
-                state = self.decider.evolve(state, self._event_decoder.decode(appended.data))
+                state = self.decider.evolve(state, _event(appended))
             causations = {**loaded.causations, command_id: Caused(refs, fingerprint)}
             self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
             return Accepted(events=refs)
@@ -350,7 +349,7 @@ class CommandShell(Generic[S]):
             headers={
                 subjects.EVENT_ID: event_id,
                 subjects.EVENT_TYPE: event_type,
-                subjects.SCHEMA_VERSION: SCHEMA_VERSION,
+                subjects.SCHEMA_VERSION: version_of(event_type),
                 subjects.OCCURRED_AT: self._clock().isoformat(),
                 subjects.ACTOR: headers.get(subjects.ACTOR, "anonymous")[:128],
                 subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, command_id)[:128],
@@ -370,7 +369,7 @@ class CommandShell(Generic[S]):
         state = known.state
         causations = dict(known.causations)
         for record in newer:
-            state = self.decider.evolve(state, self._event_decoder.decode(record.data))
+            state = self.decider.evolve(state, _event(record))
             if cause := record.headers.get(subjects.CAUSATION_ID):
                 earlier = causations.get(cause, Caused([]))
                 ref = EventRef(seq=record.seq, type=record.type)
@@ -402,8 +401,6 @@ def _log_reply(
             log.warning("command_unavailable", ms=ms)
 
 
-def _union(types: Any) -> Any:
-    union = types[0]
-    for kind in types[1:]:
-        union = union | kind
-    return union
+def _event(record: Recorded | NewEvent) -> Any:
+    """The event in today's shape (older versions upcast), as `evolve` reads it."""
+    return decode_event(record.type, record.headers.get(subjects.SCHEMA_VERSION), record.data)

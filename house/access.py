@@ -14,6 +14,7 @@ from crew import subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
 from house import client
 from schemas.common import ID_PATTERN
+from schemas.upcast import upcast
 
 PERSON_FIELDS = (
     "crew_id",
@@ -65,7 +66,9 @@ async def export(
             continue
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
             continue
-        payload = _hide_others(msgspec.json.decode(unseal_payload(record.data, {person: key})))
+        opened = msgspec.json.decode(unseal_payload(record.data, {person: key}))
+        version = record.headers.get(subjects.SCHEMA_VERSION)
+        payload = _hide_others(upcast(record.type, version, opened))  # in today's shape
         if record.type in ("onboarding.newcomer_arrived", "onboarding.crew_member_registered"):
             personal.update(
                 {k: v for k, v in payload.items() if k not in ("type", "person_id") and v}

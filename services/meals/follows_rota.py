@@ -27,6 +27,7 @@ from crew.follow import Follower, command_headers, follow_in_order, retry_later,
 from crew.shell import CommandShell
 from schemas import rota as r
 from schemas.common import Refused
+from schemas.registry import decode_event
 
 log = structlog.get_logger("crew.meals.follows_rota")
 
@@ -38,14 +39,6 @@ FOLLOWED = (
     r.OccurrenceCancelled,
     r.OccurrenceRestored,
     r.ClaimConfirmed,
-)
-decoder = msgspec.json.Decoder(
-    r.OccurrenceScheduled
-    | r.OccurrenceChanged
-    | r.OccurrenceMoved
-    | r.OccurrenceCancelled
-    | r.OccurrenceRestored
-    | r.ClaimConfirmed
 )
 refusal_decoder = msgspec.json.Decoder(Refused)
 ROTA_TIMEOUT_S = 10.0
@@ -94,12 +87,13 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
 
 async def _react(recorded: Recorded, attempt: int, shell: CommandShell[Any], nc: NATS) -> bool:
     """True once the event is handled (or can never be); False to try it again later."""
+    version = recorded.headers.get(subjects.SCHEMA_VERSION)
     try:
-        event = decoder.decode(recorded.data)
+        event: Any = decode_event(recorded.type, version, recorded.data)
     except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_rota_event", subject=recorded.subject)
         return True
-    wanted = meals_command(event)
+    wanted = meals_command(event) if isinstance(event, FOLLOWED) else None
     if wanted is None:
         return True
     name, body = wanted

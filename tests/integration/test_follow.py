@@ -233,8 +233,9 @@ async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals
     ack = await nc.jetstream().publish(
         "crew.evt.rota.dinners-20300107.occurrence_scheduled", msgspec.json.encode(day)
     )
-    event = Recorded(ack.seq, "crew.evt.rota.dinners-20300107.occurrence_scheduled",
-                     msgspec.json.encode(day), {})  # fmt: skip
+    subject = "crew.evt.rota.dinners-20300107.occurrence_scheduled"
+    headers = {subjects.EVENT_TYPE: "rota.occurrence_scheduled"}  # as the log gives it
+    event = Recorded(ack.seq, subject, msgspec.json.encode(day), headers)
     replies = []
     for _ in range(2):
         shell = CommandShell(MEALS, JetStreamEventStore(nc))
