@@ -19,8 +19,10 @@ import msgspec
 from crew import settings, subjects
 from house import client
 from house.client import NoService
+from schemas.common import Accepted, Invalid, Refused, Reply, Unavailable, reply_decoder
 
 EXIT_REFUSED, EXIT_INVALID, EXIT_UNREACHABLE = 3, 2, 4
+EXIT_OF_REPLY: dict[type[Reply], int] = {Accepted: 0, Refused: EXIT_REFUSED, Invalid: EXIT_INVALID}
 
 DESCRIPTION = """\
 crew coordinates the crew of a community house: the daily joint meal, the weekly cleaning
@@ -264,8 +266,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def _reply_code(reply: bytes) -> int:
-    status = msgspec.json.decode(reply).get("status")
-    return {"accepted": 0, "refused": EXIT_REFUSED, "invalid": EXIT_INVALID}.get(status, 1)
+    try:
+        answer = reply_decoder.decode(reply)
+    except msgspec.DecodeError:  # not a reply of the house's
+        return 1
+    return EXIT_OF_REPLY.get(type(answer), 1)
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -406,30 +411,27 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
                     'are answered "already crew".'
                 )
                 return EXIT_UNREACHABLE
-            reply = msgspec.json.decode(answer)
-            match reply.get("status"):
-                case "accepted" if reply["events"]:
+            match reply_decoder.decode(answer):
+                case Accepted(events=[_, *_]):
                     imported += 1
                     names[crew_id] = row.display_name
                     print(f"{label}: registered" + (", with this new crew id" if made else ""))
-                case "accepted" if names.get(crew_id, row.display_name) != row.display_name:
+                case Accepted() if names.get(crew_id, row.display_name) != row.display_name:
                     failed += 1
                     print(
                         f"{label}: not imported: crew already, under another name; "
                         "the name was not changed"
                     )
-                case "accepted":
+                case Accepted():
                     already += 1
                     print(f"{label}: already crew, nothing to do")
-                case "invalid":
+                case Invalid(errors=errors):
                     failed += 1
-                    errors = "; ".join(
-                        f"{e['path'].replace('$.', '')}: {e['message']}" for e in reply["errors"]
-                    )
-                    print(f"{label}: not imported: {errors}")
-                case _:
+                    said = "; ".join(f"{e.path.replace('$.', '')}: {e.message}" for e in errors)
+                    print(f"{label}: not imported: {said}")
+                case Refused(message=message) | Unavailable(message=message):
                     failed += 1
-                    print(f"{label}: not imported: {reply.get('message') or reply}")
+                    print(f"{label}: not imported: {message}")
         print(
             f"{imported} registered, {already} already crew, {failed} not imported, "
             f"of {len(members.rows)} rows"
