@@ -33,6 +33,7 @@ from house.natsserver import NatsServer, free_port
 from projections.projection import Projection
 from projections.projector import stream_last_seq
 from schemas import meals as m
+from schemas.common import Accepted, reply_decoder
 from services.kiosk import tokens
 
 SIZES = {
@@ -137,9 +138,9 @@ async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meal
         body = msgspec.json.encode(
             {"meal_id": f"meal{n % meals}", "crew_id": f"crew{n}", "role": "helper"}
         )
-        reply = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
-        if b'"accepted"' not in reply:
-            raise RuntimeError(reply.decode())
+        raw = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
+        if not isinstance(reply_decoder.decode(raw), Accepted):
+            raise RuntimeError(raw.decode())
 
     return await rate(count, concurrency, one)
 
@@ -232,8 +233,11 @@ async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> str:
             {"meal_id": f"meal{i % meals}", "crew_id": f"fresh{int(heavy)}-{i}", "role": "helper"}
         )
         sent = time.perf_counter()
-        reply = msgspec.json.decode(await client.send(nc, "meals.volunteer_to_cook", body))
-        seq = reply["events"][-1]["seq"]
+        raw = await client.send(nc, "meals.volunteer_to_cook", body)
+        reply = reply_decoder.decode(raw)
+        if not isinstance(reply, Accepted) or not reply.events:
+            raise RuntimeError(raw.decode())
+        seq = reply.events[-1].seq
         while True:
             answer = msgspec.json.decode(
                 (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data

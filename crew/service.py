@@ -19,6 +19,7 @@ from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
 from crew.shell import CommandShell, where
+from schemas.common import Accepted, reply_decoder
 
 log = structlog.get_logger("crew.service")
 
@@ -65,11 +66,16 @@ _appends = 0
 
 def crash_before_replying(reply: bytes) -> None:
     global _appends
-    if EXIT_AFTER_APPENDS and msgspec.json.decode(reply).get("events"):
+    if EXIT_AFTER_APPENDS and _appended(reply):
         _appends += 1
         if _appends >= EXIT_AFTER_APPENDS:
             log.warning("fault_injected", fault="exit between append and reply")
             os._exit(137)
+
+
+def _appended(reply: bytes) -> bool:
+    answer = reply_decoder.decode(reply)
+    return isinstance(answer, Accepted) and bool(answer.events)
 
 
 Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]

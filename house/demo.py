@@ -20,6 +20,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from house import client
+from schemas.common import Accepted, Refused, Reply, reply_decoder
 
 NAMES = {
     "anna": "Anna Holm", "bo": "Bo Madsen", "carla": "Carla Nørgaard", "dorte": "Dorte Lund",
@@ -46,15 +47,19 @@ class Seeder:
         self.accepted = 0
         self.refused: Counter[str] = Counter()  # as in a real house: a task fills up
 
-    async def send(self, command: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+    async def send(self, command: str, body: dict[str, Any], key: str) -> Reply:
         reply = await client.send(
             self.nc, command, msgspec.json.encode(body), command_id=f"demo-{key}"[:64]
         )
         self.sent += 1
-        answer: dict[str, Any] = msgspec.json.decode(reply)
-        self.accepted += answer.get("status") == "accepted"
-        if answer.get("status") != "accepted":
-            self.refused[str(answer.get("code") or answer.get("status"))] += 1
+        answer = reply_decoder.decode(reply)
+        match answer:
+            case Accepted():
+                self.accepted += 1
+            case Refused(code=code):
+                self.refused[code] += 1
+            case _:
+                self.refused[str(type(answer).__struct_config__.tag)] += 1
         if self.sent % 100 == 0:
             self.say(f"  demo: {self.sent} commands sent ...")
         return answer
@@ -260,7 +265,7 @@ async def seed_cleaning_parties(
                 {"occurrence_id": party, "crew_id": "olga"},
                 f"{party}-olga",
             )
-            if joined.get("status") == "accepted":
+            if isinstance(joined, Accepted):
                 await s.send(
                     "rota.offer_hand_over", {"occurrence_id": party, "crew_id": "olga"}, "ho1"
                 )

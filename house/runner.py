@@ -33,6 +33,7 @@ from house.backup import (
     restore,
 )
 from house.natsserver import NatsServer, free_port, nodes
+from schemas.common import Accepted, Reply, Unavailable, reply_decoder
 from services.kiosk import tokens
 
 
@@ -228,7 +229,7 @@ class House:
             for person in self._to_record:
                 body = json.dumps({"person_id": person}).encode()
                 try:
-                    reply = json.loads(
+                    reply: Reply = reply_decoder.decode(
                         await client.send(
                             nc,
                             "onboarding.forget_person",
@@ -239,8 +240,8 @@ class House:
                         )
                     )
                 except client.NoService as exc:
-                    reply = {"status": "unanswered", "message": str(exc)}
-                if reply.get("status") != "accepted":  # their key is gone all the same
+                    reply = Unavailable(message=str(exc))
+                if not isinstance(reply, Accepted):  # their key is gone all the same
                     self.say(
                         f"the log does not say yet that {person} is forgotten ({reply}); "
                         f"run: crew forget {person}"

@@ -34,7 +34,15 @@ from litestar.openapi.spec import Components, SecurityScheme
 from crew import shell, subjects, urls
 from crew.service import StatusReply
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
-from schemas.common import ID_PATTERN
+from schemas.common import (
+    ID_PATTERN,
+    Accepted,
+    Invalid,
+    Refused,
+    Reply,
+    Unavailable,
+    reply_decoder,
+)
 from services.kiosk import ical, tokens
 from services.kiosk.commands import KIOSK_MAY
 from services.kiosk.tokens import Tokens
@@ -79,7 +87,12 @@ PAGE_HEADERS = {
 }
 
 _ID = re.compile(ID_PATTERN)
-STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
+STATUS_OF_REPLY: dict[type[Reply], int] = {
+    Accepted: 200,
+    Refused: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
 
 
 class Bucket:
@@ -317,9 +330,12 @@ async def send_command(
     reply = await house.request(subjects.command_subject(context, command), body, headers)
     if reply is None:
         return unavailable()
-    status = msgspec.json.decode(reply).get("status", "unavailable")
-    extra = {"Retry-After": RETRY_AFTER_S} if status == "unavailable" else None
-    return json_response(reply, STATUS_OF_REPLY.get(status, 502), extra)
+    try:
+        answer = reply_decoder.decode(reply)
+    except msgspec.DecodeError:  # not a reply of the house's: pass it on as a bad gateway's
+        return json_response(reply, 502)
+    extra = {"Retry-After": RETRY_AFTER_S} if isinstance(answer, Unavailable) else None
+    return json_response(reply, STATUS_OF_REPLY[type(answer)], extra)
 
 
 def invalid(path: str, message: str) -> Response[bytes]:

@@ -823,6 +823,7 @@ def test_an_occurrence_that_is_over_cannot_be_moved() -> None:
 
 
 def test_a_meal_day_a_change_brings_back_is_planned_again_as_a_new_meal() -> None:
+    from schemas import meals as m
     from services.meals.follows_rota import meals_command
 
     wednesdays = r.ChangeSeries(
@@ -833,15 +834,8 @@ def test_a_meal_day_a_change_brings_back_is_planned_again_as_a_new_meal() -> Non
     series, events = run(tuesdays, series=series)
     restored = [e for e in events if isinstance(e, r.OccurrenceRestored)]
     assert [(e.occurrence_id, e.meal_id) for e in restored] == [(TUE2, f"{TUE2}-r1")]
-    assert meals_command(restored[0]) == (
-        "plan_meal",
-        {
-            "meal_id": f"{TUE2}-r1",
-            "date": day(8),
-            "time": "17:30",
-            "helper_slots": 1,
-            "seats": None,
-        },
+    assert meals_command(restored[0]) == m.PlanMeal(
+        meal_id=f"{TUE2}-r1", date=day(8), time="17:30", helper_slots=1, seats=None
     )
     series, events = run(
         r.StateIntention(series_id="meals", crew_id="anna", task="head_cook", at=at(MONDAY)),
@@ -849,9 +843,8 @@ def test_a_meal_day_a_change_brings_back_is_planned_again_as_a_new_meal() -> Non
         series=series,
     )
     confirmed = [e for e in events if isinstance(e, r.ClaimConfirmed)]
-    assert meals_command(confirmed[0]) == (
-        "volunteer_to_cook",
-        {"meal_id": f"{TUE2}-r1", "crew_id": "anna", "role": "head_cook"},
+    assert meals_command(confirmed[0]) == m.VolunteerToCook(
+        meal_id=f"{TUE2}-r1", crew_id="anna", role="head_cook"
     )
     # Away and back once more: the next meal of that day is -r2; a day never away keeps its id.
     series, _ = run(wednesdays, series=series)
@@ -864,22 +857,15 @@ def test_a_meal_day_a_change_brings_back_is_planned_again_as_a_new_meal() -> Non
         series=d.initial("meals"),
     )
     plain = next(e for e in events if isinstance(e, r.ClaimConfirmed))
-    assert plain.meal_id is msgspec.UNSET and meals_command(plain)[1]["meal_id"] == TUE2  # type: ignore[index]
+    assert plain.meal_id is msgspec.UNSET and meals_command(plain).meal_id == TUE2  # type: ignore[union-attr]
 
 
 def test_the_rota_frees_the_place_of_a_cook_who_withdrew_in_meals() -> None:
     from services.rota.follows_meals import Withdrew, release_command
 
-    assert release_command(Withdrew(meal_id=TUE2, crew_id="anna", role="head_cook")) == {
-        "occurrence_id": TUE2,
-        "crew_id": "anna",
-        "code": d.WITHDREW,
-    }
-    assert release_command(Withdrew(meal_id=f"{TUE2}-r2", crew_id="anna", role="helper")) == {
-        "occurrence_id": TUE2,
-        "crew_id": "anna",
-        "code": d.WITHDREW,
-    }
+    release = r.ReleaseClaim(occurrence_id=TUE2, crew_id="anna", code=d.WITHDREW)
+    assert release_command(Withdrew(meal_id=TUE2, crew_id="anna", role="head_cook")) == release
+    assert release_command(Withdrew(meal_id=f"{TUE2}-r2", crew_id="anna", role="helper")) == release
     assert release_command(Withdrew(meal_id=TUE2, crew_id="anna", role="waitlist")) is None
     assert release_command(Withdrew(meal_id="friday-feast", crew_id="anna", role="helper")) is None
 
