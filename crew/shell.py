@@ -152,6 +152,7 @@ class CommandShell(Generic[S]):
         self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}  # commands holding or waiting for each lock
         self._keeping: set[asyncio.Task[None]] = set()
 
     async def handle(self, subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
@@ -238,6 +239,7 @@ class CommandShell(Generic[S]):
         headers: Mapping[str, str],
     ) -> Accepted | Refused:
         lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
+        self._lock_users[aggregate_id] = self._lock_users.get(aggregate_id, 0) + 1
         try:
             # Everything from reading the outcome to keeping it happens under the aggregate's
             # lock: a retry waiting behind another command must see the first one's answer.
@@ -265,7 +267,10 @@ class CommandShell(Generic[S]):
                     return self._replay(kept, fingerprint)
                 return reply
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            # The last one out drops the lock, so idle aggregates hold none.
+            if left := self._lock_users.pop(aggregate_id) - 1:
+                self._lock_users[aggregate_id] = left
+            else:
                 self._locks.pop(aggregate_id, None)
 
     async def _keep(self, command_id: str, outcome: bytes) -> None:
