@@ -20,6 +20,7 @@ uvicorn.run(
     port=int(os.environ.get("CREW_HTTP_PORT", "8080")),
     proxy_headers=bool(trusted),
     forwarded_allow_ips=trusted or None,
+    log_config=None,  # uvicorn's own loggers go through crew.logs: JSON lines like the rest
     log_level="warning",
     access_log=False,  # URLs and bodies stay out of the logs
     timeout_keep_alive=30,  # tablets keep their connection; fewer close-while-reused races
