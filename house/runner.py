@@ -94,6 +94,7 @@ class House:
         cluster: int = 1,
         restore: Path | None = None,
         forgotten: Sequence[Path] = (),
+        nats_url: str = "",
     ) -> None:
         self.say = say  # progress for whoever started the house (the CLI prints it)
         self.restore = restore
@@ -106,7 +107,7 @@ class House:
         self.demo = demo
         self.cluster = cluster
         self.servers: list[NatsServer] = []
-        self.nats_url = os.environ.get("CREW_NATS_URL", "")  # as `crew up` itself connects
+        self.nats_url = nats_url  # CREW_NATS_URL: join that NATS instead of starting one
         self.public_url = urls.without_credentials(self.nats_url) if self.nats_url else ""
         self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
