@@ -74,3 +74,10 @@ def configure(component: str, fmt: str = "auto") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    # FastStream gives its own logger a plain handler, kept from the root's: hand it back.
+    # (Our brokers and apps are built with logger=None, so it should have little to say.)
+    faststream = logging.getLogger("faststream")
+    for old in faststream.handlers[:]:
+        faststream.removeHandler(old)
+    faststream.propagate = True
+    faststream.setLevel(logging.NOTSET)

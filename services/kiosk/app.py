@@ -470,4 +470,5 @@ def build_app(config: Settings) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=None,  # crew.logs renders every line, the libraries' too
     )

@@ -10,6 +10,7 @@ import textwrap
 
 SCRIPT = """
 import logging, sys, structlog, uvicorn
+import faststream  # it sets up a logger of its own when imported, as in every component
 from crew import logs, settings
 
 logs.configure("kiosk", settings.load().log_format)
@@ -20,6 +21,7 @@ try:
 except OSError:
     logging.getLogger("nats.aio.client").error("nats: encountered error", exc_info=True)
 logging.getLogger("faststream").info("quiet: below a warning")
+logging.getLogger("faststream").warning("faststream: something to say")
 # as services/kiosk/__main__.py has uvicorn set up its loggers
 uvicorn.Config(lambda: None, log_config=None, log_level="warning")
 logging.getLogger("uvicorn.error").warning("Invalid HTTP request received.")
@@ -48,6 +50,7 @@ def test_library_warnings_are_json_lines_with_their_logger_and_level_like_ours()
         ("crew.kiosk", "info", "kiosk_started"),
         ("nats.aio.client", "warning", "nats: encountered error"),
         ("nats.aio.client", "error", "nats: encountered error"),
+        ("faststream", "warning", "faststream: something to say"),
         ("uvicorn.error", "warning", "Invalid HTTP request received."),
     ]
     assert all(line["component"] == "kiosk" and "timestamp" in line for line in lines)
@@ -56,5 +59,5 @@ def test_library_warnings_are_json_lines_with_their_logger_and_level_like_ours()
 
 def test_in_the_console_format_library_lines_name_their_logger_too() -> None:
     found = "\n".join(lines_of("console"))
-    assert "nats.aio.client" in found and "uvicorn.error" in found
+    assert "nats.aio.client" in found and "uvicorn.error" in found and "faststream" in found
     assert "WARNING:nats" not in found
