@@ -72,6 +72,7 @@ def release_expired(draft: Draft, occ: Occurrence, today: datetime.date) -> Occu
 
 
 def release_unconfirmed(draft: Draft, today: datetime.date) -> None:
+    # Only open occurrences hold claims: one holding a claim is never moved to the past.
     for occ in list(draft.series.occurrences.values()):
         release_expired(draft, occ, today)
 
@@ -102,6 +103,7 @@ def claims_for(draft: Draft, occ_id: str, today: datetime.date, only: str | None
 
 def _drop(draft: Draft, who: str, today: datetime.date, reason: str) -> None:
     draft.emit(r.IntentionDropped(series_id=draft.series.series_id, crew_id=who))
+    # Only open occurrences hold claims.
     for occ in list(draft.series.occurrences.values()):
         if who in occ.claims and occ.day >= today:
             release_claim(draft, occ, who, reason)

@@ -1,4 +1,8 @@
-"""evolve(series, event) -> series: what each event of the log does to a series."""
+"""evolve(series, event) -> series: what each event of the log does to a series.
+
+Pure from the caller's view: the series given is never changed. An event copies only the
+open occurrences (services/rota/state.py), never the series' whole past.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from msgspec.structs import replace
 
 from schemas import rota as r
 from services.rota.policies import POLICIES
-from services.rota.state import Occurrence, Series, find, put, version_of
+from services.rota.state import Occurrence, Series, close_over, find, put, version_of
 
 # Every reason a series change gives starts so; older cancellations are read by it.
 CHANGE_REASON = "the series changed from"
@@ -61,6 +65,7 @@ def _intention_dropped(series: Series, event: r.IntentionDropped) -> Series:
 
 
 def _occurrence_scheduled(series: Series, event: r.OccurrenceScheduled) -> Series:
+    earlier = find(series, event.occurrence_id)
     scheduled = Occurrence(
         occurrence_id=event.occurrence_id,
         first_date=event.date,
@@ -69,9 +74,13 @@ def _occurrence_scheduled(series: Series, event: r.OccurrenceScheduled) -> Serie
         end=event.end,
         tasks=tuple(event.tasks),
         capacity=event.capacity,
+        order=series.scheduled if earlier is None else earlier.order,
     )
     until = max(series.materialised_until or event.date, event.date)
-    return replace(put(series, scheduled), materialised_until=until)
+    moved_on = until != series.materialised_until
+    series = replace(series, materialised_until=until, scheduled=series.scheduled + 1)
+    series = put(series, scheduled)
+    return close_over(series) if moved_on else series  # the log now proves more days over
 
 
 SERIES_CHANGES: dict[type[Any], Callable[[Series, Any], Series]] = {
