@@ -12,6 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY crew ./crew
+COPY house ./house
 COPY schemas ./schemas
 COPY services ./services
 COPY projections ./projections

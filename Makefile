@@ -33,7 +33,8 @@ up: $(RUNTIME)
 lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy crew schemas services projections bench
+	$(BIN)/mypy crew house schemas services projections bench
+	$(BIN)/lint-imports
 
 # What the tests need from Debian: chromium for the browser tests (never a downloaded browser),
 # docker-compose to validate compose.yaml.

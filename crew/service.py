@@ -14,11 +14,12 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsBroker, NatsMessage
 
-from crew import auth, logs, settings, subjects
+from crew import logs, settings, subjects, urls
 from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
 from crew.shell import CommandShell, where
+from schemas.common import Accepted, reply_decoder
 
 log = structlog.get_logger("crew.service")
 
@@ -39,7 +40,7 @@ def raw_broker(url: str, name: str) -> NatsBroker:
     """A broker whose handlers get the raw message, with no dependency injection per message
     (profiled: it cost as much as the whole command shell)."""
     return NatsBroker(
-        **auth.connection(url), logger=None, name=name, apply_types=False, decoder=as_is
+        **urls.connection(url), logger=None, name=name, apply_types=False, decoder=as_is
     )
 
 
@@ -65,11 +66,16 @@ _appends = 0
 
 def crash_before_replying(reply: bytes) -> None:
     global _appends
-    if EXIT_AFTER_APPENDS and msgspec.json.decode(reply).get("events"):
+    if EXIT_AFTER_APPENDS and _appended(reply):
         _appends += 1
         if _appends >= EXIT_AFTER_APPENDS:
             log.warning("fault_injected", fault="exit between append and reply")
             os._exit(137)
+
+
+def _appended(reply: bytes) -> bool:
+    answer = reply_decoder.decode(reply)
+    return isinstance(answer, Accepted) and bool(answer.events)
 
 
 Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]
@@ -99,7 +105,7 @@ def build_app(
     @app.on_startup
     async def open_store() -> None:
         nc = await nats.connect(
-            **auth.connection(config.nats_url), name=f"crew-{decider.context}-store"
+            **urls.connection(config.nats_url), name=f"crew-{decider.context}-store"
         )
         await ensure_event_store(nc)
         connection["nc"] = nc

@@ -11,7 +11,7 @@ QUERY_RESTRICTED_SQL = "crew.query.restricted_sql"  # contact details and conver
 PROJECTOR_REBUILD = "crew.projector.rebuild"
 PROJECTOR_SNAPSHOT = "crew.projector.snapshot"
 # A rebuild request is answered by at most this many messages: progress, then the result
-# (the projector's NATS user may send no more responses than that; crew/auth.py).
+# (the projector's NATS user may send no more responses than that; house/auth.py).
 REBUILD_ANSWERS = 2000
 PROGRESS = "Crew-Progress"  # on a rebuild's answers that are progress, not the result
 

@@ -16,7 +16,7 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsMessage
 
-from crew import auth, logs, settings, subjects
+from crew import logs, settings, subjects, urls
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
 from crew.shell import where, without_values
@@ -102,7 +102,7 @@ def build_app(config: settings.Settings) -> FastStream:
     @queries.subscriber(subjects.QUERY_RESTRICTED_SQL, queue="query", max_workers=2)
     async def on_restricted_sql(msg: NatsMessage) -> bytes:
         """Contact details and conversation notes: a separate in-memory instance. Of the NATS
-        users `crew up` makes, only coordinators may ask it (crew/auth.py)."""
+        users `crew up` makes, only coordinators may ask it (house/auth.py)."""
         return await answer(msg, restricted_connection, "restricted")
 
     @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
@@ -148,7 +148,7 @@ def build_app(config: settings.Settings) -> FastStream:
 
     @app.on_startup
     async def start_projector() -> None:
-        nc = await nats.connect(**auth.connection(config.nats_url), name="crew-projector-replay")
+        nc = await nats.connect(**urls.connection(config.nats_url), name="crew-projector-replay")
         await ensure_event_store(nc)
         projector = Projector(nc, config.database)
         await projector.start()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from crew.recurrence import HOUSE_TIMEZONE
 from projections.view import SqlView
+from schemas.common import HOUSE_TIMEZONE
 
 COUNTED = "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy')"
 KIND_COLUMNS = {  # column: the kind of contribution it counts (a cover counts in its kind)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import duckdb
 import msgspec
 
+from crew import subjects
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
 from crew.shell import where, without_values
@@ -38,7 +39,7 @@ from projections.participation import PARTICIPATION
 from projections.people import DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.view import Fact, View
-from schemas.registry import DECODERS
+from schemas.registry import EVENT_TYPES, decode_event
 
 VIEWS: tuple[View, ...] = (
     EVENT_LOG,
@@ -342,12 +343,12 @@ def decode(
     dead: list[DeadLetter] = []
     for record in batch:
         kind = record.type
-        decoder = DECODERS.get(kind)
-        if decoder is None:
+        if kind not in EVENT_TYPES:
             dead.append(dead_letter(record, f"unknown event type {kind!r}"))
             continue
+        version = record.headers.get(subjects.SCHEMA_VERSION)
         try:
-            event = decoder.decode(unseal_payload(record.data, keys))
+            event = decode_event(kind, version, unseal_payload(record.data, keys))
         except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
             dead.append(dead_letter(record, without_values(str(exc))))
             continue

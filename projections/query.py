@@ -30,7 +30,7 @@ import duckdb
 import msgspec
 
 MAX_ROWS = 100_000
-# NATS carries at most 8 MB a message (max_payload in crew/natsserver.py): the rows of an answer
+# NATS carries at most 8 MB a message (max_payload in house/natsserver.py): the rows of an answer
 # get about 6 MB of JSON, the rest of the reply (columns, types, a note) has room to spare.
 MAX_ANSWER_BYTES = int(os.environ.get("CREW_QUERY_ANSWER_BYTES", 6 * 1024 * 1024))
 MAX_REPLY_BYTES = 7 * 1024 * 1024
@@ -111,7 +111,7 @@ class SqlError(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", ta
 
 
 SqlReply = SqlResult | SqlError
-reply_decoder = msgspec.json.Decoder(SqlReply)
+answer_decoder = msgspec.json.Decoder(SqlReply)  # what crew.query.sql answers
 
 
 def run_query(

@@ -172,10 +172,8 @@ def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
         ):
             row = _leave(row, who)
         case r.SignUpAffected(crew_id=who, outcome="moved", task=task):  # the row moved to
-            # Older events have no `task` (unset): they only joined here, as they always did
-            # (this row cannot see the task the person had at the row they left).
             row = _join(row, who)
-            row = _set_task(row, who, task) if isinstance(task, str) else row
+            row = _set_task(row, who, task) if task else row
         case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
             row = _join(row, who)
         case r.LeftCleaningParty(crew_id=who) | r.WithdrewFromShift(crew_id=who):

@@ -10,6 +10,8 @@ import msgspec
 # ECMA regex (what JSON Schema readers use) both mean it: `$` lets a final newline through in
 # Python ("m1\n" would pass, then fail as a NATS subject), and `\Z` does not exist in ECMA.
 END = r"(?![\s\S])"
+HOUSE_TIMEZONE = "Europe/Copenhagen"  # house time: where dates and clock times are read
+
 ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,64}}{END}"
 
 Id = Annotated[

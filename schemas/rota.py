@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import END, Id, ShortText, personal
+from schemas.common import END, HOUSE_TIMEZONE, Id, ShortText, personal
 
 CONTEXT = "rota"
 
@@ -278,7 +278,7 @@ class SeriesScheduled(_Event, frozen=True, kw_only=True, tag="rota.series_schedu
     claim_confirm_days: int = 2
     helper_slots: int = 2
     seats: int | None = None
-    timezone: str = "Europe/Copenhagen"
+    timezone: str = HOUSE_TIMEZONE
 
 
 class SeriesChanged(_Event, frozen=True, kw_only=True, tag="rota.series_changed"):
@@ -337,13 +337,13 @@ class OccurrenceMoved(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurr
 class OccurrenceCancelled(
     _MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_cancelled"
 ):
-    """`by_series_change` (added later) says a series change cancelled it, not a person: a
-    later change that makes its day part of the series again restores it. Older events lack
-    it; theirs is read from the reason a series change gives ("the series changed from ...")."""
+    """`by_series_change` says a series change cancelled it, not a person: a later change that
+    makes its day part of the series again restores it. Events of `Crew-Schema-Version` 1 may
+    lack it: a series change said so in its reason ("the series changed from ...")."""
 
     kind: Kind
     reason: str = ""
-    by_series_change: bool | msgspec.UnsetType = msgspec.UNSET
+    by_series_change: bool
 
 
 class OccurrenceRestored(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_restored"):
@@ -368,15 +368,14 @@ class SignUpAffected(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.sign
 
     `task` is the task it concerns: the one kept or carried along to `moved_to`, or the one
     released. A move whose task finds no place at the new date is a `moved` without a task,
-    followed by a `task_released` on `moved_to` naming the task. Events written before `task`
-    existed lack it (unset): a `moved` of theirs carried the task along where its team at
-    `moved_to` had room, and the fold still reads them so."""
+    followed by a `task_released` on `moved_to` naming the task. Null: no task, as when an
+    event of `Crew-Schema-Version` 1 lacks it."""
 
     crew_id: Id
     outcome: Literal["kept", "moved", "released", "task_released"]
     moved_to: str | None = None
     reason: str = ""
-    task: str | msgspec.UnsetType | None = msgspec.UNSET
+    task: str | None = None
 
 
 class JoinedCleaningParty(

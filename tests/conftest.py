@@ -18,7 +18,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,12 +31,20 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from crew import auth, shell, subjects
+from crew import shell, subjects, urls
 from crew.service import StatusReply
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from projections import queries
-from projections.query import SqlError, SqlRequest, SqlResult, reply_decoder
-from schemas.common import ID_PATTERN
+from projections.query import SqlError, SqlRequest, SqlResult, answer_decoder
+from schemas.common import (
+    ID_PATTERN,
+    Accepted,
+    Invalid,
+    Refused,
+    Reply,
+    Unavailable,
+    reply_decoder,
+)
 from services.kiosk import ical, tokens
 from services.kiosk.commands import KIOSK_MAY
 from services.kiosk.tokens import Tokens
@@ -81,7 +89,12 @@ PAGE_HEADERS = {
 }
 
 _ID = re.compile(ID_PATTERN)
-STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
+STATUS_OF_REPLY: dict[type[Reply], int] = {
+    Accepted: 200,
+    Refused: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
 
 
 class Bucket:
@@ -161,7 +174,7 @@ class House:
         while True:
             try:
                 self.nc = await nats.connect(
-                    **auth.connection(self.nats_url),
+                    **urls.connection(self.nats_url),
                     name="crew-kiosk",
                     max_reconnect_attempts=-1,  # the first connect waits for the bus, too
                     reconnect_time_wait=1,
@@ -201,7 +214,7 @@ class House:
         )
         if any(body is None for body in raw):
             return unavailable()
-        answers = [reply_decoder.decode(body or b"") for body in raw]
+        answers = [answer_decoder.decode(body or b"") for body in raw]
         for answer in answers:
             if isinstance(answer, SqlError):
                 return json_response({"status": "error", "message": answer.message}, 502)
@@ -333,9 +346,12 @@ async def send_command(
     reply = await house.request(subjects.command_subject(context, command), body, headers)
     if reply is None:
         return unavailable()
-    status = msgspec.json.decode(reply).get("status", "unavailable")
-    extra = {"Retry-After": RETRY_AFTER_S} if status == "unavailable" else None
-    return json_response(reply, STATUS_OF_REPLY.get(status, 502), extra)
+    try:
+        answer = reply_decoder.decode(reply)
+    except msgspec.DecodeError:  # not a reply of the house's: pass it on as a bad gateway's
+        return json_response(reply, 502)
+    extra = {"Retry-After": RETRY_AFTER_S} if isinstance(answer, Unavailable) else None
+    return json_response(reply, STATUS_OF_REPLY[type(answer)], extra)
 
 
 def invalid(path: str, message: str) -> Response[bytes]:

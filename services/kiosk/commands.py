@@ -1,5 +1,5 @@
 """The commands a kiosk tablet may send. The kiosk refuses any other (services/kiosk/app.py),
-and so does NATS: the kiosk's user may publish exactly these command subjects (crew/auth.py)."""
+and so does NATS: the kiosk's user may publish exactly these command subjects (house/auth.py)."""
 
 from __future__ import annotations
 

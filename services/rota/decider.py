@@ -16,7 +16,8 @@ import msgspec
 from msgspec.structs import replace
 
 from crew.decider import Decider, Refusal
-from crew.recurrence import (
+from schemas import rota as r
+from services.rota.recurrence import (
     HOUSE_TIMEZONE,
     Weekly,
     horizon,
@@ -25,7 +26,6 @@ from crew.recurrence import (
     series_of,
     versions_dates,
 )
-from schemas import rota as r
 
 
 class SeriesNotScheduled(Refusal):

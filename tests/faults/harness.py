@@ -23,10 +23,11 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from crew import natsserver, subjects
-from crew.client import wait_for_components
-from crew.house import COMPONENTS, prepare_when_ready
-from crew.natsserver import NatsServer, free_port
+from crew import subjects
+from house import natsserver
+from house.client import wait_for_components
+from house.natsserver import NatsServer, free_port
+from house.runner import COMPONENTS, prepare_when_ready
 from projections.projector import stream_last_seq
 from tests.integration.test_projector import checkpoint_via_query, clean_rebuild, snapshot
 

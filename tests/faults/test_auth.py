@@ -1,6 +1,6 @@
 """Least-privilege NATS users: every forbidden publish and subscribe is refused by the server.
 
-A nats-server runs with the very users block `crew up` writes (crew/auth.py). Each user tries
+A nats-server runs with the very users block `crew up` writes (house/auth.py). Each user tries
 each action of the matrix; the server must refuse exactly the ones its role does not allow."""
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import nats.errors
 import pytest
 from nats.aio.msg import Msg
 
-from crew import auth, follow
+from crew import follow, urls
 from crew.eventstore import Recorded
-from crew.house import prepare
-from crew.natsserver import NatsServer, free_port
+from house import auth
+from house.natsserver import NatsServer, free_port
+from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import KIOSK_MAY
 from tests.faults.harness import say
@@ -258,9 +259,9 @@ async def test_a_running_house_refuses_anonymous_clients_and_works_for_its_own(
     info = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
     assert (Path(env["CREW_HOME"]) / "house.json").stat().st_mode & 0o077 == 0
     assert (Path(env["CREW_HOME"]) / "nats.conf").stat().st_mode & 0o077 == 0
-    public = auth.without_credentials(info["nats_url"])
+    public = urls.without_credentials(info["nats_url"])
     assert await anonymous_is_powerless(public, None, None)
-    observer = await nats.connect(**auth.connection(info["observer_url"]))  # read the log
+    observer = await nats.connect(**urls.connection(info["observer_url"]))  # read the log
     await observer.jetstream().stream_info("CREW_EVENTS")
     await observer.close()
 
@@ -303,7 +304,7 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
     sent = subprocess.run([*crew_cli, "onboarding.register_newcomer", body], env=env, check=True)
     assert sent.returncode == 0
 
-    observer = await nats.connect(**auth.connection(info["observer_url"]))
+    observer = await nats.connect(**urls.connection(info["observer_url"]))
     try:
         got: list[str] = []
 
@@ -325,7 +326,7 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
             assert await ask(observer, f"$JS.API.CONSUMER.DELETE.CREW_EVENTS.{durable}") is None
     finally:
         await observer.close()
-    house_nc = await nats.connect(**auth.connection(info["nats_url"]))  # the coordinator
+    house_nc = await nats.connect(**urls.connection(info["nats_url"]))  # the coordinator
     try:
         names = msgspec.json.decode(
             (await house_nc.request("$JS.API.CONSUMER.NAMES.CREW_EVENTS", b"{}", timeout=2)).data
@@ -340,7 +341,7 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
     assert set(environments) >= {"services.kiosk", "projections", "services.meals"}
     holders = {module for module, e in environments.items() if "CREW_QUERY_NATS_URL" in e}
     assert holders == {"projections"}, "only the projector's process has the query password"
-    kiosk = await nats.connect(**auth.connection(environments["services.kiosk"]["CREW_NATS_URL"]))
+    kiosk = await nats.connect(**urls.connection(environments["services.kiosk"]["CREW_NATS_URL"]))
     try:
         forget = await ask(kiosk, "crew.cmd.onboarding.forget_person", b'{"person_id":"n1"}')
         assert forget is None, "the kiosk's NATS user cannot forget anyone"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import nats
 
-from crew import auth, natsserver, subjects
-from crew.natsserver import free_port
+from crew import subjects, urls
+from house import auth, natsserver
+from house.natsserver import free_port
 from tests.conftest import start_house
 from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups
 from tests.integration.cli import eventually, send
@@ -54,7 +55,7 @@ async def test_crew_up_cluster_3_runs_the_house_on_three_nodes(crew_env: dict[st
         send(env, "meals.plan_meal", {"meal_id": "m1", "date": "2030-01-07", "helper_slots": 2})
         eventually(env, "select meal_id from meal_plan", [{"meal_id": "m1"}])
         house = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())
-        nc = await nats.connect(**auth.connection(house["nats_url"]))
+        nc = await nats.connect(**urls.connection(house["nats_url"]))
         info = await nc.jetstream().stream_info(subjects.STREAM)
         await nc.close()
         assert len(house["nats_url"].split(",")) == 3

@@ -22,9 +22,10 @@ import nats.errors
 import pytest
 import yaml
 
-from crew import auth
-from crew.deploy import NODES, ROUTE_PORT, ROUTE_USER, compose_env, nats_conf, route_host
-from crew.natsserver import free_port
+from crew import urls
+from house import auth
+from house.deploy import NODES, ROUTE_PORT, ROUTE_USER, compose_env, nats_conf, route_host
+from house.natsserver import free_port
 from tests.faults.harness import say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,7 +269,7 @@ async def test_a_node_admits_plain_passwords_and_only_routes_with_the_route_pass
         url = f"nats://127.0.0.1:{client}"
         for user in auth.LOGINS:
             nc = await nats.connect(
-                auth.with_credentials(url, user, env[auth.env_name(user)]),
+                urls.with_credentials(url, user, env[auth.env_name(user)]),
                 allow_reconnect=False,
             )
             await nc.flush()
@@ -278,7 +279,7 @@ async def test_a_node_admits_plain_passwords_and_only_routes_with_the_route_pass
         await nc.close()
         with pytest.raises(nats.errors.Error):  # the hash itself does not log in
             await nats.connect(
-                auth.with_credentials(url, "meals", env[auth.hash_env_name("meals")]),
+                urls.with_credentials(url, "meals", env[auth.hash_env_name("meals")]),
                 allow_reconnect=False,
                 max_reconnect_attempts=0,
             )

@@ -13,8 +13,9 @@ import nats
 import nats.errors
 import pytest
 
-from crew import auth
-from crew.natsserver import NatsServer, free_port
+from crew import urls
+from house import auth
+from house.natsserver import NatsServer, free_port
 from tests.faults.harness import say
 
 
@@ -42,14 +43,14 @@ async def test_components_log_in_with_their_plain_passwords_not_with_the_hashes(
         assert not [user for user, p in passwords.items() if p in written]
         for user in auth.LOGINS:
             nc = await nats.connect(
-                auth.with_credentials(server.url, user, passwords[user]), allow_reconnect=False
+                urls.with_credentials(server.url, user, passwords[user]), allow_reconnect=False
             )
             await nc.flush()
             await nc.close()
         hashes = re.findall(r'"password": "([^"]+)"', written)
         with pytest.raises(nats.errors.Error):
             await nats.connect(
-                auth.with_credentials(server.url, "house", hashes[0]),
+                urls.with_credentials(server.url, "house", hashes[0]),
                 allow_reconnect=False,
                 max_reconnect_attempts=0,
             )

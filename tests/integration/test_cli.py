@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from crew.natsserver import NatsServer
+from house.natsserver import NatsServer
 from tests.conftest import start_house
 from tests.faults.harness import say
 from tests.integration.cli import crew, sql

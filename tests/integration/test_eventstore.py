@@ -19,7 +19,7 @@ from crew.eventstore import (
     NewEvent,
     ensure_event_store,
 )
-from crew.natsserver import VERSION, NatsServer, binary, free_port
+from house.natsserver import VERSION, NatsServer, binary, free_port
 from tests.conftest import ROOT
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crew import urls
 from tests.conftest import start_house
 from tests.integration.cli import crew, send
 
@@ -191,13 +192,13 @@ def test_a_deeply_nested_sql_request_is_a_bad_request_not_a_timeout(guarded: Hou
     import msgspec
     import nats
 
-    from crew import auth, settings, subjects
+    from crew import settings, subjects
 
     env, _ = guarded
 
     async def ask() -> dict[str, object]:
         url = settings.find_nats_url(Path(env["CREW_HOME"]))
-        nc = await nats.connect(**auth.connection(url))
+        nc = await nats.connect(**urls.connection(url))
         try:
             body = b'{"sql":"select 1","x":' + b"[" * 60_000
             reply = await nc.request(subjects.QUERY_SQL, body, timeout=10)

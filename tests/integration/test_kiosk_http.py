@@ -15,8 +15,8 @@ import httpx
 import nats
 import pytest
 
-from crew import auth, settings
-from crew.natsserver import NatsServer, free_port
+from crew import settings, urls
+from house.natsserver import NatsServer, free_port
 from services.kiosk import tokens
 from tests.conftest import start_house
 from tests.integration.cli import crew, send, sql
@@ -37,7 +37,7 @@ def base(env: dict[str, str]) -> str:
 
 async def stored_token_hash(env: dict[str, str], kiosk: str) -> bytes | None:
     """What the token bucket holds for `kiosk`, read as the coordinator."""
-    nc = await nats.connect(**auth.connection(settings.find_nats_url(Path(env["CREW_HOME"]))))
+    nc = await nats.connect(**urls.connection(settings.find_nats_url(Path(env["CREW_HOME"]))))
     try:
         entry = await (await nc.jetstream().key_value(tokens.BUCKET)).get(kiosk)
         return entry.value

@@ -11,10 +11,10 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from crew import subjects
-from crew.client import wait_for_components
-from crew.natsserver import NatsServer
 from crew.service import build_app
 from crew.settings import Settings
+from house.client import wait_for_components
+from house.natsserver import NatsServer
 from services.meals.decider import MEALS
 
 

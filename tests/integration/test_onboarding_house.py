@@ -15,8 +15,7 @@ import msgspec
 import nats
 from nats.aio.client import Client as NATS
 
-from crew import client, settings
-from crew.natsserver import NatsServer
+from crew import settings
 from crew.personal import (
     FORGOTTEN_MARKER,
     KEYS_BUCKET,
@@ -24,6 +23,8 @@ from crew.personal import (
     ensure_vault,
     seal_event,
 )
+from house import client
+from house.natsserver import NatsServer
 from schemas import meals as m
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql

@@ -19,11 +19,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.client import connect
 from crew.eventstore import Recorded
-from crew.natsserver import NatsServer
 from crew.personal import JetStreamVault
 from crew.replay import Replay
+from house.client import connect
+from house.natsserver import NatsServer
 from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
 from projections.query import SqlRequest, SqlResult, run_query

@@ -382,7 +382,12 @@ def test_rota_as_of_answers_with_the_date_times_and_cancellation_as_they_stood(
         utc("2030-01-04T10:00:00"),
     )
     house.add(
-        r.OccurrenceCancelled(series_id="s", occurrence_id="s-20300110", kind="cleaning_party"),
+        r.OccurrenceCancelled(
+            series_id="s",
+            occurrence_id="s-20300110",
+            kind="cleaning_party",
+            by_series_change=False,
+        ),
         utc("2030-01-05T09:00:00"),
     )
     sql = (

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from crew import subjects
-from crew.contract import asyncapi
+from house.contract import asyncapi
 from schemas.registry import COMMAND_TYPES, EVENT_TYPES
 
 

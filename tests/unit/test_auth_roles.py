@@ -1,5 +1,5 @@
 """The role table's own bookkeeping: every follower (and every durable consumer the code names)
-has its owner in crew/auth.py DURABLES (NATS wildcards cannot match a name prefix, so each is
+has its owner in house/auth.py DURABLES (NATS wildcards cannot match a name prefix, so each is
 listed), which gives it its own key of CREW_FOLLOWERS and denies its name to everyone else."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from crew import auth
+from house import auth
 
 ROOT = Path(__file__).resolve().parents[2]
 # A follower's name: a CONSUMER constant handed to crew.follow.Follower, or a durable's literal.

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crew.cli import cmd_views
-from crew.contract import write_schemas
+from house.contract import write_schemas
+from house.subcommands.reading import cmd_views
 from projections.projection import VIEWS, Projection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,8 +115,8 @@ def test_an_installed_crew_views_reads_the_copy_the_wheel_ships(
 
 
 def test_every_command_that_acts_defaults_to_the_same_coordinator() -> None:
-    from crew import client
-    from crew.cli import parser
+    from house import client
+    from house.cli import parser
 
     acting = (["send", "meals.plan_meal", "{}"], ["forget", "anna"], ["import-crew", "x.csv"])
     actors = {parser().parse_args(args).actor for args in acting}

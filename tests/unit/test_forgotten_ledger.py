@@ -8,7 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from crew.backup import (
+from crew.personal import FORGOTTEN_MARKER, KEYS_STREAM
+from house.backup import (
     LEDGER,
     BackupError,
     Saved,
@@ -20,7 +21,6 @@ from crew.backup import (
     read_ledger,
     remember_forgotten,
 )
-from crew.personal import FORGOTTEN_MARKER, KEYS_STREAM
 
 
 def test_a_ledger_is_appended_owner_only_and_keeps_each_id_once(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from projections.query import (
     SqlError,
     SqlRequest,
     SqlResult,
+    answer_decoder,
     encode_reply,
-    reply_decoder,
     run_query,
 )
 from schemas import meals as m
@@ -94,7 +94,7 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Projection]:
 
 def answer(views: Projection, request: SqlRequest) -> SqlResult:
     """As a caller gets it: run behind the guards, sent as JSON, decoded."""
-    reply = reply_decoder.decode(encode_reply(run_query(lambda: views.con, request, 10)))
+    reply = answer_decoder.decode(encode_reply(run_query(lambda: views.con, request, 10)))
     assert isinstance(reply, SqlResult), reply
     return reply
 

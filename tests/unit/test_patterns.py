@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from crew.contract import asyncapi
+from house.contract import asyncapi
 from schemas.common import END, ID_PATTERN, Id
 from schemas.registry import COMMAND_TYPES, EVENT_TYPES
 

@@ -31,9 +31,10 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.client import JetStreamContext
 
-from crew import auth, follow, subjects
+from crew import follow, subjects
 from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET, KEYS_STREAM, JetStreamVault
 from crew.replay import Replay
+from house import auth
 from schemas.common import ID_PATTERN
 
 STREAMS = {  # stream -> the subjects it holds: the log, and every bucket of the house

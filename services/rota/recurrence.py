@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-HOUSE_TIMEZONE = "Europe/Copenhagen"
+from schemas.common import HOUSE_TIMEZONE
 
 
 class Weekly(msgspec.Struct, frozen=True, kw_only=True):

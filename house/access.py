@@ -10,11 +10,13 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 
-from crew import client, subjects
+from crew import subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
+from house import client
 from projections import queries
 from projections.queries import PERSON_FIELDS  # the fields of an event that name a person
 from schemas.common import ID_PATTERN
+from schemas.upcast import upcast
 
 OTHERS = "<someone else's personal data>"
 
@@ -58,7 +60,9 @@ async def export(
             continue
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
             continue
-        payload = _hide_others(msgspec.json.decode(unseal_payload(record.data, {person: key})))
+        opened = msgspec.json.decode(unseal_payload(record.data, {person: key}))
+        version = record.headers.get(subjects.SCHEMA_VERSION)
+        payload = _hide_others(upcast(record.type, version, opened))  # in today's shape
         if record.type in ("onboarding.newcomer_arrived", "onboarding.crew_member_registered"):
             personal.update(
                 {k: v for k, v in payload.items() if k not in ("type", "person_id") and v}

@@ -18,8 +18,12 @@ import nats
 import nats.errors
 import nats.js.errors
 
-from crew import auth, client, follow
-from crew.backup import (
+from crew import follow, urls
+from crew.eventstore import ensure_event_store
+from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET
+from crew.settings import HOUSE_FILE
+from house import auth, client
+from house.backup import (
     LEDGER,
     BackupError,
     apply_forgotten,
@@ -28,10 +32,8 @@ from crew.backup import (
     read_ledger,
     restore,
 )
-from crew.eventstore import ensure_event_store
-from crew.natsserver import NatsServer, free_port, nodes
-from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET
-from crew.settings import HOUSE_FILE
+from house.natsserver import NatsServer, free_port, nodes
+from schemas.common import Accepted, Reply, Unavailable, reply_decoder
 from services.kiosk import tokens
 
 
@@ -106,7 +108,7 @@ class House:
         self.cluster = cluster
         self.servers: list[NatsServer] = []
         self.nats_url = os.environ.get("CREW_NATS_URL", "")  # as `crew up` itself connects
-        self.public_url = auth.without_credentials(self.nats_url) if self.nats_url else ""
+        self.public_url = urls.without_credentials(self.nats_url) if self.nats_url else ""
         self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
         for component in self.components:
@@ -119,7 +121,7 @@ class House:
         """The NATS URL(s) for one of the house's users; as given when joining a NATS."""
         if not self.passwords:
             return self.nats_url
-        return auth.with_credentials(self.public_url, user, self.passwords[user])
+        return urls.with_credentials(self.public_url, user, self.passwords[user])
 
     def _spawn(self, component: Component) -> None:
         env = {
@@ -159,7 +161,7 @@ class House:
             await self._start_nats()
         replicas = min(self.cluster, 3)
         nc = await nats.connect(
-            **auth.connection(self.url_of("house")), name="crew-up", connect_timeout=5
+            **urls.connection(self.url_of("house")), name="crew-up", connect_timeout=5
         )
         await prepare_when_ready(nc, replicas)
         if self.restore:
@@ -193,7 +195,7 @@ class House:
             )
         await self._record_forgotten()
         if self.demo:
-            from crew.demo import seed
+            from house.demo import seed
 
             self.say("seeding a demo house ...")
             await seed(self.url_of("coordinator"), self.say)
@@ -227,7 +229,7 @@ class House:
             for person in self._to_record:
                 body = json.dumps({"person_id": person}).encode()
                 try:
-                    reply = json.loads(
+                    reply: Reply = reply_decoder.decode(
                         await client.send(
                             nc,
                             "onboarding.forget_person",
@@ -238,8 +240,8 @@ class House:
                         )
                     )
                 except client.NoService as exc:
-                    reply = {"status": "unanswered", "message": str(exc)}
-                if reply.get("status") != "accepted":  # their key is gone all the same
+                    reply = Unavailable(message=str(exc))
+                if not isinstance(reply, Accepted):  # their key is gone all the same
                     self.say(
                         f"the log does not say yet that {person} is forgotten ({reply}); "
                         f"run: crew forget {person}"
@@ -254,7 +256,7 @@ class House:
         while True:
             try:
                 nc = await nats.connect(
-                    **auth.connection(self.url_of("house")), name="crew-up-ledgers"
+                    **urls.connection(self.url_of("house")), name="crew-up-ledgers"
                 )
                 try:
                     kv = await nc.jetstream().key_value(KEYS_BUCKET)
@@ -281,7 +283,7 @@ class House:
 
     async def _start_nats(self) -> None:
         """The embedded NATS: one node, or a cluster of nodes on loopback; either way with a
-        fresh least-privilege user per component (crew/auth.py) and no anonymous access."""
+        fresh least-privilege user per component (house/auth.py) and no anonymous access."""
         self.passwords = auth.passwords()
         block = auth.authorization_block(self.passwords)
         ports = [self.nats_port] + [free_port() for _ in range(self.cluster - 1)]

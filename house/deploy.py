@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from crew import auth
+from house import auth
 
 NODES = ("nats1", "nats2", "nats3")
 ROUTE_USER = auth.ROUTE_USER

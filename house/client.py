@@ -13,7 +13,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NATS
 
-from crew import auth, subjects
+from crew import subjects, urls
 from crew.eventstore import Recorded
 from crew.service import StatusReply
 from crew.shell import too_big
@@ -40,7 +40,7 @@ def coordinator() -> str:
 async def connect(url: str, name: str = "crew-cli") -> NATS:
     try:
         return await nats.connect(
-            **auth.connection(url), name=name, connect_timeout=3, max_reconnect_attempts=1
+            **urls.connection(url), name=name, connect_timeout=3, max_reconnect_attempts=1
         )
     except (OSError, nats.errors.NoServersError) as exc:
         raise NoService(f"cannot reach NATS at {url}: is the house up? (crew up)") from exc
@@ -100,11 +100,11 @@ async def sql(
     nc: NATS, request: SqlRequest, *, restricted: bool = False, timeout: float = 120.0
 ) -> SqlReply:
     """The query service's answer to one read-only query: rows, or why not."""
-    from projections.query import reply_decoder
+    from projections.query import answer_decoder
 
     subject = subjects.QUERY_RESTRICTED_SQL if restricted else subjects.QUERY_SQL
     raw = await request_json(nc, subject, request, timeout, "query service")
-    return reply_decoder.decode(raw)
+    return answer_decoder.decode(raw)
 
 
 async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import bcrypt
 import msgspec
 
-from crew import follow, natsserver, settings, subjects
+from crew import follow, subjects, urls
 from crew.personal import KEYS_BUCKET
+from house import natsserver
 from services.kiosk import tokens
 from services.kiosk.commands import KIOSK_MAY
 from services.meals import follows_rota
@@ -325,7 +324,7 @@ def authorization_block(passwords: dict[str, str], *, hash_passwords: bool = Tru
         passwords = hashes({u: p for u, p in passwords.items() if u != ANONYMOUS})
     users = []
     for user, role in ROLES.items():
-        own = f"{inbox_prefix_of(user)}.>"
+        own = f"{urls.inbox_prefix_of(user)}.>"
         subscribe = [own if s == OWN_INBOX else s for s in role.subscribe]
         permissions: dict[str, object] = {
             "publish": {"allow": role.publish or ["_NOTHING_"], "deny": role.deny_publish},
@@ -342,22 +341,6 @@ def authorization_block(passwords: dict[str, str], *, hash_passwords: bool = Tru
     return (
         "authorization " + json.dumps({"users": users}, indent=2) + f"\nno_auth_user: {ANONYMOUS}\n"
     )
-
-
-def inbox_prefix_of(user: str | None) -> str:
-    """Each user reads replies only on its own inboxes, so no one can read another's answers."""
-    return f"_INBOX_{user}" if user and user != "house" else "_INBOX"
-
-
-def inbox_prefix(url: str) -> str:
-    """The inbox prefix for whoever this URL (or the first of a list) logs in as."""
-    return inbox_prefix_of(urlsplit(url.split(",")[0].strip()).username)
-
-
-def connection(url: str) -> dict[str, Any]:
-    """`nats.connect(**connection(url))`: the servers of the URL list, and the inbox its user
-    may subscribe to."""
-    return {"servers": settings.servers(url), "inbox_prefix": inbox_prefix(url)}
 
 
 def env_name(user: str) -> str:
@@ -379,22 +362,3 @@ def authorization_from_env() -> str:
     for user in LOGINS:
         block = block.replace(f'"@@{hash_env_name(user)}@@"', f"${hash_env_name(user)}")
     return block
-
-
-def with_credentials(urls: str, user: str, password: str) -> str:
-    """`nats://h:p,nats://h2:p2` -> the same list, each with `user:password@`."""
-    out = []
-    for url in urls.split(","):
-        parts = urlsplit(url.strip())
-        host = parts.netloc.rsplit("@", 1)[-1]
-        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
-        out.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
-    return ",".join(out)
-
-
-def without_credentials(urls: str) -> str:
-    """For printing: never show a password."""
-    return ",".join(
-        urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[-1]))
-        for p in (urlsplit(u.strip()) for u in urls.split(","))
-    )
