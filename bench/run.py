@@ -271,8 +271,8 @@ def query_latency(path: Path, rounds: int = 20) -> dict[str, str]:
 
 
 async def raw_replay(nc: NATS, last: int) -> float:
-    """The raw limit: an ordered push consumer that only counts what arrives (as FACTS.md
-    measures it). It keeps up easily, so it never overruns its pending queue."""
+    """The raw limit: an ordered push consumer that only counts what arrives (about 95-130k
+    events/s on 2 cores). It keeps up easily, so it never overruns its pending queue."""
     done = asyncio.Event()
     seen = 0
 

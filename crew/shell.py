@@ -191,6 +191,7 @@ class CommandShell(Generic[S]):
         self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}  # commands holding or waiting for each lock
         self._keeping: set[asyncio.Task[None]] = set()
 
     async def execute(self, command: msgspec.Struct, meta: CommandMeta) -> Reply:
@@ -304,6 +305,7 @@ class CommandShell(Generic[S]):
         meta: CommandMeta,
     ) -> Reply:
         lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
+        self._lock_users[aggregate_id] = self._lock_users.get(aggregate_id, 0) + 1
         try:
             # Everything from reading the outcome to keeping it happens under the aggregate's
             # lock: a retry waiting behind another command must see the first one's answer.
@@ -331,7 +333,10 @@ class CommandShell(Generic[S]):
                     return self._replay(kept, fingerprint)
                 return reply
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            # The last one out drops the lock, so idle aggregates hold none.
+            if left := self._lock_users.pop(aggregate_id) - 1:
+                self._lock_users[aggregate_id] = left
+            else:
                 self._locks.pop(aggregate_id, None)
 
     async def _keep(self, command_id: str, outcome: bytes) -> None:

@@ -172,69 +172,56 @@ async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
         )
 
 
+SERIES: list[dict[str, Any]] = [  # each starts on this week's Monday
+    {
+        "series_id": "meal-days",
+        "kind": "meal",
+        "title": "Joint meal",
+        "weekdays": [0, 1, 2, 3, 4],
+        "start": "17:30",
+        "end": "19:00",
+        "weeks_ahead": 2,
+        "helper_slots": 2,
+        "seats": 40,
+    },
+    {
+        "series_id": "cleaning",
+        "kind": "cleaning_party",
+        "title": "Cleaning party",
+        "weekdays": [3],
+        "start": "17:00",
+        "end": "19:00",
+        "weeks_ahead": 4,
+        "tasks": [
+            {"task": "kitchen", "capacity": 2},
+            {"task": "bathrooms", "capacity": 2},
+            {"task": "floors", "capacity": 3},
+            {"task": "yard", "capacity": 2},
+        ],
+    },
+    {
+        "series_id": "opening",
+        "kind": "shift",
+        "title": "Open the house",
+        "weekdays": [0, 1, 2, 3, 4],
+        "start": "08:00",
+        "end": "10:00",
+        "weeks_ahead": 2,
+        "capacity": 2,
+    },
+]
+INTENTIONS: list[dict[str, Any]] = [
+    {"series_id": "cleaning", "crew_id": "maja", "task": "kitchen"},
+    {"series_id": "meal-days", "crew_id": "lars", "weekdays": [1], "task": "head_cook"},
+]
+
+
 async def seed_series(s: Seeder, monday: datetime.date) -> None:
     """The meal days, the weekly cleaning party and the opening shift, with two intentions."""
-    await s.send(
-        "rota.schedule_series",
-        {
-            "series_id": "meal-days",
-            "kind": "meal",
-            "title": "Joint meal",
-            "weekdays": [0, 1, 2, 3, 4],
-            "start": "17:30",
-            "end": "19:00",
-            "starts_on": monday,
-            "weeks_ahead": 2,
-            "helper_slots": 2,
-            "seats": 40,
-        },
-        "meal-days",
-    )
-    await s.send(
-        "rota.schedule_series",
-        {
-            "series_id": "cleaning",
-            "kind": "cleaning_party",
-            "title": "Cleaning party",
-            "weekdays": [3],
-            "start": "17:00",
-            "end": "19:00",
-            "starts_on": monday,
-            "weeks_ahead": 4,
-            "tasks": [
-                {"task": "kitchen", "capacity": 2},
-                {"task": "bathrooms", "capacity": 2},
-                {"task": "floors", "capacity": 3},
-                {"task": "yard", "capacity": 2},
-            ],
-        },
-        "cleaning",
-    )
-    await s.send(
-        "rota.schedule_series",
-        {
-            "series_id": "opening",
-            "kind": "shift",
-            "title": "Open the house",
-            "weekdays": [0, 1, 2, 3, 4],
-            "start": "08:00",
-            "end": "10:00",
-            "starts_on": monday,
-            "weeks_ahead": 2,
-            "capacity": 2,
-        },
-        "opening",
-    )
-    await s.send(
-        "rota.state_intention",
-        {"series_id": "cleaning", "crew_id": "maja", "task": "kitchen"},
-        "i1",
-    )
-    await s.send(
-        "rota.state_intention",
-        {"series_id": "meal-days", "crew_id": "lars", "weekdays": [1], "task": "head_cook"},
-        "i2",
-    )
+    for series in SERIES:
+        await s.send("rota.schedule_series", {**series, "starts_on": monday}, series["series_id"])
+    for n, intention in enumerate(INTENTIONS, 1):
+        await s.send("rota.state_intention", intention, f"i{n}")
 
 
 async def seed_cleaning_parties(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -30,8 +29,8 @@ sql_decoder = msgspec.json.Decoder(SqlRequest)
 # repeat('x', 1500000000), is allocated outside it (2.9 GB measured). A cap on the process's data
 # segment (RLIMIT_DATA: heap and private writable mappings, thread stacks included) makes such
 # an allocation fail inside DuckDB, which answers the asker "out of memory" and goes on; the
-# projector goes on folding. Figures in docs/performance.md. 0 switches the cap off.
-MEMORY_CAP_MB = int(os.environ.get("CREW_PROJECTOR_MEMORY_CAP_MB", "1024"))
+# projector goes on folding. Figures in docs/performance.md. CREW_PROJECTOR_MEMORY_CAP_MB=0
+# switches the cap off.
 SWAP_WAIT_S = 30.0  # a swap closes the old file and opens the new one: a moment, not longer
 T = TypeVar("T")
 
@@ -53,6 +52,7 @@ def build_app(config: settings.Settings) -> FastStream:
     # but it talks to NATS as its own user: it can answer SQL and nothing else.
     queries = raw_broker(config.query_nats_url or config.nats_url, "crew-query")
     state: dict[str, Any] = {}
+    tuning = config.projector
 
     def live_connection() -> Any:
         return serving(lambda: state["projector"].projection).con
@@ -81,7 +81,11 @@ def build_app(config: settings.Settings) -> FastStream:
         for attempt in range(2):
             try:
                 reply = await asyncio.to_thread(
-                    run_query, connection, request, config.query_timeout_s
+                    run_query,
+                    connection,
+                    request,
+                    tuning.query_timeout_s,
+                    tuning.query_answer_bytes,
                 )
             except duckdb.ConnectionException as exc:  # a swap closed the file under the query
                 if attempt == 0:
@@ -150,7 +154,7 @@ def build_app(config: settings.Settings) -> FastStream:
     async def start_projector() -> None:
         nc = await nats.connect(**urls.connection(config.nats_url), name="crew-projector-replay")
         await ensure_event_store(nc)
-        projector = Projector(nc, config.database)
+        projector = Projector(nc, config.database, tuning)
         await projector.start()
         state.update(nc=nc, projector=projector)
         await queries.start()
@@ -180,6 +184,6 @@ def cap_memory(megabytes: int) -> None:
 def run() -> None:
     config = settings.load()
     logs.configure("projector", config.log_format)
-    cap_memory(MEMORY_CAP_MB)
-    log.info("memory_capped", data_mb=MEMORY_CAP_MB)
+    cap_memory(config.projector.projector_memory_cap_mb)
+    log.info("memory_capped", data_mb=config.projector.projector_memory_cap_mb)
     asyncio.run(build_app(config).run())

@@ -11,7 +11,6 @@ the fold no longer raises (docs/operations.md, "Alerts").
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import msgspec
 from crew import subjects
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
+from crew.settings import ProjectorSettings
 from crew.shell import where, without_values
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
@@ -130,10 +130,7 @@ class Applied:
     last_seq: int
 
 
-MEMORY_LIMIT = os.environ.get("CREW_DUCKDB_MEMORY_LIMIT", "128MB")
-# What the file's instance may spill to <file>.tmp: a query bigger than this fails instead of
-# filling the disk the log and the views live on.
-MAX_TEMP_SIZE = os.environ.get("CREW_DUCKDB_MAX_TEMP_SIZE", "1GB")
+DEFAULTS = ProjectorSettings()  # CREW_DUCKDB_MEMORY_LIMIT and the rest, as when none is set
 
 
 class Projection:
@@ -143,6 +140,7 @@ class Projection:
         views: Sequence[View] = VIEWS,
         threads: int = 2,
         window_months: int | None = None,
+        config: ProjectorSettings = DEFAULTS,
     ) -> None:
         self.path = path
         self.views = tuple(views)
@@ -152,8 +150,10 @@ class Projection:
             str(path),
             config={
                 "threads": threads,
-                "memory_limit": MEMORY_LIMIT,
-                "max_temp_directory_size": MAX_TEMP_SIZE,
+                "memory_limit": config.duckdb_memory_limit,
+                # What it may spill to <file>.tmp: a query bigger than this fails instead of
+                # filling the disk the log and the views live on.
+                "max_temp_directory_size": config.duckdb_max_temp_size,
             },
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
@@ -163,7 +163,7 @@ class Projection:
             ":memory:",
             config={
                 "threads": 1,
-                "memory_limit": MEMORY_LIMIT,
+                "memory_limit": config.duckdb_memory_limit,
                 "temp_directory": "",
                 "max_temp_directory_size": "0B",
             },
@@ -184,10 +184,8 @@ class Projection:
         stored = self.con.execute(
             "select value from projection_settings where key = 'window_months'"
         ).fetchone()
-        if stored:
-            self.con.execute(
-                f"create or replace macro contribution_window_months() as {int(stored[0])}"
-            )
+        months = int(stored[0]) if stored else config.contribution_window_months
+        self.con.execute(f"create or replace macro contribution_window_months() as {months}")
 
     @property
     def window_months(self) -> int:

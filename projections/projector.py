@@ -21,13 +21,21 @@ from crew import subjects
 from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
 from crew.replay import Replay
-from projections.projection import VIEWS, Applied, FoldFailed, Projection, applying_failed, places
+from crew.settings import ProjectorSettings
+from projections.projection import (
+    DEFAULTS,
+    VIEWS,
+    Applied,
+    FoldFailed,
+    Projection,
+    applying_failed,
+    places,
+)
 from schemas.common import END
 
 log = structlog.get_logger("crew.projector")
 
 FORGOTTEN_TYPE = "onboarding.person_forgotten"
-SNAPSHOT_EVERY_S = float(os.environ.get("CREW_SNAPSHOT_S", "60"))
 PORTABLE_NAMES = """
 create or replace macro display_name(id) as coalesce(
     (select 'forgotten crew member' from crew_registry_rows r where r.person_id = id and r.stage = 'forgotten'),
@@ -51,7 +59,6 @@ def make_portable(copy: Path) -> None:
         con.close()
 
 
-BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
 RETRY_MAX_S = 30.0  # a halted projector, or one meeting a passing fault, tries again this often
 
 
@@ -117,11 +124,12 @@ async def replay_into(
     vault: Vault,
     report: Callable[[int], Awaitable[None]] | None = None,
     replay: Replay | None = None,
+    batch_size: int = DEFAULTS.projector_batch,
 ) -> Replay:
     """Apply events after the projection's checkpoint until it has reached `target`."""
     replay = replay or await Replay(nc, projection.checkpoint + 1).start()
     while projection.checkpoint < target:
-        batch = await replay.take(BATCH, timeout=30)
+        batch = await replay.take(batch_size, timeout=30)
         if not batch:
             raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
         await apply_batch(projection, batch, vault)
@@ -148,9 +156,10 @@ def remove_database(path: Path) -> None:
 
 
 class Projector:
-    def __init__(self, nc: NATS, path: Path) -> None:
+    def __init__(self, nc: NATS, path: Path, config: ProjectorSettings = DEFAULTS) -> None:
         self._nc = nc
         self.path = path
+        self.config = config
         self.projection: Projection | None = None
         self._replay: Replay | None = None
         self._task: asyncio.Task[None] | None = None
@@ -181,9 +190,8 @@ class Projector:
             "projector_started", checkpoint=self.projection.checkpoint, database=str(self.path)
         )
 
-    @staticmethod
-    def _open(path: Path) -> Projection:
-        projection = Projection(path)
+    def _open(self, path: Path) -> Projection:
+        projection = Projection(path, config=self.config)
         projection.lock_down()  # writes by the projector still work; queries cannot reach files
         return projection
 
@@ -206,7 +214,7 @@ class Projector:
         assert self._replay is not None
         while True:
             # A refill that halted at the start is tried again before anything new is applied.
-            batch = [] if self._unrestored else await self._replay.take(BATCH)
+            batch = [] if self._unrestored else await self._replay.take(self.config.projector_batch)
             started = time.perf_counter()
             applied = await self._apply_until_done(batch)
             if applied.events:
@@ -239,7 +247,7 @@ class Projector:
 
     async def _snapshot_now_and_then(self) -> None:
         while True:
-            await asyncio.sleep(SNAPSHOT_EVERY_S)
+            await asyncio.sleep(self.config.snapshot_s)
             if self.projection is not None and self.projection.checkpoint != self._snapshot_seq:
                 try:
                     await self.snapshot()
@@ -335,7 +343,7 @@ class Projector:
             remove_database(fresh_path)
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
-            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months)
+            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months, self.config)
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -348,12 +356,18 @@ class Projector:
                         RebuildProgress(applied, target, round(rate), done, now - started)
                     )
 
-            replay = await replay_into(self._nc, fresh, target, self.vault, report)
+            size = self.config.projector_batch
+            replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
                 async with self._applying:
                     assert self.projection is not None
                     await replay_into(
-                        self._nc, fresh, self.projection.checkpoint, self.vault, replay=replay
+                        self._nc,
+                        fresh,
+                        self.projection.checkpoint,
+                        self.vault,
+                        replay=replay,
+                        batch_size=size,
                     )
                     if version:  # side by side: it follows the log from here, and answers queries
                         fresh.lock_down()

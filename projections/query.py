@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 import threading
 import time
@@ -29,10 +28,13 @@ from typing import Any
 import duckdb
 import msgspec
 
+from crew.settings import ProjectorSettings
+
 MAX_ROWS = 100_000
 # NATS carries at most 8 MB a message (max_payload in house/natsserver.py): the rows of an answer
-# get about 6 MB of JSON, the rest of the reply (columns, types, a note) has room to spare.
-MAX_ANSWER_BYTES = int(os.environ.get("CREW_QUERY_ANSWER_BYTES", 6 * 1024 * 1024))
+# get about 6 MB of JSON (CREW_QUERY_ANSWER_BYTES), the rest of the reply (columns, types, a
+# note) has room to spare.
+MAX_ANSWER_BYTES = ProjectorSettings().query_answer_bytes
 MAX_REPLY_BYTES = 7 * 1024 * 1024
 # EXPLAIN ANALYZE runs what it explains: only the SELECT inside an EXPLAIN is looked at and run.
 EXPLAINED = re.compile(
@@ -115,7 +117,10 @@ answer_decoder = msgspec.json.Decoder(SqlReply)  # what crew.query.sql answers
 
 
 def run_query(
-    connection: Callable[[], duckdb.DuckDBPyConnection], request: SqlRequest, timeout_s: float
+    connection: Callable[[], duckdb.DuckDBPyConnection],
+    request: SqlRequest,
+    timeout_s: float,
+    answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> SqlReply:
     """Blocking: call from a worker thread."""
     params = request.params or None
@@ -145,7 +150,7 @@ def run_query(
             columns = [d[0] for d in cursor.description or []]
             types = [str(d[1]) for d in cursor.description or []]
             limit = max(0, min(request.max_rows, MAX_ROWS))
-            fetched = fetch_within(cursor, limit, MAX_ANSWER_BYTES)
+            fetched = fetch_within(cursor, limit, answer_bytes)
             if isinstance(fetched, SqlError):
                 return fetched
             rows, note = fetched

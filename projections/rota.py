@@ -131,23 +131,27 @@ def _counted(row: RotaRow) -> RotaRow:
     return replace(row, open_places=open_places)
 
 
+def _scheduled(event: r.OccurrenceScheduled, occurrence_id: str) -> RotaRow:
+    return RotaRow(
+        occurrence_id=occurrence_id,
+        series_id=event.series_id,
+        kind=event.kind,
+        title=event.title,
+        date=event.date,
+        start_time=event.start,
+        end_time=event.end,
+        capacity=event.capacity,
+        tasks=[
+            {"task": t.task, "capacity": t.capacity, "people": [], "tentative": []}
+            for t in event.tasks
+        ],
+    )
+
+
 def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
     event = fact.event
     if isinstance(event, r.OccurrenceScheduled):
-        row = RotaRow(
-            occurrence_id=occurrence_id,
-            series_id=event.series_id,
-            kind=event.kind,
-            title=event.title,
-            date=event.date,
-            start_time=event.start,
-            end_time=event.end,
-            capacity=event.capacity,
-            tasks=[
-                {"task": t.task, "capacity": t.capacity, "people": [], "tentative": []}
-                for t in event.tasks
-            ],
-        )
+        row = _scheduled(event, occurrence_id)
     if row is None:
         return None
     match event:

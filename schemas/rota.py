@@ -484,4 +484,3 @@ RotaEvent = (
     | ClaimReleased
 )
 EVENTS: tuple[type[RotaEvent], ...] = RotaEvent.__args__  # type: ignore[attr-defined]
-OCCURRENCE_EVENTS = tuple(kind for kind in EVENTS if issubclass(kind, _OccurrenceEvent))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from house.subcommands import (
 def cmd_up(args: argparse.Namespace) -> int:
     from house.runner import House
 
-    home = Path(args.home or os.environ.get("CREW_HOME") or settings.DEFAULT_HOME).resolve()
+    config = settings.load(find_house=False)  # the components read them again: stop here if bad
+    home = Path(args.home).resolve() if args.home else config.home
     if args.cluster < 1:
         raise SystemExit("crew up: --cluster needs at least 1 node")
     if args.forgotten and not args.restore:
@@ -36,6 +36,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         cluster=args.cluster,
         restore=Path(args.restore).resolve() if args.restore else None,
         forgotten=[Path(f).resolve() for f in args.forgotten],
+        nats_url=config.nats_url,
     )
     return asyncio.run(house.run())
 
@@ -187,7 +188,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         )
         # The running house keeps the ledger beside this backup from now on, if it runs here.
         home = settings.home_from_env()
-        running_here = not os.environ.get("CREW_NATS_URL") and (home / settings.HOUSE_FILE).exists()
+        running_here = not settings.given_nats_url() and (home / settings.HOUSE_FILE).exists()
         ids = keep_ledgers(folder, home if running_here else None)
         print(
             f"{len(ids)} forgotten ids kept in {ledger_beside(folder)} (outside the backup; "

@@ -33,6 +33,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from crew import shell, subjects, urls
 from crew.service import StatusReply
+from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from projections import queries
 from projections.query import SqlError, SqlRequest, SqlResult, answer_decoder
@@ -52,12 +53,6 @@ from services.kiosk.tokens import Tokens
 log = structlog.get_logger("crew.kiosk")
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 RETRY_AFTER_S = "5"
-
-# Wrong tokens and calendar fetches per client address and minute (the bucket holds as many, so
-# a burst that size passes at once). A tablet with a good token never spends from it; a
-# guesser is answered 429 for everything, good guesses included, until the bucket refills.
-GUESSES_PER_MINUTE = 10.0
-ICAL_PER_MINUTE = 30.0  # a calendar app polls every few minutes at most; each fetch is 2 queries
 
 
 def _inline_hashes(tag: str) -> str:
@@ -137,26 +132,19 @@ class Bucket:
         return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
 
-def per_minute(name: str, default: float) -> float:
-    """A rate setting, read at start-up; at least 1 (0 would refuse every guess forever)."""
-    value = float(os.environ.get(name, default))
-    if value < 1:
-        raise SystemExit(f"crew kiosk: {name} must be at least 1 (got {value:g})")
-    return value
-
-
 class House:
-    def __init__(self, nats_url: str) -> None:
-        self.nats_url = nats_url
+    def __init__(self, config: Settings) -> None:
+        self.nats_url = config.nats_url
         self.nc: nats.NATS | None = None
         self.tokens = Tokens()
-        self.limits = Bucket(
-            rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
-            burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
-        )
-        guesses = per_minute("CREW_KIOSK_GUESSES_PER_MINUTE", GUESSES_PER_MINUTE)
+        self.limits = Bucket(rate=config.kiosk_rate, burst=config.kiosk_burst)
+        # Wrong tokens and calendar fetches per client address and minute (the bucket holds as
+        # many, so a burst that size passes at once). A tablet with a good token never spends
+        # from it; a guesser is answered 429 for everything, good guesses included, until the
+        # bucket refills.
+        guesses = config.kiosk_guesses_per_minute
         self.guesses = Bucket(rate=guesses / 60, burst=guesses)
-        fetches = per_minute("CREW_KIOSK_ICAL_PER_MINUTE", ICAL_PER_MINUTE)
+        fetches = config.kiosk_ical_per_minute
         self.ical_fetches = Bucket(rate=fetches / 60, burst=fetches)
         self._connecting: asyncio.Task[None] | None = None
 
@@ -468,8 +456,8 @@ async def page() -> Response[bytes]:
     return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-def build_app(nats_url: str) -> Litestar:
-    house = House(nats_url)
+def build_app(config: Settings) -> Litestar:
+    house = House(config)
     return Litestar(
         route_handlers=[send_command, board, ical_feed, page],
         on_startup=[house.start],
@@ -488,4 +476,5 @@ def build_app(nats_url: str) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=None,  # crew.logs renders every line, the libraries' too
     )

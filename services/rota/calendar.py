@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +24,7 @@ log = structlog.get_logger("crew.calendar")
 CATCH_UP_S = 1.0  # a read of the series that waits this long for more has read them all
 
 
-async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
-    tick = float(os.environ.get("CREW_CALENDAR_TICK_S", "3600"))
+async def keep_calendar(nc: NATS, shell: CommandShell[Any], tick_s: float = 3600.0) -> None:
     replay = await Replay(nc, 1, subject="crew.evt.rota.*.series_scheduled").start()
     known: set[str] = set()
     try:
@@ -41,7 +39,7 @@ async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
                 known.add(subjects.aggregate_of(record.subject))
             if asyncio.get_running_loop().time() < next_tick:
                 continue
-            next_tick += tick
+            next_tick += tick_s
             await advance(shell, sorted(known), datetime.now(UTC))
     finally:
         await replay.stop()

@@ -173,6 +173,30 @@ async def test_a_retry_queued_behind_another_command_gets_the_first_answer_not_a
     assert [r.headers["Crew-Causation-Id"] for r in store.log] == ["plan", "h", "w"]
 
 
+async def test_an_aggregates_lock_lasts_while_commands_hold_or_wait_for_it_and_no_longer(
+    planned: tuple[CommandShell, InMemoryEventStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell, store = planned
+    gate, append = asyncio.Event(), store.append
+
+    async def held_up(*args: object) -> list[int]:
+        await gate.wait()
+        return await append(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "append", held_up)
+    helpers = [b'{"meal_id":"m1","crew_id":"%s","role":"helper"}' % who for who in (b"a", b"b")]
+    sent = [
+        asyncio.create_task(send(shell, "volunteer_to_cook", b, f"v{n}"))
+        for n, b in enumerate(helpers)
+    ]
+    await asyncio.sleep(0.01)  # the first appends (held up), the second waits for the lock
+    assert set(shell._locks) == {"m1"}
+    gate.set()
+    replies = await asyncio.gather(*sent)
+    assert [r["status"] for r in replies] == ["accepted", "accepted"]
+    assert not shell._locks, "an idle aggregate holds no lock"
+
+
 class LostAckStore(InMemoryEventStore):
     """The append lands, but the service never hears back: like a crash between append and reply."""
 
