@@ -86,15 +86,13 @@ async def export(
                 "payload": payload,
             }
         )
-    participation = await client.rows_of(nc, queries.PERSON_PARTICIPATION, person)
-    contributions = await client.rows_of(nc, queries.PERSON_CONTRIBUTIONS, person)
     return {
         "person_id": person,
         "exported_at": datetime.now(UTC).isoformat(),
         "personal_data": personal
         if key
         else "forgotten: their key is destroyed, nothing personal is readable",
-        "contributions": contributions,
-        "participation": participation,
+        "contributions": await client.rows_of(nc, queries.PERSON_CONTRIBUTIONS, person),
+        "participation": await client.rows_of(nc, queries.PERSON_PARTICIPATION, person),
         "events": events,
     }

@@ -123,13 +123,9 @@ def run_query(
     answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> SqlReply:
     """Blocking: call from a worker thread."""
+    if too_big := too_long(request):
+        return too_big
     params = request.params or None
-    size = len(request.sql.encode()) + (len(encoder.encode(params)) if params else 0)
-    if size > MAX_SQL_BYTES:
-        return SqlError(
-            message=f"the query is {size:,} bytes; at most {MAX_SQL_BYTES:,} bytes "
-            f"({MAX_SQL_BYTES // 1024} KiB) of SQL are answered"
-        )
     cursor = connection().cursor()
     # The time limit covers everything done for the query, parsing and the checks included.
     watchdog = Watchdog(cursor, timeout_s)
@@ -155,20 +151,10 @@ def run_query(
                 return fetched
             rows, note = fetched
             checkpoint = read_checkpoint(cursor)
-        except duckdb.InterruptException:
-            return SqlError(message=f"the query ran longer than {timeout_s:g} s and was stopped")
-        except duckdb.PermissionException as exc:
-            return SqlError(message=f"no file access: only the views are answered ({exc})")
-        except duckdb.TransactionException as exc:
-            return SqlError(message=f"{READ_ONLY} ({exc})")
-        except duckdb.OutOfMemoryException as exc:
-            return SqlError(message=f"{OUT_OF_MEMORY} ({exc})")
-        except MemoryError:  # the process's cap (projections/app.py), met outside DuckDB
-            return SqlError(message=OUT_OF_MEMORY)
         except duckdb.ConnectionException:
             raise  # the file was closed under the query (a swap): the caller asks the new one
-        except duckdb.Error as exc:
-            return SqlError(message=str(exc))
+        except (duckdb.Error, MemoryError) as exc:
+            return stopped(exc, timeout_s)
         finally:
             watchdog.stop()
             with contextlib.suppress(duckdb.Error):
@@ -184,6 +170,33 @@ def run_query(
     finally:
         with contextlib.suppress(duckdb.Error):
             cursor.close()
+
+
+def too_long(request: SqlRequest) -> SqlError | None:
+    """Why the text and its parameters are too long to be looked at, or None."""
+    params = len(encoder.encode(request.params)) if request.params else 0
+    if (size := len(request.sql.encode()) + params) > MAX_SQL_BYTES:
+        return SqlError(
+            message=f"the query is {size:,} bytes; at most {MAX_SQL_BYTES:,} bytes "
+            f"({MAX_SQL_BYTES // 1024} KiB) of SQL are answered"
+        )
+    return None
+
+
+def stopped(exc: duckdb.Error | MemoryError, timeout_s: float) -> SqlError:
+    """What the asker is told when DuckDB stopped the query."""
+    match exc:
+        case duckdb.InterruptException():
+            return SqlError(message=f"the query ran longer than {timeout_s:g} s and was stopped")
+        case duckdb.PermissionException():
+            return SqlError(message=f"no file access: only the views are answered ({exc})")
+        case duckdb.TransactionException():
+            return SqlError(message=f"{READ_ONLY} ({exc})")
+        case duckdb.OutOfMemoryException():
+            return SqlError(message=f"{OUT_OF_MEMORY} ({exc})")
+        case MemoryError():  # the process's cap (projections/app.py), met outside DuckDB
+            return SqlError(message=OUT_OF_MEMORY)
+    return SqlError(message=str(exc))
 
 
 class Watchdog:
