@@ -13,17 +13,11 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
 from house import client
+from projections import queries
+from projections.queries import PERSON_FIELDS  # the fields of an event that name a person
 from schemas.common import ID_PATTERN
 from schemas.upcast import upcast
 
-PERSON_FIELDS = (
-    "crew_id",
-    "newcomer_id",
-    "person_id",
-    "host_crew_id",
-    "buddy_crew_id",
-    "from_crew_id",
-)
 OTHERS = "<someone else's personal data>"
 
 
@@ -92,23 +86,13 @@ async def export(
                 "payload": payload,
             }
         )
-    views = {}
-    for name, sql in (
-        (
-            "participation",
-            f"select * from participation where crew_id = '{person}' order by \"at\"",
-        ),
-        ("contributions", f"select * from crew_contributions where crew_id = '{person}'"),
-    ):
-        answer = await client.sql_rows(nc, sql)
-        views[name] = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
     return {
         "person_id": person,
         "exported_at": datetime.now(UTC).isoformat(),
         "personal_data": personal
         if key
         else "forgotten: their key is destroyed, nothing personal is readable",
-        "contributions": views["contributions"],
-        "participation": views["participation"],
+        "contributions": await client.rows_of(nc, queries.PERSON_CONTRIBUTIONS, person),
+        "participation": await client.rows_of(nc, queries.PERSON_PARTICIPATION, person),
         "events": events,
     }

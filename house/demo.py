@@ -71,7 +71,7 @@ async def wait_for_meal(nc: NATS, meal_id: str) -> None:
         raw = await client.request_json(
             nc,
             "crew.query.sql",
-            {"sql": f"select 1 from meal_plan where meal_id = '{meal_id}'"},
+            {"sql": "select 1 from meal_plan where meal_id = ?", "params": [meal_id]},
             10,
             "query service",
         )

@@ -22,7 +22,15 @@ from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
 from crew.replay import Replay
 from crew.settings import ProjectorSettings
-from projections.projection import DEFAULTS, VIEWS, Applied, Projection, applying_failed
+from projections.projection import (
+    DEFAULTS,
+    VIEWS,
+    Applied,
+    FoldFailed,
+    Projection,
+    applying_failed,
+    places,
+)
 from schemas.common import END
 
 log = structlog.get_logger("crew.projector")
@@ -49,6 +57,9 @@ def make_portable(copy: Path) -> None:
         con.execute("checkpoint")
     finally:
         con.close()
+
+
+RETRY_MAX_S = 30.0  # a halted projector, or one meeting a passing fault, tries again this often
 
 
 VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}" + END)]
@@ -158,6 +169,8 @@ class Projector:
         self._rebuilding = asyncio.Lock()
         self.vault = JetStreamVault(nc)
         self.failing: str | None = None  # why the last batch failed, until one succeeds
+        self.halted: FoldFailed | None = None  # the fold that stopped the projector, if one did
+        self._unrestored = False  # the in-memory views' refill halted: try it again first
         # Versions built side by side (e.g. another contributions window): they follow the log
         # with the live file until one is swapped in, and can be queried meanwhile.
         self.candidates: dict[str, Projection] = {}
@@ -167,9 +180,9 @@ class Projector:
         remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
         for leftover in self.path.parent.glob(f"{self.path.stem}.v-*{self.path.suffix}"):
             remove_database(leftover)  # candidates live as long as the projector; build again
-        self.projection = await asyncio.to_thread(self._open, self.path)
-        restored = await restore_in_memory(self._nc, self.projection, self.vault)
-        log.info("in_memory_views_restored", events=restored)
+        projection = await asyncio.to_thread(self._open, self.path)
+        await self._restore_or_halt(projection)
+        self.projection = projection
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
         self._snapshots = asyncio.create_task(self._snapshot_now_and_then(), name="snapshots")
@@ -200,10 +213,10 @@ class Projector:
     async def _run(self) -> None:
         assert self._replay is not None
         while True:
-            batch = await self._replay.take(self.config.projector_batch)
+            # A refill that halted at the start is tried again before anything new is applied.
+            batch = [] if self._unrestored else await self._replay.take(self.config.projector_batch)
             started = time.perf_counter()
             applied = await self._apply_until_done(batch)
-            self.failing = None
             if applied.events:
                 log.info(
                     "batch_applied",
@@ -243,18 +256,23 @@ class Projector:
 
     async def _apply_until_done(self, batch: list[Recorded]) -> Applied:
         """Apply one batch, retrying the same batch after a passing fault (a slow vault, a full
-        disk): nothing is skipped, and nothing moves on until it is in."""
-        delay = 0.5
+        disk) or a fold that raised: nothing is skipped, and nothing moves on until it is in."""
+        delay = min(0.5, RETRY_MAX_S)
         while True:
             try:
                 async with self._applying:
                     assert self.projection is not None
+                    if self._unrestored:
+                        await self._restore(self.projection)
                     applied = await apply_batch(self.projection, batch, self.vault)
                     for candidate in self.candidates.values():
                         await apply_batch(candidate, batch, self.vault)
-                    return applied
+                self._resumed()
+                return applied
             except asyncio.CancelledError:
                 raise
+            except FoldFailed as failed:
+                self._halt(failed, delay, self.projection)
             except Exception as exc:
                 # `crew status` shows it: the type and the place, never the message, which
                 # may quote a value from an event (a name opened with a person's key).
@@ -265,8 +283,46 @@ class Projector:
                     events=len(batch),
                     retry_in_s=delay,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _halt(self, failed: FoldFailed, retry_in_s: float, projection: Projection | None) -> None:
+        """Say once (and again if the cause changes) that a fold stopped the projector: an
+        alert, since the views stand still until the view is fixed."""
+        if self.halted is None or failed.reason != self.halted.reason:
+            log.error(
+                "projector_halted",
+                seq=failed.seq,
+                type=failed.type,
+                view=failed.view,
+                error=type(failed.error).__name__,
+                at=places(failed.error),
+                checkpoint=projection.checkpoint if projection else None,
+                retry_in_s=retry_in_s,
+            )
+        self.halted = failed
+        self.failing = f"{failed.reason}; retrying every {RETRY_MAX_S:g} s at most"
+
+    def _resumed(self) -> None:
+        if self.halted is not None:
+            log.warning("projector_resumed", seq=self.halted.seq, view=self.halted.view)
+        self.halted = None
+        self.failing = None
+
+    async def _restore(self, projection: Projection) -> None:
+        """Refill the in-memory views up to the file's checkpoint (raises FoldFailed)."""
+        restored = await restore_in_memory(self._nc, projection, self.vault)
+        self._unrestored = False
+        log.info("in_memory_views_restored", events=restored)
+
+    async def _restore_or_halt(self, projection: Projection) -> None:
+        """Refill the in-memory views; if a fold raises, the projector is halted and `_run`
+        tries again (from where it stopped) before it applies anything new."""
+        try:
+            await self._restore(projection)
+        except FoldFailed as failed:
+            self._unrestored = True
+            self._halt(failed, min(0.5, RETRY_MAX_S), projection)
 
     async def rebuild(
         self,
@@ -359,7 +415,7 @@ class Projector:
         """The live file, opened and with its in-memory views (names, restricted details)
         refilled before any query can see it."""
         projection = await asyncio.to_thread(self._open, self.path)
-        await restore_in_memory(self._nc, projection, self.vault)
+        await self._restore_or_halt(projection)
         return projection
 
     async def swap(self, version: str) -> dict[str, object]:

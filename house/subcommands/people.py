@@ -33,17 +33,13 @@ def kiosk_port() -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
 
-    from house.access import PERSON_FIELDS
+    from projections.queries import MENTIONS
     from schemas.common import ID_PATTERN
 
     async def seen(nc: Any) -> bool:
         """Whether any event names them (the views' copy of the log, a moment behind it)."""
-        named = " or ".join(f"payload->>'{field}' = '{args.crew_id}'" for field in PERSON_FIELDS)
-        sql = (
-            "select count(*) from event_log "
-            f"where split_part(subject, '.', 4) = '{args.crew_id}' or {named}"
-        )
-        return bool((await client.sql_rows(nc, sql)).rows[0][0])
+        [found] = await client.rows_of(nc, MENTIONS, args.crew_id)
+        return found.events > 0
 
     async def work(nc: Any) -> int:
         if not re.fullmatch(ID_PATTERN, args.crew_id):

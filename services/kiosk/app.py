@@ -35,6 +35,8 @@ from crew import shell, subjects, urls
 from crew.service import StatusReply
 from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
+from projections import queries
+from projections.query import SqlError, SqlRequest, SqlResult, answer_decoder
 from schemas.common import (
     ID_PATTERN,
     Accepted,
@@ -191,6 +193,20 @@ class House:
         await self.tokens.stop()
         if self.nc:
             await self.nc.close()
+
+    async def ask(self, *requests: SqlRequest) -> list[SqlResult] | Response[bytes]:
+        """The query service's answers to named queries (projections/queries.py); else 503
+        when the bus cannot be reached, 502 when the query service said no."""
+        raw = await asyncio.gather(
+            *(self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests)
+        )
+        if any(body is None for body in raw):
+            return unavailable()
+        answers = [answer_decoder.decode(body or b"") for body in raw]
+        for answer in answers:
+            if isinstance(answer, SqlError):
+                return json_response({"status": "error", "message": answer.message}, 502)
+        return [answer for answer in answers if isinstance(answer, SqlResult)]
 
     async def request(
         self, subject: str, body: bytes, headers: dict[str, str], timeout: float = 8.0
@@ -351,16 +367,16 @@ def _crew_of(decoded: dict[str, Any]) -> str | None:
     return who if isinstance(who, str) and _matches_id(who) else None
 
 
-BOARD_QUERIES = {
-    "meals": "select meal_id, date, time, head_cook, head_cook_name, helpers, helper_names, waitlist, "
-    "open_helper_slots, helper_slots, diners, seats, portions, status from meal_plan "
-    "where date >= current_date and date < current_date + 7 and status in ('open', 'closed') order by date, time",
-    "cleaning_party": "select occurrence_id, date, start_time, end_time, title, people, people_names, tasks, "
-    "checked_in from rota where kind = 'cleaning_party' and status = 'scheduled' order by date limit 1",
-    "shifts": "select occurrence_id, date, start_time, end_time, title, people, people_names, open_places "
-    "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 order by date, start_time",
-    "crew": "select crew_id, display_name from crew where not forgotten order by display_name",
-}
+class Board(msgspec.Struct, kw_only=True):
+    """What the kiosk page shows (GET /api/v1/board)."""
+
+    today: date
+    until: date
+    checkpoint: int  # how far the views had read the log: a tablet that tapped waits to see it
+    meals: list[queries.MealOnBoard]
+    cleaning_party: queries.CleaningPartyOnBoard | None
+    shifts: list[queries.ShiftOnBoard]
+    crew: list[queries.CrewOnBoard]
 
 
 @get(
@@ -376,34 +392,25 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
         return unavailable()
     if isinstance(refused := authorised_kiosk(request), Response):
         return refused
-    answers = await asyncio.gather(
-        *(
-            house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": sql}), {})
-            for sql in BOARD_QUERIES.values()
-        )
+    answers = await house.ask(
+        queries.BOARD_MEALS.ask(),
+        queries.BOARD_CLEANING_PARTY.ask(),
+        queries.BOARD_SHIFTS.ask(),
+        queries.BOARD_CREW.ask(),
     )
-    result: dict[str, Any] = {
-        "today": date.today().isoformat(),
-        "until": (date.today() + timedelta(days=6)).isoformat(),
-    }
-    for name, raw in zip(BOARD_QUERIES, answers, strict=True):
-        if raw is None:
-            return unavailable()
-        answer = msgspec.json.decode(raw)
-        if answer.get("status") != "ok":
-            return json_response({"status": "error", "message": answer.get("message")}, 502)
-        rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
-        # How far the views had read the log: a tablet that just tapped waits to see its tap.
-        seen = answer.get("checkpoint") or 0
-        result["checkpoint"] = min(result.get("checkpoint", seen), seen)
-        result[name] = (
-            rows[0]
-            if name == "cleaning_party" and rows
-            else rows
-            if name != "cleaning_party"
-            else None
-        )
-    return json_response(result, 200)
+    if isinstance(answers, Response):
+        return answers
+    meals, party, shifts, crew = answers
+    shown = Board(
+        today=date.today(),
+        until=date.today() + timedelta(days=6),
+        checkpoint=min(answer.checkpoint or 0 for answer in answers),
+        meals=queries.BOARD_MEALS.rows(meals),
+        cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),
+        shifts=queries.BOARD_SHIFTS.rows(shifts),
+        crew=queries.BOARD_CREW.rows(crew),
+    )
+    return json_response(shown, 200)
 
 
 @get(
@@ -430,30 +437,13 @@ async def ical_feed(
         or not await tokens.matches(house.nc, crew_id, key, tokens.ICAL_BUCKET)
     ):
         return json_response({"status": "not_found", "message": "no such calendar"}, 404)
-    meals_sql = (
-        "select meal_id, date, time, head_cook from meal_plan where date >= current_date - 1 "
-        f"and status in ('open', 'closed') and (head_cook = '{crew_id}' or list_contains(helpers, '{crew_id}'))"
+    answers = await house.ask(
+        queries.CALENDAR_MEALS.ask(crew_id), queries.CALENDAR_ROTA.ask(crew_id)
     )
-    rota_sql = (
-        "select occurrence_id, date, start_time, end_time, title from rota "
-        f"where status = 'scheduled' and list_contains(people, '{crew_id}')"
-    )
-    answers = [
-        await house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": q}), {})
-        for q in (meals_sql, rota_sql)
-    ]
-    if any(a is None for a in answers):
-        return unavailable()
-    tables = []
-    for raw in answers:
-        answer = msgspec.json.decode(raw or b"{}")
-        tables.append(
-            [
-                dict(zip(answer.get("columns", []), row, strict=True))
-                for row in answer.get("rows", [])
-            ]
-        )
-    body = ical.feed(crew_id, tables[0], tables[1], datetime.now(UTC)).encode()
+    if isinstance(answers, Response):
+        return answers
+    meals, rota = queries.CALENDAR_MEALS.rows(answers[0]), queries.CALENDAR_ROTA.rows(answers[1])
+    body = ical.feed(crew_id, meals, rota, datetime.now(UTC)).encode()
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",
