@@ -289,7 +289,7 @@ def cmd_views(args: argparse.Namespace, places: list[Path] | None = None) -> int
     from importlib import metadata
 
     if places is None:  # a source checkout has docs/views.md; a wheel installs it as data
-        places = [Path(__file__).resolve().parents[1] / "docs" / "views.md"]
+        places = [Path(__file__).resolve().parents[2] / "docs" / "views.md"]
         try:  # <prefix>/share/crew/views.md, wherever the wheel put it
             dist = metadata.distribution("crew")
             shipped = [f for f in dist.files or () if f.name == "views.md"]
