@@ -28,7 +28,6 @@ from house.natsserver import NatsServer
 from schemas import meals as m
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
-from tests.integration.test_rota_house import PARTY as ROTA_PARTY
 
 Env = dict[str, str]
 House = tuple[Env, subprocess.Popen[str]]
@@ -207,7 +206,18 @@ SECRETS = {
 }
 LEAKS = [s.encode() for s in SECRETS.values()] + [b"Quixtwhistle"]
 FORGOTTEN = "forgotten crew member"
-PARTY = {**ROTA_PARTY, "weeks_ahead": 1, "tasks": [{"task": "kitchen", "capacity": 2}]}
+PARTY = {
+    "series_id": "cleaning",
+    "kind": "cleaning_party",
+    "title": "Cleaning party",
+    "weekdays": [3],
+    "start": "17:00",
+    "end": "19:00",
+    "starts_on": "2030-01-07",
+    "weeks_ahead": 1,
+    "tasks": [{"task": "kitchen", "capacity": 2}],
+    "at": "2030-01-07T09:00:00+01:00",
+}
 NAMES_SHOWN = (
     "select (select display_name from crew where crew_id = 'zq') as crew, "
     "(select helper_names from meal_plan where meal_id = 'tue') as meal_helpers, "
