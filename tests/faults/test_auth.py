@@ -180,6 +180,8 @@ async def refusals(url: str, user: str, password: str, cells: list[tuple[str, st
                 )
                 await nc.publish(subject, b"{}", headers=headers)
         await nc.flush(timeout=5)
+        # The -ERRs of refused commands may come after the flush's PONG, and nothing marks the
+        # last one: a window for them to arrive, not a wait for something known to come.
         await asyncio.sleep(0.2)
     finally:
         await nc.close()
