@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 import nats
@@ -33,6 +33,7 @@ from house.natsserver import NatsServer, free_port
 from projections.projection import Projection
 from projections.projector import stream_last_seq
 from schemas import meals as m
+from schemas.common import Accepted, reply_decoder
 from services.kiosk import tokens
 
 SIZES = {
@@ -137,9 +138,9 @@ async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meal
         body = msgspec.json.encode(
             {"meal_id": f"meal{n % meals}", "crew_id": f"crew{n}", "role": "helper"}
         )
-        reply = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
-        if b'"accepted"' not in reply:
-            raise RuntimeError(reply.decode())
+        raw = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
+        if not isinstance(reply_decoder.decode(raw), Accepted):
+            raise RuntimeError(raw.decode())
 
     return await rate(count, concurrency, one)
 
@@ -232,8 +233,11 @@ async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> str:
             {"meal_id": f"meal{i % meals}", "crew_id": f"fresh{int(heavy)}-{i}", "role": "helper"}
         )
         sent = time.perf_counter()
-        reply = msgspec.json.decode(await client.send(nc, "meals.volunteer_to_cook", body))
-        seq = reply["events"][-1]["seq"]
+        raw = await client.send(nc, "meals.volunteer_to_cook", body)
+        reply = reply_decoder.decode(raw)
+        if not isinstance(reply, Accepted) or not reply.events:
+            raise RuntimeError(raw.decode())
+        seq = reply.events[-1].seq
         while True:
             answer = msgspec.json.decode(
                 (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data
@@ -267,8 +271,8 @@ def query_latency(path: Path, rounds: int = 20) -> dict[str, str]:
 
 
 async def raw_replay(nc: NATS, last: int) -> float:
-    """The raw limit: an ordered push consumer that only counts what arrives (as FACTS.md
-    measures it). It keeps up easily, so it never overruns its pending queue."""
+    """The raw limit: an ordered push consumer that only counts what arrives (about 95-130k
+    events/s on 2 cores). It keeps up easily, so it never overruns its pending queue."""
     done = asyncio.Event()
     seen = 0
 
@@ -305,9 +309,108 @@ async def projector_rebuild(url: str, folder: Path, r: int) -> float:
     return float(result["events_per_s"])
 
 
+async def round_trips(nc: NATS, plan: dict[str, int]) -> list[Figure]:
+    """Command round-trips against raw publishes, one at a time and many in flight."""
+    rounds, seq_n, conc_n = plan["rounds"], plan["sequential"], plan["concurrent"]
+    say("raw js.publish, sequential ...")
+    raw_seq = await median_of(rounds, "raw seq", lambda r: raw_publish(nc, seq_n, 1, r * seq_n))
+    say("command round-trips, sequential ...")
+    offset = 10_000_000
+    cmd_seq = await median_of(
+        rounds,
+        "cmd seq",
+        lambda r: command_path(nc, seq_n, 1, offset + r * seq_n, plan["meals"]),
+    )
+    say(f"raw js.publish, {CONCURRENCY} in flight ...")
+    base = 1_000_000
+    raw_conc = await median_of(
+        rounds, "raw 64", lambda r: raw_publish(nc, conc_n, CONCURRENCY, base + r * conc_n)
+    )
+    say(f"command round-trips, {CONCURRENCY} concurrent ...")
+    offset = 20_000_000
+    cmd_conc = await median_of(
+        rounds,
+        "cmd 64",
+        lambda r: command_path(nc, conc_n, CONCURRENCY, offset + r * conc_n, plan["meals"]),
+    )
+    return [
+        Figure(
+            "command round-trips, sequential", cmd_seq, "raw js.publish, sequential", raw_seq, "/s"
+        ),
+        Figure(
+            f"command round-trips, {CONCURRENCY} concurrent",
+            cmd_conc,
+            f"raw js.publish, {CONCURRENCY} in flight",
+            raw_conc,
+            "/s",
+        ),
+    ]
+
+
+async def measure_freshness(
+    nc: NATS, server: NatsServer, env: dict[str, str], log: IO[bytes], plan: dict[str, int]
+) -> None:
+    """Accepted -> visible in meal_plan, under light and heavy load, with a live projector."""
+    say("freshness: accepted -> visible in meal_plan, light and heavy load ...")
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "projections"], env=env, stdout=log, stderr=log
+    )
+    try:
+        if await client.wait_for_components(server.url, ["projector"], timeout=60):
+            raise SystemExit("the projector did not start")
+        caught_up = await stream_last_seq(nc)
+        probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
+        while True:  # measure freshness, not the start-up catch-up
+            answer = msgspec.json.decode(
+                (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data
+            )
+            if answer.get("rows") and answer["rows"][0][0] >= caught_up:
+                break
+            await asyncio.sleep(0.2)
+        EXTRAS["freshness, light load"] = await freshness(
+            nc, plan["samples"], plan["meals"], heavy=False
+        )
+        EXTRAS[f"freshness, {CONCURRENCY} concurrent commands"] = await freshness(
+            nc, plan["samples"], plan["meals"], heavy=True
+        )
+    finally:
+        projector.terminate()
+        projector.wait(30)
+
+
+async def rebuild(nc: NATS, server: NatsServer, folder: Path, plan: dict[str, int]) -> Figure:
+    """A year of several houses written to the log, then replayed raw and rebuilt into views."""
+    say(f"writing the workload: a year in {plan['houses']} houses ...")
+    written = await workload.write(nc, plan["houses"], seed=7, say=say)
+    last = await stream_last_seq(nc)
+    say(f"replaying {last:,} events ({written:,} from the workload) ...")
+    replays = plan["replays"]
+    raw = await median_of(replays, "raw replay", lambda r: raw_replay(nc, last))
+    rebuilt = await median_of(
+        replays, "rebuild", lambda r: projector_rebuild(server.url, folder, r)
+    )
+    EXTRAS["projector peak memory during rebuild"] = (
+        f"{max(p['peak_rss_mb'] for p in PROBES):.0f} MB for {last:,} events"
+    )
+    for view, figure in query_latency(folder / "rebuild-0.duckdb").items():
+        EXTRAS[f"{view} query over {last:,} events"] = figure
+    return Figure(f"projector rebuild ({last:,} events)", rebuilt, "raw ordered replay", raw, "/s")
+
+
+def start(module: str, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 async def bench(size: str) -> list[Figure]:
     plan = SIZES[size]
-    rounds = plan["rounds"]
     with tempfile.TemporaryDirectory(prefix="crew-bench-") as tmp:
         folder = Path(tmp)
         server = NatsServer(folder / "home", free_port())
@@ -315,21 +418,10 @@ async def bench(size: str) -> list[Figure]:
         env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_HOME": str(folder / "home")}
         env["CREW_LOG_FORMAT"] = "json"
         log = (folder / "meals.log").open("wb")
-        meals = subprocess.Popen(
-            [sys.executable, "-m", "services.meals"], env=env, stdout=log, stderr=log
-        )
         http_port = free_port()
-        unlimited = {
-            "CREW_HTTP_PORT": str(http_port),
-            "CREW_KIOSK_RATE": "1e9",
-            "CREW_KIOSK_BURST": "1e9",
-        }
-        kiosk = subprocess.Popen(
-            [sys.executable, "-m", "services.kiosk"],
-            env={**env, **unlimited},
-            stdout=log,
-            stderr=log,
-        )
+        unlimited = {"CREW_HTTP_PORT": str(http_port), "CREW_KIOSK_RATE": "1e9"}
+        meals = start("services.meals", env, log)
+        kiosk = start("services.kiosk", {**env, **unlimited, "CREW_KIOSK_BURST": "1e9"}, log)
         try:
             nc = await nats.connect(server.url)
             await ensure_event_store(nc)
@@ -344,107 +436,21 @@ async def bench(size: str) -> list[Figure]:
                 await client.send(
                     nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"plan-{n}"
                 )
-
-            figures = []
-            seq_n, conc_n = plan["sequential"], plan["concurrent"]
-            say("raw js.publish, sequential ...")
-            raw_seq = await median_of(
-                rounds, "raw seq", lambda r: raw_publish(nc, seq_n, 1, r * seq_n)
-            )
-            say("command round-trips, sequential ...")
-            offset = 10_000_000
-            cmd_seq = await median_of(
-                rounds,
-                "cmd seq",
-                lambda r: command_path(nc, seq_n, 1, offset + r * seq_n, plan["meals"]),
-            )
-            figures.append(
-                Figure(
-                    "command round-trips, sequential",
-                    cmd_seq,
-                    "raw js.publish, sequential",
-                    raw_seq,
-                    "/s",
-                )
-            )
-            say(f"raw js.publish, {CONCURRENCY} in flight ...")
-            base = 1_000_000
-            raw_conc = await median_of(
-                rounds, "raw 64", lambda r: raw_publish(nc, conc_n, CONCURRENCY, base + r * conc_n)
-            )
-            say(f"command round-trips, {CONCURRENCY} concurrent ...")
-            offset = 20_000_000
-            cmd_conc = await median_of(
-                rounds,
-                "cmd 64",
-                lambda r: command_path(nc, conc_n, CONCURRENCY, offset + r * conc_n, plan["meals"]),
-            )
-            figures.append(
-                Figure(
-                    f"command round-trips, {CONCURRENCY} concurrent",
-                    cmd_conc,
-                    f"raw js.publish, {CONCURRENCY} in flight",
-                    raw_conc,
-                    "/s",
-                )
-            )
+            figures = await round_trips(nc, plan)
             say(f"kiosk HTTP sign-ups, {KIOSK_CLIENTS} clients, and the same over NATS ...")
             token = await tokens.add(nc, "bench")
             await asyncio.sleep(2)  # the kiosk has seen the token
             url = f"http://127.0.0.1:{http_port}"
             figures.append(await kiosk_vs_nats(nc, url, token, plan["kiosk"], plan["meals"]))
-            say("freshness: accepted -> visible in meal_plan, light and heavy load ...")
-            projector = subprocess.Popen(
-                [sys.executable, "-m", "projections"], env={**env, "CREW_HOME": str(folder / "live")},
-                stdout=log, stderr=log,
-            )  # fmt: skip
-            if await client.wait_for_components(server.url, ["projector"], timeout=60):
-                raise SystemExit("the projector did not start")
-            caught_up = await stream_last_seq(nc)
-            probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
-            while True:  # measure freshness, not the start-up catch-up
-                answer = msgspec.json.decode(
-                    (await nc.request(subjects.QUERY_SQL, probe, timeout=10)).data
-                )
-                if answer.get("rows") and answer["rows"][0][0] >= caught_up:
-                    break
-                await asyncio.sleep(0.2)
-            EXTRAS["freshness, light load"] = await freshness(
-                nc, plan["samples"], plan["meals"], heavy=False
+            await measure_freshness(
+                nc, server, {**env, "CREW_HOME": str(folder / "live")}, log, plan
             )
-            EXTRAS[f"freshness, {CONCURRENCY} concurrent commands"] = await freshness(
-                nc, plan["samples"], plan["meals"], heavy=True
-            )
-            projector.terminate()
-            projector.wait(30)
-            say(f"writing the workload: a year in {plan['houses']} houses ...")
-            written = await workload.write(nc, plan["houses"], seed=7, say=say)
-            last = await stream_last_seq(nc)
-            say(f"replaying {last:,} events ({written:,} from the workload) ...")
-            replays = plan["replays"]
-            raw = await median_of(replays, "raw replay", lambda r: raw_replay(nc, last))
-            rebuild = await median_of(
-                replays, "rebuild", lambda r: projector_rebuild(server.url, folder, r)
-            )
-            EXTRAS["projector peak memory during rebuild"] = (
-                f"{max(p['peak_rss_mb'] for p in PROBES):.0f} MB for {last:,} events"
-            )
-            for view, figure in query_latency(folder / "rebuild-0.duckdb").items():
-                EXTRAS[f"{view} query over {last:,} events"] = figure
-            figures.append(
-                Figure(
-                    f"projector rebuild ({last:,} events)", rebuild, "raw ordered replay", raw, "/s"
-                )
-            )
+            figures.append(await rebuild(nc, server, folder, plan))
             await nc.close()
             return figures
         finally:
             for process in (meals, kiosk):
-                process.terminate()
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                stop(process)
             log.close()
             server.stop()
 

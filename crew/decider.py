@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 S = TypeVar("S")
+C = TypeVar("C")
 
 
 class Refusal(Exception):
@@ -44,3 +45,37 @@ class Decider(Generic[S]):
         for event in events:
             state = self.evolve(state, event)
         return state
+
+
+class Handlers(Generic[S]):
+    """`decide` as a table: one small handler per command type, so no decide grows into a long
+    match, and a new command is one new handler.
+
+        DECIDE = Handlers[Meal]("meals")
+
+        @DECIDE.on(m.PlanMeal)
+        def _plan(meal: Meal, command: m.PlanMeal) -> list[m.MealEvent]: ...
+
+        decide = DECIDE.decide
+    """
+
+    def __init__(self, context: str) -> None:
+        self.context = context
+        self.handlers: dict[type, Callable[[S, Any], list[Any]]] = {}
+
+    def on(
+        self, command: type[C]
+    ) -> Callable[[Callable[[S, C], list[Any]]], Callable[[S, C], list[Any]]]:
+        def register(handler: Callable[[S, C], list[Any]]) -> Callable[[S, C], list[Any]]:
+            if command in self.handlers:
+                raise ValueError(f"{command.__name__} has a handler already")
+            self.handlers[command] = handler
+            return handler
+
+        return register
+
+    def decide(self, state: S, command: Any) -> list[Any]:
+        handler = self.handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a {self.context} command: {type(command).__name__}")
+        return handler(state, command)

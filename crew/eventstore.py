@@ -88,7 +88,9 @@ class EventStore(Protocol):
 
 
 def stream_config(replicas: int = 1) -> StreamConfig:
-    """Safe settings for an event store (FACTS.md): nothing is ever dropped or deleted."""
+    """Safe settings for an event store: nothing is ever dropped or deleted. File storage, no
+    caps, and a full stream refuses new writes rather than dropping old events (JetStream's
+    default is to discard the oldest); no delete, no purge."""
     return StreamConfig(
         name=subjects.STREAM,
         description="crew: every fact of the house, in order",

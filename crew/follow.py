@@ -38,6 +38,7 @@ from nats.js.kv import KeyValue
 from crew import subjects
 from crew.eventstore import Recorded
 from crew.replay import Replay
+from crew.shell import CommandMeta
 
 log = structlog.get_logger("crew.follow")
 
@@ -268,18 +269,14 @@ def retry_later(event: Recorded, attempt: int, what: str) -> bool:
     return False
 
 
-def command_headers(event: Recorded, command_id: str, source: str, actor: str) -> dict[str, str]:
-    """Headers for the command an event asks for: the event's actor and correlation carry on,
-    and the command id is derived from the event, so handling it again changes nothing twice."""
+def command_meta(event: Recorded, command_id: str, source: str, actor: str) -> CommandMeta:
+    """The headers of the command an event asks for: the event's actor and correlation carry
+    on, and the command id is derived from the event, so handling it again changes nothing
+    twice."""
     headers = event.headers
-    return {
-        subjects.COMMAND_ID: command_id,
-        subjects.ACTOR: headers.get(subjects.ACTOR, actor),
-        subjects.SOURCE: source,
-        subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, ""),
-    }
-
-
-def unavailable(reply: bytes) -> bool:
-    """The reply says: not now (retry the event later with the same command id)."""
-    return b'"unavailable"' in reply[:40]
+    return CommandMeta(
+        command_id=command_id,
+        actor=headers.get(subjects.ACTOR, actor),
+        source=source,
+        correlation_id=headers.get(subjects.CORRELATION_ID, ""),
+    )

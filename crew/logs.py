@@ -1,9 +1,15 @@
-"""structlog, configured once per process: JSON when not a TTY, ids and sizes, never payloads."""
+"""structlog, configured once per process: JSON when not a TTY, ids and sizes, never payloads.
+
+Our own lines and those of the libraries that log through the standard library (nats-py,
+FastStream, uvicorn) come out the same way: one line each, with `level`, `logger` (the
+logger's name), `timestamp` and the component, so that an alert rule reads every line alike.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import Any, TextIO
 
 import msgspec
 import structlog
@@ -13,6 +19,22 @@ def _json(event: object, **_: object) -> str:
     return msgspec.json.encode(event, enc_hook=str).decode()
 
 
+class NamedPrintLogger(structlog.PrintLogger):
+    """structlog's fast PrintLogger, with the name it was asked for (`get_logger("crew.x")`)."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class NamedPrintLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> NamedPrintLogger:
+        return NamedPrintLogger(self._file, str(args[0]) if args else "crew")
+
+
 def configure(component: str, fmt: str = "auto") -> None:
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
@@ -20,19 +42,42 @@ def configure(component: str, fmt: str = "auto") -> None:
         if json_lines
         else structlog.dev.ConsoleRenderer()
     )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=NamedPrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(component=component)
-    # FastStream and nats-py log through the standard library: keep them quiet but visible.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # nats-py, FastStream and uvicorn log through the standard library: keep them quiet
+    # (warnings and worse) but visible, rendered as our own lines.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    # FastStream gives its own logger a plain handler, kept from the root's: hand it back.
+    # (Our brokers and apps are built with logger=None, so it should have little to say.)
+    faststream = logging.getLogger("faststream")
+    for old in faststream.handlers[:]:
+        faststream.removeHandler(old)
+    faststream.propagate = True
+    faststream.setLevel(logging.NOTSET)

@@ -33,9 +33,6 @@ NO_MESSAGE_FOUND = 10057  # JetStream's answer to deleting a message that is gon
 SEALED = "sealed:v1:"
 FORGOTTEN = "forgotten crew member"
 FORGOTTEN_MARKER = b"forgotten"  # what the keys bucket holds for a forgotten person
-# Fault injection for tests: with CREW_FAULT_EXIT_AFTER_FORGET_MARKER=1 the process dies hard
-# between leaving a forget marker and erasing the old key. Off by default.
-EXIT_AFTER_FORGET_MARKER = os.environ.get("CREW_FAULT_EXIT_AFTER_FORGET_MARKER") == "1"
 _SEALED_PERSON = re.compile(rb'"sealed:v1:([A-Za-z0-9_-]{1,64}):')
 
 
@@ -144,8 +141,11 @@ class JetStreamVault:
     `person_forgotten`. A missing key is never cached: another service may create it a
     moment later."""
 
-    def __init__(self, nc: NATS) -> None:
+    def __init__(self, nc: NATS, exit_after_forget_marker: bool = False) -> None:
         self._nc = nc
+        # Fault injection for tests (CREW_FAULT_EXIT_AFTER_FORGET_MARKER): die hard between
+        # leaving a forget marker and erasing the old key.
+        self._exit_after_forget_marker = exit_after_forget_marker
         self._js = nc.jetstream()
         self._kv: KeyValue | None = None
         self._cache: dict[str, bytes] = {}
@@ -201,7 +201,7 @@ class JetStreamVault:
                 await kv.update(person, FORGOTTEN_MARKER, last=entry.revision)
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue
-            if EXIT_AFTER_FORGET_MARKER:
+            if self._exit_after_forget_marker:
                 os._exit(137)
             break
         await self._erase(await self._messages(f"$KV.{KEYS_BUCKET}.{person}"))

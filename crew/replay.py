@@ -106,7 +106,7 @@ class Replay:
                 msgs = await self._sub.fetch(
                     limit, timeout=timeout if timeout is not None else POLL_S
                 )
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats' own, or asyncio's that a pull gives up with
                 if not await self._consumer_in_step():
                     await self._resume()
                 if timeout is not None:

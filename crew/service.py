@@ -19,6 +19,7 @@ from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
 from crew.shell import CommandShell, where
+from schemas.common import Accepted, reply_decoder
 
 log = structlog.get_logger("crew.service")
 
@@ -57,19 +58,25 @@ def status_responder(
         )
 
 
-# Fault injection for tests/faults: with CREW_FAULT_EXIT_AFTER_APPENDS=N the process dies hard
-# right after its N-th append was acknowledged and before the reply goes out. Off by default.
-EXIT_AFTER_APPENDS = int(os.environ.get("CREW_FAULT_EXIT_AFTER_APPENDS", "0"))
-_appends = 0
+def crash_before_replying(after_appends: int) -> Callable[[bytes], None]:
+    """Fault injection for tests/faults (CREW_FAULT_EXIT_AFTER_APPENDS=N): the process dies hard
+    right after its N-th append was acknowledged and before the reply goes out. 0: never."""
+    appends = 0
+
+    def check(reply: bytes) -> None:
+        nonlocal appends
+        if after_appends and _appended(reply):
+            appends += 1
+            if appends >= after_appends:
+                log.warning("fault_injected", fault="exit between append and reply")
+                os._exit(137)
+
+    return check
 
 
-def crash_before_replying(reply: bytes) -> None:
-    global _appends
-    if EXIT_AFTER_APPENDS and msgspec.json.decode(reply).get("events"):
-        _appends += 1
-        if _appends >= EXIT_AFTER_APPENDS:
-            log.warning("fault_injected", fault="exit between append and reply")
-            os._exit(137)
+def _appended(reply: bytes) -> bool:
+    answer = reply_decoder.decode(reply)
+    return isinstance(answer, Accepted) and bool(answer.events)
 
 
 Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]
@@ -82,13 +89,14 @@ def build_app(
     tasks of the same process (a calendar, a reactor) that share its event store connection."""
     broker = raw_broker(config.nats_url, f"crew-{decider.context}")
     shell: dict[str, CommandShell[Any]] = {}
+    crash = crash_before_replying(config.fault_exit_after_appends)
 
     @broker.subscriber(
         subjects.commands_of(decider.context), queue=decider.context, max_workers=config.workers
     )
     async def on_command(msg: NatsMessage) -> bytes:
         reply = await shell["it"].handle(msg.raw_message.subject, msg.headers, msg.body)
-        crash_before_replying(reply)
+        crash(reply)
         return reply
 
     status_responder(broker, decider.context)
@@ -103,7 +111,8 @@ def build_app(
         )
         await ensure_event_store(nc)
         connection["nc"] = nc
-        shell["it"] = CommandShell(decider, JetStreamEventStore(nc), vault=JetStreamVault(nc))
+        vault = JetStreamVault(nc, config.fault_exit_after_forget_marker)
+        shell["it"] = CommandShell(decider, JetStreamEventStore(nc), vault=vault)
         for companion in companions:
             tasks.append(asyncio.create_task(_supervised(companion, nc, shell["it"])))
         log.info("service_started", subject=subjects.commands_of(decider.context))
@@ -146,8 +155,12 @@ async def _supervised(companion: Companion, nc: nats.NATS, shell: CommandShell[A
             await asyncio.sleep(2)
 
 
-def run(decider: Decider[Any], companions: Sequence[Companion] = ()) -> None:
+def run(
+    decider: Decider[Any],
+    companions: Sequence[Companion] = (),
+    config: settings.Settings | None = None,
+) -> None:
     """`python -m services.<context>`: serve the context against CREW_NATS_URL until SIGTERM."""
-    config = settings.load()
+    config = config or settings.load()
     logs.configure(decider.context, config.log_format)
     asyncio.run(build_app(decider, config, companions).run())

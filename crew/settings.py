@@ -1,24 +1,64 @@
-"""Settings, read once at start-up from CREW_* variables into a frozen Struct. Fails loudly."""
+"""Settings, read once at start-up from CREW_* variables into a frozen Struct. Fails loudly.
+
+Each field is the variable of its name: `workers` is CREW_WORKERS, `projector.projector_batch` is
+CREW_PROJECTOR_BATCH. A bad value stops the process at once with a line that names the
+variable and what it expects. docs/operations.md ("Settings") lists every one.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import msgspec
+import msgspec.inspect as mi
 
 DEFAULT_HOME = "./var"
 HOUSE_FILE = "house.json"
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+NotNegative = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class ProjectorSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The projector process's: how it builds and keeps the views, and answers queries."""
+
+    projector_batch: AtLeastOne = 5000  # events applied in one transaction, at most
+    snapshot_s: Positive = 60.0  # how often snapshot.duckdb is published, when anything changed
+    duckdb_memory_limit: str = "128MB"  # DuckDB's buffer pool, per instance
+    duckdb_max_temp_size: str = "1GB"  # what a query may spill to disk
+    # The contributions window of a file that has none of its own (`crew rebuild` stores one).
+    contribution_window_months: Annotated[int, msgspec.Meta(ge=1, le=120)] = 6
+    query_timeout_s: Positive = 10.0
+    query_answer_bytes: AtLeastOne = 6 * 1024 * 1024  # JSON rows in one answer, at most
+    projector_memory_cap_mb: NotNegative = 1024  # the process's data segment; 0: no cap
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     home: Path
     nats_url: str
     query_nats_url: str = ""  # the query service's own user, when the house has users
-    log_format: str = "auto"  # auto | json | console
-    query_timeout_s: float = 10.0
-    workers: int = 16
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal
+    workers: AtLeastOne = 16  # commands a service handles at once
+    calendar_tick_s: Positive = 3600.0  # how often the rota's calendar advances every series
+    http_host: str = "0.0.0.0"  # where the kiosk listens
+    http_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
+    kiosk_trusted_proxies: str = ""  # comma-separated; X-Forwarded-For is believed from these
+    kiosk_rate: Positive = 10.0  # taps a second per kiosk, after the burst
+    kiosk_burst: Annotated[float, msgspec.Meta(ge=1)] = 30.0
+    # Wrong tokens and calendar fetches per client address and minute; 0 would refuse forever.
+    # A calendar app polls every few minutes at most; each fetch is 2 queries.
+    kiosk_guesses_per_minute: Annotated[float, msgspec.Meta(ge=1)] = 10.0
+    kiosk_ical_per_minute: Annotated[float, msgspec.Meta(ge=1)] = 30.0
+    # Fault injection for tests/faults, off by default: exit hard after the N-th append was
+    # acknowledged, before the reply; or between a forget's marker and erasing the old key.
+    fault_exit_after_appends: NotNegative = 0
+    fault_exit_after_forget_marker: bool = False
+    projector: ProjectorSettings = msgspec.field(default_factory=ProjectorSettings)
 
     @property
     def database(self) -> Path:
@@ -35,12 +75,17 @@ def servers(url: str) -> list[str]:
 
 
 def home_from_env() -> Path:
-    return Path(os.environ.get("CREW_HOME", DEFAULT_HOME)).resolve()
+    return Path(os.environ.get("CREW_HOME") or DEFAULT_HOME).resolve()
+
+
+def given_nats_url() -> str:
+    """CREW_NATS_URL: a NATS to join; "" when the house is to be found or started here."""
+    return os.environ.get("CREW_NATS_URL", "")
 
 
 def find_nats_url(home: Path | None = None) -> str:
     """CREW_NATS_URL, else the house that `crew up` runs in CREW_HOME (its house.json)."""
-    if url := os.environ.get("CREW_NATS_URL"):
+    if url := given_nats_url():
         return url
     home = home or home_from_env()
     try:
@@ -52,16 +97,55 @@ def find_nats_url(home: Path | None = None) -> str:
         ) from None
 
 
-def load() -> Settings:
+def variable(field: str) -> str:
+    return f"CREW_{field.upper()}"
+
+
+def variables() -> list[str]:
+    """Every CREW_* variable a component reads, in the order of the fields."""
+    found = [variable(f.name) for f in msgspec.structs.fields(Settings) if f.name != "projector"]
+    return found + [variable(f.name) for f in msgspec.structs.fields(ProjectorSettings)]
+
+
+def load(find_house: bool = True) -> Settings:
+    """Every setting, read and checked once. `find_house=False` (for `crew up`, which starts
+    the house): no house need be running, and `nats_url` is CREW_NATS_URL or ""."""
     home = home_from_env()
-    try:
-        return Settings(
-            home=home,
-            nats_url=find_nats_url(home),
-            query_nats_url=os.environ.get("CREW_QUERY_NATS_URL", ""),
-            log_format=os.environ.get("CREW_LOG_FORMAT", "auto"),
-            query_timeout_s=float(os.environ.get("CREW_QUERY_TIMEOUT_S", "10")),
-            workers=int(os.environ.get("CREW_WORKERS", "16")),
-        )
-    except ValueError as exc:
-        raise SystemExit(f"crew: bad setting: {exc}") from exc
+    given = _read(Settings, skip={"home", "nats_url", "projector"})
+    return Settings(
+        home=home,
+        nats_url=find_nats_url(home) if find_house else given_nats_url(),
+        projector=ProjectorSettings(**_read(ProjectorSettings)),
+        **given,
+    )
+
+
+def _read(kind: type[msgspec.Struct], skip: Collection[str] = ()) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(kind):
+        name = variable(field.name)
+        if field.name in skip or (raw := os.environ.get(name)) is None:
+            continue
+        try:
+            values[field.name] = msgspec.convert(raw, field.type, strict=False)
+        except msgspec.ValidationError:
+            raise SystemExit(
+                f"crew: bad setting {name}={raw[:80]}: expected {expected(field.type)}"
+            ) from None
+    return values
+
+
+def expected(kind: Any) -> str:
+    """What a setting of this type must be, in words."""
+    info = mi.type_info(kind)
+    if isinstance(info, mi.LiteralType):
+        return "one of " + ", ".join(str(v) for v in info.values)
+    if isinstance(info, mi.BoolType):
+        return "1 or 0 (true or false)"
+    if not isinstance(info, mi.IntType | mi.FloatType):
+        return str(kind)
+    words = ["a whole number" if isinstance(info, mi.IntType) else "a number"]
+    for bound, word in (("gt", "above"), ("ge", "at least"), ("lt", "below"), ("le", "at most")):
+        if (limit := getattr(info, bound)) is not None:
+            words.append(f"{word} {limit:g}")
+    return ", ".join(words)

@@ -31,17 +31,29 @@ from crew.eventstore import (
     ConcurrencyConflict,
     EventStore,
     NewEvent,
+    Recorded,
     StoreFull,
     StoreUnavailable,
 )
 from crew.personal import InMemoryVault, Vault, seal_event
-from schemas.common import ID_PATTERN, Accepted, EventRef, FieldError, Invalid, Refused, Unavailable
+from schemas.common import (
+    ID_PATTERN,
+    Accepted,
+    EventRef,
+    FieldError,
+    Invalid,
+    Refused,
+    Reply,
+    Unavailable,
+    reply_decoder,
+)
+from schemas.registry import decode_event
+from schemas.upcast import version_of
 
 log = structlog.get_logger("crew.shell")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ATTEMPTS = 10
-SCHEMA_VERSION = "1"
 _ID = re.compile(ID_PATTERN)
 _AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>\$[^`]*)`$")
 _MISSING = re.compile(
@@ -56,6 +68,35 @@ REUSED = Refused(
 
 class StillConflicting(Exception):
     """Other writers moved the aggregate on every one of MAX_ATTEMPTS tries."""
+
+
+class CommandMeta(msgspec.Struct, frozen=True, kw_only=True):
+    """What a command's headers carry besides the command itself (docs: DESIGN's headers)."""
+
+    command_id: str  # Crew-Command-Id: the caller's idempotency key
+    actor: str = "anonymous"  # Crew-Actor: a crew id, coordinator:<name>, a service
+    source: str = "unknown"  # Crew-Source: a kiosk, a service, the cli
+    correlation_id: str | None = None  # Crew-Correlation-Id; None: the command id
+
+    @classmethod
+    def of_headers(cls, headers: Mapping[str, str]) -> CommandMeta:
+        return cls(
+            command_id=headers.get(subjects.COMMAND_ID, ""),
+            actor=headers.get(subjects.ACTOR, "anonymous"),
+            source=headers.get(subjects.SOURCE, "unknown"),
+            correlation_id=headers.get(subjects.CORRELATION_ID),
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The same as NATS headers, for a command sent on to another service."""
+        headers = {
+            subjects.COMMAND_ID: self.command_id,
+            subjects.ACTOR: self.actor,
+            subjects.SOURCE: self.source,
+        }
+        if self.correlation_id is not None:
+            headers[subjects.CORRELATION_ID] = self.correlation_id
+        return headers
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -146,66 +187,92 @@ class CommandShell(Generic[S]):
         self._decoders = {
             name: msgspec.json.Decoder(kind) for name, kind in decider.commands.items()
         }
-        self._event_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
-            decider.event_types[0] if len(decider.event_types) == 1 else _union(decider.event_types)
-        )
+        self._names = {kind: name for name, kind in decider.commands.items()}
         self._cache: OrderedDict[str, Loaded[S]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}  # commands holding or waiting for each lock
         self._keeping: set[asyncio.Task[None]] = set()
 
+    async def execute(self, command: msgspec.Struct, meta: CommandMeta) -> Reply:
+        """Carry out one command given as its Struct: what callers in the same process use.
+
+        The command is checked as its JSON would be on the wire (msgspec checks constraints such
+        as an id's pattern only when it decodes), so a Struct built with a bad id is answered
+        `invalid`, never turned into a subject."""
+        started = time.perf_counter()
+        command_name = self._names.get(type(command), type(command).__name__)
+        with structlog.contextvars.bound_contextvars(
+            context=self.decider.context, command=command_name, command_id=meta.command_id
+        ):
+            body = msgspec.json.encode(command)
+            checked = self._decode(command_name, meta.command_id, body)
+            if isinstance(checked, Invalid):
+                _log_reply(checked, started, len(body))
+                return checked
+            return await self._carry_out(command_name, checked, meta, started, len(body))
+
     async def handle(self, subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
-        """Answer one command request. Never raises for anything the caller sent."""
+        """Answer one command request off the wire: decode it (an `invalid` reply names the
+        field), carry it out as `execute` does, encode the reply. Never raises for anything the
+        caller sent."""
         started = time.perf_counter()
         command_name = subject.rsplit(".", 1)[-1]
-        command_id = headers.get(subjects.COMMAND_ID, "")
-        context = self.decider.context
+        meta = CommandMeta.of_headers(headers)
         with structlog.contextvars.bound_contextvars(
-            context=context, command=command_name, command_id=command_id
+            context=self.decider.context, command=command_name, command_id=meta.command_id
         ):
-            command = self._decode(command_name, command_id, body)
+            command = self._decode(command_name, meta.command_id, body)
             if isinstance(command, Invalid):
-                reply: Accepted | Refused | Invalid | Unavailable = command
-                _log_reply(reply, started, len(body))
-                return msgspec.json.encode(reply)
-            if getattr(command, "at", False) is None:  # time comes in with the command
-                command = msgspec.structs.replace(command, at=self._clock())
-            aggregate_id = self.decider.aggregate_of(command)
-            with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
-                # What the command is and addresses, never its body: a hash of a body with a
-                # name or a phone number in it would be personal data that outlives forgetting.
-                fingerprint = hashlib.sha256(
-                    f"{command_name}\0{aggregate_id}".encode()
-                ).hexdigest()[:32]
-                try:
-                    reply = await self._run(command, command_id, fingerprint, aggregate_id, headers)
-                except StoreFull as exc:
-                    log.error("event_store_full", error=str(exc))
-                    reply = Unavailable(
-                        message="the house's event store is out of storage, so nothing was "
-                        "recorded; a coordinator must free or add storage (docs/operations.md), "
-                        "then retry with the same command id"
-                    )
-                except StillConflicting:
-                    log.warning("append_gave_up", attempts=MAX_ATTEMPTS)
-                    reply = Unavailable(
-                        message=f"{aggregate_id} was changed by others on each of "
-                        f"{MAX_ATTEMPTS} tries; retry with the same command id"
-                    )
-                except StoreUnavailable as exc:
-                    log.warning("event_store_unavailable", error=str(exc))
-                    reply = Unavailable(
-                        message="the event store did not answer; retry with the same command id"
-                    )
-                except Exception as exc:  # a bug of ours: say so, never leave the caller waiting
-                    # Where, never what: an exception's text may quote the payload.
-                    log.error("command_failed", error=type(exc).__name__, at=where(exc))
-                    reply = Unavailable(
-                        message=f"the {context} service failed ({type(exc).__name__}); "
-                        "retry with the same command id"
-                    )
-                _log_reply(reply, started, len(body))
-                return msgspec.json.encode(reply)
+                _log_reply(command, started, len(body))
+                return msgspec.json.encode(command)
+            reply = await self._carry_out(command_name, command, meta, started, len(body))
+            return msgspec.json.encode(reply)
+
+    async def _carry_out(
+        self, command_name: str, command: Any, meta: CommandMeta, started: float, size: int
+    ) -> Reply:
+        """A decoded command's reply, whatever happens to the store on the way."""
+        command_id = meta.command_id
+        context = self.decider.context
+        if getattr(command, "at", False) is None:  # time comes in with the command
+            command = msgspec.structs.replace(command, at=self._clock())
+        aggregate_id = self.decider.aggregate_of(command)
+        with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
+            # What the command is and addresses, never its body: a hash of a body with a
+            # name or a phone number in it would be personal data that outlives forgetting.
+            addressed = f"{command_name}\0{aggregate_id}".encode()
+            fingerprint = hashlib.sha256(addressed).hexdigest()[:32]
+            reply: Reply
+            try:
+                reply = await self._run(command, command_id, fingerprint, aggregate_id, meta)
+            except StoreFull as exc:
+                log.error("event_store_full", error=str(exc))
+                reply = Unavailable(
+                    message="the house's event store is out of storage, so nothing was "
+                    "recorded; a coordinator must free or add storage (docs/operations.md), "
+                    "then retry with the same command id"
+                )
+            except StillConflicting:
+                log.warning("append_gave_up", attempts=MAX_ATTEMPTS)
+                reply = Unavailable(
+                    message=f"{aggregate_id} was changed by others on each of "
+                    f"{MAX_ATTEMPTS} tries; retry with the same command id"
+                )
+            except StoreUnavailable as exc:
+                log.warning("event_store_unavailable", error=str(exc))
+                reply = Unavailable(
+                    message="the event store did not answer; retry with the same command id"
+                )
+            except Exception as exc:  # a bug of ours: say so, never leave the caller waiting
+                # Where, never what: an exception's text may quote the payload.
+                log.error("command_failed", error=type(exc).__name__, at=where(exc))
+                reply = Unavailable(
+                    message=f"the {context} service failed ({type(exc).__name__}); "
+                    "retry with the same command id"
+                )
+            _log_reply(reply, started, size)
+            return reply
 
     def _decode(self, command_name: str, command_id: str, body: bytes) -> Any:
         """The command Struct, or an Invalid naming what is wrong."""
@@ -235,9 +302,10 @@ class CommandShell(Generic[S]):
         command_id: str,
         fingerprint: str,
         aggregate_id: str,
-        headers: Mapping[str, str],
-    ) -> Accepted | Refused:
+        meta: CommandMeta,
+    ) -> Reply:
         lock = self._locks.setdefault(aggregate_id, asyncio.Lock())
+        self._lock_users[aggregate_id] = self._lock_users.get(aggregate_id, 0) + 1
         try:
             # Everything from reading the outcome to keeping it happens under the aggregate's
             # lock: a retry waiting behind another command must see the first one's answer.
@@ -245,7 +313,7 @@ class CommandShell(Generic[S]):
                 if (earlier := await self.store.outcome(command_id)) is not None:
                     return self._replay(earlier, fingerprint)
                 reply = await self._decide_and_append(
-                    command, command_id, fingerprint, aggregate_id, headers
+                    command, command_id, fingerprint, aggregate_id, meta
                 )
                 outcome = msgspec.json.encode(
                     Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
@@ -265,7 +333,10 @@ class CommandShell(Generic[S]):
                     return self._replay(kept, fingerprint)
                 return reply
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            # The last one out drops the lock, so idle aggregates hold none.
+            if left := self._lock_users.pop(aggregate_id) - 1:
+                self._lock_users[aggregate_id] = left
+            else:
                 self._locks.pop(aggregate_id, None)
 
     async def _keep(self, command_id: str, outcome: bytes) -> None:
@@ -279,12 +350,11 @@ class CommandShell(Generic[S]):
         while self._keeping:
             await asyncio.gather(*self._keeping)
 
-    def _replay(self, earlier: bytes, fingerprint: str) -> Accepted | Refused:
+    def _replay(self, earlier: bytes, fingerprint: str) -> Reply:
         outcome = msgspec.json.decode(earlier, type=Outcome)
         if outcome.fingerprint != fingerprint:
             return REUSED
-        reply: Accepted | Refused = msgspec.json.decode(outcome.reply, type=Accepted | Refused)
-        return reply
+        return reply_decoder.decode(outcome.reply)  # accepted or refused: only those are kept
 
     async def _decide_and_append(
         self,
@@ -292,7 +362,7 @@ class CommandShell(Generic[S]):
         command_id: str,
         fingerprint: str,
         aggregate_id: str,
-        headers: Mapping[str, str],
+        meta: CommandMeta,
     ) -> Accepted | Refused:
         """Decide on the cached state; the log is asked only when that could be wrong.
 
@@ -323,7 +393,7 @@ class CommandShell(Generic[S]):
             for event in events:
                 if (person := self.decider.forgets(event)) is not None:
                     await self.vault.forget(person)  # the key goes before the fact is recorded
-            new = [await self._new_event(e, command_id, headers) for e in events]
+            new = [await self._new_event(e, command_id, meta) for e in events]
             try:
                 seqs = await self.store.append(
                     self.decider.context, aggregate_id, loaded.version, new
@@ -335,13 +405,13 @@ class CommandShell(Generic[S]):
             refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
             state = loaded.state
             for appended in new:  # the cache holds what the log holds: personal data sealed
-                state = self.decider.evolve(state, self._event_decoder.decode(appended.data))
+                state = self.decider.evolve(state, _event(appended))
             causations = {**loaded.causations, command_id: Caused(refs, fingerprint)}
             self._remember(aggregate_id, Loaded(state, seqs[-1], causations))
             return Accepted(events=refs)
         raise StillConflicting(f"still conflicting after {MAX_ATTEMPTS} attempts")
 
-    async def _new_event(self, event: Any, command_id: str, headers: Mapping[str, str]) -> NewEvent:
+    async def _new_event(self, event: Any, command_id: str, meta: CommandMeta) -> NewEvent:
         event_type = type(event).__struct_config__.tag
         event_id = self._new_id()
         return NewEvent(
@@ -350,12 +420,14 @@ class CommandShell(Generic[S]):
             headers={
                 subjects.EVENT_ID: event_id,
                 subjects.EVENT_TYPE: event_type,
-                subjects.SCHEMA_VERSION: SCHEMA_VERSION,
+                subjects.SCHEMA_VERSION: version_of(event_type),
                 subjects.OCCURRED_AT: self._clock().isoformat(),
-                subjects.ACTOR: headers.get(subjects.ACTOR, "anonymous")[:128],
-                subjects.CORRELATION_ID: headers.get(subjects.CORRELATION_ID, command_id)[:128],
+                subjects.ACTOR: meta.actor[:128],
+                subjects.CORRELATION_ID: (
+                    command_id if meta.correlation_id is None else meta.correlation_id
+                )[:128],
                 subjects.CAUSATION_ID: command_id,
-                subjects.SOURCE: headers.get(subjects.SOURCE, "unknown")[:128],
+                subjects.SOURCE: meta.source[:128],
                 "Nats-Msg-Id": f"{command_id}:{event_id}",
             },
         )
@@ -370,7 +442,7 @@ class CommandShell(Generic[S]):
         state = known.state
         causations = dict(known.causations)
         for record in newer:
-            state = self.decider.evolve(state, self._event_decoder.decode(record.data))
+            state = self.decider.evolve(state, _event(record))
             if cause := record.headers.get(subjects.CAUSATION_ID):
                 earlier = causations.get(cause, Caused([]))
                 ref = EventRef(seq=record.seq, type=record.type)
@@ -386,9 +458,7 @@ class CommandShell(Generic[S]):
             self._cache.popitem(last=False)
 
 
-def _log_reply(
-    reply: Accepted | Refused | Invalid | Unavailable, started: float, size: int
-) -> None:
+def _log_reply(reply: Reply, started: float, size: int) -> None:
     """One summary line per command: ids, codes, counts and timings, never the payload."""
     ms = round((time.perf_counter() - started) * 1000, 2)
     match reply:
@@ -402,8 +472,6 @@ def _log_reply(
             log.warning("command_unavailable", ms=ms)
 
 
-def _union(types: Any) -> Any:
-    union = types[0]
-    for kind in types[1:]:
-        union = union | kind
-    return union
+def _event(record: Recorded | NewEvent) -> Any:
+    """The event in today's shape (older versions upcast), as `evolve` reads it."""
+    return decode_event(record.type, record.headers.get(subjects.SCHEMA_VERSION), record.data)

@@ -13,16 +13,11 @@ from nats.aio.client import Client as NATS
 from crew import subjects
 from crew.personal import SEALED, JetStreamVault, unseal_payload
 from house import client
+from projections import queries
+from projections.queries import PERSON_FIELDS  # the fields of an event that name a person
 from schemas.common import ID_PATTERN
+from schemas.upcast import upcast
 
-PERSON_FIELDS = (
-    "crew_id",
-    "newcomer_id",
-    "person_id",
-    "host_crew_id",
-    "buddy_crew_id",
-    "from_crew_id",
-)
 OTHERS = "<someone else's personal data>"
 
 
@@ -65,7 +60,9 @@ async def export(
             continue
         if not isinstance(raw, dict) or not mentions(raw, record.subject, person):
             continue
-        payload = _hide_others(msgspec.json.decode(unseal_payload(record.data, {person: key})))
+        opened = msgspec.json.decode(unseal_payload(record.data, {person: key}))
+        version = record.headers.get(subjects.SCHEMA_VERSION)
+        payload = _hide_others(upcast(record.type, version, opened))  # in today's shape
         if record.type in ("onboarding.newcomer_arrived", "onboarding.crew_member_registered"):
             personal.update(
                 {k: v for k, v in payload.items() if k not in ("type", "person_id") and v}
@@ -89,23 +86,13 @@ async def export(
                 "payload": payload,
             }
         )
-    views = {}
-    for name, sql in (
-        (
-            "participation",
-            f"select * from participation where crew_id = '{person}' order by \"at\"",
-        ),
-        ("contributions", f"select * from crew_contributions where crew_id = '{person}'"),
-    ):
-        answer = await client.sql_rows(nc, sql)
-        views[name] = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
     return {
         "person_id": person,
         "exported_at": datetime.now(UTC).isoformat(),
         "personal_data": personal
         if key
         else "forgotten: their key is destroyed, nothing personal is readable",
-        "contributions": views["contributions"],
-        "participation": views["participation"],
+        "contributions": await client.rows_of(nc, queries.PERSON_CONTRIBUTIONS, person),
+        "participation": await client.rows_of(nc, queries.PERSON_PARTICIPATION, person),
         "events": events,
     }

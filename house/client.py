@@ -6,7 +6,7 @@ import asyncio
 import getpass
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import nats
@@ -19,7 +19,10 @@ from crew.service import StatusReply
 from crew.shell import too_big
 
 if TYPE_CHECKING:
-    from projections.query import SqlReply, SqlRequest, SqlResult
+    from projections.queries import NamedQuery
+    from projections.query import Param, SqlReply, SqlRequest, SqlResult
+
+R = TypeVar("R", bound=msgspec.Struct)
 
 
 class NoService(RuntimeError):
@@ -97,11 +100,11 @@ async def sql(
     nc: NATS, request: SqlRequest, *, restricted: bool = False, timeout: float = 120.0
 ) -> SqlReply:
     """The query service's answer to one read-only query: rows, or why not."""
-    from projections.query import SqlReply
+    from projections.query import answer_decoder
 
     subject = subjects.QUERY_RESTRICTED_SQL if restricted else subjects.QUERY_SQL
     raw = await request_json(nc, subject, request, timeout, "query service")
-    return msgspec.json.decode(raw, type=SqlReply)
+    return answer_decoder.decode(raw)
 
 
 async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:
@@ -112,6 +115,17 @@ async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:
     if isinstance(reply, SqlError):
         raise NoService(f"the query service said: {reply.message}")
     return reply
+
+
+async def rows_of(nc: NATS, query: NamedQuery[R], *values: Param, timeout: float = 60.0) -> list[R]:
+    """The typed rows of a named query (projections/queries.py), its values bound; a refusal is
+    raised as NoService."""
+    from projections.query import SqlError
+
+    reply = await sql(nc, query.ask(*values), timeout=timeout)
+    if isinstance(reply, SqlError):
+        raise NoService(f"the query service said: {reply.message}")
+    return query.rows(reply)
 
 
 async def status(nc: NATS, wait: float = 0.7) -> list[StatusReply]:

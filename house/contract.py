@@ -14,6 +14,7 @@ from faststream.specification import AsyncAPI
 from crew import subjects
 from schemas.common import Reply
 from schemas.registry import COMMAND_TYPES, EVENT_TYPES
+from schemas.upcast import version_of
 
 EVENT_HEADERS = (
     "Crew-Event-Id, Crew-Event-Type, Crew-Schema-Version, Crew-Occurred-At, Crew-Actor, "
@@ -51,7 +52,8 @@ def asyncapi() -> dict[str, Any]:
         broker.publisher(
             subjects.event_subject(tag, "{aggregate_id}"),
             title=tag,
-            description=f"{(kind.__doc__ or tag).strip()} Stream {subjects.STREAM}; headers {EVENT_HEADERS}.",
+            description=f"{(kind.__doc__ or tag).strip()} Stream {subjects.STREAM}; headers "
+            f"{EVENT_HEADERS}. This shape is Crew-Schema-Version {version_of(tag)}.",
         )
     doc: dict[str, Any] = json.loads(
         AsyncAPI(broker, title="crew", version="1", description="The crew house on NATS.")

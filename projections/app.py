@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -30,8 +29,8 @@ sql_decoder = msgspec.json.Decoder(SqlRequest)
 # repeat('x', 1500000000), is allocated outside it (2.9 GB measured). A cap on the process's data
 # segment (RLIMIT_DATA: heap and private writable mappings, thread stacks included) makes such
 # an allocation fail inside DuckDB, which answers the asker "out of memory" and goes on; the
-# projector goes on folding. Figures in docs/performance.md. 0 switches the cap off.
-MEMORY_CAP_MB = int(os.environ.get("CREW_PROJECTOR_MEMORY_CAP_MB", "1024"))
+# projector goes on folding. Figures in docs/performance.md. CREW_PROJECTOR_MEMORY_CAP_MB=0
+# switches the cap off.
 SWAP_WAIT_S = 30.0  # a swap closes the old file and opens the new one: a moment, not longer
 T = TypeVar("T")
 
@@ -47,121 +46,153 @@ def serving(current: Callable[[], T | None], wait_s: float = SWAP_WAIT_S) -> T:
     return found
 
 
-def build_app(config: settings.Settings) -> FastStream:
-    broker = raw_broker(config.nats_url, "crew-projector")
-    # The query service shares the projector's DuckDB instance, so it lives in this process,
-    # but it talks to NATS as its own user: it can answer SQL and nothing else.
-    queries = raw_broker(config.query_nats_url or config.nats_url, "crew-query")
-    state: dict[str, Any] = {}
+class Running:
+    """The process's running parts, once started: the projector and its NATS connection."""
 
-    def live_connection() -> Any:
-        return serving(lambda: state["projector"].projection).con
+    def __init__(self, config: settings.Settings) -> None:
+        self.config = config
+        self.tuning = config.projector
+        self.projector: Projector | None = None
+        self.nc: Any = None
 
-    def version_connection(version: str) -> Any:
-        candidate = state["projector"].candidates.get(version)
+    def live(self) -> Any:
+        return serving(lambda: self.projector.projection if self.projector else None).con
+
+    def restricted(self) -> Any:
+        return serving(lambda: self.projector.projection if self.projector else None).restricted
+
+    def version(self, version: str) -> Any:
+        candidate = self.projector.candidates.get(version) if self.projector else None
         if candidate is None:
             raise RuntimeError(
                 f"no version {version!r} is built (crew rebuild --version {version})"
             )
         return candidate.con
 
-    def restricted_connection() -> Any:
-        return serving(lambda: state["projector"].projection).restricted
-
-    async def answer(msg: NatsMessage, connection: Any, path: str) -> bytes:
-        try:
-            request = sql_decoder.decode(msg.body)
-        except msgspec.MsgspecError as exc:
-            return encode_reply(SqlError(message=f"bad request: {exc}"))
-        except RecursionError:  # raised, it left the asker waiting for a timeout
-            return encode_reply(SqlError(message="bad request: nested too deeply"))
-        if request.version and path == "everyday":
-            version = request.version
-            connection = lambda: version_connection(version)  # noqa: E731
-        for attempt in range(2):
-            try:
-                reply = await asyncio.to_thread(
-                    run_query, connection, request, config.query_timeout_s
-                )
-            except duckdb.ConnectionException as exc:  # a swap closed the file under the query
-                if attempt == 0:
-                    continue  # ask the new file, once (serving() waits for it)
-                reply = SqlError(message=f"the views were swapped under the query ({exc}); retry")
-            except Exception as exc:  # say so, do not hang
-                reply = SqlError(message=f"{exc}; please retry")
-            break
-        log.info(
-            "query_answered", path=path, status=type(reply).__name__, sql_bytes=len(request.sql)
+    async def start(self) -> None:
+        nc = await nats.connect(
+            **urls.connection(self.config.nats_url), name="crew-projector-replay"
         )
-        return encode_reply(reply)
+        await ensure_event_store(nc)
+        projector = Projector(nc, self.config.database, self.tuning)
+        await projector.start()
+        self.nc, self.projector = nc, projector
+
+    async def stop(self) -> None:
+        if self.projector is not None:
+            await self.projector.stop()
+        if self.nc is not None:
+            await close_quickly(self.nc)
+
+
+async def answer(body: bytes, connection: Callable[[], Any], path: str, running: Running) -> bytes:
+    """One SQL request, answered from `connection` (the everyday views, or the restricted ones):
+    rows, or an error that says what went wrong; never a hang."""
+    try:
+        request = sql_decoder.decode(body)
+    except msgspec.MsgspecError as exc:
+        return encode_reply(SqlError(message=f"bad request: {exc}"))
+    except RecursionError:  # raised, it left the asker waiting for a timeout
+        return encode_reply(SqlError(message="bad request: nested too deeply"))
+    if request.version and path == "everyday":
+        version = request.version
+        connection = lambda: running.version(version)  # noqa: E731
+    tuning = running.tuning
+    for attempt in range(2):
+        try:
+            reply = await asyncio.to_thread(
+                run_query, connection, request, tuning.query_timeout_s, tuning.query_answer_bytes
+            )
+        except duckdb.ConnectionException as exc:  # a swap closed the file under the query
+            if attempt == 0:
+                continue  # ask the new file, once (serving() waits for it)
+            reply = SqlError(message=f"the views were swapped under the query ({exc}); retry")
+        except Exception as exc:  # say so, do not hang
+            reply = SqlError(message=f"{exc}; please retry")
+        break
+    log.info("query_answered", path=path, status=type(reply).__name__, sql_bytes=len(request.sql))
+    return encode_reply(reply)
+
+
+async def rebuild(broker: Any, msg: NatsMessage, projector: Projector | None) -> bytes:
+    """A rebuild (or a swap) asked for by `crew rebuild`.
+
+    Progress goes out as responses to the request itself, on the connection that got it: the
+    projector's NATS user may answer a request (a bounded number of times), but may not publish
+    into anyone's inbox. The last answer, the result, is kept free."""
+    left = subjects.REBUILD_ANSWERS - 1
+
+    async def progress(update: RebuildProgress) -> None:
+        nonlocal left
+        if msg.reply_to and left > 0:
+            left -= 1
+            await broker.publish(
+                msgspec.json.encode(update), msg.reply_to, headers={subjects.PROGRESS: "1"}
+            )
+
+    try:
+        if projector is None:
+            raise RuntimeError("the projector has not started yet")
+        ask = msgspec.json.decode(msg.body or b"{}", type=RebuildRequest)
+        if ask.swap:
+            return msgspec.json.encode(await projector.swap(ask.swap))
+        result = await projector.rebuild(progress, ask.version, ask.window_months)
+    except Exception as exc:  # never leave `crew rebuild` waiting
+        log.error("rebuild_failed", error=type(exc).__name__, at=where(exc))
+        return msgspec.json.encode(
+            {"error": f"the rebuild failed: {type(exc).__name__}: {without_values(str(exc))}"}
+        )
+    return msgspec.json.encode(result)
+
+
+async def snapshot(projector: Projector | None) -> bytes:
+    try:
+        if projector is None:
+            raise RuntimeError("the projector has not started yet")
+        return msgspec.json.encode(await projector.snapshot())
+    except Exception as exc:
+        log.error("snapshot_failed", error=type(exc).__name__, at=where(exc))
+        return msgspec.json.encode({"error": f"the snapshot failed: {type(exc).__name__}"})
+
+
+def build_app(config: settings.Settings) -> FastStream:
+    broker = raw_broker(config.nats_url, "crew-projector")
+    # The query service shares the projector's DuckDB instance, so it lives in this process,
+    # but it talks to NATS as its own user: it can answer SQL and nothing else.
+    queries = raw_broker(config.query_nats_url or config.nats_url, "crew-query")
+    running = Running(config)
 
     @queries.subscriber(subjects.QUERY_SQL, queue="query", max_workers=4)
     async def on_sql(msg: NatsMessage) -> bytes:
-        return await answer(msg, live_connection, "everyday")
+        return await answer(msg.body, running.live, "everyday", running)
 
     @queries.subscriber(subjects.QUERY_RESTRICTED_SQL, queue="query", max_workers=2)
     async def on_restricted_sql(msg: NatsMessage) -> bytes:
         """Contact details and conversation notes: a separate in-memory instance. Of the NATS
         users `crew up` makes, only coordinators may ask it (house/auth.py)."""
-        return await answer(msg, restricted_connection, "restricted")
+        return await answer(msg.body, running.restricted, "restricted", running)
 
     @broker.subscriber(subjects.PROJECTOR_REBUILD, queue="projector")
     async def on_rebuild(msg: NatsMessage) -> bytes:
-        # Progress goes out as responses to the request itself, on the connection that got it:
-        # the projector's NATS user may answer a request (a bounded number of times), but may
-        # not publish into anyone's inbox. The last answer, the result, is kept free.
-        left = subjects.REBUILD_ANSWERS - 1
-
-        async def progress(update: RebuildProgress) -> None:
-            nonlocal left
-            if msg.reply_to and left > 0:
-                left -= 1
-                await broker.publish(
-                    msgspec.json.encode(update), msg.reply_to, headers={subjects.PROGRESS: "1"}
-                )
-
-        try:
-            ask = msgspec.json.decode(msg.body or b"{}", type=RebuildRequest)
-            if ask.swap:
-                return msgspec.json.encode(await state["projector"].swap(ask.swap))
-            result = await state["projector"].rebuild(progress, ask.version, ask.window_months)
-        except Exception as exc:  # never leave `crew rebuild` waiting
-            log.error("rebuild_failed", error=type(exc).__name__, at=where(exc))
-            return msgspec.json.encode(
-                {"error": f"the rebuild failed: {type(exc).__name__}: {without_values(str(exc))}"}
-            )
-        return msgspec.json.encode(result)
+        return await rebuild(broker, msg, running.projector)
 
     @broker.subscriber(subjects.PROJECTOR_SNAPSHOT, queue="projector")
     async def on_snapshot(msg: NatsMessage) -> bytes:
-        try:
-            return msgspec.json.encode(await state["projector"].snapshot())
-        except Exception as exc:
-            log.error("snapshot_failed", error=type(exc).__name__, at=where(exc))
-            return msgspec.json.encode({"error": f"the snapshot failed: {type(exc).__name__}"})
+        return await snapshot(running.projector)
 
-    status_responder(
-        broker, "projector", lambda: p.failing if (p := state.get("projector")) else None
-    )
+    status_responder(broker, "projector", lambda: p.failing if (p := running.projector) else None)
     status_responder(queries, "query")
     app = FastStream(broker, logger=None)
 
     @app.on_startup
     async def start_projector() -> None:
-        nc = await nats.connect(**urls.connection(config.nats_url), name="crew-projector-replay")
-        await ensure_event_store(nc)
-        projector = Projector(nc, config.database)
-        await projector.start()
-        state.update(nc=nc, projector=projector)
+        await running.start()
         await queries.start()
 
     @app.on_shutdown
     async def stop_projector() -> None:
         await queries.stop()
-        if projector := state.get("projector"):
-            await projector.stop()
-        if nc := state.get("nc"):
-            await close_quickly(nc)
+        await running.stop()
 
     return app
 
@@ -180,6 +211,6 @@ def cap_memory(megabytes: int) -> None:
 def run() -> None:
     config = settings.load()
     logs.configure("projector", config.log_format)
-    cap_memory(MEMORY_CAP_MB)
-    log.info("memory_capped", data_mb=MEMORY_CAP_MB)
+    cap_memory(config.projector.projector_memory_cap_mb)
+    log.info("memory_capped", data_mb=config.projector.projector_memory_cap_mb)
     asyncio.run(build_app(config).run())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from crew.settings import ProjectorSettings
 from projections.view import SqlView
 from schemas.common import HOUSE_TIMEZONE
 
@@ -22,7 +21,9 @@ OWN_KINDS = "(" + ", ".join(f"'{kind}'" for kind in KIND_COLUMNS.values()) + ")"
 # context's meals, counted there), with a time. `contributions` keeps those that have happened.
 STANDS = f'status in {COUNTED} and kind in {OWN_KINDS} and "at" is not null'
 
-WINDOW_MONTHS = int(os.environ.get("CREW_CONTRIBUTION_WINDOW_MONTHS", "6"))
+# The default; the file's own window, else CREW_CONTRIBUTION_WINDOW_MONTHS, replaces it as the
+# projection opens (projection.py).
+WINDOW_MONTHS = ProjectorSettings().contribution_window_months
 
 _BY_KIND = [(column, f"kind = '{kind}'") for column, kind in KIND_COLUMNS.items()]
 KINDS = dict(  # column: the contributions it counts; covering someone, after the shifts

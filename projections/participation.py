@@ -156,8 +156,7 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
         case r.SignUpAffected(outcome="moved", occurrence_id=source, task=task) if (
             occurrence_id != source
         ):
-            # moved here by a series change; older events have no `task` (unset): no role, as before
-            row = _status(row, "joined", fact, role=row.role if task is msgspec.UNSET else task)
+            row = _status(row, "joined", fact, role=task)  # moved here by a series change
         case r.SignUpAffected(outcome="task_released", task=task):
             row = _step(replace(row, role=None), "task_released", fact, task or row.role)
         case r.SignUpAffected(outcome="kept"):

@@ -2,11 +2,15 @@
 
 The checkpoint is written in the same transaction as the rows, so a crash at any point leaves
 the file at a batch boundary: no event is ever counted twice or skipped.
+
+An event that cannot be read (not JSON, not today's shape, nested too deeply, an unknown type)
+becomes a dead letter and the views go on. A fold that raises on an event is a bug in the view:
+nothing of the batch is kept past that event, and `FoldFailed` halts the projector there until
+the fold no longer raises (docs/operations.md, "Alerts").
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,10 +19,11 @@ from typing import NamedTuple
 
 import duckdb
 import msgspec
-import structlog
 
+from crew import subjects
 from crew.eventstore import Recorded
 from crew.personal import unseal_payload
+from crew.settings import ProjectorSettings
 from crew.shell import where, without_values
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
@@ -34,9 +39,7 @@ from projections.participation import PARTICIPATION
 from projections.people import DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.view import Fact, View
-from schemas.registry import DECODERS
-
-log = structlog.get_logger("crew.projection")
+from schemas.registry import EVENT_TYPES, decode_event
 
 VIEWS: tuple[View, ...] = (
     EVENT_LOG,
@@ -77,20 +80,47 @@ create table if not exists dead_letters (
 """
 
 
-# What an event can do wrong. Anything else (disk full, I/O, out of memory) is raised and the
-# batch is retried, so the checkpoint never moves past an event because of a passing fault.
-DATA_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError,
-    TypeError,
-    KeyError,
-    AttributeError,
-    IndexError,
-    msgspec.MsgspecError,
-    duckdb.ConversionException,
-    duckdb.ConstraintException,
-    duckdb.InvalidInputException,
-    duckdb.OutOfRangeException,
+# Faults of the machine, not of an event (disk full, out of memory, the file gone): the batch is
+# retried as it is, and no event is blamed for them.
+PASSING_FAULTS: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.FatalException,
+    duckdb.ConnectionException,
 )
+
+
+class FoldFailed(Exception):
+    """A view's fold raised on an event: a bug in the view, not in the event (an event that
+    cannot be read is a dead letter long before it reaches a fold). The projector halts before
+    the event, so the views never skip it, and tries again until the fold no longer raises."""
+
+    def __init__(self, view: str, error: BaseException, fact: Fact | None = None) -> None:
+        super().__init__(view, type(error).__name__)
+        self.view = view
+        self.error = error
+        self.fact = fact
+
+    @property
+    def seq(self) -> int | None:
+        return self.fact.seq if self.fact else None
+
+    @property
+    def type(self) -> str | None:
+        return self.fact.type if self.fact else None
+
+    @property
+    def reason(self) -> str:
+        """For `crew status`: the event, the view, the error's type and where it was raised,
+        never the error's message (it may quote a name opened with a person's key)."""
+        event = f"seq {self.fact.seq} ({self.fact.type})" if self.fact else "a batch"
+        error = type(self.error).__name__
+        return f"halted at {event}: {error} in view {self.view} at {places(self.error)}"
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -100,10 +130,7 @@ class Applied:
     last_seq: int
 
 
-MEMORY_LIMIT = os.environ.get("CREW_DUCKDB_MEMORY_LIMIT", "128MB")
-# What the file's instance may spill to <file>.tmp: a query bigger than this fails instead of
-# filling the disk the log and the views live on.
-MAX_TEMP_SIZE = os.environ.get("CREW_DUCKDB_MAX_TEMP_SIZE", "1GB")
+DEFAULTS = ProjectorSettings()  # CREW_DUCKDB_MEMORY_LIMIT and the rest, as when none is set
 
 
 class Projection:
@@ -113,6 +140,7 @@ class Projection:
         views: Sequence[View] = VIEWS,
         threads: int = 2,
         window_months: int | None = None,
+        config: ProjectorSettings = DEFAULTS,
     ) -> None:
         self.path = path
         self.views = tuple(views)
@@ -122,8 +150,10 @@ class Projection:
             str(path),
             config={
                 "threads": threads,
-                "memory_limit": MEMORY_LIMIT,
-                "max_temp_directory_size": MAX_TEMP_SIZE,
+                "memory_limit": config.duckdb_memory_limit,
+                # What it may spill to <file>.tmp: a query bigger than this fails instead of
+                # filling the disk the log and the views live on.
+                "max_temp_directory_size": config.duckdb_max_temp_size,
             },
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
@@ -133,7 +163,7 @@ class Projection:
             ":memory:",
             config={
                 "threads": 1,
-                "memory_limit": MEMORY_LIMIT,
+                "memory_limit": config.duckdb_memory_limit,
                 "temp_directory": "",
                 "max_temp_directory_size": "0B",
             },
@@ -144,6 +174,7 @@ class Projection:
                 self._on(view).execute(view.ddl)
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
+        self._folded: dict[str, int] = {}  # the last seq each in-memory view has folded
         # A version's metrics settings travel with its file, so a swapped-in version keeps them.
         if window_months is not None:
             self.con.execute(
@@ -153,10 +184,8 @@ class Projection:
         stored = self.con.execute(
             "select value from projection_settings where key = 'window_months'"
         ).fetchone()
-        if stored:
-            self.con.execute(
-                f"create or replace macro contribution_window_months() as {int(stored[0])}"
-            )
+        months = int(stored[0]) if stored else config.contribution_window_months
+        self.con.execute(f"create or replace macro contribution_window_months() as {months}")
 
     @property
     def window_months(self) -> int:
@@ -181,82 +210,66 @@ class Projection:
         self, records: Sequence[Recorded], keys: Mapping[str, bytes | None]
     ) -> None:
         """Refill the in-memory views (names, restricted details) from events already applied
-        to the file, e.g. after a start: they are never stored, so they are folded again."""
+        to the file, e.g. after a start: they are never stored, so they are folded again.
+        Raises FoldFailed like `apply`; called again, it goes on from the event that failed."""
         facts, _ = decode([r for r in records if r.seq <= self.checkpoint], keys)
         self._apply_in_memory(facts)
-
-    def _apply_in_memory(self, facts: Sequence[Fact]) -> None:
-        # DuckDB writes one database per transaction: these follow the file's commit. After a
-        # crash in between they are rebuilt from the log anyway, so nothing can drift.
         for view in self.views:
-            if view.where != "file" and facts:
-                try:
-                    self._fold(view, facts)
-                except DATA_ERRORS:
-                    # The same guard as the file's views: one bad event must not stop the house
-                    # (nor, raised from here, put its message in `crew status`). Fold one by one;
-                    # what still fails is skipped in this view and parked as a dead letter.
-                    for fact in facts:
-                        try:
-                            self._fold(view, [fact])
-                        except DATA_ERRORS as exc:
-                            self._park_in_memory_failure(view, fact, exc)
-
-    def _fold(self, view: View, facts: Sequence[Fact]) -> None:
-        con = self._on(view)
-        con.execute("begin transaction")
-        try:
-            view.apply(con, facts)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-
-    def _park_in_memory_failure(self, view: View, fact: Fact, exc: BaseException) -> None:
-        error = f"in {view.name}: {applying_failed(exc)}"
-        log.warning(
-            "in_memory_fold_failed", view=view.name, seq=fact.seq, type=fact.type, error=error
-        )
-        # The file's views already hold the event (their commit came first), so only the letter
-        # is added; a restart folds it again and finds the letter already there.
-        self.con.execute(
-            "insert or ignore into dead_letters values (?, ?, ?, ?, ?, ?)",
-            [fact.seq, fact.subject, fact.type, error[:1000], len(fact.data), fact.recorded_at],
-        )
+            if view.where != "file":
+                self._folded[view.name] = max(self._folded.get(view.name, 0), self.checkpoint)
 
     def apply(
         self, batch: Sequence[Recorded], keys: Mapping[str, bytes | None] | None = None
     ) -> Applied:
-        """Apply a batch in one transaction; an event that cannot be applied becomes a dead letter."""
+        """Apply a batch in one transaction. An event that cannot be decoded becomes a dead
+        letter; a fold that raises stops the batch at its event (FoldFailed), with every event
+        before it applied and the checkpoint just before it."""
         fresh = [r for r in batch if r.seq > self.checkpoint]
         if not fresh:
             return Applied(0, 0, self.checkpoint)
         keys = keys or {}
         facts, dead = decode(fresh, keys)
         try:
+            # The in-memory views first: each remembers how far it has folded, so a batch
+            # tried again after the file's commit failed is not folded into them twice.
+            self._apply_in_memory(facts)
             self._commit(facts, dead, fresh[-1].seq)
-        except DATA_ERRORS as exc:  # one bad event must not stop the house: find it, park it
-            log.warning(
-                "batch_failed_retrying_one_by_one", error=type(exc).__name__, events=len(fresh)
-            )
-            return self._apply_one_by_one(fresh, keys)
-        self._apply_in_memory(facts)
+        except FoldFailed:
+            if len(fresh) == 1:
+                raise
+            # Rolled back whole: apply it one by one, so the file stops just before the event.
+            parked = 0
+            for record in fresh:
+                parked += self.apply([record], keys).dead
+            return Applied(len(fresh), parked, fresh[-1].seq)
         return Applied(len(fresh), len(dead), fresh[-1].seq)
 
-    def _apply_one_by_one(
-        self, records: Sequence[Recorded], keys: Mapping[str, bytes | None]
-    ) -> Applied:
-        parked = 0
-        for record in records:
-            facts, dead = decode([record], keys)
+    def _apply_in_memory(self, facts: Sequence[Fact]) -> None:
+        # DuckDB writes one database per transaction, so these commit apart from the file. After
+        # a crash they are rebuilt from the log up to the file's checkpoint, so nothing drifts.
+        for view in self.views:
+            todo = [f for f in facts if f.seq > self._folded.get(view.name, 0)]
+            if view.where == "file" or not todo:
+                continue
             try:
-                self._commit(facts, dead, record.seq)
-                self._apply_in_memory(facts)
-            except DATA_ERRORS as exc:
-                dead = [dead_letter(record, applying_failed(exc))]
-                self._commit([], dead, record.seq)
-            parked += len(dead)
-        return Applied(len(records), parked, records[-1].seq)
+                self._fold(view, todo)
+            except FoldFailed as failed:
+                if failed.fact is not None:
+                    raise
+                for fact in todo:  # find the event; the ones before it stay folded
+                    self._fold(view, [fact])
+                    self._folded[view.name] = fact.seq
+            self._folded[view.name] = todo[-1].seq
+
+    def _fold(self, view: View, facts: Sequence[Fact]) -> None:
+        con = self._on(view)
+        con.execute("begin transaction")
+        try:
+            fold_into(view, con, facts)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
 
     def _commit(self, facts: Sequence[Fact], dead: Sequence[DeadLetter], last_seq: int) -> None:
         con = self.con
@@ -265,13 +278,13 @@ class Projection:
             if facts:
                 for view in self.views:
                     if view.where == "file":
-                        view.apply(con, facts)
+                        fold_into(view, con, facts)
             if dead:
                 appender = con.appender("dead_letters")
                 appender.append_rows(d.letter for d in dead)
                 appender.flush()
                 if EVENT_LOG in self.views:
-                    EVENT_LOG.apply(con, [d.in_log for d in dead])
+                    fold_into(EVENT_LOG, con, [d.in_log for d in dead])
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
             con.execute("commit")
         except BaseException:
@@ -280,11 +293,27 @@ class Projection:
         self.checkpoint = last_seq
 
 
+def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+    """The view folds the facts; whatever it raises, other than a fault of the machine, is a
+    FoldFailed (naming the fact when it is the only one)."""
+    try:
+        view.apply(con, facts)
+    except PASSING_FAULTS:
+        raise
+    except Exception as exc:
+        raise FoldFailed(view.name, exc, facts[0] if len(facts) == 1 else None) from exc
+
+
 def applying_failed(exc: BaseException) -> str:
-    """Why an event could not be applied, for dead_letters: the error's type and where it was
+    """Why applying failed, for `crew status` and the logs: the error's type and where it was
     raised, never its message. DuckDB's messages quote the values they choke on, and those may
-    be names opened with a person's key: in the file they would outlive a forget."""
-    return f"{type(exc).__name__} at {' < '.join(reversed(where(exc)))}"
+    be names opened with a person's key."""
+    return f"{type(exc).__name__} at {places(exc)}"
+
+
+def places(exc: BaseException) -> str:
+    """Where an error was raised, innermost first: `file:line function < caller < ...`."""
+    return " < ".join(reversed(where(exc)))
 
 
 class DeadLetter(NamedTuple):
@@ -312,12 +341,12 @@ def decode(
     dead: list[DeadLetter] = []
     for record in batch:
         kind = record.type
-        decoder = DECODERS.get(kind)
-        if decoder is None:
+        if kind not in EVENT_TYPES:
             dead.append(dead_letter(record, f"unknown event type {kind!r}"))
             continue
+        version = record.headers.get(subjects.SCHEMA_VERSION)
         try:
-            event = decoder.decode(unseal_payload(record.data, keys))
+            event = decode_event(kind, version, unseal_payload(record.data, keys))
         except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
             dead.append(dead_letter(record, without_values(str(exc))))
             continue

@@ -21,13 +21,21 @@ from crew import subjects
 from crew.eventstore import Recorded, read_matching
 from crew.personal import JetStreamVault, Vault, keys_for
 from crew.replay import Replay
-from projections.projection import VIEWS, Applied, Projection, applying_failed
+from crew.settings import ProjectorSettings
+from projections.projection import (
+    DEFAULTS,
+    VIEWS,
+    Applied,
+    FoldFailed,
+    Projection,
+    applying_failed,
+    places,
+)
 from schemas.common import END
 
 log = structlog.get_logger("crew.projector")
 
 FORGOTTEN_TYPE = "onboarding.person_forgotten"
-SNAPSHOT_EVERY_S = float(os.environ.get("CREW_SNAPSHOT_S", "60"))
 PORTABLE_NAMES = """
 create or replace macro display_name(id) as coalesce(
     (select 'forgotten crew member' from crew_registry_rows r where r.person_id = id and r.stage = 'forgotten'),
@@ -51,7 +59,7 @@ def make_portable(copy: Path) -> None:
         con.close()
 
 
-BATCH = int(os.environ.get("CREW_PROJECTOR_BATCH", "5000"))
+RETRY_MAX_S = 30.0  # a halted projector, or one meeting a passing fault, tries again this often
 
 
 VersionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9-]{1,32}" + END)]
@@ -116,11 +124,12 @@ async def replay_into(
     vault: Vault,
     report: Callable[[int], Awaitable[None]] | None = None,
     replay: Replay | None = None,
+    batch_size: int = DEFAULTS.projector_batch,
 ) -> Replay:
     """Apply events after the projection's checkpoint until it has reached `target`."""
     replay = replay or await Replay(nc, projection.checkpoint + 1).start()
     while projection.checkpoint < target:
-        batch = await replay.take(BATCH, timeout=30)
+        batch = await replay.take(batch_size, timeout=30)
         if not batch:
             raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
         await apply_batch(projection, batch, vault)
@@ -147,9 +156,10 @@ def remove_database(path: Path) -> None:
 
 
 class Projector:
-    def __init__(self, nc: NATS, path: Path) -> None:
+    def __init__(self, nc: NATS, path: Path, config: ProjectorSettings = DEFAULTS) -> None:
         self._nc = nc
         self.path = path
+        self.config = config
         self.projection: Projection | None = None
         self._replay: Replay | None = None
         self._task: asyncio.Task[None] | None = None
@@ -159,6 +169,8 @@ class Projector:
         self._rebuilding = asyncio.Lock()
         self.vault = JetStreamVault(nc)
         self.failing: str | None = None  # why the last batch failed, until one succeeds
+        self.halted: FoldFailed | None = None  # the fold that stopped the projector, if one did
+        self._unrestored = False  # the in-memory views' refill halted: try it again first
         # Versions built side by side (e.g. another contributions window): they follow the log
         # with the live file until one is swapped in, and can be queried meanwhile.
         self.candidates: dict[str, Projection] = {}
@@ -168,9 +180,9 @@ class Projector:
         remove_database(rebuild_path(self.path))  # a rebuild cut short leaves nothing that matters
         for leftover in self.path.parent.glob(f"{self.path.stem}.v-*{self.path.suffix}"):
             remove_database(leftover)  # candidates live as long as the projector; build again
-        self.projection = await asyncio.to_thread(self._open, self.path)
-        restored = await restore_in_memory(self._nc, self.projection, self.vault)
-        log.info("in_memory_views_restored", events=restored)
+        projection = await asyncio.to_thread(self._open, self.path)
+        await self._restore_or_halt(projection)
+        self.projection = projection
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")
         self._snapshots = asyncio.create_task(self._snapshot_now_and_then(), name="snapshots")
@@ -178,9 +190,8 @@ class Projector:
             "projector_started", checkpoint=self.projection.checkpoint, database=str(self.path)
         )
 
-    @staticmethod
-    def _open(path: Path) -> Projection:
-        projection = Projection(path)
+    def _open(self, path: Path) -> Projection:
+        projection = Projection(path, config=self.config)
         projection.lock_down()  # writes by the projector still work; queries cannot reach files
         return projection
 
@@ -202,10 +213,10 @@ class Projector:
     async def _run(self) -> None:
         assert self._replay is not None
         while True:
-            batch = await self._replay.take(BATCH)
+            # A refill that halted at the start is tried again before anything new is applied.
+            batch = [] if self._unrestored else await self._replay.take(self.config.projector_batch)
             started = time.perf_counter()
             applied = await self._apply_until_done(batch)
-            self.failing = None
             if applied.events:
                 log.info(
                     "batch_applied",
@@ -236,7 +247,7 @@ class Projector:
 
     async def _snapshot_now_and_then(self) -> None:
         while True:
-            await asyncio.sleep(SNAPSHOT_EVERY_S)
+            await asyncio.sleep(self.config.snapshot_s)
             if self.projection is not None and self.projection.checkpoint != self._snapshot_seq:
                 try:
                     await self.snapshot()
@@ -245,18 +256,23 @@ class Projector:
 
     async def _apply_until_done(self, batch: list[Recorded]) -> Applied:
         """Apply one batch, retrying the same batch after a passing fault (a slow vault, a full
-        disk): nothing is skipped, and nothing moves on until it is in."""
-        delay = 0.5
+        disk) or a fold that raised: nothing is skipped, and nothing moves on until it is in."""
+        delay = min(0.5, RETRY_MAX_S)
         while True:
             try:
                 async with self._applying:
                     assert self.projection is not None
+                    if self._unrestored:
+                        await self._restore(self.projection)
                     applied = await apply_batch(self.projection, batch, self.vault)
                     for candidate in self.candidates.values():
                         await apply_batch(candidate, batch, self.vault)
-                    return applied
+                self._resumed()
+                return applied
             except asyncio.CancelledError:
                 raise
+            except FoldFailed as failed:
+                self._halt(failed, delay, self.projection)
             except Exception as exc:
                 # `crew status` shows it: the type and the place, never the message, which
                 # may quote a value from an event (a name opened with a person's key).
@@ -267,8 +283,46 @@ class Projector:
                     events=len(batch),
                     retry_in_s=delay,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _halt(self, failed: FoldFailed, retry_in_s: float, projection: Projection | None) -> None:
+        """Say once (and again if the cause changes) that a fold stopped the projector: an
+        alert, since the views stand still until the view is fixed."""
+        if self.halted is None or failed.reason != self.halted.reason:
+            log.error(
+                "projector_halted",
+                seq=failed.seq,
+                type=failed.type,
+                view=failed.view,
+                error=type(failed.error).__name__,
+                at=places(failed.error),
+                checkpoint=projection.checkpoint if projection else None,
+                retry_in_s=retry_in_s,
+            )
+        self.halted = failed
+        self.failing = f"{failed.reason}; retrying every {RETRY_MAX_S:g} s at most"
+
+    def _resumed(self) -> None:
+        if self.halted is not None:
+            log.warning("projector_resumed", seq=self.halted.seq, view=self.halted.view)
+        self.halted = None
+        self.failing = None
+
+    async def _restore(self, projection: Projection) -> None:
+        """Refill the in-memory views up to the file's checkpoint (raises FoldFailed)."""
+        restored = await restore_in_memory(self._nc, projection, self.vault)
+        self._unrestored = False
+        log.info("in_memory_views_restored", events=restored)
+
+    async def _restore_or_halt(self, projection: Projection) -> None:
+        """Refill the in-memory views; if a fold raises, the projector is halted and `_run`
+        tries again (from where it stopped) before it applies anything new."""
+        try:
+            await self._restore(projection)
+        except FoldFailed as failed:
+            self._unrestored = True
+            self._halt(failed, min(0.5, RETRY_MAX_S), projection)
 
     async def rebuild(
         self,
@@ -289,7 +343,7 @@ class Projector:
             remove_database(fresh_path)
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
-            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months)
+            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months, self.config)
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -302,12 +356,18 @@ class Projector:
                         RebuildProgress(applied, target, round(rate), done, now - started)
                     )
 
-            replay = await replay_into(self._nc, fresh, target, self.vault, report)
+            size = self.config.projector_batch
+            replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
                 async with self._applying:
                     assert self.projection is not None
                     await replay_into(
-                        self._nc, fresh, self.projection.checkpoint, self.vault, replay=replay
+                        self._nc,
+                        fresh,
+                        self.projection.checkpoint,
+                        self.vault,
+                        replay=replay,
+                        batch_size=size,
                     )
                     if version:  # side by side: it follows the log from here, and answers queries
                         fresh.lock_down()
@@ -355,7 +415,7 @@ class Projector:
         """The live file, opened and with its in-memory views (names, restricted details)
         refilled before any query can see it."""
         projection = await asyncio.to_thread(self._open, self.path)
-        await restore_in_memory(self._nc, projection, self.vault)
+        await self._restore_or_halt(projection)
         return projection
 
     async def swap(self, version: str) -> dict[str, object]:

@@ -7,10 +7,11 @@ is refused too (it would flush the projector's file under it), found in the boun
 than in the text, so no comment, quoting or string building hides it; the `query()` and
 `query_table()` table functions, which make SQL out of text, are refused; a time limit enforced
 by interrupting the cursor, started before the text is even parsed; a cap on the size of the
-text; only the table functions on a reviewed list (`ALLOWED_TABLE_FUNCTIONS`), found by the
-tokenizer before anything is bound and again in the bound plan; a row cap; and a byte budget, so
-that every answer fits in one NATS message (a reply NATS will not carry would leave the asker
-waiting for a timeout).
+text and its parameters (values bound to `?`, in the bound plan as in the answer); only the
+table functions on a reviewed list (`ALLOWED_TABLE_FUNCTIONS`), found by the tokenizer before
+anything is bound and again in the bound plan; a row cap; and a byte budget, so that every
+answer fits in one NATS message (a reply NATS will not carry would leave the asker waiting for
+a timeout).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 import threading
 import time
@@ -28,10 +28,13 @@ from typing import Any
 import duckdb
 import msgspec
 
+from crew.settings import ProjectorSettings
+
 MAX_ROWS = 100_000
 # NATS carries at most 8 MB a message (max_payload in house/natsserver.py): the rows of an answer
-# get about 6 MB of JSON, the rest of the reply (columns, types, a note) has room to spare.
-MAX_ANSWER_BYTES = int(os.environ.get("CREW_QUERY_ANSWER_BYTES", 6 * 1024 * 1024))
+# get about 6 MB of JSON (CREW_QUERY_ANSWER_BYTES), the rest of the reply (columns, types, a
+# note) has room to spare.
+MAX_ANSWER_BYTES = ProjectorSettings().query_answer_bytes
 MAX_REPLY_BYTES = 7 * 1024 * 1024
 # EXPLAIN ANALYZE runs what it explains: only the SELECT inside an EXPLAIN is looked at and run.
 EXPLAINED = re.compile(
@@ -84,8 +87,13 @@ OUT_OF_MEMORY = "the query needs more memory than a query may have; narrow it"
 encoder = msgspec.json.Encoder()
 
 
+Param = str | int | float | bool | None
+"""A value bound to a `?` (or `$1`) in the query: a JSON scalar, never spliced into the text."""
+
+
 class SqlRequest(msgspec.Struct, frozen=True, kw_only=True):
     sql: str
+    params: list[Param] = []  # bound in order to the query's `?` placeholders (or `$n`)
     max_rows: int = MAX_ROWS
     as_of: str | None = None  # read by the *_as_of views; the query itself is not rewritten
     version: str | None = None  # a version built side by side (crew rebuild --version)
@@ -105,17 +113,19 @@ class SqlError(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", ta
 
 
 SqlReply = SqlResult | SqlError
+answer_decoder = msgspec.json.Decoder(SqlReply)  # what crew.query.sql answers
 
 
 def run_query(
-    connection: Callable[[], duckdb.DuckDBPyConnection], request: SqlRequest, timeout_s: float
+    connection: Callable[[], duckdb.DuckDBPyConnection],
+    request: SqlRequest,
+    timeout_s: float,
+    answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> SqlReply:
     """Blocking: call from a worker thread."""
-    if (size := len(request.sql.encode())) > MAX_SQL_BYTES:
-        return SqlError(
-            message=f"the query is {size:,} bytes; at most {MAX_SQL_BYTES:,} bytes "
-            f"({MAX_SQL_BYTES // 1024} KiB) of SQL are answered"
-        )
+    if too_big := too_long(request):
+        return too_big
+    params = request.params or None
     cursor = connection().cursor()
     # The time limit covers everything done for the query, parsing and the checks included.
     watchdog = Watchdog(cursor, timeout_s)
@@ -129,32 +139,22 @@ def run_query(
             cursor.execute("begin transaction read only")
             if request.as_of is not None:
                 cursor.execute("set variable as_of = cast(? as timestamptz)", [request.as_of])
-            if refusal := refuse_plan(cursor, statements[0]):
+            if refusal := refuse_plan(cursor, statements[0], params):
                 return SqlError(message=refusal)
             watchdog.check()
-            cursor.execute(request.sql)
+            cursor.execute(request.sql, params)
             columns = [d[0] for d in cursor.description or []]
             types = [str(d[1]) for d in cursor.description or []]
             limit = max(0, min(request.max_rows, MAX_ROWS))
-            fetched = fetch_within(cursor, limit, MAX_ANSWER_BYTES)
+            fetched = fetch_within(cursor, limit, answer_bytes)
             if isinstance(fetched, SqlError):
                 return fetched
             rows, note = fetched
             checkpoint = read_checkpoint(cursor)
-        except duckdb.InterruptException:
-            return SqlError(message=f"the query ran longer than {timeout_s:g} s and was stopped")
-        except duckdb.PermissionException as exc:
-            return SqlError(message=f"no file access: only the views are answered ({exc})")
-        except duckdb.TransactionException as exc:
-            return SqlError(message=f"{READ_ONLY} ({exc})")
-        except duckdb.OutOfMemoryException as exc:
-            return SqlError(message=f"{OUT_OF_MEMORY} ({exc})")
-        except MemoryError:  # the process's cap (projections/app.py), met outside DuckDB
-            return SqlError(message=OUT_OF_MEMORY)
         except duckdb.ConnectionException:
             raise  # the file was closed under the query (a swap): the caller asks the new one
-        except duckdb.Error as exc:
-            return SqlError(message=str(exc))
+        except (duckdb.Error, MemoryError) as exc:
+            return stopped(exc, timeout_s)
         finally:
             watchdog.stop()
             with contextlib.suppress(duckdb.Error):
@@ -170,6 +170,33 @@ def run_query(
     finally:
         with contextlib.suppress(duckdb.Error):
             cursor.close()
+
+
+def too_long(request: SqlRequest) -> SqlError | None:
+    """Why the text and its parameters are too long to be looked at, or None."""
+    params = len(encoder.encode(request.params)) if request.params else 0
+    if (size := len(request.sql.encode()) + params) > MAX_SQL_BYTES:
+        return SqlError(
+            message=f"the query is {size:,} bytes; at most {MAX_SQL_BYTES:,} bytes "
+            f"({MAX_SQL_BYTES // 1024} KiB) of SQL are answered"
+        )
+    return None
+
+
+def stopped(exc: duckdb.Error | MemoryError, timeout_s: float) -> SqlError:
+    """What the asker is told when DuckDB stopped the query."""
+    match exc:
+        case duckdb.InterruptException():
+            return SqlError(message=f"the query ran longer than {timeout_s:g} s and was stopped")
+        case duckdb.PermissionException():
+            return SqlError(message=f"no file access: only the views are answered ({exc})")
+        case duckdb.TransactionException():
+            return SqlError(message=f"{READ_ONLY} ({exc})")
+        case duckdb.OutOfMemoryException():
+            return SqlError(message=f"{OUT_OF_MEMORY} ({exc})")
+        case MemoryError():  # the process's cap (projections/app.py), met outside DuckDB
+            return SqlError(message=OUT_OF_MEMORY)
+    return SqlError(message=str(exc))
 
 
 class Watchdog:
@@ -371,14 +398,17 @@ def names_a_cte(texts: list[tuple[str, Any]], opening: int) -> bool:
     return False
 
 
-def refuse_plan(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
-    """Why the bound plan of the statement's SELECT is not run, or None. Call it inside the
-    read-only transaction: binding reads the views (and `query()` would bind its text)."""
+def refuse_plan(
+    cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement, params: list[Param] | None
+) -> str | None:
+    """Why the bound plan of the statement's SELECT (with its parameters) is not run, or None.
+    Call it inside the read-only transaction: binding reads the views (and `query()` would bind
+    its text)."""
     select = select_of(cursor, statement)
     if select is None:
         return None  # not a SELECT: the read-only transaction refuses whatever it writes
     try:
-        plan = cursor.execute(f"{PLAN} {select}").fetchall()
+        plan = cursor.execute(f"{PLAN} {select}", params).fetchall()
     except duckdb.InterruptException:
         raise
     except duckdb.Error as exc:  # the query's own error, pointing into the query as sent

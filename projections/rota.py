@@ -131,23 +131,27 @@ def _counted(row: RotaRow) -> RotaRow:
     return replace(row, open_places=open_places)
 
 
+def _scheduled(event: r.OccurrenceScheduled, occurrence_id: str) -> RotaRow:
+    return RotaRow(
+        occurrence_id=occurrence_id,
+        series_id=event.series_id,
+        kind=event.kind,
+        title=event.title,
+        date=event.date,
+        start_time=event.start,
+        end_time=event.end,
+        capacity=event.capacity,
+        tasks=[
+            {"task": t.task, "capacity": t.capacity, "people": [], "tentative": []}
+            for t in event.tasks
+        ],
+    )
+
+
 def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
     event = fact.event
     if isinstance(event, r.OccurrenceScheduled):
-        row = RotaRow(
-            occurrence_id=occurrence_id,
-            series_id=event.series_id,
-            kind=event.kind,
-            title=event.title,
-            date=event.date,
-            start_time=event.start,
-            end_time=event.end,
-            capacity=event.capacity,
-            tasks=[
-                {"task": t.task, "capacity": t.capacity, "people": [], "tentative": []}
-                for t in event.tasks
-            ],
-        )
+        row = _scheduled(event, occurrence_id)
     if row is None:
         return None
     match event:
@@ -172,10 +176,8 @@ def fold(row: RotaRow | None, fact: Fact, occurrence_id: str) -> RotaRow | None:
         ):
             row = _leave(row, who)
         case r.SignUpAffected(crew_id=who, outcome="moved", task=task):  # the row moved to
-            # Older events have no `task` (unset): they only joined here, as they always did
-            # (this row cannot see the task the person had at the row they left).
             row = _join(row, who)
-            row = _set_task(row, who, task) if isinstance(task, str) else row
+            row = _set_task(row, who, task) if task else row
         case r.JoinedCleaningParty(crew_id=who) | r.SignedUpForShift(crew_id=who):
             row = _join(row, who)
         case r.LeftCleaningParty(crew_id=who) | r.WithdrewFromShift(crew_id=who):

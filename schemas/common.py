@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
@@ -75,6 +75,5 @@ class Unavailable(msgspec.Struct, frozen=True, kw_only=True, tag_field="status",
 
 
 Reply = Accepted | Refused | Invalid | Unavailable
-Status = Literal["accepted", "refused", "invalid", "unavailable"]
 
 reply_decoder = msgspec.json.Decoder(Reply)

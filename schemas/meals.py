@@ -198,4 +198,3 @@ MealEvent = (
     | MealCancelled
 )
 EVENTS: tuple[type[MealEvent], ...] = MealEvent.__args__  # type: ignore[attr-defined]
-event_decoder = msgspec.json.Decoder(MealEvent)

@@ -337,13 +337,13 @@ class OccurrenceMoved(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurr
 class OccurrenceCancelled(
     _MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_cancelled"
 ):
-    """`by_series_change` (added later) says a series change cancelled it, not a person: a
-    later change that makes its day part of the series again restores it. Older events lack
-    it; theirs is read from the reason a series change gives ("the series changed from ...")."""
+    """`by_series_change` says a series change cancelled it, not a person: a later change that
+    makes its day part of the series again restores it. Events of `Crew-Schema-Version` 1 may
+    lack it: a series change said so in its reason ("the series changed from ...")."""
 
     kind: Kind
     reason: str = ""
-    by_series_change: bool | msgspec.UnsetType = msgspec.UNSET
+    by_series_change: bool
 
 
 class OccurrenceRestored(_MealDayEvent, frozen=True, kw_only=True, tag="rota.occurrence_restored"):
@@ -368,15 +368,14 @@ class SignUpAffected(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.sign
 
     `task` is the task it concerns: the one kept or carried along to `moved_to`, or the one
     released. A move whose task finds no place at the new date is a `moved` without a task,
-    followed by a `task_released` on `moved_to` naming the task. Events written before `task`
-    existed lack it (unset): a `moved` of theirs carried the task along where its team at
-    `moved_to` had room, and the fold still reads them so."""
+    followed by a `task_released` on `moved_to` naming the task. Null: no task, as when an
+    event of `Crew-Schema-Version` 1 lacks it."""
 
     crew_id: Id
     outcome: Literal["kept", "moved", "released", "task_released"]
     moved_to: str | None = None
     reason: str = ""
-    task: str | msgspec.UnsetType | None = msgspec.UNSET
+    task: str | None = None
 
 
 class JoinedCleaningParty(
@@ -485,4 +484,3 @@ RotaEvent = (
     | ClaimReleased
 )
 EVENTS: tuple[type[RotaEvent], ...] = RotaEvent.__args__  # type: ignore[attr-defined]
-OCCURRENCE_EVENTS = tuple(kind for kind in EVENTS if issubclass(kind, _OccurrenceEvent))

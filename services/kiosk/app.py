@@ -33,8 +33,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from crew import shell, subjects, urls
 from crew.service import StatusReply
+from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
-from schemas.common import ID_PATTERN
+from projections import queries
+from projections.query import SqlError, SqlRequest, SqlResult, answer_decoder
+from schemas.common import (
+    ID_PATTERN,
+    Accepted,
+    Invalid,
+    Refused,
+    Reply,
+    Unavailable,
+    reply_decoder,
+)
 from services.kiosk import ical, tokens
 from services.kiosk.commands import KIOSK_MAY
 from services.kiosk.tokens import Tokens
@@ -42,12 +53,6 @@ from services.kiosk.tokens import Tokens
 log = structlog.get_logger("crew.kiosk")
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 RETRY_AFTER_S = "5"
-
-# Wrong tokens and calendar fetches per client address and minute (the bucket holds as many, so
-# a burst that size passes at once). A tablet with a good token never spends from it; a
-# guesser is answered 429 for everything, good guesses included, until the bucket refills.
-GUESSES_PER_MINUTE = 10.0
-ICAL_PER_MINUTE = 30.0  # a calendar app polls every few minutes at most; each fetch is 2 queries
 
 
 def _inline_hashes(tag: str) -> str:
@@ -79,7 +84,12 @@ PAGE_HEADERS = {
 }
 
 _ID = re.compile(ID_PATTERN)
-STATUS_OF_REPLY = {"accepted": 200, "refused": 409, "invalid": 422, "unavailable": 503}
+STATUS_OF_REPLY: dict[type[Reply], int] = {
+    Accepted: 200,
+    Refused: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
 
 
 class Bucket:
@@ -122,26 +132,19 @@ class Bucket:
         return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
 
-def per_minute(name: str, default: float) -> float:
-    """A rate setting, read at start-up; at least 1 (0 would refuse every guess forever)."""
-    value = float(os.environ.get(name, default))
-    if value < 1:
-        raise SystemExit(f"crew kiosk: {name} must be at least 1 (got {value:g})")
-    return value
-
-
 class House:
-    def __init__(self, nats_url: str) -> None:
-        self.nats_url = nats_url
+    def __init__(self, config: Settings) -> None:
+        self.nats_url = config.nats_url
         self.nc: nats.NATS | None = None
         self.tokens = Tokens()
-        self.limits = Bucket(
-            rate=float(os.environ.get("CREW_KIOSK_RATE", "10")),
-            burst=float(os.environ.get("CREW_KIOSK_BURST", "30")),
-        )
-        guesses = per_minute("CREW_KIOSK_GUESSES_PER_MINUTE", GUESSES_PER_MINUTE)
+        self.limits = Bucket(rate=config.kiosk_rate, burst=config.kiosk_burst)
+        # Wrong tokens and calendar fetches per client address and minute (the bucket holds as
+        # many, so a burst that size passes at once). A tablet with a good token never spends
+        # from it; a guesser is answered 429 for everything, good guesses included, until the
+        # bucket refills.
+        guesses = config.kiosk_guesses_per_minute
         self.guesses = Bucket(rate=guesses / 60, burst=guesses)
-        fetches = per_minute("CREW_KIOSK_ICAL_PER_MINUTE", ICAL_PER_MINUTE)
+        fetches = config.kiosk_ical_per_minute
         self.ical_fetches = Bucket(rate=fetches / 60, burst=fetches)
         self._connecting: asyncio.Task[None] | None = None
 
@@ -190,6 +193,20 @@ class House:
         await self.tokens.stop()
         if self.nc:
             await self.nc.close()
+
+    async def ask(self, *requests: SqlRequest) -> list[SqlResult] | Response[bytes]:
+        """The query service's answers to named queries (projections/queries.py); else 503
+        when the bus cannot be reached, 502 when the query service said no."""
+        raw = await asyncio.gather(
+            *(self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests)
+        )
+        if any(body is None for body in raw):
+            return unavailable()
+        answers = [answer_decoder.decode(body or b"") for body in raw]
+        for answer in answers:
+            if isinstance(answer, SqlError):
+                return json_response({"status": "error", "message": answer.message}, 502)
+        return [answer for answer in answers if isinstance(answer, SqlResult)]
 
     async def request(
         self, subject: str, body: bytes, headers: dict[str, str], timeout: float = 8.0
@@ -317,9 +334,12 @@ async def send_command(
     reply = await house.request(subjects.command_subject(context, command), body, headers)
     if reply is None:
         return unavailable()
-    status = msgspec.json.decode(reply).get("status", "unavailable")
-    extra = {"Retry-After": RETRY_AFTER_S} if status == "unavailable" else None
-    return json_response(reply, STATUS_OF_REPLY.get(status, 502), extra)
+    try:
+        answer = reply_decoder.decode(reply)
+    except msgspec.DecodeError:  # not a reply of the house's: pass it on as a bad gateway's
+        return json_response(reply, 502)
+    extra = {"Retry-After": RETRY_AFTER_S} if isinstance(answer, Unavailable) else None
+    return json_response(reply, STATUS_OF_REPLY[type(answer)], extra)
 
 
 def invalid(path: str, message: str) -> Response[bytes]:
@@ -347,16 +367,16 @@ def _crew_of(decoded: dict[str, Any]) -> str | None:
     return who if isinstance(who, str) and _matches_id(who) else None
 
 
-BOARD_QUERIES = {
-    "meals": "select meal_id, date, time, head_cook, head_cook_name, helpers, helper_names, waitlist, "
-    "open_helper_slots, helper_slots, diners, seats, portions, status from meal_plan "
-    "where date >= current_date and date < current_date + 7 and status in ('open', 'closed') order by date, time",
-    "cleaning_party": "select occurrence_id, date, start_time, end_time, title, people, people_names, tasks, "
-    "checked_in from rota where kind = 'cleaning_party' and status = 'scheduled' order by date limit 1",
-    "shifts": "select occurrence_id, date, start_time, end_time, title, people, people_names, open_places "
-    "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 order by date, start_time",
-    "crew": "select crew_id, display_name from crew where not forgotten order by display_name",
-}
+class Board(msgspec.Struct, kw_only=True):
+    """What the kiosk page shows (GET /api/v1/board)."""
+
+    today: date
+    until: date
+    checkpoint: int  # how far the views had read the log: a tablet that tapped waits to see it
+    meals: list[queries.MealOnBoard]
+    cleaning_party: queries.CleaningPartyOnBoard | None
+    shifts: list[queries.ShiftOnBoard]
+    crew: list[queries.CrewOnBoard]
 
 
 @get(
@@ -372,34 +392,25 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
         return unavailable()
     if isinstance(refused := authorised_kiosk(request), Response):
         return refused
-    answers = await asyncio.gather(
-        *(
-            house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": sql}), {})
-            for sql in BOARD_QUERIES.values()
-        )
+    answers = await house.ask(
+        queries.BOARD_MEALS.ask(),
+        queries.BOARD_CLEANING_PARTY.ask(),
+        queries.BOARD_SHIFTS.ask(),
+        queries.BOARD_CREW.ask(),
     )
-    result: dict[str, Any] = {
-        "today": date.today().isoformat(),
-        "until": (date.today() + timedelta(days=6)).isoformat(),
-    }
-    for name, raw in zip(BOARD_QUERIES, answers, strict=True):
-        if raw is None:
-            return unavailable()
-        answer = msgspec.json.decode(raw)
-        if answer.get("status") != "ok":
-            return json_response({"status": "error", "message": answer.get("message")}, 502)
-        rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
-        # How far the views had read the log: a tablet that just tapped waits to see its tap.
-        seen = answer.get("checkpoint") or 0
-        result["checkpoint"] = min(result.get("checkpoint", seen), seen)
-        result[name] = (
-            rows[0]
-            if name == "cleaning_party" and rows
-            else rows
-            if name != "cleaning_party"
-            else None
-        )
-    return json_response(result, 200)
+    if isinstance(answers, Response):
+        return answers
+    meals, party, shifts, crew = answers
+    shown = Board(
+        today=date.today(),
+        until=date.today() + timedelta(days=6),
+        checkpoint=min(answer.checkpoint or 0 for answer in answers),
+        meals=queries.BOARD_MEALS.rows(meals),
+        cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),
+        shifts=queries.BOARD_SHIFTS.rows(shifts),
+        crew=queries.BOARD_CREW.rows(crew),
+    )
+    return json_response(shown, 200)
 
 
 @get(
@@ -426,30 +437,13 @@ async def ical_feed(
         or not await tokens.matches(house.nc, crew_id, key, tokens.ICAL_BUCKET)
     ):
         return json_response({"status": "not_found", "message": "no such calendar"}, 404)
-    meals_sql = (
-        "select meal_id, date, time, head_cook from meal_plan where date >= current_date - 1 "
-        f"and status in ('open', 'closed') and (head_cook = '{crew_id}' or list_contains(helpers, '{crew_id}'))"
+    answers = await house.ask(
+        queries.CALENDAR_MEALS.ask(crew_id), queries.CALENDAR_ROTA.ask(crew_id)
     )
-    rota_sql = (
-        "select occurrence_id, date, start_time, end_time, title from rota "
-        f"where status = 'scheduled' and list_contains(people, '{crew_id}')"
-    )
-    answers = [
-        await house.request(subjects.QUERY_SQL, msgspec.json.encode({"sql": q}), {})
-        for q in (meals_sql, rota_sql)
-    ]
-    if any(a is None for a in answers):
-        return unavailable()
-    tables = []
-    for raw in answers:
-        answer = msgspec.json.decode(raw or b"{}")
-        tables.append(
-            [
-                dict(zip(answer.get("columns", []), row, strict=True))
-                for row in answer.get("rows", [])
-            ]
-        )
-    body = ical.feed(crew_id, tables[0], tables[1], datetime.now(UTC)).encode()
+    if isinstance(answers, Response):
+        return answers
+    meals, rota = queries.CALENDAR_MEALS.rows(answers[0]), queries.CALENDAR_ROTA.rows(answers[1])
+    body = ical.feed(crew_id, meals, rota, datetime.now(UTC)).encode()
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",
@@ -462,8 +456,8 @@ async def page() -> Response[bytes]:
     return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-def build_app(nats_url: str) -> Litestar:
-    house = House(nats_url)
+def build_app(config: Settings) -> Litestar:
+    house = House(config)
     return Litestar(
         route_handlers=[send_command, board, ical_feed, page],
         on_startup=[house.start],
@@ -482,4 +476,5 @@ def build_app(nats_url: str) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=None,  # crew.logs renders every line, the libraries' too
     )

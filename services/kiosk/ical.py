@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from projections.queries import CalendarMeal, CalendarShift
 
 HOUSE = ZoneInfo("Europe/Copenhagen")
 
 
-def _utc(day: str, hhmm: str) -> str:
-    d = datetime.date.fromisoformat(day)
+def _utc(d: datetime.date, hhmm: str) -> str:
     h, m = (int(x) for x in hhmm.split(":"))
     local = datetime.datetime(d.year, d.month, d.day, h, m, tzinfo=HOUSE)
     return local.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -26,8 +26,8 @@ def _text(value: str) -> str:
 
 def feed(
     crew_id: str,
-    meals: Iterable[dict[str, Any]],
-    rota: Iterable[dict[str, Any]],
+    meals: Iterable[CalendarMeal],
+    rota: Iterable[CalendarShift],
     now: datetime.datetime,
 ) -> str:
     stamp = now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -39,13 +39,13 @@ def feed(
                       f"SUMMARY:{_text(summary)}", "END:VEVENT"])  # fmt: skip
 
     for meal in meals:
-        role = "head cook" if meal["head_cook"] == crew_id else "helper"
-        h, m = (int(x) for x in meal["time"].split(":"))
+        role = "head cook" if meal.head_cook == crew_id else "helper"
+        h, m = (int(x) for x in meal.time.split(":"))
         end = f"{min(h + 2, 23):02d}:{m:02d}"
-        event(f"meal-{meal['meal_id']}-{crew_id}", _utc(meal["date"], meal["time"]), _utc(meal["date"], end),
+        event(f"meal-{meal.meal_id}-{crew_id}", _utc(meal.date, meal.time), _utc(meal.date, end),
               f"Joint meal: {role}")  # fmt: skip
     for occ in rota:
-        event(f"rota-{occ['occurrence_id']}-{crew_id}", _utc(occ["date"], occ["start_time"]),
-              _utc(occ["date"], occ["end_time"]), occ["title"])  # fmt: skip
+        event(f"rota-{occ.occurrence_id}-{crew_id}", _utc(occ.date, occ.start_time),
+              _utc(occ.date, occ.end_time), occ.title)  # fmt: skip
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"

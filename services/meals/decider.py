@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 from msgspec.structs import replace
 
-from crew.decider import Decider, Refusal
+from crew.decider import Decider, Handlers, Refusal
 from schemas import meals as m
 
 
@@ -98,93 +98,115 @@ def _require_not_over(meal: Meal) -> None:
     _require_open_for_sign_up(meal)
 
 
-def decide(meal: Meal, command: m.MealCommand) -> list[m.MealEvent]:
-    mid = meal.meal_id
-    match command:
-        case m.PlanMeal():
-            planned = m.MealPlanned(
-                meal_id=mid,
-                date=command.date,
-                time=command.time,
-                helper_slots=command.helper_slots,
-                seats=command.seats,
-            )
-            if meal.plan is None:
-                return [planned]
-            if meal.plan == planned:
-                return []  # already true: nothing new happened
-            raise MealAlreadyPlanned(f"meal {mid} is already planned for {meal.plan.date}")
+DECIDE = Handlers[Meal]("meals")
+decide = DECIDE.decide
 
-        case m.VolunteerToCook(crew_id=who, role=role):
-            _require_open_for_sign_up(meal)
-            current = meal.role_of(who)
-            if current == role or (current == "waitlist" and role == "helper"):
-                return []
-            if current is not None:
-                raise AlreadyCooking(f"{who} is already on this meal as {current}; withdraw first")
-            if role == "head_cook":
-                if meal.head_cook is not None:
-                    raise HeadCookTaken(f"meal {mid} already has a head cook")
-                return [m.VolunteeredToCook(meal_id=mid, crew_id=who, role="head_cook")]
-            assert meal.plan is not None
-            if len(meal.helpers) >= meal.plan.helper_slots:
-                return [m.WaitlistedToHelp(meal_id=mid, crew_id=who)]
-            return [m.VolunteeredToCook(meal_id=mid, crew_id=who, role="helper")]
 
-        case m.Withdraw(crew_id=who, reason=reason):
-            _require_not_over(meal)
-            current = meal.role_of(who)
-            if current is None:
-                raise NotSignedUp(f"{who} has not volunteered for meal {mid}")
-            events: list[m.MealEvent] = [
-                m.Withdrew(meal_id=mid, crew_id=who, role=current, reason=reason)
-            ]
-            if current == "helper" and meal.waitlist:
-                events.append(m.PromotedFromWaitlist(meal_id=mid, crew_id=meal.waitlist[0]))
-            return events
+@DECIDE.on(m.PlanMeal)
+def _plan(meal: Meal, command: m.PlanMeal) -> list[m.MealEvent]:
+    planned = m.MealPlanned(
+        meal_id=meal.meal_id,
+        date=command.date,
+        time=command.time,
+        helper_slots=command.helper_slots,
+        seats=command.seats,
+    )
+    if meal.plan is None:
+        return [planned]
+    if meal.plan == planned:
+        return []  # already true: nothing new happened
+    raise MealAlreadyPlanned(f"meal {meal.meal_id} is already planned for {meal.plan.date}")
 
-        case m.SignUpToEat(crew_id=who, portions=portions, diet_note=note):
-            _require_open_for_sign_up(meal)
-            if meal.eats(who):
-                return []
-            assert meal.plan is not None
-            seats = meal.plan.seats
-            if seats is not None and meal.portions + portions > seats:
-                left = seats - meal.portions
-                raise MealFull(f"meal {mid} has {left} of {seats} seats left")
-            return [m.SignedUpToEat(meal_id=mid, crew_id=who, portions=portions, diet_note=note)]
 
-        case m.CancelEating(crew_id=who):
-            _require_not_over(meal)
-            if not meal.eats(who):
-                raise NotSignedUp(f"{who} has not signed up to eat at meal {mid}")
-            return [m.CancelledEating(meal_id=mid, crew_id=who)]
+@DECIDE.on(m.VolunteerToCook)
+def _volunteer(meal: Meal, command: m.VolunteerToCook) -> list[m.MealEvent]:
+    mid, who, role = meal.meal_id, command.crew_id, command.role
+    _require_open_for_sign_up(meal)
+    current = meal.role_of(who)
+    if current == role or (current == "waitlist" and role == "helper"):
+        return []
+    if current is not None:
+        raise AlreadyCooking(f"{who} is already on this meal as {current}; withdraw first")
+    if role == "head_cook":
+        if meal.head_cook is not None:
+            raise HeadCookTaken(f"meal {mid} already has a head cook")
+        return [m.VolunteeredToCook(meal_id=mid, crew_id=who, role="head_cook")]
+    assert meal.plan is not None
+    if len(meal.helpers) >= meal.plan.helper_slots:
+        return [m.WaitlistedToHelp(meal_id=mid, crew_id=who)]
+    return [m.VolunteeredToCook(meal_id=mid, crew_id=who, role="helper")]
 
-        case m.CloseMeal():
-            if meal.status == "closed":
-                return []
-            _require_open_for_sign_up(meal)
-            return [m.MealClosed(meal_id=mid)]
 
-        case m.RecordMealServed(diners=diners):
-            if meal.status == "served":
-                return []
-            _require_not_over(meal)
-            return [m.MealServed(meal_id=mid, diners=diners)]
+@DECIDE.on(m.Withdraw)
+def _withdraw(meal: Meal, command: m.Withdraw) -> list[m.MealEvent]:
+    mid, who = meal.meal_id, command.crew_id
+    _require_not_over(meal)
+    current = meal.role_of(who)
+    if current is None:
+        raise NotSignedUp(f"{who} has not volunteered for meal {mid}")
+    events: list[m.MealEvent] = [
+        m.Withdrew(meal_id=mid, crew_id=who, role=current, reason=command.reason)
+    ]
+    if current == "helper" and meal.waitlist:
+        events.append(m.PromotedFromWaitlist(meal_id=mid, crew_id=meal.waitlist[0]))
+    return events
 
-        case m.RescheduleMeal(date=day, time=at):
-            _require_not_over(meal)
-            assert meal.plan is not None
-            if (meal.plan.date, meal.plan.time) == (day, at):
-                return []
-            return [m.MealRescheduled(meal_id=mid, date=day, time=at)]
 
-        case m.CancelMeal(reason=reason):
-            if meal.status == "cancelled":
-                return []
-            _require_not_over(meal)
-            return [m.MealCancelled(meal_id=mid, reason=reason)]
-    raise TypeError(f"not a meals command: {type(command).__name__}")
+@DECIDE.on(m.SignUpToEat)
+def _sign_up_to_eat(meal: Meal, command: m.SignUpToEat) -> list[m.MealEvent]:
+    mid, who, portions = meal.meal_id, command.crew_id, command.portions
+    _require_open_for_sign_up(meal)
+    if meal.eats(who):
+        return []
+    assert meal.plan is not None
+    seats = meal.plan.seats
+    if seats is not None and meal.portions + portions > seats:
+        left = seats - meal.portions
+        raise MealFull(f"meal {mid} has {left} of {seats} seats left")
+    return [
+        m.SignedUpToEat(meal_id=mid, crew_id=who, portions=portions, diet_note=command.diet_note)
+    ]
+
+
+@DECIDE.on(m.CancelEating)
+def _cancel_eating(meal: Meal, command: m.CancelEating) -> list[m.MealEvent]:
+    _require_not_over(meal)
+    if not meal.eats(command.crew_id):
+        raise NotSignedUp(f"{command.crew_id} has not signed up to eat at meal {meal.meal_id}")
+    return [m.CancelledEating(meal_id=meal.meal_id, crew_id=command.crew_id)]
+
+
+@DECIDE.on(m.CloseMeal)
+def _close(meal: Meal, command: m.CloseMeal) -> list[m.MealEvent]:
+    if meal.status == "closed":
+        return []
+    _require_open_for_sign_up(meal)
+    return [m.MealClosed(meal_id=meal.meal_id)]
+
+
+@DECIDE.on(m.RecordMealServed)
+def _served(meal: Meal, command: m.RecordMealServed) -> list[m.MealEvent]:
+    if meal.status == "served":
+        return []
+    _require_not_over(meal)
+    return [m.MealServed(meal_id=meal.meal_id, diners=command.diners)]
+
+
+@DECIDE.on(m.RescheduleMeal)
+def _reschedule(meal: Meal, command: m.RescheduleMeal) -> list[m.MealEvent]:
+    _require_not_over(meal)
+    assert meal.plan is not None
+    if (meal.plan.date, meal.plan.time) == (command.date, command.time):
+        return []
+    return [m.MealRescheduled(meal_id=meal.meal_id, date=command.date, time=command.time)]
+
+
+@DECIDE.on(m.CancelMeal)
+def _cancel(meal: Meal, command: m.CancelMeal) -> list[m.MealEvent]:
+    if meal.status == "cancelled":
+        return []
+    _require_not_over(meal)
+    return [m.MealCancelled(meal_id=meal.meal_id, reason=command.reason)]
 
 
 def evolve(meal: Meal, event: m.MealEvent) -> Meal:

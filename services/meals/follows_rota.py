@@ -23,10 +23,12 @@ from nats.aio.client import Client as NATS
 
 from crew import subjects
 from crew.eventstore import Recorded
-from crew.follow import Follower, command_headers, follow_in_order, retry_later, unavailable
-from crew.shell import CommandShell
+from crew.follow import Follower, command_meta, follow_in_order, retry_later
+from crew.shell import CommandMeta, CommandShell
+from schemas import meals as m
 from schemas import rota as r
-from schemas.common import Refused
+from schemas.common import Refused, Unavailable, reply_decoder
+from schemas.registry import decode_event
 
 log = structlog.get_logger("crew.meals.follows_rota")
 
@@ -39,20 +41,11 @@ FOLLOWED = (
     r.OccurrenceRestored,
     r.ClaimConfirmed,
 )
-decoder = msgspec.json.Decoder(
-    r.OccurrenceScheduled
-    | r.OccurrenceChanged
-    | r.OccurrenceMoved
-    | r.OccurrenceCancelled
-    | r.OccurrenceRestored
-    | r.ClaimConfirmed
-)
-refusal_decoder = msgspec.json.Decoder(Refused)
 ROTA_TIMEOUT_S = 10.0
 HAND_BACK_TRIES = 3
 
 
-def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
+def meals_command(event: Any) -> m.MealCommand | None:
     """The meals command a rota event asks for, or None when it is not about a meal day."""
     if event.kind != "meal":
         return None
@@ -61,24 +54,20 @@ def meals_command(event: Any) -> tuple[str, dict[str, Any]] | None:
     meal_id = getattr(event, "meal_id", msgspec.UNSET) or event.occurrence_id
     match event:
         case r.OccurrenceScheduled() | r.OccurrenceRestored():
-            return "plan_meal", {
-                "meal_id": meal_id,
-                "date": event.date,
-                "time": event.start,
-                "helper_slots": event.helper_slots,
-                "seats": event.seats,
-            }
+            return m.PlanMeal(
+                meal_id=meal_id,
+                date=event.date,
+                time=event.start,
+                helper_slots=event.helper_slots,
+                seats=event.seats,
+            )
         case r.OccurrenceMoved() | r.OccurrenceChanged() if event.date is not None:
-            return "reschedule_meal", {"meal_id": meal_id, "date": event.date, "time": event.start}
+            return m.RescheduleMeal(meal_id=meal_id, date=event.date, time=event.start)
         case r.OccurrenceCancelled():
-            return "cancel_meal", {"meal_id": meal_id, "reason": event.reason}
+            return m.CancelMeal(meal_id=meal_id, reason=event.reason)
         case r.ClaimConfirmed():
-            role = event.task if event.task in ("head_cook", "helper") else "helper"
-            return "volunteer_to_cook", {
-                "meal_id": meal_id,
-                "crew_id": event.crew_id,
-                "role": role,
-            }
+            role: m.Role = "head_cook" if event.task == "head_cook" else "helper"
+            return m.VolunteerToCook(meal_id=meal_id, crew_id=event.crew_id, role=role)
     return None
 
 
@@ -94,48 +83,48 @@ async def follow_rota(nc: NATS, shell: CommandShell[Any]) -> None:
 
 async def _react(recorded: Recorded, attempt: int, shell: CommandShell[Any], nc: NATS) -> bool:
     """True once the event is handled (or can never be); False to try it again later."""
+    version = recorded.headers.get(subjects.SCHEMA_VERSION)
     try:
-        event = decoder.decode(recorded.data)
+        event: Any = decode_event(recorded.type, version, recorded.data)
     except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_rota_event", subject=recorded.subject)
         return True
-    wanted = meals_command(event)
+    wanted = meals_command(event) if isinstance(event, FOLLOWED) else None
     if wanted is None:
         return True
-    name, body = wanted
-    headers = command_headers(recorded, f"rota-{recorded.seq}", CONSUMER, "rota")
-    reply = await shell.handle(
-        subjects.command_subject("meals", name), headers, msgspec.json.encode(body)
-    )
-    if unavailable(reply):
-        return retry_later(recorded, attempt, "meals_unavailable_retrying")
-    refused = isinstance(event, r.ClaimConfirmed) and b'"refused"' in reply[:40]
-    if refused and not await _hand_back(
-        nc, event, refusal_decoder.decode(reply), headers, recorded
-    ):
-        if attempt < HAND_BACK_TRIES:
-            return retry_later(recorded, attempt, "rota_unavailable_retrying")
-        # Meal days must not wait on the rota for long: the log line above is the trace.
-        log.warning("cooking_claim_not_released", seq=recorded.seq)
+    meta = command_meta(recorded, f"rota-{recorded.seq}", CONSUMER, "rota")
+    match await shell.execute(wanted, meta):
+        case Unavailable():
+            return retry_later(recorded, attempt, "meals_unavailable_retrying")
+        case Refused() as refused if isinstance(event, r.ClaimConfirmed):
+            if await _hand_back(nc, event, refused, meta, recorded):
+                return True
+            if attempt < HAND_BACK_TRIES:
+                return retry_later(recorded, attempt, "rota_unavailable_retrying")
+            # Meal days must not wait on the rota for long: the log line above is the trace.
+            log.warning("cooking_claim_not_released", seq=recorded.seq)
     return True
 
 
 async def _hand_back(
-    nc: NATS, event: r.ClaimConfirmed, refused: Refused, headers: dict[str, str], recorded: Recorded
+    nc: NATS, event: r.ClaimConfirmed, refused: Refused, meta: CommandMeta, recorded: Recorded
 ) -> bool:
     """Release in the rota a confirmed cooking claim that meals turned down. Logs ids and the
     code only (never who). False when the rota did not answer: the event is retried, and the
     meals command, with the same id, answers as before."""
     seq = recorded.seq
     log.info("cooking_claim_refused", seq=seq, meal_id=event.occurrence_id, code=refused.code)
-    body = {"occurrence_id": event.occurrence_id, "crew_id": event.crew_id, "code": refused.code}
+    release = r.ReleaseClaim(
+        occurrence_id=event.occurrence_id, crew_id=event.crew_id, code=refused.code
+    )
     try:
         reply = await nc.request(
             subjects.command_subject("rota", "release_claim"),
-            msgspec.json.encode(body),
+            msgspec.json.encode(release),
             timeout=ROTA_TIMEOUT_S,
-            headers={**headers, subjects.COMMAND_ID: f"rota-{seq}-release"},
+            headers=msgspec.structs.replace(meta, command_id=f"rota-{seq}-release").headers(),
         )
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+        answer = reply_decoder.decode(reply.data)
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError, msgspec.DecodeError):
         return False
-    return not unavailable(reply.data)
+    return not isinstance(answer, Unavailable)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec.structs import replace
 
-from crew.decider import Decider, Refusal
+from crew.decider import Decider, Handlers, Refusal
 from schemas import onboarding as o
 
 
@@ -85,96 +85,122 @@ def _require_newcomer(person: Person) -> None:
             raise Forgotten(f"{person.person_id} was forgotten")
 
 
-def decide(person: Person, command: o.OnboardingCommand) -> list[o.OnboardingEvent]:
+DECIDE = Handlers[Person]("onboarding")
+decide = DECIDE.decide
+
+
+@DECIDE.on(o.RegisterNewcomer)
+def _register_newcomer(person: Person, command: o.RegisterNewcomer) -> list[o.OnboardingEvent]:
     pid = person.person_id
-    match command:
-        case o.RegisterNewcomer():
-            if person.stage == "crew":
-                raise AlreadyCrew(f"{pid} is crew already")
-            if person.stage == "forgotten":
-                raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
-            if person.stage == "newcomer":
-                return []
-            return [
-                o.NewcomerArrived(
-                    person_id=pid,
-                    display_name=command.display_name,
-                    brought_by=command.brought_by,
-                    interests=list(command.interests),
-                    contact=command.contact,
-                    arrived_at=_at(command),
-                )
-            ]
+    if person.stage == "crew":
+        raise AlreadyCrew(f"{pid} is crew already")
+    if person.stage == "forgotten":
+        raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
+    if person.stage == "newcomer":
+        return []
+    return [
+        o.NewcomerArrived(
+            person_id=pid,
+            display_name=command.display_name,
+            brought_by=command.brought_by,
+            interests=list(command.interests),
+            contact=command.contact,
+            arrived_at=_at(command),
+        )
+    ]
 
-        case o.ScheduleConversation(host_crew_id=host, when=when):
-            _require_newcomer(person)
-            scheduled = o.ConversationScheduled(person_id=pid, host_crew_id=host, when=when)
-            return [] if person.conversation == scheduled else [scheduled]
 
-        case o.RecordConversation(host_crew_id=host, notes=notes):
-            _require_newcomer(person)
-            return [
-                o.ConversationHeld(
-                    person_id=pid, host_crew_id=host, notes=notes, held_at=_at(command)
-                )
-            ]
+@DECIDE.on(o.ScheduleConversation)
+def _schedule(person: Person, command: o.ScheduleConversation) -> list[o.OnboardingEvent]:
+    _require_newcomer(person)
+    scheduled = o.ConversationScheduled(
+        person_id=person.person_id, host_crew_id=command.host_crew_id, when=command.when
+    )
+    return [] if person.conversation == scheduled else [scheduled]
 
-        case o.OnboardNewcomer(buddy_crew_id=buddy):
-            _require_newcomer(person)
-            if not person.conversation_held:
-                raise NoConversationYet(f"{pid} has not had the conversation with a host yet")
-            if buddy == pid:
-                raise OwnBuddy("a newcomer cannot be their own buddy")
-            events: list[o.OnboardingEvent] = [
-                o.NewcomerOnboarded(person_id=pid, onboarded_at=_at(command))
-            ]
-            if buddy and buddy != person.buddy:
-                events.append(o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy))
-            return events
 
-        case o.RedirectNewcomer(to=to, why=why):
-            _require_newcomer(person)
-            if not person.conversation_held:
-                raise NoConversationYet(f"{pid} has not had the conversation with a host yet")
-            return [o.KindlyRedirected(person_id=pid, to=to, why=why, redirected_at=_at(command))]
+@DECIDE.on(o.RecordConversation)
+def _record(person: Person, command: o.RecordConversation) -> list[o.OnboardingEvent]:
+    _require_newcomer(person)
+    return [
+        o.ConversationHeld(
+            person_id=person.person_id,
+            host_crew_id=command.host_crew_id,
+            notes=command.notes,
+            held_at=_at(command),
+        )
+    ]
 
-        case o.AssignBuddy(buddy_crew_id=buddy):
-            if person.stage not in ("newcomer", "crew"):
-                _require_newcomer(person)
-            if buddy == pid:
-                raise OwnBuddy("nobody is their own buddy")
-            return (
-                []
-                if person.buddy == buddy
-                else [o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy)]
-            )
 
-        case o.RegisterCrewMember():
-            if person.stage == "crew":
-                return []
-            if person.stage == "newcomer":
-                raise IsANewcomer(f"{pid} is a newcomer: onboard them after the conversation")
-            if person.stage == "forgotten":
-                raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
-            if person.stage == "redirected":
-                raise AlreadyRedirected(
-                    f"{pid} was pointed to another place; if they came back, register them "
-                    "as a newcomer again and welcome them after the conversation"
-                )
-            return [
-                o.CrewMemberRegistered(
-                    person_id=pid,
-                    display_name=command.display_name,
-                    contact=command.contact,
-                    registered_at=_at(command),
-                )
-            ]
+def _require_conversation(person: Person) -> None:
+    _require_newcomer(person)
+    if not person.conversation_held:
+        raise NoConversationYet(f"{person.person_id} has not had the conversation with a host yet")
 
-        case o.ForgetPerson():
-            if person.stage == "forgotten":
-                return []
-            return [o.PersonForgotten(person_id=pid, forgotten_at=_at(command))]
-    raise TypeError(f"not an onboarding command: {type(command).__name__}")
+
+@DECIDE.on(o.OnboardNewcomer)
+def _onboard(person: Person, command: o.OnboardNewcomer) -> list[o.OnboardingEvent]:
+    pid, buddy = person.person_id, command.buddy_crew_id
+    _require_conversation(person)
+    if buddy == pid:
+        raise OwnBuddy("a newcomer cannot be their own buddy")
+    events: list[o.OnboardingEvent] = [
+        o.NewcomerOnboarded(person_id=pid, onboarded_at=_at(command))
+    ]
+    if buddy and buddy != person.buddy:
+        events.append(o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy))
+    return events
+
+
+@DECIDE.on(o.RedirectNewcomer)
+def _redirect(person: Person, command: o.RedirectNewcomer) -> list[o.OnboardingEvent]:
+    _require_conversation(person)
+    return [
+        o.KindlyRedirected(
+            person_id=person.person_id, to=command.to, why=command.why, redirected_at=_at(command)
+        )
+    ]
+
+
+@DECIDE.on(o.AssignBuddy)
+def _assign_buddy(person: Person, command: o.AssignBuddy) -> list[o.OnboardingEvent]:
+    pid, buddy = person.person_id, command.buddy_crew_id
+    if person.stage not in ("newcomer", "crew"):
+        _require_newcomer(person)
+    if buddy == pid:
+        raise OwnBuddy("nobody is their own buddy")
+    return [] if person.buddy == buddy else [o.BuddyAssigned(person_id=pid, buddy_crew_id=buddy)]
+
+
+@DECIDE.on(o.RegisterCrewMember)
+def _register_crew(person: Person, command: o.RegisterCrewMember) -> list[o.OnboardingEvent]:
+    pid = person.person_id
+    if person.stage == "crew":
+        return []
+    if person.stage == "newcomer":
+        raise IsANewcomer(f"{pid} is a newcomer: onboard them after the conversation")
+    if person.stage == "forgotten":
+        raise Forgotten(f"{pid} was forgotten; a returning person gets a new id")
+    if person.stage == "redirected":
+        raise AlreadyRedirected(
+            f"{pid} was pointed to another place; if they came back, register them "
+            "as a newcomer again and welcome them after the conversation"
+        )
+    return [
+        o.CrewMemberRegistered(
+            person_id=pid,
+            display_name=command.display_name,
+            contact=command.contact,
+            registered_at=_at(command),
+        )
+    ]
+
+
+@DECIDE.on(o.ForgetPerson)
+def _forget(person: Person, command: o.ForgetPerson) -> list[o.OnboardingEvent]:
+    if person.stage == "forgotten":
+        return []
+    return [o.PersonForgotten(person_id=person.person_id, forgotten_at=_at(command))]
 
 
 def evolve(person: Person, event: o.OnboardingEvent) -> Person:

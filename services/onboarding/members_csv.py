@@ -13,6 +13,7 @@ import csv
 import io
 import os
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -56,11 +57,7 @@ def _not_utf8(values: list[str]) -> str | None:
     return None
 
 
-def read_members(data: bytes) -> MembersFile:
-    """The rows of a CSV file with a header naming `display_name` and optionally `crew_id`
-    and `contact`."""
-    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _header(reader: Any) -> list[str]:
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:
@@ -74,6 +71,39 @@ def read_members(data: bytes) -> MembersFile:
             f"the header row names no display_name column ({problem or ', '.join(header)}); "
             "it should read crew_id,display_name,contact"
         )
+    return header
+
+
+def _row(header: list[str], values: list[str], first: int, last: int) -> Member | BadRow:
+    if problem := _not_utf8(values):
+        return BadRow(
+            first_line=first,
+            last_line=last,
+            problem=f'{problem}: save the file as UTF-8 ("CSV UTF-8" in a spreadsheet)',
+        )
+    if len(values) > len(header):
+        return BadRow(
+            first_line=first,
+            last_line=last,
+            problem=f"{len(values)} fields, the header has {len(header)} "
+            "(a comma in a name needs quotes around the name)",
+        )
+    row = dict(zip(header, values, strict=False))
+    return Member(
+        first_line=first,
+        last_line=last,
+        crew_id=row.get("crew_id", "").strip(),
+        display_name=row.get("display_name", "").strip(),
+        contact=row.get("contact", "").strip(),
+    )
+
+
+def read_members(data: bytes) -> MembersFile:
+    """The rows of a CSV file with a header naming `display_name` and optionally `crew_id`
+    and `contact`."""
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _header(reader)
     rows: list[Member | BadRow] = []
     last = reader.line_num
     while True:
@@ -87,35 +117,6 @@ def read_members(data: bytes) -> MembersFile:
             rows.append(BadRow(first_line=first, last_line=last, problem=f"broken quoting: {exc}"))
             continue
         last = reader.line_num
-        if not any(v.strip() for v in values):
-            continue  # a blank line
-        if problem := _not_utf8(values):
-            rows.append(
-                BadRow(
-                    first_line=first,
-                    last_line=last,
-                    problem=f'{problem}: save the file as UTF-8 ("CSV UTF-8" in a spreadsheet)',
-                )
-            )
-            continue
-        if len(values) > len(header):
-            rows.append(
-                BadRow(
-                    first_line=first,
-                    last_line=last,
-                    problem=f"{len(values)} fields, the header has {len(header)} "
-                    "(a comma in a name needs quotes around the name)",
-                )
-            )
-            continue
-        row = dict(zip(header, values, strict=False))
-        rows.append(
-            Member(
-                first_line=first,
-                last_line=last,
-                crew_id=row.get("crew_id", "").strip(),
-                display_name=row.get("display_name", "").strip(),
-                contact=row.get("contact", "").strip(),
-            )
-        )
+        if any(v.strip() for v in values):  # not a blank line
+            rows.append(_row(header, values, first, last))
     return MembersFile(rows=rows, ignored_columns=[c for c in header if c not in COLUMNS])

@@ -1,5 +1,7 @@
+from crew import settings
 from crew.service import run
-from services.rota.app import COMPANIONS
+from services.rota.app import companions
 from services.rota.decider import ROTA
 
-run(ROTA, COMPANIONS)
+config = settings.load()
+run(ROTA, companions(config), config)

@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 import structlog
 from nats.aio.client import Client as NATS
 
 from crew import subjects
 from crew.replay import Replay
-from crew.shell import CommandShell
+from crew.shell import CommandMeta, CommandShell
+from schemas.rota import AdvanceCalendar
 
 log = structlog.get_logger("crew.calendar")
 
 CATCH_UP_S = 1.0  # a read of the series that waits this long for more has read them all
 
 
-async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
-    tick = float(os.environ.get("CREW_CALENDAR_TICK_S", "3600"))
+async def keep_calendar(nc: NATS, shell: CommandShell[Any], tick_s: float = 3600.0) -> None:
     replay = await Replay(nc, 1, subject="crew.evt.rota.*.series_scheduled").start()
     known: set[str] = set()
     try:
@@ -41,7 +39,7 @@ async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
                 known.add(subjects.aggregate_of(record.subject))
             if asyncio.get_running_loop().time() < next_tick:
                 continue
-            next_tick += tick
+            next_tick += tick_s
             await advance(shell, sorted(known), datetime.now(UTC))
     finally:
         await replay.stop()
@@ -49,12 +47,11 @@ async def keep_calendar(nc: NATS, shell: CommandShell[Any]) -> None:
 
 async def advance(shell: CommandShell[Any], series: list[str], now: datetime) -> None:
     for series_id in series:
-        headers = {
+        meta = CommandMeta(
             # One id per series and hour, whatever the length of the series id.
-            subjects.COMMAND_ID: f"calendar-{hashlib.sha256(series_id.encode()).hexdigest()[:24]}-{now:%Y%m%d%H}",
-            subjects.ACTOR: "calendar",
-            subjects.SOURCE: "rota-calendar",
-        }
-        body = msgspec.json.encode({"series_id": series_id, "at": now})
-        await shell.handle("crew.cmd.rota.advance_calendar", headers, body)
+            command_id=f"calendar-{hashlib.sha256(series_id.encode()).hexdigest()[:24]}-{now:%Y%m%d%H}",
+            actor="calendar",
+            source="rota-calendar",
+        )
+        await shell.execute(AdvanceCalendar(series_id=series_id, at=now), meta)
     log.info("calendar_advanced", series=len(series))

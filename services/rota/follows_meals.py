@@ -21,8 +21,10 @@ from nats.aio.client import Client as NATS
 
 from crew import subjects
 from crew.eventstore import Recorded
-from crew.follow import Follower, command_headers, follow_in_order, retry_later, unavailable
+from crew.follow import Follower, command_meta, follow_in_order, retry_later
 from crew.shell import CommandShell
+from schemas.common import Unavailable
+from schemas.rota import ReleaseClaim
 from services.rota.decider import WITHDREW
 
 log = structlog.get_logger("crew.rota.follows_meals")
@@ -44,13 +46,13 @@ class Withdrew(msgspec.Struct, frozen=True):
 decoder = msgspec.json.Decoder(Withdrew)
 
 
-def release_command(event: Withdrew) -> dict[str, str] | None:
+def release_command(event: Withdrew) -> ReleaseClaim | None:
     """The rota command a withdrawal asks for, or None (a waitlist place is no cooking place,
     and a meal id that is not an occurrence id is no rota meal day)."""
     day = MEAL_DAY.fullmatch(event.meal_id)  # `$` alone would let a final newline through
     if event.role == "waitlist" or day is None:
         return None
-    return {"occurrence_id": day["occurrence"], "crew_id": event.crew_id, "code": WITHDREW}
+    return ReleaseClaim(occurrence_id=day["occurrence"], crew_id=event.crew_id, code=WITHDREW)
 
 
 async def follow_meals(nc: NATS, shell: CommandShell[Any]) -> None:
@@ -65,16 +67,13 @@ async def follow_meals(nc: NATS, shell: CommandShell[Any]) -> None:
 async def _react(recorded: Recorded, attempt: int, shell: CommandShell[Any]) -> bool:
     """True once the event is handled (or can never be); False to try it again later."""
     try:
-        body = release_command(decoder.decode(recorded.data))
+        command = release_command(decoder.decode(recorded.data))
     except (msgspec.MsgspecError, RecursionError):  # too deep is unreadable, not a crash
         log.warning("unreadable_meals_event", subject=recorded.subject)
         return True
-    if body is None:
+    if command is None:
         return True
-    headers = command_headers(recorded, f"meals-withdrew-{recorded.seq}", CONSUMER, "meals")
-    reply = await shell.handle(
-        subjects.command_subject("rota", "release_claim"), headers, msgspec.json.encode(body)
-    )
-    if unavailable(reply):
+    meta = command_meta(recorded, f"meals-withdrew-{recorded.seq}", CONSUMER, "meals")
+    if isinstance(await shell.execute(command, meta), Unavailable):
         return retry_later(recorded, attempt, "rota_unavailable_retrying")
     return True

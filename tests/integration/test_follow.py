@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -20,11 +20,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from crew import follow, subjects, urls
 from crew.eventstore import JetStreamEventStore, Recorded, ensure_event_store
 from crew.follow import Follower, Position, follow_in_order
-from crew.shell import CommandShell
+from crew.shell import CommandMeta, CommandShell
 from house import auth
 from house.natsserver import NatsServer, free_port
 from house.runner import prepare
 from schemas import rota as r
+from schemas.common import Accepted, Reply
 from services.meals import follows_rota
 from services.meals.decider import MEALS
 from tests.polling import eventually_async
@@ -231,15 +232,15 @@ async def test_a_position_past_the_end_of_the_log_starts_at_its_end(nc: NATS) ->
     assert seen == new
 
 
-def recording(shell: CommandShell[object]) -> list[bytes]:
+def recording(shell: CommandShell[object]) -> list[Reply]:
     """The replies the shell gives, in order."""
-    original, answers = shell.handle, []
+    original, answers = shell.execute, []
 
-    async def handle(subject: str, headers: Mapping[str, str], body: bytes) -> bytes:
-        answers.append(await original(subject, headers, body))
+    async def execute(command: msgspec.Struct, meta: CommandMeta) -> Reply:
+        answers.append(await original(command, meta))
         return answers[-1]
 
-    shell.handle = handle  # type: ignore[method-assign]
+    shell.execute = execute  # type: ignore[method-assign]
     return answers
 
 
@@ -258,8 +259,9 @@ async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals
     ack = await nc.jetstream().publish(
         "crew.evt.rota.dinners-20300107.occurrence_scheduled", msgspec.json.encode(day)
     )
-    event = Recorded(ack.seq, "crew.evt.rota.dinners-20300107.occurrence_scheduled",
-                     msgspec.json.encode(day), {})  # fmt: skip
+    subject = "crew.evt.rota.dinners-20300107.occurrence_scheduled"
+    headers = {subjects.EVENT_TYPE: "rota.occurrence_scheduled"}  # as the log gives it
+    event = Recorded(ack.seq, subject, msgspec.json.encode(day), headers)
     replies = []
     for _ in range(2):
         shell = CommandShell(MEALS, JetStreamEventStore(nc))
@@ -276,7 +278,7 @@ async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals
         replies.append(answers)
     last = (await nc.jetstream().stream_info(subjects.STREAM)).state.last_seq
     assert last == ack.seq + 1, "one meal planned, once"
-    assert replies[0] == replies[1] and b'"accepted"' in replies[0][0]
+    assert replies[0] == replies[1] and isinstance(replies[0][0], Accepted)
 
 
 async def test_a_follower_goes_on_from_its_position_after_nats_restarts(

@@ -213,7 +213,8 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     import argparse
     import asyncio
 
-    from house import cli, client
+    from house import client
+    from house.subcommands import reading
     from projections import query
 
     env, _ = house
@@ -244,7 +245,7 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     monkeypatch.delenv("CREW_NATS_URL", raising=False)
     out = tmp_path / "meals.json"
     export = argparse.Namespace(view="meal_plan", format="json", out=str(out))
-    assert cli.cmd_export_view(export) == 0
+    assert reading.cmd_export_view(export) == 0
     assert "the view changed while it was read; reading it again" in capsys.readouterr().err
     assert len(pages) == 2 + 4, "2 pages, then all 6 rows again: 3 pages of 2 and an empty one"
     exported = [row["meal_id"] for row in json.loads(out.read_text())]
@@ -261,7 +262,7 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
         return answers[-1]
 
     monkeypatch.setattr(client, "sql", seen)
-    assert cli.cmd_export_view(export) == 0
+    assert reading.cmd_export_view(export) == 0
     assert [len(a.rows) for a in answers] == [2, 2, 2, 0]
     assert len({a.checkpoint for a in answers}) == 1 and answers[-1].checkpoint is not None
 

@@ -23,7 +23,7 @@ from tests.integration.cli import crew, send
 
 House = tuple[dict[str, str], subprocess.Popen[bytes]]
 PROXY = "127.0.0.9"
-GUESSES = 3  # per address and minute, in this house (the default is GUESSES_PER_MINUTE)
+GUESSES = 3  # per address and minute, in this house (the default is 10)
 
 pytestmark = pytest.mark.timeout(300)
 

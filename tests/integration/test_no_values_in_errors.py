@@ -18,7 +18,7 @@ from crew import service, subjects
 from crew.eventstore import Recorded
 from projections import projector as projector_module
 from projections.event_log import EVENT_LOG
-from projections.projection import Projection
+from projections.projection import FoldFailed, Projection
 from projections.projector import Projector
 from schemas import onboarding as o
 from tests.polling import eventually_async
@@ -52,24 +52,31 @@ def arrived(seq: int, name: str) -> Recorded:
 
 
 @pytest.mark.parametrize("where", ["memory", "restricted"])
-def test_an_in_memory_fold_that_chokes_parks_the_event_and_never_logs_its_value(
+def test_an_in_memory_fold_that_chokes_halts_and_never_says_its_value(
     tmp_path: Path, where: str
 ) -> None:
+    before = Projection(tmp_path / "refill.duckdb", views=(EVENT_LOG,))
+    before.apply([arrived(1, SECRET)])  # in the file already, as at a restart
+    before.close()
+    refill = Projection(tmp_path / "refill.duckdb", views=(EVENT_LOG, ChokesOnNames(where)))
     projection = Projection(tmp_path / "views.duckdb", views=(EVENT_LOG, ChokesOnNames(where)))
     try:
         with structlog.testing.capture_logs() as lines:
-            applied = projection.apply([arrived(1, SECRET), arrived(2, "42")])
-            projection.restore_in_memory([arrived(1, SECRET)], {})  # a restart meets it again
-        letters = projection.con.execute("select seq, error from dead_letters").fetchall()
+            with pytest.raises(FoldFailed) as applying:
+                projection.apply([arrived(1, SECRET), arrived(2, "42")])
+            with pytest.raises(FoldFailed) as refilling:
+                refill.restore_in_memory([arrived(1, SECRET)], {})
         logged = projection.con.execute("select count(*) from event_log").fetchone()
     finally:
         projection.close()
-    assert applied.last_seq == 2 and projection.checkpoint == 2, "the house went on"
-    assert logged == (2,)
-    [(seq, error)] = letters
-    assert seq == 1 and error.startswith("in chokes: ConversionException at "), error
-    assert [line["event"] for line in lines] == ["in_memory_fold_failed"] * 2
-    assert "Alice" not in repr(lines) + error
+        refill.close()
+    assert projection.checkpoint == 0 and logged == (0,), "halted before the event"
+    for halted in (applying.value, refilling.value):
+        assert halted.reason.startswith(
+            "halted at seq 1 (onboarding.newcomer_arrived): ConversionException in view chokes at "
+        ), halted.reason
+        assert "Alice" not in halted.reason + str(halted)
+    assert "Alice" not in repr(lines)
 
 
 def test_a_failing_batch_shows_in_status_by_type_and_place_never_its_message(

@@ -298,6 +298,34 @@ async def test_the_last_message_lost_on_the_way_is_asked_for_again_though_none_f
     assert seen == list(range(1, last + 1))
 
 
+async def test_a_pull_that_gives_up_with_a_bare_timeout_is_an_idle_moment_not_a_crash(
+    nc: NATS,
+) -> None:
+    """On a loaded machine nats-py's fetch can run out of time between its two requests and
+    raise asyncio's own TimeoutError, not nats' (found by a fresh-clone run under load): the
+    reader takes it as an empty moment, as it does nats' timeout, and goes on reading."""
+    await meals_workload(nc, meals=1)
+    last = await stream_last_seq(nc)
+    replay = await Replay(nc, 1).start()
+    assert replay._sub is not None
+    fetch = replay._sub.fetch
+    gave_up: list[bool] = []
+
+    async def gives_up_once(batch: int, timeout: float | None = None) -> list[Msg]:
+        if not gave_up:
+            gave_up.append(True)
+            raise TimeoutError
+        return await fetch(batch, timeout=timeout)
+
+    replay._sub.fetch = gives_up_once  # type: ignore[method-assign]
+    assert await replay.take(100, timeout=0.5) == []
+    seen: list[int] = []
+    while not seen or seen[-1] < last:
+        seen += [e.seq for e in await replay.take(100, timeout=5)]
+    await replay.stop()
+    assert seen == list(range(1, last + 1))
+
+
 async def test_a_filtered_reader_also_asks_again_for_a_message_lost_on_the_way(nc: NATS) -> None:
     """A reader of some subjects cannot tell a gap by stream sequences (the others lie between):
     the consumer's own sequence, which has no holes, tells it."""

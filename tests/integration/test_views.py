@@ -383,7 +383,12 @@ def test_rota_as_of_answers_with_the_date_times_and_cancellation_as_they_stood(
         utc("2030-01-04T10:00:00"),
     )
     house.add(
-        r.OccurrenceCancelled(series_id="s", occurrence_id="s-20300110", kind="cleaning_party"),
+        r.OccurrenceCancelled(
+            series_id="s",
+            occurrence_id="s-20300110",
+            kind="cleaning_party",
+            by_series_change=False,
+        ),
         utc("2030-01-05T09:00:00"),
     )
     sql = (
@@ -430,10 +435,11 @@ class ChokesOnNames:
             con.execute("select cast(? as integer)", [fact.event.display_name])
 
 
-def test_a_dead_letter_names_the_error_and_where_it_was_raised_never_a_value(
+def test_a_fold_that_chokes_halts_naming_the_error_and_where_never_a_value(
     tmp_path: Path,
 ) -> None:
     from projections.event_log import EVENT_LOG
+    from projections.projection import FoldFailed
 
     projection = Projection(tmp_path / "views.duckdb", views=(EVENT_LOG, ChokesOnNames()))
     try:
@@ -447,12 +453,15 @@ def test_a_dead_letter_names_the_error_and_where_it_was_raised_never_a_value(
             headers={subjects.EVENT_TYPE: "onboarding.newcomer_arrived"},
             recorded_at=utc("2019-01-01T10:00:00"),
         )
-        assert projection.apply([record]).dead == 1
-        [(error,)] = projection.con.execute("select error from dead_letters").fetchall()
+        with pytest.raises(FoldFailed) as halted:
+            projection.apply([record])
+        letters = projection.con.execute("select count(*) from dead_letters").fetchone()
     finally:
         projection.close()
-    assert error.startswith("ConversionException at test_views.py:"), error
-    assert "apply" in error and "projection.py:" in error, error
+    error = halted.value.reason
+    assert letters == (0,) and projection.checkpoint == 0, "a fold's bug is no dead letter"
+    assert error.startswith("halted at seq 1 (onboarding.newcomer_arrived): ConversionException")
+    assert "test_views.py:" in error and "apply" in error and "projection.py:" in error, error
     assert "Alice" not in error and "Secret" not in error
     assert b"Alice" not in (tmp_path / "views.duckdb").read_bytes()
 

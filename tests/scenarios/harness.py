@@ -24,7 +24,7 @@ import msgspec
 from crew import subjects
 from crew.eventstore import InMemoryEventStore, NewEvent, Recorded
 from crew.personal import InMemoryVault
-from crew.shell import CommandShell
+from crew.shell import CommandMeta, CommandShell
 from projections.projection import Projection
 from projections.projector import apply_batch
 from projections.query import (
@@ -137,8 +137,11 @@ class House:
 
     async def send(self, command: msgspec.Struct, *, command_id: str | None = None) -> Reply:
         """Carry out a typed command, as `crew send` would, and let the house settle."""
-        tag = str(command.__struct_config__.tag)
-        return await self.deliver(tag, msgspec.json.encode(command), command_id=command_id)
+        context = str(command.__struct_config__.tag).split(".", 1)[0]
+        meta = CommandMeta(command_id=command_id or self._command_id(), actor="cli", source="cli")
+        reply = await self.shells[context].execute(command, meta)
+        await self.settle()
+        return reply
 
     async def deliver(
         self, command: str, body: bytes | Mapping[str, Any], *, command_id: str | None = None
@@ -147,7 +150,7 @@ class House:
         no typed command can say, such as bad input."""
         context, name = command.split(".", 1)
         headers = {
-            subjects.COMMAND_ID: command_id or f"command-{next(self._command_ids)}",
+            subjects.COMMAND_ID: command_id or self._command_id(),
             subjects.ACTOR: "cli",
             subjects.SOURCE: "cli",
         }
@@ -158,6 +161,9 @@ class House:
         )
         await self.settle()
         return reply
+
+    def _command_id(self) -> str:
+        return f"command-{next(self._command_ids)}"
 
     async def settle(self) -> None:
         """Let every follower react to what is new in the log (and to what their reactions

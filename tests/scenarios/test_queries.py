@@ -62,7 +62,7 @@ def test_a_runaway_query_is_stopped_at_the_time_limit_and_the_next_is_answered(
 ) -> None:
     monkeypatch.setenv("CREW_QUERY_TIMEOUT_S", "2")
     monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:4222")  # no house file needed
-    limit = settings.load().query_timeout_s  # what the query service is started with
+    limit = settings.load().projector.query_timeout_s  # what the query service is given
     house = House(tmp_path / "views.duckdb", query_timeout_s=limit)
     try:
         started = time.monotonic()

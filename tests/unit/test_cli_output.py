@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from house.cli import format_rows
+from house.subcommands.tables import format_rows
 
 NASTY = "ok\x1b]0;owned\x07\x1b[2J\rfake\nline\t\x9b31m\u202eevil"
 

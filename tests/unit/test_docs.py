@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from house.cli import cmd_views
 from house.contract import write_schemas
+from house.subcommands.reading import cmd_views
 from projections.projection import VIEWS, Projection
 
 ROOT = Path(__file__).resolve().parents[2]

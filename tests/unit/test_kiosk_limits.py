@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from services.kiosk.app import Bucket, House
+from crew import settings
+from services.kiosk.app import Bucket
 
 
 def test_a_kiosk_may_burst_then_is_slowed_then_refills_and_kiosks_are_counted_apart() -> None:
@@ -40,6 +41,7 @@ def test_a_flood_from_many_addresses_keeps_the_bucket_small_and_the_latest_ones(
 def test_a_rate_below_one_a_minute_stops_the_kiosk_at_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
     monkeypatch.setenv("CREW_KIOSK_GUESSES_PER_MINUTE", "0")  # would divide by zero later
-    with pytest.raises(SystemExit, match="CREW_KIOSK_GUESSES_PER_MINUTE"):
-        House("nats://127.0.0.1:1")
+    with pytest.raises(SystemExit, match=r"CREW_KIOSK_GUESSES_PER_MINUTE=0: .* at least 1"):
+        settings.load()

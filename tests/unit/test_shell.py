@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 from collections.abc import Sequence
 
 import msgspec
@@ -11,7 +12,9 @@ import pytest
 import structlog
 
 from crew.eventstore import ConcurrencyConflict, InMemoryEventStore, NewEvent, StoreUnavailable
-from crew.shell import MAX_ATTEMPTS, MAX_BODY_BYTES, CommandShell
+from crew.shell import MAX_ATTEMPTS, MAX_BODY_BYTES, CommandMeta, CommandShell
+from schemas import meals as m
+from schemas.common import Accepted, EventRef, Invalid, Refused, Unavailable
 from services.meals.decider import MEALS
 
 PLAN = b'{"meal_id":"m1","date":"2030-01-07","helper_slots":2}'
@@ -170,6 +173,30 @@ async def test_a_retry_queued_behind_another_command_gets_the_first_answer_not_a
     assert [r.headers["Crew-Causation-Id"] for r in store.log] == ["plan", "h", "w"]
 
 
+async def test_an_aggregates_lock_lasts_while_commands_hold_or_wait_for_it_and_no_longer(
+    planned: tuple[CommandShell, InMemoryEventStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shell, store = planned
+    gate, append = asyncio.Event(), store.append
+
+    async def held_up(*args: object) -> list[int]:
+        await gate.wait()
+        return await append(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "append", held_up)
+    helpers = [b'{"meal_id":"m1","crew_id":"%s","role":"helper"}' % who for who in (b"a", b"b")]
+    sent = [
+        asyncio.create_task(send(shell, "volunteer_to_cook", b, f"v{n}"))
+        for n, b in enumerate(helpers)
+    ]
+    await asyncio.sleep(0.01)  # the first appends (held up), the second waits for the lock
+    assert set(shell._locks) == {"m1"}
+    gate.set()
+    replies = await asyncio.gather(*sent)
+    assert [r["status"] for r in replies] == ["accepted", "accepted"]
+    assert not shell._locks, "an idle aggregate holds no lock"
+
+
 class LostAckStore(InMemoryEventStore):
     """The append lands, but the service never hears back: like a crash between append and reply."""
 
@@ -257,17 +284,15 @@ async def test_a_bug_in_a_decider_is_answered_and_logged_by_place_never_by_its_t
 
 
 def test_calendar_command_ids_fit_and_differ_per_hour_for_the_longest_series_ids() -> None:
-    import datetime as dt
-
     from services.rota import calendar
 
     assert calendar  # the id is made in advance(); check its shape through a fake shell
     seen: list[str] = []
 
     class Recorder:
-        async def handle(self, subject: str, headers: dict[str, str], body: bytes) -> bytes:
-            seen.append(headers["Crew-Command-Id"])
-            return b"{}"
+        async def execute(self, command: object, meta: CommandMeta) -> Accepted:
+            seen.append(meta.command_id)
+            return Accepted()
 
     long_id = "s" * 55
     for hour in (1, 2):
@@ -275,3 +300,87 @@ def test_calendar_command_ids_fit_and_differ_per_hour_for_the_longest_series_ids
             calendar.advance(Recorder(), [long_id], dt.datetime(2030, 1, 2, hour, tzinfo=dt.UTC))
         )  # type: ignore[arg-type]
     assert len(set(seen)) == 2 and all(len(i) <= 64 for i in seen)
+
+
+# The typed API: what callers in the same process use -----------------------------------------
+
+
+def meta(command_id: str) -> CommandMeta:
+    return CommandMeta(command_id=command_id, actor="anna", source="test")
+
+
+async def test_execute_answers_with_typed_replies() -> None:
+    store = InMemoryEventStore()
+    shell = CommandShell(MEALS, store)
+    plan = m.PlanMeal(meal_id="m1", date=dt.date(2030, 1, 7), helper_slots=1)
+
+    assert await shell.execute(plan, meta("plan")) == Accepted(
+        events=[EventRef(seq=1, type="meals.meal_planned")]
+    )
+    match await shell.execute(m.Withdraw(meal_id="m1", crew_id="zed"), meta("w1")):
+        case Refused(code="not_signed_up"):
+            pass
+        case other:
+            raise AssertionError(other)
+    assert [r.headers["Crew-Actor"] for r in store.log] == ["anna"]
+    assert store.log[0].headers["Crew-Source"] == "test"
+    assert store.log[0].headers["Crew-Correlation-Id"] == "plan"  # none given: the command id
+
+
+async def test_an_executed_retry_gets_the_same_typed_reply_and_appends_nothing() -> None:
+    store = InMemoryEventStore()
+    shell = CommandShell(MEALS, store)
+    await shell.execute(
+        m.PlanMeal(meal_id="m1", date=dt.date(2030, 1, 7), helper_slots=1), meta("p")
+    )
+    cook = m.VolunteerToCook(meal_id="m1", crew_id="anna", role="helper")
+    first = await shell.execute(cook, meta("c1"))
+    assert isinstance(first, Accepted) and len(first.events) == 1
+    assert await shell.execute(cook, meta("c1")) == first
+    assert await CommandShell(MEALS, store).execute(cook, meta("c1")) == first  # a fresh cache
+    assert len(store.log) == 2
+
+
+async def test_execute_checks_a_struct_as_the_wire_would_and_names_the_field() -> None:
+    store = InMemoryEventStore()
+    shell = CommandShell(MEALS, store)
+    # msgspec checks an id's pattern only when it decodes: a Struct made in code is not checked
+    bad_id = m.VolunteerToCook(meal_id="m.1", crew_id="anna", role="helper")
+    invalid = await shell.execute(bad_id, meta("c1"))
+    assert isinstance(invalid, Invalid) and [e.path for e in invalid.errors] == ["$.meal_id"]
+    bad_key = await shell.execute(m.CloseMeal(meal_id="m1"), meta("has space"))
+    assert isinstance(bad_key, Invalid)
+    assert bad_key.errors[0].path == "header:Crew-Command-Id"
+    alien = await shell.execute(FlyToTheMoon(), meta("f1"))
+    assert isinstance(alien, Invalid) and "unknown command" in alien.errors[0].message
+    assert store.log == []
+
+
+async def test_execute_and_handle_give_the_same_reply_for_the_same_command() -> None:
+    plan = m.PlanMeal(meal_id="m1", date=dt.date(2030, 1, 7), helper_slots=1)
+    typed = await CommandShell(MEALS, InMemoryEventStore()).execute(plan, meta("plan"))
+    raw = await CommandShell(MEALS, InMemoryEventStore()).handle(
+        "crew.cmd.meals.plan_meal", headers("plan"), PLAN
+    )
+    assert msgspec.json.encode(typed) == raw
+
+
+async def test_an_executed_command_the_store_cannot_take_is_unavailable() -> None:
+    shell = CommandShell(MEALS, EverConflictingStore())
+    reply = await shell.execute(
+        m.PlanMeal(meal_id="m1", date=dt.date(2030, 1, 7), helper_slots=1), meta("plan")
+    )
+    assert isinstance(reply, Unavailable) and "retry with the same command id" in reply.message
+
+
+def test_command_meta_reads_and_writes_the_headers_of_the_contract() -> None:
+    read = CommandMeta.of_headers(headers("c1"))
+    assert read == CommandMeta(command_id="c1", actor="anna", source="test")
+    assert read.headers() == headers("c1")
+    assert CommandMeta.of_headers({}) == CommandMeta(command_id="", actor="anonymous")
+    with_correlation = CommandMeta(command_id="c1", correlation_id="")
+    assert with_correlation.headers()["Crew-Correlation-Id"] == ""
+
+
+class FlyToTheMoon(msgspec.Struct, frozen=True):
+    """No context of the house knows this command."""

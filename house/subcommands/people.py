@@ -1,0 +1,170 @@
+"""What the house holds about one person: `crew forget`, `crew export`, `crew ical`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from typing import Any
+
+import msgspec
+
+from crew import settings
+from house import client
+from house.subcommands import (
+    EXIT_INVALID,
+    Subcommands,
+    reply_code,
+    with_house,
+)
+
+
+def kiosk_port() -> int:
+    """The running house's kiosk port (house.json), else the default."""
+    try:
+        house = json.loads((settings.home_from_env() / settings.HOUSE_FILE).read_text())
+        return int(house["http_port"])
+    except (OSError, ValueError, KeyError):
+        return 8080
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+
+    from projections.queries import MENTIONS
+    from schemas.common import ID_PATTERN
+
+    async def seen(nc: Any) -> bool:
+        """Whether any event names them (the views' copy of the log, a moment behind it)."""
+        [found] = await client.rows_of(nc, MENTIONS, args.crew_id)
+        return found.events > 0
+
+    async def work(nc: Any) -> int:
+        if not re.fullmatch(ID_PATTERN, args.crew_id):
+            print(f"crew forget: {args.crew_id!r} is not a crew id", file=sys.stderr)
+            return EXIT_INVALID
+        if not args.yes and not await seen(nc):
+            print(
+                f"crew forget: the house has never seen {args.crew_id}: no event names them. "
+                "Forgetting is for good: the id could never be used again. Check the id; "
+                "to forget it all the same, add --yes.",
+                file=sys.stderr,
+            )
+            return 1
+        body = msgspec.json.encode({"person_id": args.crew_id})
+        reply = await client.send(
+            nc, "onboarding.forget_person", body, actor=args.actor, source="cli"
+        )
+        code = reply_code(reply)
+        if code == 0:
+            print(
+                f"{args.crew_id} is forgotten: their key is destroyed; their contributions stay, "
+                "as 'forgotten crew member'."
+            )
+        else:
+            print(reply.decode())
+        return code
+
+    return asyncio.run(with_house(work))
+
+
+def add_forget(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "forget",
+        help="erase a person's personal data for good (GDPR erasure)",
+        description="Destroy the person's key, so no replay, view, export or rebuild "
+        "can read their name, contact details or notes again; their contributions "
+        "stay, as 'forgotten crew member'. This cannot be undone. An id that no event names "
+        "is refused unless --yes: forgetting it would block it for good.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument(
+        "--actor",
+        default=client.coordinator(),
+        help="who asks (default coordinator:<your login>)",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="forget an id no event names yet (otherwise refused: it would block the id for good)",
+    )
+    p.set_defaults(run=cmd_forget)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from house.access import export
+
+    async def work(nc: Any) -> int:
+        try:
+            document = await export(
+                nc,
+                args.crew_id,
+                lambda seen: print(
+                    f"\rexport: {seen:,} events read ...", end="", file=sys.stderr, flush=True
+                ),
+            )
+        except ValueError as exc:
+            print(f"crew export: {exc}", file=sys.stderr)
+            return 2
+        text = msgspec.json.format(msgspec.json.encode(document), indent=2).decode()
+        if args.out:  # personal data: for the person and whoever hands it over, nobody else
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when the file was there before, with other rights
+            with os.fdopen(fd, "w") as out:
+                out.write(text + "\n")
+            print(f"wrote {args.out} ({len(document['events'])} events)", file=sys.stderr)
+        else:
+            print(text)
+        return 0
+
+    return asyncio.run(with_house(work))
+
+
+def add_export(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "export",
+        help="everything the house holds about a person, as JSON (right of access)",
+        description="Personal data, every event that names the person, their "
+        "participation and contributions, readable JSON.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument(
+        "--out", help="write to this file (readable by its owner only) instead of standard output"
+    )
+    p.set_defaults(run=cmd_export)
+
+
+def cmd_ical(args: argparse.Namespace) -> int:
+    from services.kiosk import tokens
+
+    async def work(nc: Any) -> int:
+        if args.revoke:
+            gone = await tokens.revoke(nc, args.crew_id, tokens.ICAL_BUCKET)
+            print(f"{args.crew_id}: calendar feed {'revoked' if gone else 'did not exist'}")
+            return 0 if gone else 1
+        secret = await tokens.add(nc, args.crew_id, tokens.ICAL_BUCKET)
+        print(f"{args.crew_id}: subscribe to this calendar (asking again makes a new address):")
+        base = args.base_url or f"http://127.0.0.1:{kiosk_port()}"
+        print(f"{base.rstrip('/')}/ical/{args.crew_id}.ics?key={secret}")
+        return 0
+
+    return asyncio.run(with_house(work))
+
+
+def add_ical(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "ical",
+        help="give a person a calendar feed of their meals, cleaning parties and shifts",
+        description="Prints the feed's URL with a secret key (only its hash is kept). Asking again "
+        "rotates the key, so an old URL stops working; --revoke ends the feed.",
+    )
+    p.add_argument("crew_id")
+    p.add_argument(
+        "--base-url",
+        help="the kiosk's address as others reach it (default: this house's kiosk port on "
+        "127.0.0.1)",
+    )
+    p.add_argument("--revoke", action="store_true", help="end the feed")
+    p.set_defaults(run=cmd_ical)

@@ -1,0 +1,251 @@
+"""Named queries: what the kiosk board, the calendar feeds, `crew export` and `crew forget` read
+from the views, each with its parameters bound and its rows typed.
+
+A named query is sent to the query service like any other read-only query (the same guards
+apply), as SQL with a `$1` for each value and the values beside it: a crew id never becomes
+part of the text. Its select list is made from its row Struct's fields, so the columns asked
+for and the rows decoded cannot drift apart, and the rows encode in the order they were asked.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import msgspec
+
+from projections.query import Param, SqlRequest, SqlResult
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+@dataclass(frozen=True)
+class NamedQuery(Generic[R]):
+    """SQL with `$1`, `$2`, ... for `parameters`, whose answer decodes into `row`s."""
+
+    name: str
+    row: type[R]
+    sql: str
+    parameters: tuple[str, ...] = ()
+
+    def ask(self, *values: Param) -> SqlRequest:
+        """The request to send: this query with its values bound, in `parameters` order."""
+        if len(values) != len(self.parameters):
+            raise TypeError(f"{self.name} takes {', '.join(self.parameters) or 'no values'}")
+        return SqlRequest(sql=self.sql, params=list(values))
+
+    def rows(self, answer: SqlResult) -> list[R]:
+        """The answer's rows as `row` Structs (msgspec.ValidationError if one does not fit)."""
+        columns = answer.columns
+        return [
+            msgspec.convert(dict(zip(columns, row, strict=True)), self.row) for row in answer.rows
+        ]
+
+
+def select(row: type[msgspec.Struct], rest: str) -> str:
+    """`select <the row's fields, in order> <rest>`."""
+    names = ", ".join(f'"{name}"' for name in row.__struct_fields__)
+    return f"select {names} {rest}"
+
+
+def named(name: str, row: type[R], rest: str, *parameters: str) -> NamedQuery[R]:
+    return NamedQuery(name, row, select(row, rest), parameters)
+
+
+# The kiosk board: only what a passer-by may see.
+
+
+class MealOnBoard(msgspec.Struct, frozen=True, kw_only=True):
+    meal_id: str
+    date: datetime.date
+    time: str | None
+    head_cook: str | None
+    head_cook_name: str | None
+    helpers: list[str]
+    helper_names: list[str] | None
+    waitlist: list[str]
+    open_helper_slots: int
+    helper_slots: int
+    diners: int
+    seats: int | None
+    portions: int
+    status: str
+
+
+class Task(msgspec.Struct, frozen=True, kw_only=True):
+    task: str
+    capacity: int
+    people: list[str]
+    tentative: list[str]
+
+
+class CleaningPartyOnBoard(msgspec.Struct, frozen=True, kw_only=True):
+    occurrence_id: str
+    date: datetime.date
+    start_time: str
+    end_time: str
+    title: str
+    people: list[str]
+    people_names: list[str] | None
+    tasks: list[Task]
+    checked_in: list[str]
+
+
+class ShiftOnBoard(msgspec.Struct, frozen=True, kw_only=True):
+    occurrence_id: str
+    date: datetime.date
+    start_time: str
+    end_time: str
+    title: str
+    people: list[str]
+    people_names: list[str] | None
+    open_places: int | None
+
+
+class CrewOnBoard(msgspec.Struct, frozen=True, kw_only=True):
+    crew_id: str
+    display_name: str | None
+
+
+BOARD_MEALS = named(
+    "board_meals",
+    MealOnBoard,
+    "from meal_plan where date >= current_date and date < current_date + 7 "
+    "and status in ('open', 'closed') order by date, time",
+)
+BOARD_CLEANING_PARTY = named(
+    "board_cleaning_party",
+    CleaningPartyOnBoard,
+    "from rota where kind = 'cleaning_party' and status = 'scheduled' order by date limit 1",
+)
+BOARD_SHIFTS = named(
+    "board_shifts",
+    ShiftOnBoard,
+    "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 "
+    "order by date, start_time",
+)
+BOARD_CREW = named("board_crew", CrewOnBoard, "from crew where not forgotten order by display_name")
+
+
+# A person's calendar feed: what they cook or help with, and their cleaning parties and shifts.
+
+
+class CalendarMeal(msgspec.Struct, frozen=True, kw_only=True):
+    meal_id: str
+    date: datetime.date
+    time: str
+    head_cook: str | None
+
+
+class CalendarShift(msgspec.Struct, frozen=True, kw_only=True):
+    occurrence_id: str
+    date: datetime.date
+    start_time: str
+    end_time: str
+    title: str
+
+
+CALENDAR_MEALS = named(
+    "calendar_meals",
+    CalendarMeal,
+    "from meal_plan where date >= current_date - 1 and status in ('open', 'closed') "
+    "and (head_cook = $1 or list_contains(helpers, $1))",
+    "crew_id",
+)
+CALENDAR_ROTA = named(
+    "calendar_rota",
+    CalendarShift,
+    "from rota where status = 'scheduled' and list_contains(people, $1)",
+    "crew_id",
+)
+
+
+# `crew export`: a person's rows in participation and crew_contributions, every column of each
+# (a test holds these Structs to the views' columns: an export leaves nothing out).
+
+
+class Step(msgspec.Struct, frozen=True, kw_only=True):
+    status: str | None
+    role: str | None
+    at: datetime.datetime | None
+    seq: int | None
+
+
+class Participation(msgspec.Struct, frozen=True, kw_only=True):
+    crew_id: str
+    kind: str | None
+    occurrence_id: str | None
+    at: datetime.datetime | None
+    status: str | None
+    role: str | None
+    late: bool | None
+    checked_in_at: datetime.datetime | None
+    covered_for: str | None
+    history: list[Step] | None
+    series_id: str | None
+    updated_at: datetime.datetime | None
+    first_seq: int | None
+    last_seq: int | None
+
+
+class Contributions(msgspec.Struct, frozen=True, kw_only=True):
+    crew_id: str
+    display_name: str | None
+    meals_cooked: int
+    meals_helped: int
+    cleaning_parties: int
+    shifts: int
+    covered_for_others: int
+    conversations_hosted: int
+    buddy_for: int
+    contributions: int
+    window_months: int
+    contributions_in_window: int
+    meals_cooked_in_window: int
+    meals_helped_in_window: int
+    cleaning_parties_in_window: int
+    shifts_in_window: int
+    covered_for_others_in_window: int
+    conversations_hosted_in_window: int
+    buddy_for_in_window: int
+    first_contribution_at: datetime.datetime | None
+    last_contribution_at: datetime.datetime | None
+    days_since_last: int | None
+
+
+PERSON_PARTICIPATION = named(
+    "person_participation",
+    Participation,
+    'from participation where crew_id = $1 order by "at"',
+    "crew_id",
+)
+PERSON_CONTRIBUTIONS = named(
+    "person_contributions", Contributions, "from crew_contributions where crew_id = $1", "crew_id"
+)
+
+
+# `crew forget`: whether any event names the person (the views' copy of the log).
+
+# The fields of an event that name a person (besides the aggregate id in its subject).
+PERSON_FIELDS = (
+    "crew_id",
+    "newcomer_id",
+    "person_id",
+    "host_crew_id",
+    "buddy_crew_id",
+    "from_crew_id",
+)
+
+
+class Mentions(msgspec.Struct, frozen=True, kw_only=True):
+    events: int
+
+
+MENTIONS = NamedQuery(
+    "mentions",
+    Mentions,
+    "select count(*) as events from event_log where split_part(subject, '.', 4) = $1 or "
+    + " or ".join(f"payload->>'{field}' = $1" for field in PERSON_FIELDS),
+    ("crew_id",),
+)

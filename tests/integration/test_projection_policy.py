@@ -1,0 +1,292 @@
+"""What the projector does with an event it cannot use, in process on a real DuckDB file: an
+event that cannot be decoded is a dead letter and the views go on; a fold that raises halts the
+projector just before its event, says so in `crew status` and in an alert, and resumes once the
+fold is fixed, with views equal to a clean rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+import pytest
+import structlog
+
+from crew import subjects
+from crew.eventstore import Recorded
+from projections import projector as projector_module
+from projections.event_log import EVENT_LOG
+from projections.meal_plan import MEAL_PLAN
+from projections.meal_plan import fold as meal_fold
+from projections.people import DETAILS, NAMES, fold_name
+from projections.projection import VIEWS, FoldFailed, Projection
+from projections.projector import Projector
+from projections.view import Fact, KeyedFold, View
+from schemas import meals as m
+from schemas import onboarding as o
+
+AT = datetime.datetime(2030, 1, 7, 10, tzinfo=datetime.UTC)
+SECRET = "Alice Secret"
+TABLES = ("meal_plan_rows", "participation_rows", "crew_registry_rows", "event_log", "dead_letters")
+
+
+def recorded(seq: int, event: msgspec.Struct) -> Recorded:
+    tag = str(type(event).__struct_config__.tag)
+    aggregate = getattr(event, "meal_id", None) or getattr(event, "person_id", "x")
+    return Recorded(
+        seq=seq,
+        subject=subjects.event_subject(tag, aggregate),
+        data=msgspec.json.encode(event),
+        headers={subjects.EVENT_TYPE: tag, subjects.OCCURRED_AT: AT.isoformat()},
+        recorded_at=AT,
+    )
+
+
+def raw(seq: int, tag: str, data: bytes) -> Recorded:
+    return Recorded(seq, subjects.event_subject(tag, "m1"), data, {subjects.EVENT_TYPE: tag}, AT)
+
+
+def a_house() -> list[Recorded]:
+    """A meal with a head cook, a helper and diners, closed; and a crew member with a name."""
+    day = datetime.date(2030, 1, 8)
+    events: list[msgspec.Struct] = [
+        o.CrewMemberRegistered(person_id="anna", display_name=SECRET, registered_at=AT),
+        m.MealPlanned(meal_id="m1", date=day, time="17:30", helper_slots=2),
+        m.VolunteeredToCook(meal_id="m1", crew_id="anna", role="head_cook"),
+        m.VolunteeredToCook(meal_id="m1", crew_id="bo", role="helper"),
+        m.SignedUpToEat(meal_id="m1", crew_id="cy", portions=2),
+        m.MealClosed(meal_id="m1"),
+        m.SignedUpToEat(meal_id="m1", crew_id="di"),
+    ]
+    return [recorded(seq, event) for seq, event in enumerate(events, start=1)]
+
+
+class Bug:
+    """A fold with a bug in it, on the events of one type, until it is fixed."""
+
+    def __init__(self, fold: Any, on: type) -> None:
+        self.fold, self.on, self.fixed = fold, on, False
+
+    def __call__(self, row: Any, fact: Fact, key: str) -> Any:
+        if not self.fixed and isinstance(fact.event, self.on):
+            raise KeyError(f"no seat for {SECRET}")  # a message that quotes a value
+        return self.fold(row, fact, key)
+
+
+def with_bug(view: KeyedFold[Any], bug: Bug) -> tuple[View, ...]:
+    return tuple(dataclasses.replace(view, fold=bug) if v is view else v for v in VIEWS)
+
+
+def tables(projection: Projection) -> dict[str, list[tuple[Any, ...]]]:
+    con = projection.con
+    found = {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+    found["names"] = con.execute("select * from personal.people order by all").fetchall()
+    found["checkpoint"] = [(projection.checkpoint,)]
+    return found
+
+
+def clean_rebuild(path: Path, records: Sequence[Recorded]) -> dict[str, list[tuple[Any, ...]]]:
+    projection = Projection(path)
+    try:
+        projection.apply(records)
+        return tables(projection)
+    finally:
+        projection.close()
+
+
+def no_bus_projector(path: Path, projection: Projection) -> Projector:
+    """A projector that never reaches NATS: the batches are handed to it."""
+    projector = Projector(types.SimpleNamespace(jetstream=lambda: None), path)  # type: ignore[arg-type]
+    projector.projection = projection
+    return projector
+
+
+async def until(check: Any, seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+DEEP = b'{"type":"meals.withdrew","meal_id":"m1","x":' + b"[" * 60_000
+
+
+@pytest.mark.parametrize(
+    ("tag", "letter", "why"),
+    [
+        (
+            "meals.signed_up_to_eat",
+            b'{"type":"meals.signed_up_to_eat","meal_id":"m1"}',
+            "`crew_id`",
+        ),
+        ("meals.signed_up_to_eat", b"not json", "JSON"),
+        ("meals.withdrew", DEEP, "nested too deeply"),
+        ("meals.teleported", b"{}", "unknown event type"),
+    ],
+    ids=["not_todays_shape", "not_json", "too_deep", "unknown_type"],
+)
+def test_an_event_that_cannot_be_decoded_is_a_dead_letter_and_the_views_go_on(
+    tmp_path: Path, tag: str, letter: bytes, why: str
+) -> None:
+    house = a_house()
+    bad = raw(len(house) + 1, tag, letter)
+    later = recorded(len(house) + 2, m.SignedUpToEat(meal_id="m1", crew_id="ed"))
+    projection = Projection(tmp_path / "views.duckdb")
+    try:
+        applied = projection.apply([*house, bad, later])
+        letters = projection.con.execute("select seq, error from dead_letters").fetchall()
+        diners = projection.con.execute("select diners from meal_plan").fetchall()
+    finally:
+        projection.close()
+    assert applied.dead == 1 and projection.checkpoint == later.seq
+    [(seq, error)] = letters
+    assert seq == bad.seq and why in error, error
+    assert diners == [(3,)], "the events after it were folded (cy, di, ed)"
+
+
+def test_a_fold_that_raises_stops_the_file_just_before_its_event_with_nothing_half_applied(
+    tmp_path: Path,
+) -> None:
+    house = a_house()
+    bug = Bug(meal_fold, m.MealClosed)
+    projection = Projection(tmp_path / "views.duckdb", views=with_bug(MEAL_PLAN, bug))
+    try:
+        with pytest.raises(FoldFailed) as halted:
+            projection.apply(house)
+        checkpoint = projection.checkpoint
+        logged = projection.con.execute("select max(seq) from event_log").fetchone()
+        letters = projection.con.execute("select count(*) from dead_letters").fetchone()
+        meal = projection.con.execute("select diners, status from meal_plan").fetchall()
+    finally:
+        projection.close()
+    closed = house[5]
+    assert (halted.value.seq, halted.value.type) == (closed.seq, "meals.meal_closed")
+    assert checkpoint == closed.seq - 1 and logged == (closed.seq - 1,), "every view stops there"
+    assert letters == (0,), "a fold's bug is no dead letter"
+    assert meal == [(1, "open")]
+
+
+async def test_a_fold_that_raises_halts_the_projector_says_why_and_resumes_once_fixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projector_module, "RETRY_MAX_S", 0.05)
+    house = a_house()
+    bug = Bug(meal_fold, m.MealClosed)
+    projection = Projection(tmp_path / "views.duckdb", views=with_bug(MEAL_PLAN, bug))
+    projector = no_bus_projector(tmp_path / "views.duckdb", projection)
+    with structlog.testing.capture_logs() as lines:
+        applying = asyncio.create_task(projector._apply_until_done(house))
+        await until(lambda: projector.halted is not None)
+        await asyncio.sleep(0.2)  # it keeps trying, and says so once
+        status, checkpoint = projector.failing, projection.checkpoint
+        bug.fixed = True
+        await asyncio.wait_for(applying, 10)
+    assert status is not None and status.startswith(
+        "halted at seq 6 (meals.meal_closed): KeyError in view meal_plan at "
+    ), status
+    assert "fold" in status and "retrying" in status
+    assert checkpoint == 5, "nothing past the event"
+    [halted] = [line for line in lines if line["event"] == "projector_halted"]
+    assert halted["log_level"] == "error"
+    assert (halted["seq"], halted["type"], halted["view"], halted["error"]) == (
+        6,
+        "meals.meal_closed",
+        "meal_plan",
+        "KeyError",
+    )
+    assert [line["event"] for line in lines].count("projector_resumed") == 1
+    assert SECRET not in repr(lines) + status
+    assert projector.failing is None and projector.halted is None
+    resumed = tables(projection)
+    projection.close()
+    assert resumed == clean_rebuild(tmp_path / "clean.duckdb", house)
+
+
+@dataclasses.dataclass(frozen=True)
+class Seen:
+    """An in-memory view that keeps a row per event it folds: twice would show."""
+
+    name: str = "seen"
+    ddl: str = "create table if not exists personal.seen (seq bigint)"
+    where: str = "memory"
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        con.executemany("insert into personal.seen values (?)", [[f.seq] for f in facts])
+
+
+def test_after_a_halt_no_event_is_folded_twice_into_an_in_memory_view(tmp_path: Path) -> None:
+    house = a_house()
+    bug = Bug(meal_fold, m.MealClosed)
+    views = (*with_bug(MEAL_PLAN, bug), Seen())
+    projection = Projection(tmp_path / "views.duckdb", views=views)  # type: ignore[arg-type]
+    try:
+        for _ in range(3):  # tried again while the bug is there
+            with pytest.raises(FoldFailed):
+                projection.apply(house)
+        bug.fixed = True
+        projection.apply(house)
+        seen = projection.con.execute("select seq from personal.seen order by seq").fetchall()
+    finally:
+        projection.close()
+    assert seen == [(r.seq,) for r in house]
+
+
+@pytest.mark.parametrize("where", ["memory", "restricted"])
+def test_an_in_memory_fold_that_raises_halts_too_and_never_says_the_value(
+    tmp_path: Path, where: str
+) -> None:
+    view = NAMES if where == "memory" else DETAILS
+    bug = Bug(view.fold, o.CrewMemberRegistered)
+    projection = Projection(
+        tmp_path / "views.duckdb", views=(EVENT_LOG, dataclasses.replace(view, fold=bug))
+    )
+    try:
+        with pytest.raises(FoldFailed) as halted:
+            projection.apply(a_house())
+    finally:
+        projection.close()
+    assert projection.checkpoint == 0
+    assert halted.value.reason.startswith(
+        f"halted at seq 1 (onboarding.crew_member_registered): KeyError in view {view.name} at "
+    )
+    assert SECRET not in halted.value.reason
+
+
+async def test_a_refill_that_halts_at_the_start_is_tried_again_and_then_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-memory views are refilled from the log when the projector starts: a fold that
+    raises there halts it as well, and it resumes from the event that failed."""
+    monkeypatch.setattr(projector_module, "RETRY_MAX_S", 0.05)
+    house = a_house()
+    path = tmp_path / "views.duckdb"
+    clean_rebuild(path, house)  # the file has every event; the names are in memory only
+
+    async def the_log(nc: object, wanted: str) -> list[Recorded]:
+        return [r for r in house if r.type.startswith("onboarding.")]
+
+    monkeypatch.setattr(projector_module, "read_matching", the_log)
+    bug = Bug(fold_name, o.CrewMemberRegistered)
+    views = tuple(dataclasses.replace(NAMES, fold=bug) if v is NAMES else v for v in VIEWS)
+    projection = Projection(path, views=views)
+    projector = no_bus_projector(path, projection)
+    with structlog.testing.capture_logs() as lines:
+        await projector._restore_or_halt(projection)
+        status = projector.failing
+        retrying = asyncio.create_task(projector._apply_until_done([]))
+        await asyncio.sleep(0.2)
+        bug.fixed = True
+        await asyncio.wait_for(retrying, 10)
+    names = projection.con.execute("select person_id, display_name from personal.people")
+    found = names.fetchall()
+    projection.close()
+    assert status is not None and "seq 1 (onboarding.crew_member_registered)" in status
+    assert [line["event"] for line in lines].count("projector_halted") == 1
+    assert found == [("anna", SECRET)]

@@ -1,0 +1,222 @@
+"""The named queries (projections/queries.py) on a small house folded into a temporary DuckDB
+file, asked the way the query service answers them: through its guards, and over the wire as
+JSON. Rows come back typed, values are bound, never spliced into the text."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from crew import subjects
+from crew.eventstore import Recorded
+from projections import queries as q
+from projections.projection import Projection
+from projections.query import (
+    SqlError,
+    SqlRequest,
+    SqlResult,
+    answer_decoder,
+    encode_reply,
+    run_query,
+)
+from schemas import meals as m
+from schemas import onboarding as o
+from schemas import rota as r
+
+TODAY = datetime.date.today()
+AT = datetime.datetime(2020, 1, 6, 9, tzinfo=datetime.UTC)
+
+
+def day(n: int) -> datetime.date:
+    return TODAY + datetime.timedelta(days=n)
+
+
+def house_events() -> list[msgspec.Struct]:
+    def occurrence(occurrence_id: str, kind: str, n: int, **more: Any) -> r.OccurrenceScheduled:
+        return r.OccurrenceScheduled(
+            series_id="s",
+            occurrence_id=occurrence_id,
+            kind=kind,  # type: ignore[arg-type]
+            title=kind.replace("_", " "),
+            date=day(n),
+            start="10:00",
+            end="12:00",
+            **more,
+        )
+
+    return [
+        o.CrewMemberRegistered(person_id="anna", display_name="Anna Holm", registered_at=AT),
+        o.CrewMemberRegistered(person_id="bo", display_name="Bo", registered_at=AT),
+        m.MealPlanned(meal_id="m1", date=day(1), time="17:30", helper_slots=2),
+        m.VolunteeredToCook(meal_id="m1", crew_id="anna", role="head_cook"),
+        m.VolunteeredToCook(meal_id="m1", crew_id="bo", role="helper"),
+        m.SignedUpToEat(meal_id="m1", crew_id="cy", portions=2),
+        m.MealPlanned(meal_id="m2", date=day(10), time="18:00", helper_slots=1),  # not this week
+        m.MealPlanned(meal_id="m0", date=day(-3), time="18:00", helper_slots=1),  # past
+        m.VolunteeredToCook(meal_id="m0", crew_id="anna", role="head_cook"),
+        occurrence("c1", "cleaning_party", 2, tasks=[r.TaskSpec(task="kitchen", capacity=2)]),
+        r.JoinedCleaningParty(series_id="s", occurrence_id="c1", crew_id="anna"),
+        r.TookTask(series_id="s", occurrence_id="c1", crew_id="anna", task="kitchen"),
+        occurrence("sh1", "shift", 1, capacity=2),
+        r.SignedUpForShift(series_id="s", occurrence_id="sh1", crew_id="bo"),
+        occurrence("sh9", "shift", 9, capacity=2),  # past the board's three days
+    ]
+
+
+def recorded(seq: int, event: msgspec.Struct) -> Recorded:
+    tag = str(type(event).__struct_config__.tag)
+    aggregate = next(
+        getattr(event, f) for f in ("meal_id", "occurrence_id", "person_id") if hasattr(event, f)
+    )
+    return Recorded(
+        seq=seq,
+        subject=subjects.event_subject(tag, aggregate),
+        data=msgspec.json.encode(event),
+        headers={subjects.EVENT_TYPE: tag, subjects.OCCURRED_AT: AT.isoformat()},
+        recorded_at=AT,
+    )
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Projection]:
+    projection = Projection(Path(tmp_path_factory.mktemp("views")) / "views.duckdb")
+    applied = projection.apply([recorded(n, e) for n, e in enumerate(house_events(), start=1)])
+    assert applied.dead == 0
+    projection.lock_down()  # as the query service finds it
+    yield projection
+    projection.close()
+
+
+def answer(views: Projection, request: SqlRequest) -> SqlResult:
+    """As a caller gets it: run behind the guards, sent as JSON, decoded."""
+    reply = answer_decoder.decode(encode_reply(run_query(lambda: views.con, request, 10)))
+    assert isinstance(reply, SqlResult), reply
+    return reply
+
+
+def test_the_board_reads_this_weeks_meals_the_next_party_the_next_shifts_and_names(
+    views: Projection,
+) -> None:
+    [meal] = q.BOARD_MEALS.rows(answer(views, q.BOARD_MEALS.ask()))
+    [party] = q.BOARD_CLEANING_PARTY.rows(answer(views, q.BOARD_CLEANING_PARTY.ask()))
+    [shift] = q.BOARD_SHIFTS.rows(answer(views, q.BOARD_SHIFTS.ask()))
+    crew = q.BOARD_CREW.rows(answer(views, q.BOARD_CREW.ask()))
+    assert (meal.meal_id, meal.date, meal.head_cook_name, meal.helper_names) == (
+        "m1",
+        day(1),
+        "Anna Holm",
+        ["Bo"],
+    )
+    assert (meal.open_helper_slots, meal.diners, meal.portions) == (1, 1, 2)
+    assert party.tasks == [q.Task(task="kitchen", capacity=2, people=["anna"], tentative=[])]
+    assert (party.occurrence_id, party.people_names) == ("c1", ["Anna Holm"])
+    assert (shift.occurrence_id, shift.people, shift.open_places) == ("sh1", ["bo"], 1)
+    assert crew == [
+        q.CrewOnBoard(crew_id="anna", display_name="Anna Holm"),
+        q.CrewOnBoard(crew_id="bo", display_name="Bo"),
+    ]
+
+
+def test_a_calendar_holds_only_that_persons_upcoming_meals_and_shifts(views: Projection) -> None:
+    meals = q.CALENDAR_MEALS.rows(answer(views, q.CALENDAR_MEALS.ask("anna")))
+    rota = q.CALENDAR_ROTA.rows(answer(views, q.CALENDAR_ROTA.ask("bo")))
+    assert meals == [q.CalendarMeal(meal_id="m1", date=day(1), time="17:30", head_cook="anna")]
+    assert [s.occurrence_id for s in rota] == ["sh1"]
+    assert q.CALENDAR_ROTA.rows(answer(views, q.CALENDAR_ROTA.ask("cy"))) == []
+
+
+def test_an_export_reads_a_persons_participation_and_contributions(views: Projection) -> None:
+    rows = q.PERSON_PARTICIPATION.rows(answer(views, q.PERSON_PARTICIPATION.ask("anna")))
+    [counts] = q.PERSON_CONTRIBUTIONS.rows(answer(views, q.PERSON_CONTRIBUTIONS.ask("anna")))
+    assert sorted((p.kind, p.occurrence_id) for p in rows) == [
+        ("cleaning_party", "c1"),
+        ("meal_head_cook", "m0"),
+        ("meal_head_cook", "m1"),
+    ]
+    assert all(p.crew_id == "anna" and p.history for p in rows)
+    assert (counts.crew_id, counts.meals_cooked, counts.display_name) == ("anna", 1, "Anna Holm")
+
+
+@pytest.mark.parametrize(
+    ("query", "view"),
+    [(q.PERSON_PARTICIPATION, "participation"), (q.PERSON_CONTRIBUTIONS, "crew_contributions")],
+)
+def test_an_export_carries_every_column_of_its_view_in_order(
+    views: Projection, query: q.NamedQuery[Any], view: str
+) -> None:
+    columns = [row[0] for row in views.con.execute(f"describe {view}").fetchall()]
+    assert list(query.row.__struct_fields__) == columns
+
+
+@pytest.mark.parametrize(
+    ("query", "values"),
+    [
+        (q.BOARD_MEALS, ()),
+        (q.BOARD_CLEANING_PARTY, ()),
+        (q.BOARD_SHIFTS, ()),
+        (q.BOARD_CREW, ()),
+        (q.CALENDAR_MEALS, ("anna",)),
+        (q.CALENDAR_ROTA, ("bo",)),
+        (q.PERSON_PARTICIPATION, ("anna",)),
+        (q.PERSON_CONTRIBUTIONS, ("anna",)),
+    ],
+)
+def test_typed_rows_encode_to_the_json_the_rows_were_sent_as(
+    views: Projection, query: q.NamedQuery[Any], values: tuple[str, ...]
+) -> None:
+    """What the kiosk and `crew export` hand on is what the views answered, key for key."""
+    got = answer(views, query.ask(*values))
+    assert got.rows, "the house has rows for it"
+    as_sent = [dict(zip(got.columns, row, strict=True)) for row in got.rows]
+    assert msgspec.json.encode(query.rows(got)) == msgspec.json.encode(as_sent)
+
+
+def test_mentions_counts_the_events_that_name_a_person_by_subject_or_field(
+    views: Projection,
+) -> None:
+    def mentions(person: str) -> int:
+        [found] = q.MENTIONS.rows(answer(views, q.MENTIONS.ask(person)))
+        return found.events
+
+    assert mentions("cy") == 1  # signed up to eat: named in a field only
+    assert mentions("anna") == 5  # registered (by subject), cooked twice, party, task
+    assert mentions("nobody") == 0
+
+
+def test_a_value_is_bound_never_spliced_into_the_text(views: Projection) -> None:
+    sneaky = "anna' or '1'='1"
+    request = q.MENTIONS.ask(sneaky)
+    assert sneaky not in request.sql and request.params == [sneaky]
+    [found] = q.MENTIONS.rows(answer(views, request))
+    assert found.events == 0
+
+
+def test_a_named_query_asked_with_the_wrong_values_is_not_sent() -> None:
+    with pytest.raises(TypeError, match="crew_id"):
+        q.CALENDAR_MEALS.ask()
+    with pytest.raises(TypeError, match="no values"):
+        q.BOARD_CREW.ask("anna")
+
+
+def test_parameters_pass_the_same_guards_as_the_text(views: Projection) -> None:
+    def ask(sql: str, *params: Any) -> Any:
+        return run_query(lambda: views.con, SqlRequest(sql=sql, params=list(params)), 10)
+
+    assert ask("select count(*) from range(?)", 3).rows == [[3]]
+    assert ask("select ? as a, ? as b", "x", None).rows == [["x", None]]
+    refused = ask("select * from read_text(?)", str(views.path))
+    assert isinstance(refused, SqlError) and "read_text() is not answered" in refused.message
+    wrong = ask("select ?", 1, 2)
+    assert isinstance(wrong, SqlError), wrong
+    big = ask("select length(?)", "x" * 70_000)
+    assert isinstance(big, SqlError) and "at most 65,536 bytes" in big.message
+
+
+def test_a_request_without_parameters_is_as_before() -> None:
+    assert msgspec.json.decode(b'{"sql": "select 1"}', type=SqlRequest).params == []
+    assert msgspec.json.encode(SqlRequest(sql="select 1")).startswith(b'{"sql":"select 1"')
