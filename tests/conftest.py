@@ -39,13 +39,17 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
     await client.close()
 
 
-@pytest.fixture
-def crew_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for `crew` subprocesses run from this checkout's venv."""
+def crew_environment(home: Path) -> dict[str, str]:
+    """Environment for `crew` subprocesses run from this checkout's venv, in `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREW_")}
-    env["CREW_HOME"] = str(tmp_path / "home")
+    env["CREW_HOME"] = str(home)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@pytest.fixture
+def crew_env(tmp_path: Path) -> dict[str, str]:
+    return crew_environment(tmp_path / "home")
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from house.natsserver import NatsServer, free_port
 from house.runner import COMPONENTS, prepare_when_ready
 from projections.projector import stream_last_seq
 from tests.integration.test_projector import checkpoint_via_query, clean_rebuild, snapshot
+from tests.polling import eventually_async
 
 FINAL = {"accepted", "refused", "invalid"}
 TRANSIENT = (
@@ -308,11 +309,11 @@ async def views_match_a_rebuild(
     """Let the projector catch up with the log, stop it, and compare its file with a clean
     rebuild of the same log."""
     last = await stream_last_seq(nc)
-    for _ in range(600):
-        if await checkpoint_via_query(nc) >= last:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError(f"the projector never caught up with {last}")
+    await eventually_async(
+        lambda: checkpoint_via_query(nc),
+        until=lambda checkpoint: checkpoint >= last,
+        seconds=60,
+        what=f"the projector caught up with {last}",
+    )
     stop(projector)
     return snapshot(home / "views.duckdb") == await clean_rebuild(nc, scratch)

@@ -26,6 +26,7 @@ from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import KIOSK_MAY
 from tests.faults.harness import say
+from tests.polling import eventually_async
 
 USERS = ("meals", "rota", "onboarding", "projector", "query", "kiosk", "coordinator", "observer",
          "house", "nobody")  # fmt: skip
@@ -179,6 +180,8 @@ async def refusals(url: str, user: str, password: str, cells: list[tuple[str, st
                 )
                 await nc.publish(subject, b"{}", headers=headers)
         await nc.flush(timeout=5)
+        # The -ERRs of refused commands may come after the flush's PONG, and nothing marks the
+        # last one: a window for them to arrive, not a wait for something known to come.
         await asyncio.sleep(0.2)
     finally:
         await nc.close()
@@ -314,11 +317,9 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
         await observer.jetstream().subscribe(
             "crew.evt.onboarding.>", cb=follow, ordered_consumer=True
         )
-        for _ in range(50):
-            if got:
-                break
-            await asyncio.sleep(0.1)
-        assert got, "the observer follows the log with js.subscribe(..., ordered_consumer=True)"
+        await eventually_async(
+            lambda: got, what="the observer follows the log with js.subscribe(ordered_consumer)"
+        )
         for stream in ("KV_CREW_PERSONAL_KEYS", "KV_CREW_KIOSK_TOKENS", "KV_CREW_ICAL_TOKENS"):
             assert await ask(observer, f"$JS.API.DIRECT.GET.{stream}", b'{"seq":1}') is None
             assert await ask(observer, f"$JS.API.STREAM.MSG.GET.{stream}", b'{"seq":1}') is None
@@ -380,10 +381,7 @@ async def test_the_observer_cannot_change_a_follower_through_an_unnamed_create(
         )  # fmt: skip
         appended = [(await js.publish("crew.evt.rota.o1.occurrence_scheduled", b"{}")).seq]
         task = asyncio.create_task(follow.follow_in_order(meals, follower, react))
-        for _ in range(100):
-            if seen:
-                break
-            await asyncio.sleep(0.05)
+        await eventually_async(lambda: seen, every=0.05)
         for listing in ("NAMES", "LIST"):
             assert await ask(observer, f"$JS.API.CONSUMER.{listing}.CREW_EVENTS") is None
         names = msgspec.json.decode(
@@ -408,10 +406,7 @@ async def test_the_observer_cannot_change_a_follower_through_an_unnamed_create(
             )
             assert created is not None and b'"error"' not in created, "the hole NATS leaves"
         appended.append((await js.publish("crew.evt.rota.o2.occurrence_scheduled", b"{}")).seq)
-        for _ in range(100):
-            if len(seen) == 2:
-                break
-            await asyncio.sleep(0.05)
+        await eventually_async(lambda: len(seen) == 2, every=0.05)
         assert seen == appended, "the follower goes on"
         mine = await js.consumer_info("CREW_EVENTS", names[0])
         assert mine.config.filter_subject == "crew.evt.rota.>"
@@ -421,10 +416,7 @@ async def test_the_observer_cannot_change_a_follower_through_an_unnamed_create(
             await task
         appended.append((await js.publish("crew.evt.rota.o3.occurrence_scheduled", b"{}")).seq)
         task = asyncio.create_task(follow.follow_in_order(meals, follower, react))
-        for _ in range(100):
-            if len(seen) == 3:
-                break
-            await asyncio.sleep(0.05)
+        await eventually_async(lambda: len(seen) == 3, every=0.05)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -17,6 +17,7 @@ from house.natsserver import free_port
 from tests.conftest import start_house
 from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups
 from tests.integration.cli import eventually, send
+from tests.polling import eventually_async
 
 
 async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -> None:
@@ -25,8 +26,7 @@ async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -
         meal_ids = await plan_meals(nc, 20, tally)
 
         async def kill_the_leader() -> float:
-            while len(tally.accepted) < 20 + 300:
-                await asyncio.sleep(0.01)
+            await eventually_async(lambda: len(tally.accepted) >= 20 + 300, seconds=120, every=0.01)
             info = await nc.jetstream().stream_info(subjects.STREAM)
             assert info.cluster is not None
             leader = next(s for s in house.servers if s.name == info.cluster.leader)

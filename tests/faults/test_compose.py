@@ -4,13 +4,11 @@ a real nats-server runs deploy/nats.conf with exactly that environment."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,8 @@ from house import auth
 from house.deploy import NODES, ROUTE_PORT, ROUTE_USER, compose_env, nats_conf, route_host
 from house.natsserver import free_port
 from tests.faults.harness import say
+from tests.polling import eventually as poll
+from tests.polling import eventually_async
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS_NODES = set(NODES)
@@ -233,15 +233,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def varz() -> object:
         assert process.poll() is None, log.read_text()
-        try:
-            monitor(port, "/varz")  # /healthz waits for a JetStream quorum
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"no monitor on {port}: {log.read_text()}")
+        return monitor(port, "/varz")  # /healthz waits for a JetStream quorum
+
+    poll(varz, ignoring=(OSError,), seconds=20, what=f"a monitor on {port}")
 
 
 async def test_a_node_admits_plain_passwords_and_only_routes_with_the_route_password(
@@ -296,13 +292,14 @@ async def test_a_node_admits_plain_passwords_and_only_routes_with_the_route_pass
             peer = start([str(server_binary()), "-c", str(peer_conf)], dict(os.environ),
                          tmp_path / "peer.log")  # fmt: skip
             try:
-                deadline = time.monotonic() + (10 if credentials else 3)
-                while time.monotonic() < deadline:
-                    routes = int(monitor(http, "/routez")["num_routes"])
-                    if routes:
-                        return routes
-                    await asyncio.sleep(0.2)
-                return 0
+                try:
+                    return await eventually_async(
+                        lambda: int(monitor(http, "/routez")["num_routes"]),
+                        seconds=10 if credentials else 3,
+                        every=0.2,
+                    )
+                except AssertionError:
+                    return 0  # no route within the time a good one takes
             finally:
                 stop(peer)
 

@@ -16,6 +16,7 @@ from tests.faults.harness import (
     sign_ups,
     views_match_a_rebuild,
 )
+from tests.polling import eventually_async
 
 SIGN_UPS = 2_000
 
@@ -28,12 +29,13 @@ async def test_killing_nats_during_2000_sign_ups_loses_and_duplicates_nothing(
         meal_ids = await plan_meals(nc, 40, tally)
 
         async def kill_when_busy() -> None:
-            while len(tally.accepted) < 40 + 300:  # well into the sign-ups
-                await asyncio.sleep(0.01)
+            await eventually_async(  # well into the sign-ups
+                lambda: len(tally.accepted) >= 40 + 300, seconds=120, every=0.01
+            )
             killed_at = len(tally.accepted) - 40
             house.server.kill()
             say(f"nats-server killed (SIGKILL) after {killed_at} accepted sign-ups")
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.5)  # how long the outage lasts
             house.server.start()
             say("nats-server restarted on the same store")
 

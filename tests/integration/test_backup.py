@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from pathlib import Path
 
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
 from tests.integration.test_onboarding_house import key_of, stored_in
+from tests.polling import eventually as poll
 
 House = tuple[dict[str, str], subprocess.Popen[bytes]]
 VIEWS = (
@@ -44,10 +44,12 @@ def test_a_backup_restores_into_a_new_house_with_the_same_log_and_views(
         # the positions came back without their holders, the old house's instances: the new
         # ones follow at once, not after the lease of the old ones ran out (15 s)
         meals_log = Path(restored_env["CREW_HOME"]) / "logs" / "meals.log"
-        deadline = time.monotonic() + 8
-        while "follower_started" not in (meals_log.read_text() if meals_log.exists() else ""):
-            assert time.monotonic() < deadline, "the restored follower waited for a lease"
-            time.sleep(0.2)
+        poll(
+            lambda: "follower_started" in (meals_log.read_text() if meals_log.exists() else ""),
+            seconds=8,
+            every=0.2,
+            what="the restored follower started without waiting for a lease",
+        )
         for query, rows in before.items():
             eventually(env2, query, rows)
         assert "Bo Berg" not in str(sql(env2, "select * from crew"))  # still forgotten
@@ -74,10 +76,11 @@ def test_a_person_forgotten_after_a_backup_stays_forgotten_in_a_house_restored_f
     ledger = tmp_path / "backups" / "forgotten-ids"
 
     crew(env, "forget", "zq")  # after the backup: the running house writes it down beside it
-    deadline = time.monotonic() + 15
-    while "zq" not in (ledger.read_text() if ledger.exists() else ""):
-        assert time.monotonic() < deadline, "the ledger beside the backups never learnt zq"
-        time.sleep(0.2)
+    poll(
+        lambda: "zq" in (ledger.read_text() if ledger.exists() else ""),
+        every=0.2,
+        what="the ledger beside the backups learnt zq",
+    )
     assert ledger.read_text().split() == ["zq"] and oct(ledger.stat().st_mode & 0o777) == "0o600"
     given = tmp_path / "also-forgotten"  # another ledger, say from a second backup place
     given.write_text("bo\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -28,6 +28,7 @@ from schemas import rota as r
 from schemas.common import Accepted, Reply
 from services.meals import follows_rota
 from services.meals.decider import MEALS
+from tests.polling import eventually_async
 
 FOLLOWER = Follower("meals-follows-rota", "a test follower", ["crew.evt.rota.*.wanted"])
 
@@ -60,12 +61,17 @@ async def following(
             await task
 
 
-async def until(check: object, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if callable(check) and check():
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("timed out")
+async def until(check: Callable[[], bool], timeout: float = 10) -> None:
+    await eventually_async(check, seconds=timeout, every=0.05)
+
+
+# Until the follower has made its key (and the bucket), there is no position to read yet.
+NO_POSITION_YET = (nats.js.errors.BucketNotFoundError, nats.js.errors.KeyNotFoundError)
+
+
+async def revision(nc: NATS, key: str = FOLLOWER.name) -> int:
+    entry = await (await nc.jetstream().key_value(follow.BUCKET)).get(key)
+    return int(entry.revision or 0)
 
 
 async def test_a_follower_goes_on_after_its_position_and_only_with_its_filter(nc: NATS) -> None:
@@ -79,7 +85,8 @@ async def test_a_follower_goes_on_after_its_position_and_only_with_its_filter(nc
     more = await append(nc, 2)
     async with following(nc, seen):
         await until(lambda: len(seen) == 5)
-        await asyncio.sleep(0.3)
+        # once the position is past the last event, each one was handled before it moved on
+        await eventually_async(lambda: position(nc), until=lambda p: p.seq == more[-1])
     assert seen == wanted + more, "nothing handled twice, nothing skipped"
 
 
@@ -114,7 +121,10 @@ async def test_two_instances_one_follows_and_the_other_takes_over_when_it_is_gon
     async with following(nc, one, "one"):
         await until(lambda: len(one) == 3)
         async with following(nc, two, "two"):
-            await asyncio.sleep(1.5)  # one renews its lease meanwhile: two waits
+            # one renews its lease meanwhile, more often than two would wait for it: two waits
+            renewals = int(follow.LEASE_S / follow.RENEW_S) + 2
+            since = await revision(nc)
+            await eventually_async(lambda: revision(nc), until=lambda r: r >= since + renewals)
             assert two == []
             assert (await position(nc)).holder == "one"
 
@@ -136,15 +146,25 @@ async def test_an_instance_whose_key_was_taken_over_stops_handling(
 ) -> None:
     monkeypatch.setattr(follow, "RENEW_S", 0.2)
     seen: list[int] = []
+    lost = asyncio.Event()
+    real_warning = follow.log.warning
+
+    def warning(event: str, **fields: object) -> None:
+        if event == "follower_lease_lost":
+            lost.set()
+        real_warning(event, **fields)
+
+    monkeypatch.setattr(follow.log, "warning", warning)
     async with following(nc, seen, "one"):
-        await asyncio.sleep(0.5)
+        await eventually_async(
+            lambda: position(nc), until=lambda p: p.holder == "one", ignoring=NO_POSITION_YET
+        )
         kv = await nc.jetstream().key_value(follow.BUCKET)
         entry = await kv.get(FOLLOWER.name)
-        assert msgspec.json.decode(entry.value or b"", type=Position).holder == "one"
         await kv.update(FOLLOWER.name, b'{"seq":0,"holder":"two"}', last=entry.revision)
-        await asyncio.sleep(0.6)  # one's renewal fails: it stops and waits for the key
+        await asyncio.wait_for(lost.wait(), 10)  # one's renewal fails: it stops, waits for the key
         await append(nc, 2)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(follow.RENEW_S * 3)  # time enough to handle them, were it following
         assert seen == [], "the instance that lost the key handles nothing"
         assert (await position(nc)).holder == "two"
 
@@ -201,7 +221,12 @@ async def test_a_position_past_the_end_of_the_log_starts_at_its_end(nc: NATS) ->
     await append(nc, 2, kind="other")
     seen: list[int] = []
     async with following(nc, seen):
-        await asyncio.sleep(0.5)
+        # the follower has started, at the log's end: the next event is one for it
+        await eventually_async(
+            lambda: position(nc),
+            until=lambda p: p.seq == 2 and p.holder != "",
+            ignoring=NO_POSITION_YET,
+        )
         new = await append(nc, 1)
         await until(lambda: len(seen) == 1)
     assert seen == new
@@ -247,7 +272,7 @@ async def test_a_rota_event_handled_again_after_a_crash_changes_nothing_in_meals
         else:
             for task in shell._keeping:  # the process died before the bucket had it
                 task.cancel()
-            await asyncio.sleep(0.1)
+            await asyncio.gather(*shell._keeping, return_exceptions=True)
             if not replies:
                 assert await shell.store.outcome(f"rota-{ack.seq}") is None
         replies.append(answers)
@@ -270,11 +295,11 @@ async def test_a_follower_goes_on_from_its_position_after_nats_restarts(
         nats_server.kill()
         nats_server.start()
         await until(lambda: nc.is_connected, timeout=20)
-        for _ in range(50):  # JetStream takes a moment to come back
-            with contextlib.suppress(nats.errors.Error):
-                await nc.jetstream(timeout=1).stream_info(subjects.STREAM)
-                break
-            await asyncio.sleep(0.2)
+        await eventually_async(  # JetStream takes a moment to come back
+            lambda: nc.jetstream(timeout=1).stream_info(subjects.STREAM),
+            ignoring=(nats.errors.Error,),
+            every=0.2,
+        )
         second = await append(nc, 2)
         await until(lambda: len(seen) == 4, timeout=30)
     assert seen == first + second

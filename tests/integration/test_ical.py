@@ -57,6 +57,9 @@ def test_the_feed_lists_the_meals_cleaning_parties_and_shifts_a_person_is_in(
     accepted(send(env, "rota.schedule_series", SHIFT))
     accepted(send(env, "meals.plan_meal", {"meal_id": "cal", "date": "2030-01-09", "helper_slots": 2}))  # fmt: skip
     accepted(send(env, "meals.volunteer_to_cook", {"meal_id": "cal", "crew_id": "anna", "role": "helper"}))  # fmt: skip
+    accepted(send(env, "meals.plan_meal", {"meal_id": "cook", "date": "2030-01-07", "helper_slots": 2}))  # fmt: skip
+    cook = {"meal_id": "cook", "crew_id": "anna", "role": "head_cook"}
+    accepted(send(env, "meals.volunteer_to_cook", cook))
     for occurrence in ("cleaning-20300110", "cleaning-20300117"):
         body = {"occurrence_id": occurrence, "crew_id": "anna", "at": AT}
         accepted(send(env, "rota.join_cleaning_party", body))
@@ -76,11 +79,19 @@ def test_the_feed_lists_the_meals_cleaning_parties_and_shifts_a_person_is_in(
             {"occurrence_id": "cleaning-20300110", "status": "scheduled"},
         ],
     )
-    eventually(env, "select helpers from meal_plan where meal_id = 'cal'", [{"helpers": ["anna"]}])
+    eventually(
+        env,
+        "select meal_id, head_cook, helpers from meal_plan order by meal_id",
+        [
+            {"meal_id": "cal", "head_cook": None, "helpers": ["anna"]},
+            {"meal_id": "cook", "head_cook": "anna", "helpers": []},
+        ],
+    )
     # In January the house (Europe/Copenhagen) is one hour ahead of UTC.
     assert events_in(feed_url(env, "anna")) == [
         ("Bar shift", utc("2030-01-12T19:00:00"), utc("2030-01-12T22:00:00")),
         ("Cleaning party", utc("2030-01-10T16:00:00"), utc("2030-01-10T18:00:00")),
+        ("Joint meal: head cook", utc("2030-01-07T16:30:00"), utc("2030-01-07T18:30:00")),
         ("Joint meal: helper", utc("2030-01-09T16:30:00"), utc("2030-01-09T18:30:00")),
     ]
     assert events_in(feed_url(env, "bo")) == [
@@ -92,6 +103,7 @@ def test_a_feed_key_rotates_and_a_revoked_feed_is_gone(house: House) -> None:
     env, _ = house
     first = feed_url(env, "anna")
     assert httpx.get(first, timeout=20).status_code == 200
+    assert httpx.get(first.replace("key=", "key=x"), timeout=20).status_code == 404
     second = feed_url(env, "anna")  # asking again rotates the key
     assert second != first
     assert httpx.get(first, timeout=20).status_code == 404, "the old address stops working"

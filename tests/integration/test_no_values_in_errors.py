@@ -21,6 +21,7 @@ from projections.event_log import EVENT_LOG
 from projections.projection import FoldFailed, Projection
 from projections.projector import Projector
 from schemas import onboarding as o
+from tests.polling import eventually_async
 
 SECRET = "Alice Secret"
 AT = datetime.datetime(2019, 1, 1, 10, tzinfo=datetime.UTC)
@@ -92,10 +93,7 @@ def test_a_failing_batch_shows_in_status_by_type_and_place_never_its_message(
     async def until_failing() -> str | None:
         retrying = asyncio.create_task(projector._apply_until_done([]))
         try:
-            for _ in range(100):
-                if projector.failing:
-                    break
-                await asyncio.sleep(0.01)
+            await eventually_async(lambda: projector.failing, every=0.01)
         finally:
             retrying.cancel()
             await asyncio.gather(retrying, return_exceptions=True)

@@ -1,4 +1,6 @@
-"""Onboarding and erasure on a running house, through the `crew` command only."""
+"""Onboarding and erasure in a running house: forgetting end to end (files, log, exports,
+rebuilds), importing members through `crew import-crew`, and the personal-data vault on a real
+nats-server. (What forgetting leaves in the views is in tests/scenarios/test_onboarding.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import msgspec
@@ -27,19 +28,20 @@ from house import client
 from house.natsserver import NatsServer
 from schemas import meals as m
 from tests.conftest import start_house
-from tests.integration.cli import crew, eventually, send, sql
-from tests.integration.test_rota_house import PARTY as ROTA_PARTY
+from tests.integration.cli import connected, crew, eventually, send, send_over, sql, sql_over
+from tests.polling import eventually as poll
+from tests.scenarios.test_onboarding import (
+    COUNTS,
+    FORGOTTEN,
+    LEAKS,
+    NAME,
+    NAMES_SHOWN,
+    SECRETS,
+    a_newcomers_way_in,
+)
 
 Env = dict[str, str]
 House = tuple[Env, subprocess.Popen[str]]
-NAME = "Zebulon Quixtwhistle"
-
-
-def sql_restricted(env: Env, query: str) -> list[dict]:
-    rows: list[dict] = json.loads(
-        crew(env, "sql", "--restricted", "--format", "json", query).stdout
-    )
-    return rows
 
 
 def accepted(reply: dict) -> list[str]:
@@ -47,200 +49,37 @@ def accepted(reply: dict) -> list[str]:
     return [e["type"] for e in reply["events"]]
 
 
-def test_a_welcomed_newcomer_can_cook_and_a_redirected_one_shows_where_they_went(
-    house: House,
-) -> None:
-    env, _ = house
-    accepted(
-        send(env, "onboarding.register_crew_member", {"crew_id": "anna", "display_name": "Anna"})
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.register_newcomer",
-            {
-                "newcomer_id": "nora",
-                "display_name": "Nora",
-                "brought_by": "the meal",
-                "interests": ["cooking"],
-            },
-        )
-    )
-    refused = send(env, "onboarding.onboard_newcomer", {"newcomer_id": "nora"})
-    assert (refused["status"], refused["code"]) == ("refused", "no_conversation_yet")
-    accepted(
-        send(
-            env,
-            "onboarding.schedule_conversation",
-            {"newcomer_id": "nora", "host_crew_id": "anna", "when": "2030-01-07T16:00:00+01:00"},
-        )
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.record_conversation",
-            {"newcomer_id": "nora", "host_crew_id": "anna", "notes": "wants to cook on Mondays"},
-        )
-    )
-    assert accepted(
-        send(env, "onboarding.onboard_newcomer", {"newcomer_id": "nora", "buddy_crew_id": "anna"})
-    ) == [
-        "onboarding.newcomer_onboarded",
-        "onboarding.buddy_assigned",
-    ]
-    again = send(env, "onboarding.onboard_newcomer", {"newcomer_id": "nora"})
-    assert again["code"] == "already_onboarded"
-    accepted(
-        send(env, "meals.plan_meal", {"meal_id": "mon", "date": "2030-01-07", "helper_slots": 2})
-    )
-    accepted(
-        send(
-            env,
-            "meals.volunteer_to_cook",
-            {"meal_id": "mon", "crew_id": "nora", "role": "head_cook"},
-        )
-    )
-    eventually(
-        env,
-        "select head_cook, head_cook_name from meal_plan",
-        [{"head_cook": "nora", "head_cook_name": "Nora"}],
-    )
-    eventually(
-        env,
-        "select crew_id, display_name, joined_via, buddy_crew_id from crew order by crew_id",
-        [
-            {
-                "crew_id": "anna",
-                "display_name": "Anna",
-                "joined_via": "registered",
-                "buddy_crew_id": None,
-            },
-            {
-                "crew_id": "nora",
-                "display_name": "Nora",
-                "joined_via": "onboarding",
-                "buddy_crew_id": "anna",
-            },
-        ],
-    )
-    accepted(
-        send(env, "onboarding.register_newcomer", {"newcomer_id": "otto", "display_name": "Otto"})
-    )
-    accepted(
-        send(env, "onboarding.record_conversation", {"newcomer_id": "otto", "host_crew_id": "anna"})
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.redirect_newcomer",
-            {"newcomer_id": "otto", "to": "the climbing club", "why": "looking for sport"},
-        )
-    )
-    eventually(
-        env,
-        "select newcomer_id, outcome, redirected_to, conversation_host from onboarding_funnel "
-        "order by newcomer_id",
-        [
-            {
-                "newcomer_id": "nora",
-                "outcome": "onboarded",
-                "redirected_to": None,
-                "conversation_host": "anna",
-            },
-            {
-                "newcomer_id": "otto",
-                "outcome": "redirected",
-                "redirected_to": "the climbing club",
-                "conversation_host": "anna",
-            },
-        ],
-    )
-    eventually(
-        env,
-        "select kind, occurrence_id, status from participation where crew_id = 'anna' "
-        "order by kind, occurrence_id",
-        [
-            {"kind": "buddy", "occurrence_id": "nora", "status": "buddy"},
-            {"kind": "conversation_host", "occurrence_id": "nora", "status": "hosted"},
-            {"kind": "conversation_host", "occurrence_id": "otto", "status": "hosted"},
-        ],
-    )
-    eventually(
-        env,
-        "select conversations_hosted, buddy_for from crew_contributions where crew_id = 'anna'",
-        [{"conversations_hosted": 2, "buddy_for": 1}],
-    )
-    notes = json.loads(
-        crew(
-            env,
-            "sql",
-            "--restricted",
-            "--format",
-            "json",
-            "select person_id, conversations[1].notes as notes from conversation_notes "
-            "order by person_id",
-        ).stdout
-    )
-    assert notes[0] == {"person_id": "nora", "notes": "wants to cook on Mondays"}
-    everyday = crew(env, "sql", "select * from conversation_notes", check=False)
-    assert everyday.returncode == 1 and "conversation_notes" in everyday.stderr
-    # Redirected is redirected: crew only by coming back as a new arrival.
-    direct = send(env, "onboarding.register_crew_member", {"crew_id": "otto", "display_name": "O"})
-    assert (direct["status"], direct["code"]) == ("refused", "already_redirected")
-    # An id the house never saw is not forgotten (and so blocked for good) by a slip.
-    typo = crew(env, "forget", "nroa", check=False)
-    assert typo.returncode == 1 and "never seen nroa" in typo.stderr
-    forgotten = "select count(*) as n from event_log where type = 'onboarding.person_forgotten'"
-    assert sql(env, forgotten) == [{"n": 0}]
+async def the_way_in(env: Env) -> None:
+    async with connected(env) as nc:
+        for command in a_newcomers_way_in():
+            body = msgspec.to_builtins(command)
+            accepted(await send_over(nc, body.pop("type"), body))
 
 
-# Every personal thing the person typed or was told about them, each findable on its own.
-SECRETS = {
-    "display_name": NAME,
-    "contact": "zq@example.org",
-    "brought_by": "Plumtreeaunt",
-    "interest": "Marzipanmaking",
-    "notes": "Gloxiniatalk",
-    "diet_note": "Vermilionbeans",
-    "withdraw_reason": "Sneezewortcold",
-    "redirected_to": "Quagmirecollective",  # where a newcomer, zr, was pointed
-}
-LEAKS = [s.encode() for s in SECRETS.values()] + [b"Quixtwhistle"]
-FORGOTTEN = "forgotten crew member"
-PARTY = {**ROTA_PARTY, "weeks_ahead": 1, "tasks": [{"task": "kitchen", "capacity": 2}]}
-NAMES_SHOWN = (
-    "select (select display_name from crew where crew_id = 'zq') as crew, "
-    "(select helper_names from meal_plan where meal_id = 'tue') as meal_helpers, "
-    "(select people_names from rota where occurrence_id = 'cleaning-20300110') as party, "
-    "(select display_name from crew_contributions where crew_id = 'zq') as contributions"
-)
-COUNTS = (
-    "select * exclude (display_name, days_since_last) from crew_contributions "
-    "where crew_id in ('zq', 'anna') order by crew_id"
-)
+async def every_table(env: Env) -> dict[str, bytes]:
+    """Every table and view either query path answers (as information_schema lists them)."""
+    found: dict[str, bytes] = {}
+    async with connected(env) as nc:
+        for restricted in (False, True):
+            listing = (
+                "select table_catalog, table_schema, table_name from information_schema.tables"
+            )
+            tables = await sql_over(nc, listing, restricted)
+            assert len(tables) >= (2 if restricted else 20), tables
+            for t in tables:
+                name = f"{t['table_catalog']}.{t['table_schema']}.{t['table_name']}"
+                rows = await sql_over(nc, f"select * from {name}", restricted)
+                found[f"sql {'--restricted ' if restricted else ''}{name}"] = msgspec.json.encode(
+                    rows
+                )
+    return found
 
 
 def everything_readable(env: Env) -> dict[str, bytes]:
-    """Every table and view either `crew sql` can reach (as information_schema lists them),
-    the log as `crew events` prints it (text and JSON), and every file of the house: the DuckDB
-    file, its WAL and snapshot, the NATS store, the logs."""
-    found: dict[str, bytes] = {}
-    for flags in ([], ["--restricted"]):
-        tables = json.loads(
-            crew(
-                env,
-                "sql",
-                *flags,
-                "--format",
-                "json",
-                "select table_catalog, table_schema, table_name from information_schema.tables",
-            ).stdout
-        )
-        assert len(tables) >= (2 if flags else 20), tables
-        for t in tables:
-            name = f"{t['table_catalog']}.{t['table_schema']}.{t['table_name']}"
-            rows = crew(env, "sql", *flags, "--format", "csv", f"select * from {name}").stdout
-            found[f"sql {' '.join(flags)} {name}"] = rows.encode()
+    """Every table and view the query service answers, the log as `crew events` prints it
+    (text and JSON), and every file of the house: the DuckDB file, its WAL and snapshot, the
+    NATS store, the logs."""
+    found = asyncio.run(every_table(env))
     found["crew events"] = crew(env, "events").stdout.encode()
     found["crew events --format json"] = crew(env, "events", "--format", "json").stdout.encode()
     for path in Path(env["CREW_HOME"]).rglob("*"):
@@ -256,109 +95,16 @@ def assert_nowhere(env: Env) -> None:
             assert secret not in content, f"{secret!r} in {where}"
 
 
-def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_counts_stay(
+def test_a_forgotten_person_is_in_no_file_no_log_no_export_and_no_rebuild_but_counts_stay(
     house: House, tmp_path: Path
 ) -> None:
     env, _ = house
-    # A newcomer's whole way in: arrival, the conversation, the welcome, then contributions.
-    accepted(
-        send(env, "onboarding.register_crew_member", {"crew_id": "anna", "display_name": "Anna"})
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.register_newcomer",
-            {
-                "newcomer_id": "zq",
-                "display_name": NAME,
-                "brought_by": SECRETS["brought_by"],
-                "interests": [SECRETS["interest"]],
-                "contact": SECRETS["contact"],
-            },
-        )
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.schedule_conversation",
-            {"newcomer_id": "zq", "host_crew_id": "anna", "when": "2030-01-07T16:00:00+01:00"},
-        )
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.record_conversation",
-            {"newcomer_id": "zq", "host_crew_id": "anna", "notes": SECRETS["notes"]},
-        )
-    )
-    accepted(
-        send(env, "onboarding.onboard_newcomer", {"newcomer_id": "zq", "buddy_crew_id": "anna"})
-    )
-    accepted(send(env, "onboarding.register_newcomer", {"newcomer_id": "zr", "display_name": "R"}))
-    accepted(
-        send(env, "onboarding.record_conversation", {"newcomer_id": "zr", "host_crew_id": "anna"})
-    )
-    accepted(
-        send(
-            env,
-            "onboarding.redirect_newcomer",
-            {"newcomer_id": "zr", "to": SECRETS["redirected_to"]},
-        )
-    )
-    for meal, date in (("tue", "2030-01-08"), ("wed", "2030-01-09")):
-        accepted(send(env, "meals.plan_meal", {"meal_id": meal, "date": date, "helper_slots": 2}))
-        accepted(
-            send(
-                env, "meals.volunteer_to_cook", {"meal_id": meal, "crew_id": "zq", "role": "helper"}
-            )
-        )
-    accepted(
-        send(
-            env,
-            "meals.volunteer_to_cook",
-            {"meal_id": "tue", "crew_id": "anna", "role": "head_cook"},
-        )
-    )
-    accepted(
-        send(
-            env,
-            "meals.withdraw",
-            {"meal_id": "wed", "crew_id": "zq", "reason": SECRETS["withdraw_reason"]},
-        )
-    )
-    accepted(
-        send(
-            env,
-            "meals.sign_up_to_eat",
-            {"meal_id": "tue", "crew_id": "zq", "diet_note": SECRETS["diet_note"]},
-        )
-    )
-    accepted(send(env, "rota.schedule_series", PARTY))
-    eventually(
-        env, "select count(*) as n from rota where occurrence_id = 'cleaning-20300110'", [{"n": 1}]
-    )
-    accepted(
-        send(
-            env,
-            "rota.join_cleaning_party",
-            {"occurrence_id": "cleaning-20300110", "crew_id": "zq", "at": PARTY["at"]},
-        )
-    )
-
-    # Before: the name is where everyday views show names, the rest only where it belongs.
+    asyncio.run(the_way_in(env))
     eventually(
         env,
         NAMES_SHOWN,
         [{"crew": NAME, "meal_helpers": [NAME], "party": [NAME], "contributions": NAME}],
     )
-    details = sql_restricted(env, "select * from people_details where person_id = 'zq'")
-    assert details[0]["contact"] == SECRETS["contact"]
-    assert details[0]["brought_by"] == SECRETS["brought_by"]
-    assert details[0]["interests"] == [SECRETS["interest"]]
-    notes = sql_restricted(
-        env, "select conversations[1].notes as n from conversation_notes where person_id = 'zq'"
-    )
-    assert notes == [{"n": SECRETS["notes"]}]
     log = crew(env, "events", "--format", "json").stdout
     assert "sealed:v1:zq:display_name:" in log and "sealed:v1:zq:reason:" in log
     assert not any(secret.encode() in log.encode() for secret in SECRETS.values()), (
@@ -388,43 +134,28 @@ def test_a_forgotten_person_is_in_no_view_no_event_no_file_and_no_rebuild_but_co
     assert any(p.get("reason") == SECRETS["withdraw_reason"] for p in payloads)
     assert {"meal_helper", "cleaning_party"} <= {p["kind"] for p in exported["participation"]}
 
-    funnel = "select redirected_to from onboarding_funnel where newcomer_id = 'zr'"
-    assert sql(env, funnel) == [{"redirected_to": SECRETS["redirected_to"]}]
-
+    # An id the house never saw is not forgotten (and so blocked for good) by a slip.
+    typo = crew(env, "forget", "nroa", check=False)
+    assert typo.returncode == 1 and "never seen nroa" in typo.stderr
     assert "forgotten" in crew(env, "forget", "zq").stdout
     assert "forgotten" in crew(env, "forget", "zr").stdout
-    eventually(
-        env,
-        NAMES_SHOWN,
-        [
-            {
-                "crew": FORGOTTEN,
-                "meal_helpers": [FORGOTTEN],
-                "party": [FORGOTTEN],
-                "contributions": FORGOTTEN,
-            }
-        ],
-    )
-    assert sql(env, "select forgotten from crew where crew_id = 'zq'") == [{"forgotten": True}]
+    forgotten = [
+        {
+            "crew": FORGOTTEN,
+            "meal_helpers": [FORGOTTEN],
+            "party": [FORGOTTEN],
+            "contributions": FORGOTTEN,
+        }
+    ]
+    eventually(env, NAMES_SHOWN, forgotten)
     assert sql(env, COUNTS) == counts, "what they did still counts"
-    assert sql_restricted(
-        env, "select count(*) as n from people_details where person_id = 'zq'"
-    ) == [{"n": 0}]
+    assert sql(
+        env, "select count(*) as n from event_log where type = 'onboarding.person_forgotten'"
+    ) == [{"n": 2}], "the slip forgot nobody"
     assert_nowhere(env)
 
     assert "rebuilt every view" in crew(env, "rebuild").stderr
-    eventually(
-        env,
-        NAMES_SHOWN,
-        [
-            {
-                "crew": FORGOTTEN,
-                "meal_helpers": [FORGOTTEN],
-                "party": [FORGOTTEN],
-                "contributions": FORGOTTEN,
-            }
-        ],
-    )
+    eventually(env, NAMES_SHOWN, forgotten)
     assert sql(env, COUNTS) == counts
     assert_nowhere(env)
     after = json.loads(crew(env, "export", "zq").stdout)
@@ -602,10 +333,12 @@ def test_a_forget_killed_between_marker_and_erase_is_finished_at_restart_and_by_
         assert key is not None and key in stored_in(home)
         cut = crew(env, "forget", "zq", check=False)
         assert cut.returncode != 0, "onboarding died after the marker, before answering"
-        deadline = time.monotonic() + 60
-        while crew(env, "status", check=False).returncode != 0:  # `crew up` restarts it
-            assert time.monotonic() < deadline, "onboarding did not come back"
-            time.sleep(0.5)
+        poll(  # `crew up` restarts it
+            lambda: crew(env, "status", check=False).returncode == 0,
+            seconds=60,
+            every=0.5,
+            what="onboarding came back",
+        )
         assert key not in stored_in(home), "the restart's sweep erased the key"
         assert "forgotten" in crew(env, "forget", "zq").stdout  # the retry finishes the rest
         eventually(

@@ -28,6 +28,7 @@ from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
 from projections.query import SqlRequest, SqlResult, run_query
 from tests.integration.workload import meals_workload
+from tests.polling import eventually_async
 
 TABLES = {
     "meal_plan_rows": "meal_id",
@@ -74,11 +75,11 @@ async def views(projector: Projector, sql: str) -> list[list[Any]]:
 
 
 async def wait_for(projector: Projector, seq: int) -> None:
-    for _ in range(500):
-        if projector.projection and projector.projection.checkpoint >= seq:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"projector never reached {seq}")
+    await eventually_async(
+        lambda: projector.projection is not None and projector.projection.checkpoint >= seq,
+        every=0.02,
+        what=f"the projector reached {seq}",
+    )
 
 
 async def test_the_projector_folds_meals_into_meal_plan(nc: NATS, tmp_path: Path) -> None:
@@ -209,8 +210,11 @@ async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean
         seen = log.read_text().count("batch_applied") if log.exists() else 0
         process = start_projector(nats_server.url, home, log)
         target = seen + rng.randint(1, 6)  # kill after a few committed batches: mid-replay
-        while process.poll() is None and log.read_text().count("batch_applied") < target:
-            await asyncio.sleep(0.005)
+
+        def stopped_or_far_enough(process: Any = process, target: int = target) -> bool:
+            return process.poll() is not None or log.read_text().count("batch_applied") >= target
+
+        await eventually_async(stopped_or_far_enough, seconds=60, every=0.005)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
@@ -219,12 +223,12 @@ async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean
             at.append(snapshot(home / "views.duckdb")["projector_checkpoint"][0][1])
     process = start_projector(nats_server.url, home, log)
     try:
-        for _ in range(600):
-            if await checkpoint_via_query(client) >= last:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            pytest.fail("the restarted projector never caught up:\n" + log.read_text()[-2000:])
+        await eventually_async(
+            lambda: checkpoint_via_query(client),
+            until=lambda checkpoint: checkpoint >= last,
+            seconds=60,
+            what=f"the restarted projector caught up to {last}",
+        )
     finally:
         process.terminate()
         process.wait(20)

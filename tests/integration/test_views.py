@@ -30,6 +30,7 @@ from schemas import onboarding as o
 from schemas import rota as r
 from services.meals.decider import MEALS
 from tests.integration.workload import meals_workload
+from tests.polling import eventually_async
 
 UTC = datetime.UTC
 TODAY = datetime.date.today()
@@ -709,11 +710,11 @@ async def test_the_old_file_answers_and_follows_the_log_while_a_rebuild_runs(
 
     async def caught_up() -> None:
         last = await stream_last_seq(nc)
-        for _ in range(500):
-            if projector.projection and projector.projection.checkpoint >= last:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the projector never reached {last}")
+        await eventually_async(
+            lambda: projector.projection is not None and projector.projection.checkpoint >= last,
+            every=0.02,
+            what=f"the projector reached {last}",
+        )
 
     await caught_up()
     old_file = projector.projection
