@@ -6,6 +6,7 @@ new policy and one line in `POLICIES`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from services.rota.state import Occurrence, Series
 COOKING_ROLES = ("head_cook", "helper")
 
 
-class Policy:
+class Policy(ABC):
     """What every kind answers; the defaults are those of a kind with no places of its own."""
 
     kind: ClassVar[r.Kind]
@@ -36,15 +37,18 @@ class Policy:
     # Its claims are for roles of its own, which no change of the series' tasks takes away.
     claims_roles: ClassVar[bool] = False
 
+    @abstractmethod
     def check_intention(self, plan: r.SeriesScheduled, task: str | None) -> None:
         raise NotImplementedError
 
+    @abstractmethod
     def has_room(
         self, plan: r.SeriesScheduled, occ: Occurrence, task: str | None, who: str
     ) -> bool:
         """Is there a place for `who` doing `task` (their own claim does not count against them)?"""
         raise NotImplementedError
 
+    @abstractmethod
     def full(self, occ: Occurrence, task: str | None) -> Refusal:
         raise NotImplementedError
 
