@@ -19,16 +19,9 @@ from crew.decider import Decider
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
 from crew.shell import CommandShell, where
-from schemas.common import Accepted, reply_decoder
+from schemas.common import Accepted, StatusReply, reply_decoder
 
 log = structlog.get_logger("crew.service")
-
-
-class StatusReply(msgspec.Struct, frozen=True):
-    component: str
-    pid: int
-    ok: bool = True
-    problem: str | None = None
 
 
 async def as_is(message: NatsMessage, original: Any = None) -> NatsMessage:

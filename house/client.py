@@ -15,8 +15,8 @@ from nats.aio.client import Client as NATS
 
 from crew import subjects, urls
 from crew.eventstore import Recorded
-from crew.service import StatusReply
 from crew.shell import too_big
+from schemas.common import StatusReply
 
 if TYPE_CHECKING:
     from projections.queries import NamedQuery

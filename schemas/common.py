@@ -77,3 +77,12 @@ class Unavailable(msgspec.Struct, frozen=True, kw_only=True, tag_field="status",
 Reply = Accepted | Refused | Invalid | Unavailable
 
 reply_decoder = msgspec.json.Decoder(Reply)
+
+
+class StatusReply(msgspec.Struct, frozen=True):
+    """One component's answer on `crew.status`: alive, and whether anything troubles it."""
+
+    component: str
+    pid: int
+    ok: bool = True
+    problem: str | None = None

@@ -32,7 +32,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from crew import shell, subjects, urls
-from crew.service import StatusReply
 from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from projections import queries
@@ -43,6 +42,7 @@ from schemas.common import (
     Invalid,
     Refused,
     Reply,
+    StatusReply,
     Unavailable,
     reply_decoder,
 )
