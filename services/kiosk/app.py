@@ -18,6 +18,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,18 @@ class Bucket:
     per second. Full buckets are forgotten when there are many keys, so a flood from many
     addresses cannot grow it without bound."""
 
-    def __init__(self, rate: float = 10.0, burst: float = 30.0, keep: int = 10_000) -> None:
-        self.rate, self.burst, self.keep = rate, burst, keep
+    def __init__(
+        self,
+        rate: float = 10.0,
+        burst: float = 30.0,
+        keep: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate, self.burst, self.keep, self.clock = rate, burst, keep, clock
         self.level: dict[str, tuple[float, float]] = {}
 
     def _now(self, key: str) -> tuple[float, float]:
-        now = time.monotonic()
+        now = self.clock()
         tokens, then = self.level.get(key, (self.burst, now))
         return min(self.burst, tokens + (now - then) * self.rate), now
 

@@ -8,10 +8,18 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from house.natsserver import free_port
+from tests.polling import eventually
+
+
+def garbage_to(port: int) -> bool:
+    """Send the kiosk a request that is not HTTP (uvicorn warns about it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(b"NOT HTTP \x00\r\n\r\n")
+        conn.recv(100)
+    return True
 
 
 def test_the_kiosk_logs_nats_and_uvicorn_lines_as_json_with_logger_and_level(
@@ -31,21 +39,15 @@ def test_the_kiosk_logs_nats_and_uvicorn_lines_as_json_with_logger_and_level(
             [sys.executable, "-m", "services.kiosk"], env=env, stdout=out, stderr=out
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
-                    conn.sendall(b"NOT HTTP \x00\r\n\r\n")  # uvicorn warns about it
-                    conn.recv(100)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the kiosk never listened"
-                time.sleep(0.2)
-        while time.monotonic() < deadline:
-            text = log.read_text()
-            if '"logger":"nats.aio.client"' in text and '"logger":"uvicorn.error"' in text:
-                break
-            time.sleep(0.2)
+        eventually(lambda: garbage_to(port), ignoring=(OSError,), seconds=30, what="the kiosk")
+        eventually(
+            log.read_text,
+            until=lambda text: (
+                '"logger":"nats.aio.client"' in text and '"logger":"uvicorn.error"' in text
+            ),
+            seconds=30,
+            what="both loggers in the log",
+        )
     finally:
         kiosk.terminate()
         kiosk.wait(10)

@@ -30,6 +30,7 @@ from projections.projector import Projector
 from projections.view import Fact, KeyedFold, View
 from schemas import meals as m
 from schemas import onboarding as o
+from tests.polling import eventually_async
 
 AT = datetime.datetime(2030, 1, 7, 10, tzinfo=datetime.UTC)
 SECRET = "Alice Secret"
@@ -107,14 +108,6 @@ def no_bus_projector(path: Path, projection: Projection) -> Projector:
     return projector
 
 
-async def until(check: Any, seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("never happened")
-
-
 DEEP = b'{"type":"meals.withdrew","meal_id":"m1","x":' + b"[" * 60_000
 
 
@@ -183,7 +176,7 @@ async def test_a_fold_that_raises_halts_the_projector_says_why_and_resumes_once_
     projector = no_bus_projector(tmp_path / "views.duckdb", projection)
     with structlog.testing.capture_logs() as lines:
         applying = asyncio.create_task(projector._apply_until_done(house))
-        await until(lambda: projector.halted is not None)
+        await eventually_async(lambda: projector.halted is not None, every=0.01)
         await asyncio.sleep(0.2)  # it keeps trying, and says so once
         status, checkpoint = projector.failing, projection.checkpoint
         bug.fixed = True

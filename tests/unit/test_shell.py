@@ -16,6 +16,7 @@ from crew.shell import MAX_ATTEMPTS, MAX_BODY_BYTES, CommandMeta, CommandShell
 from schemas import meals as m
 from schemas.common import Accepted, EventRef, Invalid, Refused, Unavailable
 from services.meals.decider import MEALS
+from tests.polling import eventually_async
 
 PLAN = b'{"meal_id":"m1","date":"2030-01-07","helper_slots":2}'
 
@@ -189,7 +190,8 @@ async def test_an_aggregates_lock_lasts_while_commands_hold_or_wait_for_it_and_n
         asyncio.create_task(send(shell, "volunteer_to_cook", b, f"v{n}"))
         for n, b in enumerate(helpers)
     ]
-    await asyncio.sleep(0.01)  # the first appends (held up), the second waits for the lock
+    # The first appends (held up), the second waits for the lock.
+    await eventually_async(lambda: shell._lock_users == {"m1": 2}, every=0.001)
     assert set(shell._locks) == {"m1"}
     gate.set()
     replies = await asyncio.gather(*sent)
