@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import itertools
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -16,34 +15,10 @@ from schemas import rota as r
 from schemas.registry import decode_event
 from services.rota import decider as d
 from services.rota.decider import ROTA
+from tests.series import MONDAY, at, cleaning_party, day, duty_shift, meal_days
 from tests.unit.refusal_table import codes_documented, codes_given
 
-CPH = ZoneInfo("Europe/Copenhagen")
-MONDAY = datetime.date(2030, 1, 7)  # a Monday; the party is on Thursdays
-
-
-def at(day: datetime.date, hhmm: str = "09:00") -> datetime.datetime:
-    h, m = (int(x) for x in hhmm.split(":"))
-    return datetime.datetime(day.year, day.month, day.day, h, m, tzinfo=CPH)
-
-
-def day(n: int) -> datetime.date:
-    return MONDAY + datetime.timedelta(days=n)
-
-
-PARTY = r.ScheduleSeries(
-    series_id="cleaning",
-    kind="cleaning_party",
-    title="Cleaning party",
-    weekdays=[3],
-    start="17:00",
-    end="19:00",
-    starts_on=MONDAY,
-    tasks=[r.TaskSpec(task="kitchen", capacity=2), r.TaskSpec(task="floors", capacity=3)],
-    weeks_ahead=4,
-    claim_confirm_days=2,
-    at=at(MONDAY),
-)
+PARTY = cleaning_party()
 THU1, THU2, THU3, THU4 = (f"cleaning-{day(3 + 7 * w):%Y%m%d}" for w in range(4))
 
 
@@ -247,19 +222,7 @@ def test_a_hand_over_moves_the_place_and_task_first_come_first_served() -> None:
         )
 
 
-SHIFT = r.ScheduleSeries(
-    series_id="opening",
-    kind="shift",
-    title="Open the house",
-    weekdays=[0, 1, 2, 3, 4],
-    start="08:00",
-    end="10:00",
-    starts_on=MONDAY,
-    capacity=1,
-    weeks_ahead=1,
-    withdrawal_cutoff_hours=24,
-    at=at(MONDAY, "06:00"),
-)
+SHIFT = duty_shift(at=at(MONDAY, "06:00"))
 
 
 def test_a_duty_shift_has_a_capacity_and_a_late_withdrawal_is_recorded_without_blame() -> None:
@@ -282,9 +245,7 @@ def test_a_duty_shift_has_a_capacity_and_a_late_withdrawal_is_recorded_without_b
         d.decide(series, r.JoinCleaningParty(occurrence_id=tue, crew_id="bo", at=at(MONDAY)))
 
 
-SHIFT_OF_TWO = r.ScheduleSeries(
-    **{**msgspec.structs.asdict(SHIFT), "capacity": 2, "claim_confirm_days": 0}
-)
+SHIFT_OF_TWO = msgspec.structs.replace(SHIFT, capacity=2, claim_confirm_days=0)
 
 
 def test_unknown_series_and_occurrences_are_refused_by_name() -> None:
@@ -363,7 +324,7 @@ def test_a_cleaning_party_has_no_capacity_and_meal_days_none_either() -> None:
     with pytest.raises(d.BadSchedule) as refusal:
         d.decide(
             d.initial("cleaning"),
-            r.ScheduleSeries(**{**msgspec.structs.asdict(PARTY), "capacity": 5}),
+            cleaning_party(capacity=5),
         )
     assert refusal.value.code == "bad_schedule" and "unlimited" in refusal.value.message
     series, _ = run(PARTY)
@@ -404,18 +365,7 @@ def test_a_takers_own_claim_gives_way_with_an_event() -> None:
     assert dict(occ(series, THU1).task_of) == {"bo": "kitchen"} and not occ(series, THU1).claims
 
 
-MEAL_DAYS = r.ScheduleSeries(
-    series_id="meals",
-    kind="meal",
-    title="Joint meal",
-    weekdays=[1],
-    start="17:30",
-    end="19:00",
-    starts_on=MONDAY,
-    weeks_ahead=2,
-    helper_slots=1,
-    at=at(MONDAY),
-)
+MEAL_DAYS = meal_days(weeks_ahead=2, helper_slots=1)
 TUE2 = f"meals-{day(8):%Y%m%d}"
 
 
@@ -548,18 +498,8 @@ def test_an_older_cancellation_by_a_series_change_is_known_by_its_reason() -> No
 
 
 def test_moving_onto_a_day_where_one_holds_a_claim_settles_the_claim_first() -> None:
-    shift = r.ScheduleSeries(
-        series_id="opening",
-        kind="shift",
-        title="Opening",
-        weekdays=[3, 4],
-        start="09:00",
-        end="11:00",
-        starts_on=MONDAY,
-        capacity=2,
-        weeks_ahead=2,
-        claim_confirm_days=2,
-        at=at(MONDAY),
+    shift = duty_shift(
+        title="Opening", weekdays=[3, 4], start="09:00", end="11:00", capacity=2, weeks_ahead=2
     )
     thu, fri = f"opening-{day(10):%Y%m%d}", f"opening-{day(11):%Y%m%d}"
     series, _ = run(
@@ -726,9 +666,7 @@ def test_sign_ups_moved_onto_a_day_meet_the_capacity_the_same_change_gives_it() 
     never_overfull(series)
 
 
-MEAL_DAYS_TWO_WEEKDAYS = r.ScheduleSeries(
-    **{**msgspec.structs.asdict(MEAL_DAYS), "weekdays": [1, 2]}
-)
+MEAL_DAYS_TWO_WEEKDAYS = msgspec.structs.replace(MEAL_DAYS, weekdays=[1, 2])
 
 
 def test_a_confirmed_cook_is_released_only_with_a_code_from_meals() -> None:
@@ -1386,8 +1324,8 @@ def _contract_tries(series: d.Series) -> dict[str, list[r.RotaCommand]]:
     }
     schedules = [
         PARTY,
-        r.ScheduleSeries(**{**msgspec.structs.asdict(PARTY), "series_id": sid, "end": "16:00"}),
-        r.ScheduleSeries(**{**msgspec.structs.asdict(PARTY), "series_id": sid, "until": day(-7)}),
+        cleaning_party(series_id=sid, end="16:00"),
+        cleaning_party(series_id=sid, until=day(-7)),
     ]
     changes = [
         r.ChangeSeries(series_id=sid, effective_from=when, start=start, at=at(MONDAY))

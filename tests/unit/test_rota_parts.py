@@ -3,9 +3,7 @@ series' open state while every rule still answers for them as before."""
 
 from __future__ import annotations
 
-import datetime
 from typing import Any, get_args
-from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -14,18 +12,7 @@ from schemas import rota as r
 from services.rota import decider as d
 from services.rota.policies import POLICIES, CleaningParty, DutyShift, MealDay
 from services.rota.state import GRACE, Occurrence, find
-
-CPH = ZoneInfo("Europe/Copenhagen")
-MONDAY = datetime.date(2030, 1, 7)
-
-
-def at(day: datetime.date, hhmm: str = "09:00") -> datetime.datetime:
-    h, m = (int(x) for x in hhmm.split(":"))
-    return datetime.datetime(day.year, day.month, day.day, h, m, tzinfo=CPH)
-
-
-def day(n: int) -> datetime.date:
-    return MONDAY + datetime.timedelta(days=n)
+from tests.series import MONDAY, as_scheduled, at, cleaning_party, day, duty_shift, meal_days
 
 
 def run(series: d.Series, *commands: r.RotaCommand) -> tuple[d.Series, list[r.RotaEvent]]:
@@ -57,16 +44,7 @@ def test_every_kind_of_series_has_one_policy() -> None:
     assert all(policy.kind == kind for kind, policy in POLICIES.items())
 
 
-PLAN = r.SeriesScheduled(
-    series_id="x",
-    kind="cleaning_party",
-    title="x",
-    weekdays=[3],
-    start="17:00",
-    end="19:00",
-    starts_on=MONDAY,
-    helper_slots=1,
-)
+PLAN = as_scheduled(cleaning_party(series_id="x", title="x", tasks=[], helper_slots=1))
 
 
 def test_a_cleaning_party_has_room_for_everyone_and_teams_of_their_own_size() -> None:
@@ -113,18 +91,7 @@ def test_a_meal_day_has_one_head_cook_and_its_helper_slots_and_records_no_sign_u
 
 
 def test_a_kinds_own_commands_are_refused_by_the_other_kinds_by_name() -> None:
-    meals = scheduled(
-        r.ScheduleSeries(
-            series_id="meals",
-            kind="meal",
-            title="Meal",
-            weekdays=[1],
-            start="17:30",
-            end="19:00",
-            starts_on=MONDAY,
-            at=at(MONDAY),
-        )
-    )
+    meals = scheduled(meal_days(title="Meal"))
     tue = f"meals-{day(1):%Y%m%d}"
     for command in (
         r.JoinCleaningParty(occurrence_id=tue, crew_id="anna", at=at(MONDAY)),
@@ -137,19 +104,7 @@ def test_a_kinds_own_commands_are_refused_by_the_other_kinds_by_name() -> None:
 
 # Past occurrences leave the open state ------------------------------------------------------
 
-SHIFT = r.ScheduleSeries(
-    series_id="opening",
-    kind="shift",
-    title="Open the house",
-    weekdays=[0, 1, 2, 3, 4],
-    start="08:00",
-    end="10:00",
-    starts_on=MONDAY,
-    capacity=2,
-    weeks_ahead=1,
-    claim_confirm_days=1,
-    at=at(MONDAY, "06:00"),
-)
+SHIFT = duty_shift(capacity=2, claim_confirm_days=1, at=at(MONDAY, "06:00"))
 WEEKS = 8
 
 
