@@ -12,6 +12,7 @@ from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
 from tests.scenarios.harness import House, accepted, refused
+from tests.series import cleaning_party
 
 
 async def test_a_welcomed_newcomer_can_cook_and_a_redirected_one_shows_where_they_went(
@@ -129,18 +130,7 @@ COUNTS = (
     "where crew_id in ('zq', 'anna') order by crew_id"
 )
 AT = datetime.fromisoformat("2030-01-07T09:00:00+01:00")
-PARTY = r.ScheduleSeries(
-    series_id="cleaning",
-    kind="cleaning_party",
-    title="Cleaning party",
-    weekdays=[3],
-    start="17:00",
-    end="19:00",
-    starts_on=date(2030, 1, 7),
-    weeks_ahead=1,
-    tasks=[r.TaskSpec(task="kitchen", capacity=2)],
-    at=AT,
-)
+PARTY = cleaning_party(weeks_ahead=1, tasks=[r.TaskSpec(task="kitchen", capacity=2)], at=AT)
 
 
 def a_newcomers_way_in() -> list[msgspec.Struct]:

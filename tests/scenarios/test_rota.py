@@ -12,52 +12,19 @@ import msgspec
 from schemas import meals as m
 from schemas import rota as r
 from tests.scenarios.harness import House, accepted, invalid, refused
+from tests.series import MONDAY, cleaning_party, duty_shift, meal_days
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-MONDAY = date(2030, 1, 7)
 AT = at("2030-01-07T09:00:00+01:00")
 THU1, THU2, THU3 = "cleaning-20300110", "cleaning-20300117", "cleaning-20300124"
-PARTY = r.ScheduleSeries(
-    series_id="cleaning",
-    kind="cleaning_party",
-    title="Cleaning party",
-    weekdays=[3],
-    start="17:00",
-    end="19:00",
-    starts_on=MONDAY,
-    weeks_ahead=3,
-    tasks=[r.TaskSpec(task="kitchen", capacity=2), r.TaskSpec(task="floors", capacity=3)],
-    at=AT,
-)
-SHIFT = r.ScheduleSeries(
-    series_id="opening",
-    kind="shift",
-    title="Open the house",
-    weekdays=[1],
-    start="08:00",
-    end="10:00",
-    starts_on=MONDAY,
-    weeks_ahead=2,
-    capacity=1,
-    withdrawal_cutoff_hours=24,
-    at=AT,
-)
+PARTY = cleaning_party(weeks_ahead=3, at=AT)
+SHIFT = duty_shift(weekdays=[1], weeks_ahead=2, at=AT)
 TUE1 = "opening-20300108"
-MEAL_DAYS = r.ScheduleSeries(
-    series_id="meals",
-    kind="meal",
-    title="Joint meal",
-    weekdays=[1],
-    start="17:30",
-    end="19:00",
-    starts_on=MONDAY,
-    weeks_ahead=3,
-    at=AT,
-)
+MEAL_DAYS = meal_days(weeks_ahead=3, at=AT)
 
 
 async def test_a_cleaning_party_series_its_sign_ups_moves_and_changes(house: House) -> None:
