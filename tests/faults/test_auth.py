@@ -320,11 +320,18 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
         await eventually_async(
             lambda: got, what="the observer follows the log with js.subscribe(ordered_consumer)"
         )
-        for stream in ("KV_CREW_PERSONAL_KEYS", "KV_CREW_KIOSK_TOKENS", "KV_CREW_ICAL_TOKENS"):
-            assert await ask(observer, f"$JS.API.DIRECT.GET.{stream}", b'{"seq":1}') is None
-            assert await ask(observer, f"$JS.API.STREAM.MSG.GET.{stream}", b'{"seq":1}') is None
-        for durable in FOLLOWERS:
-            assert await ask(observer, f"$JS.API.CONSUMER.DELETE.CREW_EVENTS.{durable}") is None
+        buckets = ("KV_CREW_PERSONAL_KEYS", "KV_CREW_KIOSK_TOKENS", "KV_CREW_ICAL_TOKENS")
+        forbidden = [
+            *(
+                f"$JS.API.{get}.{stream}"
+                for stream in buckets
+                for get in ("DIRECT.GET", "STREAM.MSG.GET")
+            ),
+            *(f"$JS.API.CONSUMER.DELETE.CREW_EVENTS.{durable}" for durable in FOLLOWERS),
+        ]
+        # All at once: a refused request is known only by its answer never coming.
+        answers = await asyncio.gather(*(ask(observer, s, b'{"seq":1}') for s in forbidden))
+        assert dict(zip(forbidden, answers, strict=True)) == dict.fromkeys(forbidden)
     finally:
         await observer.close()
     house_nc = await nats.connect(**urls.connection(info["nats_url"]))  # the coordinator
@@ -382,8 +389,8 @@ async def test_the_observer_cannot_change_a_follower_through_an_unnamed_create(
         appended = [(await js.publish("crew.evt.rota.o1.occurrence_scheduled", b"{}")).seq]
         task = asyncio.create_task(follow.follow_in_order(meals, follower, react))
         await eventually_async(lambda: seen, every=0.05)
-        for listing in ("NAMES", "LIST"):
-            assert await ask(observer, f"$JS.API.CONSUMER.{listing}.CREW_EVENTS") is None
+        listings = [f"$JS.API.CONSUMER.{listing}.CREW_EVENTS" for listing in ("NAMES", "LIST")]
+        assert await asyncio.gather(*(ask(observer, s) for s in listings)) == [None, None]
         names = msgspec.json.decode(
             (await house_nc.request("$JS.API.CONSUMER.NAMES.CREW_EVENTS", b"{}")).data
         )["consumers"]
