@@ -11,7 +11,7 @@ import nats.errors
 from crew import subjects
 from tests.faults.harness import Tally, ask, audit, fleet, say, stop
 
-CRASHES = 5
+CRASHES = 3
 
 
 async def test_a_retry_after_a_crash_between_append_and_reply_gets_the_original_outcome(
