@@ -1,3 +1,68 @@
-from bench.run import main
+"""`python -m bench`: run the benchmark at a size, print the figures, write them as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import run
+from bench.run import EXTRAS, RESULTS, SIZES, Figure, bench, say
+
+
+def table(figures: list[Figure]) -> str:
+    lines = [f"{'figure':<40} {'crew':>12}   {'raw reference':<32} {'raw':>12} {'ratio':>6}"]
+    for f in figures:
+        crew, raw = f"{f.crew:,.0f}{f.unit}", f"{f.reference:,.0f}{f.unit}"
+        lines.append(f"{f.name:<40} {crew:>12}   {f.reference_name:<32} {raw:>12} {f.ratio:>6.2f}")
+        if f.note:
+            lines.append(f"{'':<40}   {f.note}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=run.__doc__)
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="quick",
+        help="quick (a few minutes, the default), full (about a million events), "
+        "or smoke (every figure on a handful of commands: does the bench run?)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help=f"where the figures go as JSON (default {RESULTS})",
+    )
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures = asyncio.run(bench(args.size))
+    print(table(figures))
+    for name, value in EXTRAS.items():
+        print(f"{name:<48} {value}")
+    args.out.write_text(
+        json.dumps(
+            {
+                "size": args.size,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "system": platform.platform(),
+                },
+                "seconds": round(time.perf_counter() - started, 1),
+                "figures": [{**asdict(f), "ratio": round(f.ratio, 3)} for f in figures],
+                "measures": EXTRAS,
+            },
+            indent=2,
+        )
+    )
+    say(f"written {args.out}")
+
 
 main()
