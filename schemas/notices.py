@@ -1,0 +1,159 @@
+"""Notices: who is told what, at which address, and every notice that went out.
+
+One person is one aggregate, `crew.evt.notices.<crew_id>.*`: the address their notices go to
+(encrypted with their key, so `crew forget` ends every mail to them and leaves nothing
+readable), the topics they opted in to, and each notice the house recorded for them, sent or
+cancelled. A notice has an id made from its rule, what it is about and the person, so the same
+gap is never recorded twice. The notices service records a notice before it sends it and marks
+it sent once the mail server took it: the log shows what went out and when, never the address
+or the text.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from schemas.common import END, Id, personal
+
+CONTEXT = "notices"
+
+Topic = Literal[
+    "meal_needs_cook",
+    "meal_needs_helpers",
+    "newcomer_waiting",
+    "my_sign_ups",
+    "hand_over",
+    "confirm_intention",
+    "weekly_digest",
+    "burnout_watch",
+]
+TOPICS: tuple[Topic, ...] = Topic.__args__  # type: ignore[attr-defined]
+
+EMAIL_PATTERN = rf"^[^@\s]{{1,64}}@[^@\s.]+(\.[^@\s.]+)+{END}"
+EmailAddress = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=EMAIL_PATTERN,
+        max_length=254,
+        description="an e-mail address (name@example.org)",
+        examples=["anna@example.org"],
+    ),
+]
+SealedEmail = Annotated[
+    str, personal("crew_id", description="where their notices go; encrypted in the log")
+]
+Why = Literal["forgotten", "unsubscribed"]
+At = datetime.datetime | None
+
+
+class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    crew_id: Id
+    at: At = None
+
+
+class SetAddress(_Command, frozen=True, kw_only=True, tag="notices.set_address"):
+    """Where this person's notices go. It replaces any address before."""
+
+    email: EmailAddress
+
+
+class Subscribe(_Command, frozen=True, kw_only=True, tag="notices.subscribe"):
+    """Opt in to a topic. Already subscribed: accepted, nothing new happens."""
+
+    topic: Topic
+
+
+class Unsubscribe(_Command, frozen=True, kw_only=True, tag="notices.unsubscribe"):
+    """Opt out of a topic; anything of it not yet sent is cancelled."""
+
+    topic: Topic
+
+
+class RecordNotice(_Command, frozen=True, kw_only=True, tag="notices.record_notice"):
+    """The notices service's own: a rule found something to tell this person. The same
+    `notice_id` again changes nothing."""
+
+    notice_id: Id
+    topic: Topic
+    rule: Id
+    about: Id
+    send_after: datetime.datetime
+
+
+class MarkSent(_Command, frozen=True, kw_only=True, tag="notices.mark_sent"):
+    """The notices service's own: the mail server took the notice."""
+
+    notice_id: Id
+
+
+class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices"):
+    """The notices service's own: the person was forgotten; nothing more goes to them."""
+
+    why: Why = "forgotten"
+
+
+NoticesCommand = SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | StopNotices
+COMMANDS: dict[str, type[NoticesCommand]] = {
+    kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
+    for kind in NoticesCommand.__args__  # type: ignore[attr-defined]
+}
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    crew_id: Id
+
+
+class AddressSet(_Event, frozen=True, kw_only=True, tag="notices.address_set"):
+    email: SealedEmail
+
+
+class Subscribed(_Event, frozen=True, kw_only=True, tag="notices.subscribed"):
+    topic: Topic
+
+
+class Unsubscribed(_Event, frozen=True, kw_only=True, tag="notices.unsubscribed"):
+    topic: Topic
+
+
+class NoticeRecorded(_Event, frozen=True, kw_only=True, tag="notices.notice_recorded"):
+    """Recorded before it is sent: a crash between the two sends it at most once more."""
+
+    notice_id: Id
+    topic: Topic
+    rule: Id
+    about: Id
+    send_after: datetime.datetime
+
+
+class NoticeSent(_Event, frozen=True, kw_only=True, tag="notices.notice_sent"):
+    notice_id: Id
+    sent_at: datetime.datetime
+
+
+class NoticesCancelled(_Event, frozen=True, kw_only=True, tag="notices.notices_cancelled"):
+    """Notices recorded and not yet sent that will never be: the person was forgotten, or
+    opted out of their topic."""
+
+    notice_ids: list[Id]
+    why: Why
+
+
+class NoticesStopped(_Event, frozen=True, kw_only=True, tag="notices.notices_stopped"):
+    """The person was forgotten: no notice is recorded for them again."""
+
+    stopped_at: datetime.datetime
+
+
+NoticesEvent = (
+    AddressSet
+    | Subscribed
+    | Unsubscribed
+    | NoticeRecorded
+    | NoticeSent
+    | NoticesCancelled
+    | NoticesStopped
+)
+EVENTS: tuple[type[NoticesEvent], ...] = NoticesEvent.__args__  # type: ignore[attr-defined]
