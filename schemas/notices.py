@@ -46,6 +46,11 @@ SealedEmail = Annotated[
     str, personal("crew_id", description="where their notices go; encrypted in the log")
 ]
 Why = Literal["forgotten", "unsubscribed"]
+# What a notice's mail is written from: dates, times, titles, counts; never names or addresses.
+Facts = Annotated[
+    dict[Annotated[str, msgspec.Meta(max_length=40)], Annotated[str, msgspec.Meta(max_length=200)]],
+    msgspec.Meta(max_length=12),
+]
 At = datetime.datetime | None
 
 
@@ -81,6 +86,7 @@ class RecordNotice(_Command, frozen=True, kw_only=True, tag="notices.record_noti
     rule: Id
     about: Id
     send_after: datetime.datetime
+    facts: Facts = {}
 
 
 class MarkSent(_Command, frozen=True, kw_only=True, tag="notices.mark_sent"):
@@ -126,6 +132,7 @@ class NoticeRecorded(_Event, frozen=True, kw_only=True, tag="notices.notice_reco
     rule: Id
     about: Id
     send_after: datetime.datetime
+    facts: Facts = {}
 
 
 class NoticeSent(_Event, frozen=True, kw_only=True, tag="notices.notice_sent"):

@@ -111,6 +111,7 @@ def _record(person: Person, command: n.RecordNotice) -> list[n.NoticesEvent]:
             rule=command.rule,
             about=command.about,
             send_after=command.send_after,
+            facts=command.facts,
         )
     ]
 
