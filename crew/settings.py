@@ -54,6 +54,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A calendar app polls every few minutes at most; each fetch is 2 queries.
     kiosk_guesses_per_minute: Annotated[float, msgspec.Meta(ge=1)] = 10.0
     kiosk_ical_per_minute: Annotated[float, msgspec.Meta(ge=1)] = 30.0
+    # Notices: the mail server (host:port; "": mail stays in the outbox, see `crew notices`),
+    # its login, the sender, the house hours no mail goes out ("21-08", or "none"), and how
+    # often the rules are asked when nothing new happened.
+    smtp: Annotated[str, msgspec.Meta(pattern=r"^$|^[^:\s]+:[0-9]{1,5}$")] = ""
+    smtp_user: str = ""
+    smtp_password_file: str = ""
+    mail_from: str = "crew@localhost"
+    quiet_hours: Annotated[
+        str, msgspec.Meta(pattern=r"^(none|([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3]))$")
+    ] = "21-08"
+    notices_tick_s: Positive = 30.0
     # Fault injection for tests/faults, off by default: exit hard after the N-th append was
     # acknowledged, before the reply; or between a forget's marker and erasing the old key.
     fault_exit_after_appends: NotNegative = 0
@@ -142,6 +153,8 @@ def expected(kind: Any) -> str:
         return "one of " + ", ".join(str(v) for v in info.values)
     if isinstance(info, mi.BoolType):
         return "1 or 0 (true or false)"
+    if isinstance(info, mi.StrType) and info.pattern:
+        return f"text matching {info.pattern}"
     if not isinstance(info, mi.IntType | mi.FloatType):
         return str(kind)
     words = ["a whole number" if isinstance(info, mi.IntType) else "a number"]

@@ -7,6 +7,7 @@ EVENTS_ALL = "crew.evt.>"
 OUTCOMES_BUCKET = "CREW_COMMAND_OUTCOMES"
 STATUS = "crew.status"
 QUERY_SQL = "crew.query.sql"
+NOTICES_OUTBOX = "crew.notices.outbox"  # the notices not sent yet, for `crew notices`
 QUERY_RESTRICTED_SQL = "crew.query.restricted_sql"  # contact details and conversation notes
 PROJECTOR_REBUILD = "crew.projector.rebuild"
 PROJECTOR_SNAPSHOT = "crew.projector.snapshot"

@@ -151,6 +151,7 @@ def service(
     forgets: bool = False,
     replays: bool = False,
     follows: str | None = None,
+    answers: tuple[str, ...] = (),
 ) -> Permissions:
     """A command service: answers its own commands, appends only its own context's events,
     sends only the commands of other contexts named in `sends`, keeps its command outcomes,
@@ -158,7 +159,8 @@ def service(
     some). Only the context that `forgets` may erase a key (onboarding: `person_forgotten`).
     One that `replays` reads the log with consumers of its own (the rota's calendar); one that
     `follows` another context does too, and keeps its position under its own key of
-    CREW_FOLLOWERS (crew/follow.py), the only key of that bucket it reaches."""
+    CREW_FOLLOWERS (crew/follow.py), the only key of that bucket it reaches. It also answers
+    the requests on the subjects in `answers`."""
     erase = [f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}"] if forgets else []
     replay = pulls(EVENTS) if replays or follows else []
     position = own_key(FOLLOWERS, follows) if follows else []
@@ -177,7 +179,7 @@ def service(
             *position,
             subjects.STATUS,
         ],
-        subscribe=[subjects.commands_of(context), subjects.STATUS, OWN_INBOX],
+        subscribe=[subjects.commands_of(context), *answers, subjects.STATUS, OWN_INBOX],
         deny_publish=others_durables(context),
         responds=True,
     )
@@ -193,6 +195,9 @@ ROLES: dict[str, Permissions] = {
     # the calendar reads the series so far; the rota follows withdrawals in meals
     "rota": service("rota", replays=True, follows=follows_meals.CONSUMER),
     "onboarding": service("onboarding", forgets=True),
+    # notices read the whole log (a picture of the house), seal and unseal the addresses, and
+    # show coordinators the mail not sent yet (`crew notices`)
+    "notices": service("notices", replays=True, answers=(subjects.NOTICES_OUTBOX,)),
     # The projector replays the log, reads the personal keys (names in views) and answers
     # rebuilds with their progress.
     "projector": Permissions(
@@ -245,6 +250,7 @@ ROLES: dict[str, Permissions] = {
             "crew.cmd.>",
             "crew.query.>",
             "crew.projector.>",
+            subjects.NOTICES_OUTBOX,
             subjects.STATUS,
             *writes_bucket(KIOSK_TOKENS),
             *writes_bucket(ICAL_TOKENS),
@@ -280,6 +286,7 @@ COMPONENT_USERS = {
     "meals": "meals",
     "rota": "rota",
     "onboarding": "onboarding",
+    "notices": "notices",
     "projector": "projector",
     "kiosk": "kiosk",
 }

@@ -51,6 +51,7 @@ COMPONENTS = (
     Component("meals", "services.meals", ("meals",)),
     Component("rota", "services.rota", ("rota",)),
     Component("onboarding", "services.onboarding", ("onboarding",)),
+    Component("notices", "services.notices", ("notices",)),
     Component("projector", "projections", ("projector", "query")),
     Component("kiosk", "services.kiosk", ("kiosk",)),
 )

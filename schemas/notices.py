@@ -164,3 +164,15 @@ NoticesEvent = (
     | NoticesStopped
 )
 EVENTS: tuple[type[NoticesEvent], ...] = NoticesEvent.__args__  # type: ignore[attr-defined]
+
+
+class Letter(msgspec.Struct, frozen=True, kw_only=True):
+    """One mail in the outbox, not sent yet: the answer on `crew.notices.outbox` is a list of
+    them, and `crew notices` prints it. It holds the address: for coordinators only."""
+
+    notice_id: str
+    crew_id: str
+    to: str
+    send_after: datetime.datetime
+    subject: str
+    text: str

@@ -1,4 +1,5 @@
-"""Reading the house: `crew sql`, `events`, `views`, `export-view`, `snapshot`, `rebuild`."""
+"""Reading the house: `crew sql`, `events`, `views`, `export-view`, `snapshot`, `rebuild`,
+`notices`."""
 
 from __future__ import annotations
 
@@ -320,3 +321,34 @@ def add_views(sub: Subcommands) -> None:
     p = sub.add_parser("views", help="describe every view and its columns (docs/views.md)")
     p.add_argument("view", nargs="?", help="only this view, e.g. crew_contributions")
     p.set_defaults(run=cmd_views)
+
+
+def cmd_notices(args: argparse.Namespace) -> int:
+    from schemas.notices import Letter
+
+    async def work(nc: Any) -> int:
+        raw = await client.request_json(nc, subjects.NOTICES_OUTBOX, {}, 10, "notices service")
+        letters = msgspec.json.decode(raw, type=list[Letter])
+        if args.format == "json":
+            print(msgspec.json.encode(letters).decode())
+            return 0
+        for letter in letters:
+            print(f"To: {letter.to}  ({letter.crew_id}; notice {letter.notice_id})")
+            print(f"Not before: {letter.send_after:%Y-%m-%d %H:%M %Z}")
+            print(f"Subject: {letter.subject}\n\n{letter.text.rstrip()}\n")
+        print(f"{len(letters)} notice(s) in the outbox, not sent yet")
+        return 0
+
+    return asyncio.run(with_house(work))
+
+
+def add_notices(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "notices",
+        help="the mail in the outbox, not sent yet",
+        description="Every notice recorded and not yet sent, as the mail it will be: all of "
+        "them when the house runs without a mail server (crew up --smtp), else those waiting "
+        "for the end of quiet hours or for the mail server. Holds addresses: coordinators only.",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(run=cmd_notices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,23 @@ from house.subcommands import (
     with_house,
 )
 
+MAIL_FLAGS = {  # `crew up` flags that set the notices service's settings
+    "smtp": "CREW_SMTP",
+    "smtp_user": "CREW_SMTP_USER",
+    "smtp_password_file": "CREW_SMTP_PASSWORD_FILE",
+    "mail_from": "CREW_MAIL_FROM",
+    "quiet_hours": "CREW_QUIET_HOURS",
+}
+
 
 def cmd_up(args: argparse.Namespace) -> int:
     from house.runner import House
 
+    for flag, variable in MAIL_FLAGS.items():
+        if (value := getattr(args, flag)) is not None:
+            os.environ[variable] = value  # the components read it, as if it had been set
+    if args.smtp_password_file:
+        os.environ["CREW_SMTP_PASSWORD_FILE"] = str(Path(args.smtp_password_file).resolve())
     config = settings.load(find_house=False)  # the components read them again: stop here if bad
     home = Path(args.home).resolve() if args.home else config.home
     if args.cluster < 1:
@@ -84,6 +98,25 @@ def add_up(sub: Subcommands) -> None:
         metavar="N",
         help="run N nats-server nodes as a cluster on loopback (the first on --nats-port), "
         "the stream and buckets at min(N, 3) replicas (default 1: a single node)",
+    )
+    mail = p.add_argument_group(
+        "notices by e-mail",
+        "without --smtp, mail stays in the house's outbox: `crew notices` shows it "
+        "(docs/notices.md)",
+    )
+    mail.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (env CREW_SMTP)")
+    mail.add_argument("--smtp-user", metavar="USER", help="its login, if it wants one")
+    mail.add_argument(
+        "--smtp-password-file", metavar="FILE", help="a file holding that login's password"
+    )
+    mail.add_argument(
+        "--mail-from", metavar="ADDR", help="the sender of the house's mail (crew@localhost)"
+    )
+    mail.add_argument(
+        "--quiet-hours",
+        metavar="HH-HH",
+        help="house hours when no mail goes out; it waits for the end of them "
+        "(default 21-08; none: any time)",
     )
     p.set_defaults(run=cmd_up)
 

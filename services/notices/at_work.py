@@ -1,0 +1,252 @@
+"""The notices service at work, beside its command shell.
+
+It reads the whole log into a picture of the house (services/notices/rules.py) and keeps
+reading as the log grows. After each read, and at least every CREW_NOTICES_TICK_S, it asks the
+rules what is due and records each notice with `notices.record_notice`: the notice id is the
+command id and the decider's key, so finding the same gap again (after a restart, too)
+records nothing new. Then it sends what the log says is recorded, due and not yet sent, and
+marks each one sent once the mail server took it. A crash between the mail server taking a
+notice and the mark sends that one notice again on restart, and nothing else.
+
+Without a mail server (no `--smtp`) the notices stay in the outbox, which `crew notices`
+shows (the request `crew.notices.outbox`, answered here).
+
+One instance sends: `crew up` runs one notices service."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import msgspec
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from crew import subjects
+from crew.eventstore import Recorded
+from crew.personal import JetStreamVault, unseal
+from crew.replay import Replay
+from crew.settings import Settings
+from crew.shell import CommandMeta, CommandShell
+from schemas import notices as n
+from schemas import onboarding as o
+from schemas.common import Accepted
+from schemas.registry import decode_event
+from services.notices import mail, rules
+
+log = structlog.get_logger("crew.notices")
+
+READ_AT_ONCE = 1000
+SETTLE_S = 0.3  # the log quiet this long after news: the picture is whole, the rules are asked
+
+
+@dataclass
+class Outbox:
+    """What the log says is recorded and neither sent nor cancelled, and where it goes."""
+
+    pending: dict[str, n.NoticeRecorded] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)  # crew id -> sealed address
+    known: set[str] = field(default_factory=set)  # everyone the notices context has heard of
+    retry_at: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # tries, when
+
+    def see(self, event: Any) -> None:
+        match event:
+            case n.AddressSet(crew_id=crew_id, email=email):
+                self.addresses[crew_id] = email
+                self.known.add(crew_id)
+            case n.Subscribed(crew_id=crew_id):
+                self.known.add(crew_id)
+            case n.NoticeRecorded(notice_id=notice_id):
+                self.pending[notice_id] = event
+            case n.NoticeSent(notice_id=notice_id):
+                self.pending.pop(notice_id, None)
+                self.retry_at.pop(notice_id, None)
+            case n.NoticesCancelled(notice_ids=ids):
+                for notice_id in ids:
+                    self.pending.pop(notice_id, None)
+            case n.NoticesStopped(crew_id=crew_id):
+                self.addresses.pop(crew_id, None)
+
+    def due(self, now: datetime) -> list[n.NoticeRecorded]:
+        return [
+            notice
+            for notice_id, notice in self.pending.items()
+            if notice.send_after <= now
+            and (notice_id not in self.retry_at or self.retry_at[notice_id][1] <= now)
+        ]
+
+
+@dataclass
+class Notices:
+    nc: NATS
+    shell: CommandShell[Any]
+    config: Settings
+    smtp: mail.SmtpSettings | None
+    quiet: rules.QuietHours | None
+    picture: rules.Picture = field(default_factory=rules.Picture)
+    outbox: Outbox = field(default_factory=Outbox)
+    asked: set[str] = field(default_factory=set)  # notice ids recorded by this instance
+    forgotten: list[str] = field(default_factory=list)  # to stop, once read
+
+    def __post_init__(self) -> None:
+        self.vault = JetStreamVault(self.nc)
+
+    def see(self, record: Recorded) -> None:
+        try:
+            event = decode_event(
+                record.type, record.headers.get(subjects.SCHEMA_VERSION), record.data
+            )
+        except msgspec.MsgspecError:
+            return  # the projector reports unreadable events; nothing here to tell anyone
+        rules.see(self.picture, event, record.recorded_at or datetime.now(UTC))
+        self.outbox.see(event)
+        if isinstance(event, o.PersonForgotten) and event.person_id in self.outbox.known:
+            self.forgotten.append(event.person_id)
+
+    async def act(self, now: datetime) -> None:
+        """Stop what goes to the forgotten, record what the rules find, send what is due."""
+        while self.forgotten:
+            crew_id = self.forgotten.pop()
+            await self.execute(n.StopNotices(crew_id=crew_id), f"stop-{crew_id}")
+        for due in rules.due(self.picture, now, self.quiet):
+            if due.notice_id in self.asked:
+                continue
+            self.asked.add(due.notice_id)
+            await self.execute(
+                n.RecordNotice(
+                    crew_id=due.crew_id,
+                    notice_id=due.notice_id,
+                    topic=due.topic,  # type: ignore[arg-type]
+                    rule=due.rule,
+                    about=due.about,
+                    send_after=due.send_after,
+                    facts=due.facts,
+                ),
+                due.notice_id,
+            )
+        if self.smtp is not None:
+            for notice in self.outbox.due(now):
+                await self.send(notice, self.smtp, now)
+
+    async def execute(self, command: Any, command_id: str) -> bool:
+        meta = CommandMeta(command_id=command_id, actor="notices", source="notices")
+        reply = await self.shell.execute(command, meta)
+        if not isinstance(reply, Accepted):
+            log.info(
+                "notices_command_not_accepted",
+                command=type(command).__name__,
+                reply=type(reply).__name__,
+            )
+        return isinstance(reply, Accepted)
+
+    async def letter(self, notice: n.NoticeRecorded) -> EmailMessage | None:
+        """The mail, or None when there is no address to send it to any more."""
+        sealed = self.outbox.addresses.get(notice.crew_id, "")
+        address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
+        if not address:
+            return None
+        return mail.compose(
+            notice.rule,
+            notice.facts,
+            to=address,
+            sender=self.config.mail_from,
+            notice_id=notice.notice_id,
+        )
+
+    async def send(self, notice: n.NoticeRecorded, smtp: mail.SmtpSettings, now: datetime) -> None:
+        message = await self.letter(notice)
+        if message is None:
+            return  # forgotten: the stop cancels it
+        try:
+            await mail.deliver(message, smtp)
+        except mail.MailNotTaken as exc:
+            tries = self.outbox.retry_at.get(notice.notice_id, (0, now))[0] + 1
+            wait = mail.backoff(tries)
+            self.outbox.retry_at[notice.notice_id] = (tries, now + timedelta(seconds=wait))
+            log.warning(
+                "notice_not_taken",
+                notice_id=notice.notice_id,
+                lasting=exc.lasting,
+                tries=tries,
+                retry_in_s=wait,
+            )
+            return
+        await self.execute(
+            n.MarkSent(crew_id=notice.crew_id, notice_id=notice.notice_id),
+            f"sent-{notice.notice_id}",
+        )
+        log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
+
+    async def answer_outbox(self, msg: Msg) -> None:
+        letters = []
+        for notice in sorted(self.outbox.pending.values(), key=lambda x: x.send_after):
+            message = await self.letter(notice)
+            if message is None:
+                continue
+            body = message.get_body(("plain",))
+            letters.append(
+                n.Letter(
+                    notice_id=notice.notice_id,
+                    crew_id=notice.crew_id,
+                    to=str(message["To"]),
+                    send_after=notice.send_after,
+                    subject=str(message["Subject"]),
+                    text=body.get_content() if body is not None else "",
+                )
+            )
+        await msg.respond(msgspec.json.encode(letters))
+
+
+def smtp_of(config: Settings) -> mail.SmtpSettings | None:
+    if not config.smtp:
+        return None
+    password = ""
+    if config.smtp_password_file:
+        password = open(config.smtp_password_file, encoding="utf-8").read().strip()  # noqa: SIM115
+    return mail.SmtpSettings.parse_hostport(
+        config.smtp,
+        user=config.smtp_user or None,
+        password=password or None,
+        mail_from=config.mail_from,
+    )
+
+
+async def read_the_log_so_far(nc: NATS, replay: Replay, work: Notices) -> None:
+    """The picture must be whole before any rule is asked: a cook who volunteered a minute
+    after the meal was planned is no gap."""
+    info = await nc.jetstream().stream_info(subjects.STREAM)
+    last = int(info.state.last_seq)
+    while replay.next_seq <= last:
+        batch = await replay.take(READ_AT_ONCE, timeout=SETTLE_S * 10)
+        if not batch:
+            break  # the rest of the log was deleted under us (never, in a house): go on
+        for record in batch:
+            work.see(record)
+    log.info("notices_read_the_log", events=last)
+
+
+async def notices_at_work(nc: NATS, shell: CommandShell[Any], config: Settings) -> None:
+    work = Notices(nc, shell, config, smtp_of(config), rules.QuietHours.parse(config.quiet_hours))
+    outbox = await nc.subscribe(subjects.NOTICES_OUTBOX, cb=work.answer_outbox)
+    replay = await Replay(nc, 1).start()
+    try:
+        await read_the_log_so_far(nc, replay, work)
+        settling = False
+        while True:
+            # After news, read on until the log is quiet for a moment: a meal planned and its
+            # cook signing up a breath later is no gap. Otherwise wait for news or the tick.
+            wait = SETTLE_S if settling else config.notices_tick_s
+            batch = await replay.take(READ_AT_ONCE, timeout=wait)
+            for record in batch:
+                work.see(record)
+            settling = bool(batch)
+            if not settling:
+                await work.act(datetime.now(UTC))
+    finally:
+        with contextlib.suppress(Exception):
+            await outbox.unsubscribe()
+        await replay.stop()
