@@ -35,6 +35,7 @@ from projections.contributions import (
 from projections.event_log import EVENT_LOG
 from projections.history import MEMBERSHIP
 from projections.meal_plan import MEAL_PLAN
+from projections.notices import NOTICES
 from projections.participation import PARTICIPATION
 from projections.people import DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
@@ -56,6 +57,7 @@ VIEWS: tuple[View, ...] = (
     LOAD_BALANCE,
     DRIFTING_AWAY,
     MEAL_STATS,
+    NOTICES,
 )
 
 CORE_DDL = """

@@ -55,6 +55,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     return asyncio.run(house.run())
 
 
+def add_mail_flags(p: argparse.ArgumentParser) -> None:
+    """`crew up`'s flags for the notices service's mail (each sets a CREW_* setting)."""
+    mail = p.add_argument_group(
+        "notices by e-mail",
+        "without --smtp, mail stays in the house's outbox: `crew notices` shows it "
+        "(docs/notices.md)",
+    )
+    mail.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (env CREW_SMTP)")
+    mail.add_argument("--smtp-user", metavar="USER", help="its login, if it wants one")
+    mail.add_argument(
+        "--smtp-password-file", metavar="FILE", help="a file holding that login's password"
+    )
+    mail.add_argument(
+        "--mail-from", metavar="ADDR", help="the sender of the house's mail (crew@localhost)"
+    )
+    mail.add_argument(
+        "--quiet-hours",
+        metavar="HH-HH",
+        help="house hours when no mail goes out; it waits for the end of them "
+        "(default 21-08; none: any time)",
+    )
+
+
 def add_up(sub: Subcommands) -> None:
     p = sub.add_parser(
         "up",
@@ -99,25 +122,7 @@ def add_up(sub: Subcommands) -> None:
         help="run N nats-server nodes as a cluster on loopback (the first on --nats-port), "
         "the stream and buckets at min(N, 3) replicas (default 1: a single node)",
     )
-    mail = p.add_argument_group(
-        "notices by e-mail",
-        "without --smtp, mail stays in the house's outbox: `crew notices` shows it "
-        "(docs/notices.md)",
-    )
-    mail.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (env CREW_SMTP)")
-    mail.add_argument("--smtp-user", metavar="USER", help="its login, if it wants one")
-    mail.add_argument(
-        "--smtp-password-file", metavar="FILE", help="a file holding that login's password"
-    )
-    mail.add_argument(
-        "--mail-from", metavar="ADDR", help="the sender of the house's mail (crew@localhost)"
-    )
-    mail.add_argument(
-        "--quiet-hours",
-        metavar="HH-HH",
-        help="house hours when no mail goes out; it waits for the end of them "
-        "(default 21-08; none: any time)",
-    )
+    add_mail_flags(p)
     p.set_defaults(run=cmd_up)
 
 
