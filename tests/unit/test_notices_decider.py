@@ -86,8 +86,6 @@ def test_a_forgotten_person_is_never_told_anything_again() -> None:
         n.Subscribe(crew_id="anna", topic="hand_over"),
         n.SetAddress(crew_id="anna", email="anna@example.org"),
         msgspec.structs.replace(RECORD, notice_id="x"),
-            **{**{f: getattr(RECORD, f) for f in RECORD.__struct_fields__}, "notice_id": "x"}
-        ),
     ):
         with pytest.raises(d.PersonForgotten):
             d.decide(stopped, command)
