@@ -149,13 +149,15 @@ class Notices:
         address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
         if not address:
             return None
-        return mail.compose(
+        message = mail.compose(
             notice.rule,
             notice.facts,
             to=address,
             sender=self.config.mail_from,
             notice_id=notice.notice_id,
         )
+        message["X-Crew-About"] = notice.about  # the meal, newcomer or occurrence
+        return message
 
     async def send(self, notice: n.NoticeRecorded, smtp: mail.SmtpSettings, now: datetime) -> None:
         message = await self.letter(notice)

@@ -1,0 +1,114 @@
+"""Notices in a running house, with a real mail server (aiosmtpd) on a free port: the outbox
+without a mail server, then each notice mailed exactly once, across restarts, and nothing to a
+forgotten person."""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.policy
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from house.natsserver import free_port
+from schemas.common import HOUSE_TIMEZONE
+from tests.conftest import start_house
+from tests.integration.cli import crew, eventually, send
+from tests.polling import eventually as poll
+
+Env = dict[str, str]
+TOMORROW = datetime.datetime.now(ZoneInfo(HOUSE_TIMEZONE)).date() + datetime.timedelta(days=1)
+
+
+class Mailbox:
+    """What the mail server took, as parsed messages."""
+
+    def __init__(self) -> None:
+        self.mails: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.mails.append(parsed)  # type: ignore[arg-type]
+        return "250 taken"
+
+    def about(self, meal_id: str, to: str) -> list[EmailMessage]:
+        return [m for m in self.mails if m["To"] == to and m["X-Crew-About"] == meal_id]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    server = Controller(box, hostname="127.0.0.1", port=port)
+    server.start()
+    yield box, port
+    server.stop()
+
+
+def plan_tomorrow(env: Env, meal_id: str) -> None:
+    body = {"meal_id": meal_id, "date": str(TOMORROW), "time": "17:30", "helper_slots": 2}
+    assert send(env, "meals.plan_meal", body)["status"] == "accepted"
+
+
+def opt_in(env: Env, crew_id: str) -> str:
+    address = f"{crew_id}@house.example"
+    for command, body in (
+        ("onboarding.register_crew_member", {"crew_id": crew_id, "display_name": crew_id.title()}),
+        ("notices.set_address", {"crew_id": crew_id, "email": address}),
+        ("notices.subscribe", {"crew_id": crew_id, "topic": "meal_needs_cook"}),
+    ):
+        assert send(env, command, body)["status"] == "accepted", (command, body)
+    return address
+
+
+def mailed(box: Mailbox, meal_id: str, to: str) -> int:
+    return len(box.about(meal_id, to))
+
+
+def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_the_forgotten(
+    crew_env: Env, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    smtp = ("--smtp", f"127.0.0.1:{port}", "--mail-from", "crew@house.example")
+    quiet = ("--quiet-hours", "none")
+    with start_house(crew_env, *quiet) as (env, _):  # no mail server: the outbox keeps them
+        anna, bo = opt_in(env, "anna"), opt_in(env, "bo")
+        plan_tomorrow(env, "m1")
+        outbox = poll(
+            lambda: crew(env, "notices").stdout,
+            until=lambda text: "2 notice(s) in the outbox" in text,
+            what="crew notices shows the two mails",
+        )
+        assert f"To: {anna}" in outbox and f"To: {bo}" in outbox
+        assert not box.mails
+    with start_house(crew_env, *smtp, *quiet) as (env, _):  # now with one: each mailed once
+        poll(lambda: mailed(box, "m1", anna) + mailed(box, "m1", bo), until=lambda n: n == 2)
+        eventually(
+            env,
+            "select crew_id, status from notices where about = 'm1' order by crew_id",
+            [{"crew_id": "anna", "status": "sent"}, {"crew_id": "bo", "status": "sent"}],
+        )
+        assert "0 notice(s) in the outbox" in crew(env, "notices").stdout
+        crew(env, "forget", "anna")
+        plan_tomorrow(env, "m2")
+        poll(lambda: mailed(box, "m2", bo), until=lambda n: n == 1, what="bo hears of m2")
+    with start_house(crew_env, *smtp, *quiet) as (env, _):  # a restart sends nothing again
+        plan_tomorrow(env, "m3")
+        poll(lambda: mailed(box, "m3", bo), until=lambda n: n == 1, what="bo hears of m3")
+        eventually(
+            env,
+            "select about, crew_id, status from notices order by all",
+            [
+                {"about": "m1", "crew_id": "anna", "status": "sent"},
+                {"about": "m1", "crew_id": "bo", "status": "sent"},
+                {"about": "m2", "crew_id": "bo", "status": "sent"},
+                {"about": "m3", "crew_id": "bo", "status": "sent"},
+            ],
+        )
+    assert [mailed(box, m, anna) for m in ("m1", "m2", "m3")] == [1, 0, 0]
+    assert [mailed(box, m, bo) for m in ("m1", "m2", "m3")] == [1, 1, 1]
+    assert len(box.mails) == 4
