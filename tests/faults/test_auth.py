@@ -28,14 +28,14 @@ from services.kiosk.commands import KIOSK_MAY
 from tests.faults.harness import say
 from tests.polling import eventually_async
 
-USERS = ("meals", "rota", "onboarding", "projector", "query", "kiosk", "coordinator", "observer",
-         "house", "nobody")  # fmt: skip
-SERVICES = {"meals", "rota", "onboarding"}
+USERS = ("meals", "rota", "onboarding", "notices", "projector", "query", "kiosk", "coordinator",
+         "observer", "house", "nobody")  # fmt: skip
+SERVICES = {"meals", "rota", "onboarding", "notices"}
 # Who reads the log (Direct and API gets): the services, the projector, coordinators, observers.
 LOG_READERS = SERVICES | {"projector", "coordinator", "observer", "house"}
 # Who replays the log with consumers named at random: the projector, the CLI, the rota's
-# calendar, and the followers (meals follows the rota, the rota follows meals).
-REPLAYERS = {"meals", "rota", "projector", "coordinator", "house"}
+# calendar, the followers (meals follows the rota, the rota follows meals), and notices.
+REPLAYERS = {"meals", "rota", "notices", "projector", "coordinator", "house"}
 # The followers and their owners: each keeps its position under its own key of CREW_FOLLOWERS,
 # which only its owner writes; older houses had a durable consumer of that name, which only
 # its owner may look up and delete (to move off it).
@@ -65,6 +65,10 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("publish", "crew.evt.meals.m1.meal_planned", {"meals", "house"}),
     ("publish", "crew.evt.onboarding.p1.person_forgotten", {"onboarding", "house"}),
     ("publish", "crew.evt.rota.s1.series_planned", {"rota", "house"}),
+    ("publish", "crew.evt.notices.p1.notice_sent", {"notices", "house"}),
+    # the mail not sent yet, with addresses: coordinators ask, the notices service answers
+    ("publish", "crew.notices.outbox", {"coordinator", "house"}),
+    ("subscribe", "crew.notices.outbox", {"notices", "house"}),
     ("publish", "crew.query.sql", {"kiosk", "coordinator", "house"}),
     ("publish", "crew.query.restricted_sql", {"coordinator", "house"}),
     ("publish", "crew.projector.rebuild", {"coordinator", "house"}),
