@@ -102,7 +102,7 @@ class Notices:
             )
         except msgspec.MsgspecError:
             return  # the projector reports unreadable events; nothing here to tell anyone
-        rules.see(self.picture, event, record.recorded_at or datetime.now(UTC))
+        rules.see(self.picture, event, record.recorded_at or datetime.now(UTC), record.seq)
         self.outbox.see(event)
         if isinstance(event, o.PersonForgotten) and event.person_id in self.outbox.known:
             self.forgotten.append(event.person_id)
