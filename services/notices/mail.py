@@ -1,0 +1,400 @@
+"""A notice as an e-mail, and the e-mail handed to an SMTP server.
+
+`compose` writes one notice in Danish first, then English, as plain text with a simple HTML
+alternative, from a rule and its facts: plain strings such as a date, a time or a title, never
+a name. `deliver` hands the mail to the house's SMTP server with `aiosmtplib` and raises
+`MailNotTaken` when the server did not take it: `lasting` says whether trying again can help.
+`backoff` says how long to wait before the next try. Nothing here logs, and no error quotes an
+address.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import re
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+
+from schemas.common import HOUSE_TIMEZONE, ID_PATTERN
+
+MESSAGE_ID_DOMAIN = "crew.notices"
+NOTICE_HEADER = "X-Crew-Notice"
+SIGNATURE = "Sager der Samler"
+FIRST_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 600.0
+
+DA_WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
+EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DA_MONTHS = ("januar", "februar", "marts", "april", "maj", "juni",
+             "juli", "august", "september", "oktober", "november", "december")  # fmt: skip
+EN_MONTHS = ("January", "February", "March", "April", "May", "June",
+             "July", "August", "September", "October", "November", "December")  # fmt: skip
+
+# A link's key -> its label (Danish, English). A key not here is shown as it is.
+LINK_LABELS = {
+    "cook": ("Jeg laver mad", "I'll cook"),
+    "help": ("Jeg hjælper", "I'll help"),
+    "host": ("Jeg tager samtalen", "I'll host"),
+    "take_over": ("Jeg tager over", "Take over"),
+    "coming": ("Ja, jeg kommer", "Yes, I'm coming"),
+    "unsubscribe": ("Afmeld", "Unsubscribe"),
+}
+# sign_up_affected's `what` -> (Danish, English)
+WHAT_HAPPENED = {
+    "moved": ("flyttet", "moved"),
+    "cancelled": ("aflyst", "cancelled"),
+    "changed": ("ændret", "changed"),
+}
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_NOTICE_ID = re.compile(ID_PATTERN)
+
+
+# --- Dates and facts --------------------------------------------------------------------------
+
+
+def da_day(day: datetime.date) -> str:
+    """A day in Danish: tirsdag 8. december."""
+    return f"{DA_WEEKDAYS[day.weekday()]} {day.day}. {DA_MONTHS[day.month - 1]}"
+
+
+def en_day(day: datetime.date) -> str:
+    """A day in English: Tuesday 8 December."""
+    return f"{EN_WEEKDAYS[day.weekday()]} {day.day} {EN_MONTHS[day.month - 1]}"
+
+
+def _date(rule: str, facts: dict[str, str], name: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(facts[name])
+    except ValueError:
+        raise ValueError(f"{rule}: {name} is not an ISO date: {facts[name]!r}") from None
+
+
+def _time(rule: str, facts: dict[str, str], name: str) -> str:
+    if not _TIME.match(facts[name]):
+        raise ValueError(f"{rule}: {name} is not a time HH:MM: {facts[name]!r}")
+    return facts[name]
+
+
+def _house_moment(rule: str, facts: dict[str, str], name: str) -> datetime.datetime:
+    """An ISO date and time in house time; one without an offset is taken as house time."""
+    try:
+        moment = datetime.datetime.fromisoformat(facts[name])
+    except ValueError:
+        raise ValueError(f"{rule}: {name} is not an ISO date and time: {facts[name]!r}") from None
+    house = ZoneInfo(HOUSE_TIMEZONE)
+    return moment.replace(tzinfo=house) if moment.tzinfo is None else moment.astimezone(house)
+
+
+def _count(rule: str, facts: dict[str, str], name: str) -> int:
+    try:
+        return int(facts[name])
+    except ValueError:
+        raise ValueError(f"{rule}: {name} is not a whole number: {facts[name]!r}") from None
+
+
+# --- The rules' words ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    """One notice's subject and paragraphs, in Danish and in English."""
+
+    subject_da: str
+    subject_en: str
+    da: list[str]
+    en: list[str]
+
+
+def _meal_needs_cook(rule: str, facts: dict[str, str]) -> Words:
+    day, time = _date(rule, facts, "date"), _time(rule, facts, "time")
+    return Words(
+        subject_da=f"Kok søges {day.day}. {DA_MONTHS[day.month - 1]}",
+        subject_en=f"Cook wanted {day.day} {EN_MONTHS[day.month - 1]}",
+        da=[
+            f"Fællesspisningen {da_day(day)} kl. {time} har endnu ingen kok.",
+            "Har du lyst til at lave maden?",
+        ],
+        en=[
+            f"The joint meal on {en_day(day)} at {time} has no cook yet.",
+            "Would you like to cook?",
+        ],
+    )
+
+
+def _meal_needs_helpers(rule: str, facts: dict[str, str]) -> Words:
+    day, time = _date(rule, facts, "date"), _time(rule, facts, "time")
+    places = _count(rule, facts, "open_places")
+    da_places = "1 ledig plads" if places == 1 else f"{places} ledige pladser"
+    en_places = "1 open place" if places == 1 else f"{places} open places"
+    return Words(
+        subject_da=f"Hjælpere søges {day.day}. {DA_MONTHS[day.month - 1]}",
+        subject_en=f"Helpers wanted {day.day} {EN_MONTHS[day.month - 1]}",
+        da=[
+            f"Fællesspisningen {da_day(day)} kl. {time} mangler hjælpere: {da_places}.",
+            "Kan du give en hånd?",
+        ],
+        en=[
+            f"The joint meal on {en_day(day)} at {time} needs helpers: {en_places}.",
+            "Could you lend a hand?",
+        ],
+    )
+
+
+def _newcomer_waiting(rule: str, facts: dict[str, str]) -> Words:
+    arrived = _house_moment(rule, facts, "arrived")
+    clock = f"{arrived:%H:%M}"
+    return Words(
+        subject_da="En nykommer venter",
+        subject_en="A newcomer is waiting",
+        da=[
+            f"En nykommer kom {da_day(arrived.date())} kl. {clock} og venter på den samtale, "
+            "kiosken lovede.",
+            "Kan du tage samtalen?",
+        ],
+        en=[
+            f"A newcomer arrived on {en_day(arrived.date())} at {clock} and is waiting for the "
+            "conversation the kiosk promised.",
+            "Could you host it?",
+        ],
+    )
+
+
+def _sign_up_affected(rule: str, facts: dict[str, str]) -> Words:
+    day, title, what = _date(rule, facts, "date"), facts["title"], facts["what"]
+    if what not in WHAT_HAPPENED:
+        raise ValueError(f"{rule}: what is not one of {sorted(WHAT_HAPPENED)}: {what!r}")
+    da_what, en_what = WHAT_HAPPENED[what]
+    return Words(
+        subject_da=f"Din tilmelding er {da_what}",
+        subject_en=f"Your sign-up was {en_what}",
+        da=[f"En ændring i »{title}« har {da_what} din tilmelding {da_day(day)}."],
+        en=[f"A change to “{title}” {en_what} your sign-up on {en_day(day)}."],
+    )
+
+
+def _with_reason(words: Words, reason: str) -> Words:
+    if not reason.strip():
+        return words
+    return dataclasses.replace(
+        words, da=[*words.da, f"Grund: {reason}"], en=[*words.en, f"Reason: {reason}"]
+    )
+
+
+def _task_released(rule: str, facts: dict[str, str]) -> Words:
+    day, title = _date(rule, facts, "date"), facts["title"]
+    words = Words(
+        subject_da="Din opgave er frigivet",
+        subject_en="Your task was released",
+        da=[f"Din opgave ved »{title}« {da_day(day)} er frigivet. Du er stadig tilmeldt."],
+        en=[f"Your task at “{title}” on {en_day(day)} was released. You are still signed up."],
+    )
+    return _with_reason(words, facts["reason"])
+
+
+def _claim_released(rule: str, facts: dict[str, str]) -> Words:
+    day, title = _date(rule, facts, "date"), facts["title"]
+    words = Words(
+        subject_da="Din foreløbige plads er frigivet",
+        subject_en="Your tentative place was released",
+        da=[f"Din foreløbige plads ved »{title}« {da_day(day)} er frigivet."],
+        en=[f"Your tentative place at “{title}” on {en_day(day)} was released."],
+    )
+    return _with_reason(words, facts["reason"])
+
+
+# rule -> (the facts it needs, its words). `meal_id` is taken but not shown: the links carry it.
+RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]] = {
+    "meal_needs_cook": (("date", "time", "meal_id"), _meal_needs_cook),
+    "meal_needs_helpers": (("date", "time", "meal_id", "open_places"), _meal_needs_helpers),
+    "newcomer_waiting": (("arrived",), _newcomer_waiting),
+    "sign_up_affected": (("title", "date", "what"), _sign_up_affected),
+    "task_released": (("title", "date", "reason"), _task_released),
+    "claim_released": (("title", "date", "reason"), _claim_released),
+}
+
+
+def words_for(rule: str, facts: dict[str, str]) -> Words:
+    """The words of `rule` from its facts; ValueError for an unknown rule or a missing fact."""
+    if rule not in RULES:
+        raise ValueError(f"no notice rule {rule!r}; known: {', '.join(RULES)}")
+    needs, write = RULES[rule]
+    missing = [name for name in needs if name not in facts]
+    if missing:
+        raise ValueError(f"{rule}: missing facts {', '.join(missing)}")
+    return write(rule, facts)
+
+
+# --- The mail -----------------------------------------------------------------------------------
+
+
+def _labels(key: str) -> str:
+    da, en = LINK_LABELS.get(key, (key, key))
+    return f"{da} / {en}"
+
+
+def _plain(words: Words, links: dict[str, str]) -> str:
+    parts = ["\n\n".join(words.da), "---", "\n\n".join(words.en)]
+    parts += [f"{_labels(key)}:\n{url}" for key, url in links.items()]
+    parts.append(f"-- \n{SIGNATURE}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _html(words: Words, links: dict[str, str]) -> str:
+    def paragraphs(lines: list[str], lang: str) -> str:
+        return "".join(f'<p lang="{lang}">{html.escape(line)}</p>\n' for line in lines)
+
+    items = "".join(
+        f'<li><a href="{html.escape(url)}">{html.escape(_labels(key))}</a></li>\n'
+        for key, url in links.items()
+    )
+    return (
+        '<!doctype html>\n<html lang="da">\n<body>\n'
+        + paragraphs(words.da, "da")
+        + "<hr>\n"
+        + paragraphs(words.en, "en")
+        + (f"<ul>\n{items}</ul>\n" if items else "")
+        + f"<p>{html.escape(SIGNATURE)}</p>\n</body>\n</html>\n"
+    )
+
+
+def compose(
+    rule: str,
+    facts: dict[str, str],
+    to: str,
+    sender: str,
+    links: dict[str, str] | None = None,
+    notice_id: str = "",
+) -> EmailMessage:
+    """The mail for one notice: Danish first, then English, plain text with an HTML part.
+
+    `links` (key -> URL, e.g. "cook", "help", "unsubscribe") are listed under the text. With a
+    `notice_id` the mail's Message-ID is made from it, so a notice sent again is the same mail,
+    and `X-Crew-Notice` names it. ValueError for an unknown rule, a missing or malformed fact,
+    or a notice id that is not an Id."""
+    words = words_for(rule, facts)
+    links = links or {}
+    message = EmailMessage()
+    message["Subject"] = f"{words.subject_da} / {words.subject_en}"
+    message["From"] = sender
+    message["To"] = to
+    if notice_id:
+        if not _NOTICE_ID.match(notice_id):
+            raise ValueError(f"notice id {notice_id!r} is not 1-64 of A-Z a-z 0-9 _ -")
+        message["Message-ID"] = f"<{notice_id}@{MESSAGE_ID_DOMAIN}>"
+        message[NOTICE_HEADER] = notice_id
+    message.set_content(_plain(words, links), cte="quoted-printable")
+    message.add_alternative(_html(words, links), subtype="html", cte="quoted-printable")
+    message["Content-Language"] = "da, en"  # after the parts: set_content drops Content-*
+    return message
+
+
+# --- Handing it over ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SmtpSettings:
+    """The house's SMTP server. `starttls` asks for an upgrade to TLS after connecting (and
+    fails without one); off, the mail goes as the connection is. A `user` needs a
+    `password`."""
+
+    host: str
+    port: int
+    mail_from: str
+    user: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    starttls: bool = False
+    timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("SMTP settings: give both a user and a password, or neither")
+        if not 0 < self.port < 65536:
+            raise ValueError(f"SMTP settings: port {self.port} is not 1-65535")
+
+    @staticmethod
+    def parse_hostport(text: str) -> tuple[str, int]:
+        """HOST:PORT -> (host, port): mail.example.org:587, or [::1]:25 for IPv6."""
+        host, colon, port = text.strip().rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not an SMTP server as HOST:PORT (port 1-65535): {text!r}")
+        return host, int(port)
+
+
+class MailNotTaken(Exception):
+    """The SMTP server did not take the mail. `lasting`: it refused the recipient or the
+    message for good (a 5xx), so trying again will not help; otherwise (no connection, a
+    timeout, a 4xx, a login or TLS problem) try again later. `code` is the server's reply code,
+    if it gave one. The text never quotes the server's reply, which may name the address."""
+
+    def __init__(self, why: str, *, lasting: bool, code: int | None = None) -> None:
+        super().__init__(why)
+        self.lasting = lasting
+        self.code = code
+
+
+def _refusal(
+    error: aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused,
+) -> MailNotTaken:
+    """A reply refusing the mail: lasting only for a 5xx refusal of the recipient or message."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in error.recipients]
+        code = codes[0] if codes else None
+        lasting = bool(codes) and all(500 <= c < 600 for c in codes)
+        why = f"the mail server refused the recipient ({code})"
+        return MailNotTaken(why, lasting=lasting, code=code)
+    code = error.code
+    what = {
+        aiosmtplib.SMTPRecipientRefused: "the recipient",
+        aiosmtplib.SMTPDataError: "the message",
+    }.get(type(error))
+    if what is None:
+        kind = type(error).__name__
+        return MailNotTaken(f"the mail server said no ({code}, {kind})", lasting=False, code=code)
+    return MailNotTaken(f"the mail server refused {what} ({code})", lasting=code >= 500, code=code)
+
+
+async def deliver(message: EmailMessage, smtp: SmtpSettings) -> None:
+    """Hand `message` to the SMTP server, to its To address, from `smtp.mail_from`. Sets a
+    Date header if it has none. Raises MailNotTaken unless the server took it."""
+    if "Date" not in message:
+        message["Date"] = formatdate(usegmt=True)
+    where = f"{smtp.host}:{smtp.port}"
+    try:
+        errors, _ = await aiosmtplib.send(
+            message,
+            sender=smtp.mail_from,
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.user,
+            password=smtp.password,
+            start_tls=smtp.starttls,
+            timeout=smtp.timeout_s,
+        )
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused) as error:
+        raise _refusal(error) from None
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        # Connection refused or lost, a timeout, no STARTTLS, a TLS failure: try again later.
+        why = f"no mail taken at {where} ({type(error).__name__})"
+        raise MailNotTaken(why, lasting=False) from None
+    except ValueError:
+        # aiosmtplib: an address it cannot send (say, non-ASCII to a server without SMTPUTF8).
+        raise MailNotTaken("the address cannot be sent over SMTP", lasting=True) from None
+    if errors:  # some recipients taken, some not: only when a mail has more than one
+        code = next(iter(errors.values())).code
+        why = f"the mail server refused a recipient ({code})"
+        raise MailNotTaken(why, lasting=code >= 500, code=code)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before try number `attempt` again (1 is the first retry): 5, 10, 20, ...
+    up to 600. Below 1 counts as 1."""
+    doublings = min(max(attempt, 1) - 1, 16)
+    return min(FIRST_BACKOFF_S * 2.0**doublings, MAX_BACKOFF_S)
