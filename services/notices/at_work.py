@@ -19,6 +19,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -204,16 +205,19 @@ class Notices:
 
 
 def smtp_of(config: Settings) -> mail.SmtpSettings | None:
+    """The mail server from the settings, or None: mail stays in the outbox."""
     if not config.smtp:
         return None
-    password = ""
+    host, port = mail.SmtpSettings.parse_hostport(config.smtp)
+    password = None
     if config.smtp_password_file:
-        password = open(config.smtp_password_file, encoding="utf-8").read().strip()  # noqa: SIM115
-    return mail.SmtpSettings.parse_hostport(
-        config.smtp,
-        user=config.smtp_user or None,
-        password=password or None,
+        password = Path(config.smtp_password_file).read_text(encoding="utf-8").strip()
+    return mail.SmtpSettings(
+        host=host,
+        port=port,
         mail_from=config.mail_from,
+        user=config.smtp_user or None,
+        password=password,
     )
 
 

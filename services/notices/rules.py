@@ -328,7 +328,7 @@ def _meal_notices(picture: Picture, now: datetime.datetime, after: datetime.date
         # past, started, or a notice that would wait until after it starts: nothing to say
         if meal.status != "open" or not now < starts or not after < starts:
             continue
-        facts = {"date": meal.date.isoformat(), "time": meal.time}
+        facts = {"date": meal.date.isoformat(), "time": meal.time, "meal_id": meal_id}
         if meal.head_cook is None and starts - now <= COOK_AHEAD:
             found += _to_subscribers(picture, "meal_needs_cook", meal_id, after, facts, meal)
         if (places := meal.open_places()) and starts - now <= HELPERS_AHEAD:
@@ -372,8 +372,7 @@ def _newcomer_notices(
         waited = now - newcomer.arrived_at
         if not newcomer.waiting or not NEWCOMER_AFTER < waited <= NEWCOMER_UNTIL:
             continue
-        arrived = newcomer.arrived_at.astimezone(HOUSE)
-        facts = {"arrived_date": arrived.date().isoformat(), "arrived_time": f"{arrived:%H:%M}"}
+        facts = {"arrived": newcomer.arrived_at.astimezone(HOUSE).isoformat()}
         found += _to_subscribers(picture, "newcomer_waiting", newcomer_id, after, facts)
     return found
 
@@ -389,7 +388,8 @@ def _personal_notices(
         if not picture.reachable(event.crew_id, "my_sign_ups"):
             continue
         rule: Rule = "claim_released"
-        facts = _occurrence_facts(picture, event.occurrence_id)
+        # The rota's reason for a released claim may name who took the place: left out.
+        facts = {**_occurrence_facts(picture, event.occurrence_id), "reason": ""}
         if isinstance(event, r.SignUpAffected):
             rule = "task_released" if event.outcome == "task_released" else "sign_up_affected"
             facts.update(_affected_facts(picture, event))
@@ -418,10 +418,14 @@ def _occurrence_facts(picture: Picture, occurrence_id: str, prefix: str = "") ->
     }
 
 
+# What a sign-up's outcome was, in the words of the mail (services/notices/mail.py).
+WHAT = {"kept": "changed", "moved": "moved", "released": "cancelled", "task_released": "changed"}
+
+
 def _affected_facts(picture: Picture, event: r.SignUpAffected) -> dict[str, str]:
     """The outcome, and the task and the new occurrence if there are; the reason is the rota's
     own words (the change and its date), never a person's."""
-    facts = {"outcome": event.outcome, "reason": event.reason}
+    facts = {"outcome": event.outcome, "what": WHAT[event.outcome], "reason": event.reason}
     if event.task:
         facts["task"] = event.task
     if event.moved_to:

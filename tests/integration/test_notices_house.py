@@ -31,7 +31,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.mails: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.mails.append(parsed)  # type: ignore[arg-type]
         return "250 taken"

@@ -62,7 +62,7 @@ def test_a_meal_tomorrow_without_a_head_cook_tells_each_cook_subscriber_once() -
         "m1",
         "anna",
     )
-    assert notice.facts == {"date": "2030-01-08", "time": "17:30"}
+    assert notice.facts == {"date": "2030-01-08", "time": "17:30", "meal_id": "m1"}
     assert notice.send_after == NOW
     assert notice.notice_id == notice_id("meal_needs_cook", "m1", "anna")
 
@@ -168,7 +168,12 @@ def test_open_helper_places_within_24_hours_tell_helper_subscribers() -> None:
         "meal_needs_helpers",
         "carla",
     )
-    assert notice.facts == {"date": "2030-01-08", "time": "17:30", "open_places": "2"}
+    assert notice.facts == {
+        "date": "2030-01-08",
+        "time": "17:30",
+        "meal_id": "m1",
+        "open_places": "2",
+    }
 
 
 def test_no_helper_notice_beyond_24_hours_when_full_or_not_subscribed() -> None:
@@ -209,7 +214,7 @@ def test_a_newcomer_waiting_over_an_hour_tells_the_hosts() -> None:
         "nina",
         "anna",
     )
-    assert notice.facts == {"arrived_date": "2030-01-07", "arrived_time": "10:59"}
+    assert notice.facts == {"arrived": "2030-01-07T10:59:00+01:00"}
 
 
 def test_no_newcomer_notice_within_the_hour_or_long_after() -> None:
@@ -281,6 +286,7 @@ def test_a_moved_sign_up_tells_the_person_with_both_occurrences() -> None:
         "date": "2030-01-12",
         "start": "10:00",
         "outcome": "moved",
+        "what": "moved",
         "reason": "the series changed from 2030-01-10",
         "task": "floors",
         "moved_to_title": "Cleaning party",
@@ -316,7 +322,12 @@ def test_a_released_task_and_a_released_claim_tell_the_person() -> None:
         ("task_released", "anna"),
     ]
     claim, task = notices
-    assert claim.facts == {"title": "Cleaning party", "date": "2030-01-12", "start": "10:00"}
+    assert claim.facts == {
+        "title": "Cleaning party",
+        "date": "2030-01-12",
+        "start": "10:00",
+        "reason": "",
+    }
     assert task.facts["task"] == "floors"
 
 
