@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import services.meals.decider
+import services.notices.decider
 import services.onboarding.decider
 import services.rota.decider
 from crew.decider import Refusal
@@ -26,6 +27,11 @@ COORDINATORS_ONLY = {
     "no_conversation_yet",
     "not_a_newcomer",
     "own_buddy",
+    # notices: opting in and the notices service's own commands; not the kiosk's
+    "person_forgotten",
+    "not_subscribed",
+    "no_address",
+    "unknown_notice",
 }
 
 
