@@ -241,6 +241,7 @@ async def notices_at_work(nc: NATS, shell: CommandShell[Any], config: Settings) 
     replay = await Replay(nc, 1).start()
     try:
         await read_the_log_so_far(nc, replay, work)
+        await work.act(datetime.now(UTC))  # what fell due, or was not sent, while it was down
         settling = False
         while True:
             # After news, read on until the log is quiet for a moment: a meal planned and its
