@@ -61,6 +61,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_user: str = ""
     smtp_password_file: str = ""
     mail_from: str = "crew@localhost"
+    # Where the kiosk server is reached from a phone: the base of one-tap links in mail
+    # ("": http://127.0.0.1:<CREW_HTTP_PORT>, which only works on the house's own machine).
+    public_url: str = ""
     quiet_hours: Annotated[
         str, msgspec.Meta(pattern=r"^(none|([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-3]))$")
     ] = "21-08"

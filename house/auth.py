@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 import bcrypt
 import msgspec
 
-from crew import follow, subjects, urls
+from crew import follow, links, subjects, urls
 from crew.personal import KEYS_BUCKET
 from house import natsserver
 from services.kiosk import tokens
 from services.kiosk.commands import KIOSK_MAY
+from services.kiosk.taps import TAP_MAY
 from services.meals import follows_rota
 from services.rota import follows_meals
 
@@ -32,6 +33,7 @@ OUTCOMES = subjects.OUTCOMES_BUCKET
 KIOSK_TOKENS = tokens.BUCKET
 ICAL_TOKENS = tokens.ICAL_BUCKET
 FOLLOWERS = follow.BUCKET
+LINK_KEYS = links.BUCKET  # not in BUCKETS: not backed up (links expire; a new house signs anew)
 BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS, FOLLOWERS)
 
 # The followers' names, by the user that owns them. Each is a follower's key in CREW_FOLLOWERS,
@@ -152,6 +154,7 @@ def service(
     replays: bool = False,
     follows: str | None = None,
     answers: tuple[str, ...] = (),
+    reads: tuple[str, ...] = (),
 ) -> Permissions:
     """A command service: answers its own commands, appends only its own context's events,
     sends only the commands of other contexts named in `sends`, keeps its command outcomes,
@@ -160,7 +163,7 @@ def service(
     One that `replays` reads the log with consumers of its own (the rota's calendar); one that
     `follows` another context does too, and keeps its position under its own key of
     CREW_FOLLOWERS (crew/follow.py), the only key of that bucket it reaches. It also answers
-    the requests on the subjects in `answers`."""
+    the requests on the subjects in `answers`, and reads the buckets in `reads`."""
     erase = [f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}"] if forgets else []
     replay = pulls(EVENTS) if replays or follows else []
     position = own_key(FOLLOWERS, follows) if follows else []
@@ -174,6 +177,7 @@ def service(
             *writes_bucket(OUTCOMES),
             *reads_bucket(KEYS_BUCKET),
             *writes_bucket(KEYS_BUCKET),
+            *(rule for bucket in reads for rule in reads_bucket(bucket)),
             *erase,
             *replay,
             *position,
@@ -197,7 +201,10 @@ ROLES: dict[str, Permissions] = {
     "onboarding": service("onboarding", forgets=True),
     # notices read the whole log (a picture of the house), seal and unseal the addresses, and
     # show coordinators the mail not sent yet (`crew notices`)
-    "notices": service("notices", replays=True, answers=(subjects.NOTICES_OUTBOX,)),
+    # and sign one-tap links with the house's link key
+    "notices": service(
+        "notices", replays=True, answers=(subjects.NOTICES_OUTBOX,), reads=(LINK_KEYS,)
+    ),
     # The projector replays the log, reads the personal keys (names in views) and answers
     # rebuilds with their progress.
     "projector": Permissions(
@@ -221,20 +228,25 @@ ROLES: dict[str, Permissions] = {
         deny_publish=["crew.evt.>", "crew.cmd.>", "$JS.>", "$KV.>"],
         responds=True,
     ),
-    # The kiosk sends the commands a tablet may send and everyday SQL, and reads the token
-    # buckets (kiosk tokens watched, calendar tokens looked up).
+    # The kiosk sends the commands a tablet may send, those of one-tap links in notices, and
+    # everyday SQL; it reads the token buckets (kiosk tokens watched, calendar tokens looked
+    # up) and the link key (to check a link).
     "kiosk": Permissions(
         publish=[
-            *(
-                subjects.command_subject(context, command)
-                for context, commands in sorted(KIOSK_MAY.items())
-                for command in sorted(commands)
+            *sorted(
+                {
+                    subjects.command_subject(context, command)
+                    for context, commands in KIOSK_MAY.items()
+                    for command in commands
+                }
+                | {subjects.command_subject(context, command) for context, command in TAP_MAY}
             ),
             subjects.QUERY_SQL,
             "$JS.API.INFO",
             f"$JS.API.STREAM.INFO.KV_{KIOSK_TOKENS}",
             *watches(KIOSK_TOKENS),
             *reads_bucket(ICAL_TOKENS),
+            *reads_bucket(LINK_KEYS),
             subjects.STATUS,
         ],
         subscribe=[subjects.STATUS, OWN_INBOX],

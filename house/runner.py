@@ -17,7 +17,7 @@ import nats
 import nats.errors
 import nats.js.errors
 
-from crew import follow, urls
+from crew import follow, links, urls
 from crew.eventstore import ensure_event_store
 from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET
 from crew.settings import HOUSE_FILE
@@ -64,6 +64,7 @@ async def prepare(nc: nats.NATS, replicas: int = 1) -> None:
     await ensure_event_store(nc, replicas, admin=True)
     for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
         await tokens.bucket(nc, bucket, replicas)
+    await links.bucket(nc, replicas)  # the key of one-tap links: made once, read by two
     await follow.bucket(nc, replicas)  # each follower may only use its own key
 
 
@@ -120,7 +121,7 @@ class House:
         self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
         for component in self.components:
-            if component.name == "kiosk":
+            if component.name in ("kiosk", "notices"):  # notices: the address of its links
                 component.env["CREW_HTTP_PORT"] = str(http_port)
         self.kiosk_token = ""
         self._stopping = asyncio.Event()

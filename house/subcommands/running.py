@@ -23,6 +23,7 @@ MAIL_FLAGS = {  # `crew up` flags that set the notices service's settings
     "smtp_password_file": "CREW_SMTP_PASSWORD_FILE",
     "mail_from": "CREW_MAIL_FROM",
     "quiet_hours": "CREW_QUIET_HOURS",
+    "public_url": "CREW_PUBLIC_URL",
 }
 
 
@@ -69,6 +70,12 @@ def add_mail_flags(p: argparse.ArgumentParser) -> None:
     )
     mail.add_argument(
         "--mail-from", metavar="ADDR", help="the sender of the house's mail (crew@localhost)"
+    )
+    mail.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where phones reach the kiosk server, for the one-tap links in mail "
+        "(default http://127.0.0.1:<--http-port>: this machine only)",
     )
     mail.add_argument(
         "--quiet-hours",

@@ -47,7 +47,7 @@ from schemas.common import (
     Unavailable,
     reply_decoder,
 )
-from services.kiosk import ical, tokens
+from services.kiosk import ical, taps, tokens
 from services.kiosk.commands import KIOSK_MAY
 from services.kiosk.tokens import Tokens
 
@@ -466,7 +466,7 @@ async def page() -> Response[bytes]:
 def build_app(config: Settings) -> Litestar:
     house = House(config)
     return Litestar(
-        route_handlers=[send_command, board, ical_feed, page],
+        route_handlers=[send_command, board, ical_feed, page, taps.confirm, taps.tap],
         on_startup=[house.start],
         on_shutdown=[house.stop],
         state=State({"house": house}),

@@ -27,7 +27,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from crew import subjects
+from crew import links, subjects
 from crew.eventstore import Recorded
 from crew.personal import JetStreamVault, unseal
 from crew.replay import Replay
@@ -38,6 +38,7 @@ from schemas import onboarding as o
 from schemas.common import Accepted
 from schemas.registry import decode_event
 from services.notices import mail, rules
+from services.notices.answers import answers
 
 log = structlog.get_logger("crew.notices")
 
@@ -93,8 +94,11 @@ class Notices:
     asked: set[str] = field(default_factory=set)  # notice ids recorded by this instance
     forgotten: list[str] = field(default_factory=list)  # to stop, once read
 
+    link_key: bytes = b""  # the house's, read at start (crew/links.py)
+
     def __post_init__(self) -> None:
         self.vault = JetStreamVault(self.nc)
+        self.base_url = self.config.public_url or f"http://127.0.0.1:{self.config.http_port}"
 
     def see(self, record: Recorded) -> None:
         try:
@@ -155,6 +159,7 @@ class Notices:
             notice.facts,
             to=address,
             sender=self.config.mail_from,
+            links=answers(notice, self.link_key, self.base_url),
             notice_id=notice.notice_id,
         )
         message["X-Crew-About"] = notice.about  # the meal, newcomer or occurrence
@@ -237,6 +242,7 @@ async def read_the_log_so_far(nc: NATS, replay: Replay, work: Notices) -> None:
 
 async def notices_at_work(nc: NATS, shell: CommandShell[Any], config: Settings) -> None:
     work = Notices(nc, shell, config, smtp_of(config), rules.QuietHours.parse(config.quiet_hours))
+    work.link_key = await links.house_key(nc)
     outbox = await nc.subscribe(subjects.NOTICES_OUTBOX, cb=work.answer_outbox)
     replay = await Replay(nc, 1).start()
     try:

@@ -25,6 +25,7 @@ from house.natsserver import NatsServer, free_port
 from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import KIOSK_MAY
+from services.kiosk.taps import TAP_MAY
 from tests.faults.harness import say
 from tests.polling import eventually_async
 
@@ -51,6 +52,8 @@ BUCKET_RIGHTS: dict[str, tuple[set[str], set[str], set[str]]] = {
     "CREW_KIOSK_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_ICAL_TOKENS": ({"kiosk", "coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_COMMAND_OUTCOMES": (SERVICES | {"coordinator", "house"}, SERVICES | {"house"}, {"house"}),
+    # The key of one-tap links: the notices service signs, the kiosk checks.
+    "CREW_LINK_KEYS": ({"notices", "kiosk", "house"}, {"house"}, {"house"}),
     # The whole bucket only for backups; each follower its own key (below).
     "CREW_FOLLOWERS": ({"coordinator", "house"}, {"house"}, {"house"}),
 }  # fmt: skip
@@ -108,6 +111,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
             f"crew.cmd.{command}",
             {"coordinator", "house"}
             | ({"kiosk"} if command.split(".")[1] in KIOSK_MAY.get(command.split(".")[0], ()) else set())
+            | ({"kiosk"} if tuple(command.split(".")) in TAP_MAY else set())
             | ({"meals"} if command == "rota.release_claim" else set()),
         )
         for command in sorted(COMMAND_TYPES)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime
 import email
 import email.policy
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -69,6 +71,23 @@ def mailed(box: Mailbox, meal_id: str, to: str) -> int:
     return len(box.about(meal_id, to))
 
 
+def link(mail: EmailMessage, label: str) -> str:
+    """The URL under a one-tap answer's label in the mail's plain text."""
+    body = mail.get_body(("plain",))
+    assert body is not None
+    lines = body.get_content().splitlines()
+    return lines[next(i for i, line in enumerate(lines) if label in line) + 1].strip()
+
+
+def tap(url: str, method: str = "GET") -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
 def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_the_forgotten(
     crew_env: Env, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -99,6 +118,20 @@ def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_th
     with start_house(crew_env, *smtp, *quiet) as (env, _):  # a restart sends nothing again
         plan_tomorrow(env, "m3")
         poll(lambda: mailed(box, "m3", bo), until=lambda n: n == 1, what="bo hears of m3")
+        cook = link(box.about("m3", bo)[0], "I'll cook")
+        assert tap(cook)[0] == 200, "opening the link only asks"
+        eventually(
+            env, "select head_cook from meal_plan where meal_id = 'm3'", [{"head_cook": None}]
+        )
+        assert tap(cook, "POST") == tap(cook, "POST"), "a second tap gets the first answer"
+        eventually(
+            env, "select head_cook from meal_plan where meal_id = 'm3'", [{"head_cook": "bo"}]
+        )
+        forged = cook[:-3] + ("AAA" if not cook.endswith("AAA") else "BBB")
+        assert tap(forged, "POST")[0] == 410
+        assert tap(link(box.about("m3", bo)[0], "Unsubscribe"), "POST")[0] == 200
+        plan_tomorrow(env, "m4")
+        eventually(env, "select count(*) as n from meal_plan where meal_id = 'm4'", [{"n": 1}])
         eventually(
             env,
             "select about, crew_id, status from notices order by all",

@@ -1,0 +1,159 @@
+"""One-tap answers from a notice's mail: `GET /tap/<token>` shows what the tap will do and asks
+to confirm (a mail client or a link scanner that fetches the link changes nothing); the
+button posts to the same address, and the kiosk server sends the command, with the person as
+the actor and the link's id as the command id: a second tap gets the first answer.
+
+The token is signed by the notices service with the house's link key (crew/links.py); a
+forged, changed or expired one is answered 410, in both languages, and says nothing more."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+
+from crew import links, subjects
+from schemas.common import Accepted, Refused, reply_decoder
+
+if TYPE_CHECKING:
+    from services.kiosk.app import House
+
+Body = Callable[[links.Link], dict[str, str]]
+
+# action -> (context, command, its body, what it does in Danish, in English)
+ACTIONS: dict[str, tuple[str, str, Body, str, str]] = {
+    "cook": (
+        "meals",
+        "volunteer_to_cook",
+        lambda link: {"meal_id": link.about, "crew_id": link.crew_id, "role": "head_cook"},
+        "Jeg laver mad til fællesspisningen",
+        "I'll cook the joint meal",
+    ),
+    "help": (
+        "meals",
+        "volunteer_to_cook",
+        lambda link: {"meal_id": link.about, "crew_id": link.crew_id, "role": "helper"},
+        "Jeg hjælper med fællesspisningen",
+        "I'll help with the joint meal",
+    ),
+    "coming": (
+        "rota",
+        "confirm_claim",
+        lambda link: {"occurrence_id": link.about, "crew_id": link.crew_id},
+        "Ja, jeg kommer",
+        "Yes, I'm coming",
+    ),
+    "unsubscribe": (
+        "notices",
+        "unsubscribe",
+        lambda link: {"crew_id": link.crew_id, "topic": link.topic},
+        "Stop disse beskeder",
+        "Stop these notices",
+    ),
+}
+# The commands a tap may send: the kiosk's NATS user may publish these too (house/auth.py).
+TAP_MAY: frozenset[tuple[str, str]] = frozenset((c, n) for c, n, *_ in ACTIONS.values())
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def page(title: str, lines: list[str], status: int = 200, button: bool = False) -> Response[str]:
+    """A small page in Danish and English; every value in it is escaped."""
+    text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    form = (
+        '<form method="post"><button type="submit" style="font-size:1.4em;padding:.6em 1.2em">'
+        "Bekræft / Confirm</button></form>"
+        if button
+        else ""
+    )
+    body = (
+        '<!doctype html><html lang="da"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>"
+        '<body style="font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em">'
+        f"<h1>{html.escape(title)}</h1>{text}{form}</body></html>"
+    )
+    return Response(
+        content=body,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers=PAGE_HEADERS,
+    )
+
+
+def gone() -> Response[str]:
+    return page(
+        "Linket virker ikke / The link does not work",
+        [
+            "Linket er udløbet eller ikke gyldigt. Brug kiosken i huset.",
+            "The link has expired or is not valid. Use the kiosk in the house.",
+        ],
+        status=410,
+    )
+
+
+def unavailable() -> Response[str]:
+    return page(
+        "Prøv igen om lidt / Try again in a moment",
+        ["Huset kan ikke nås lige nu.", "The house cannot be reached right now."],
+        status=503,
+    )
+
+
+async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | None:
+    """The link, if the house signed it, it has not expired, and it does something known."""
+    house: House = request.app.state.house
+    if house.nc is None or not house.nc.is_connected:
+        return None
+    key = await links.house_key(house.nc)
+    link = links.verify(key, token, datetime.now(UTC))
+    return link if link is not None and link.action in ACTIONS else None
+
+
+@get("/tap/{token:str}", summary="What a one-tap link will do", include_in_schema=False)
+async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
+    link = await tapped(request, token)
+    if link is None:
+        return gone()
+    *_, danish, english = ACTIONS[link.action]
+    return page("Bekræft / Confirm", [danish, english, link.about], button=True)
+
+
+@post("/tap/{token:str}", summary="Do what a one-tap link says", include_in_schema=False)
+async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
+    link = await tapped(request, token)
+    if link is None:
+        return gone()
+    context, command, body, *_ = ACTIONS[link.action]
+    headers = {
+        subjects.COMMAND_ID: link.id,
+        subjects.ACTOR: link.crew_id,
+        subjects.SOURCE: "notice-link",
+    }
+    raw = await house.request(
+        subjects.command_subject(context, command), msgspec.json.encode(body(link)), headers
+    )
+    if raw is None:
+        return unavailable()
+    match reply_decoder.decode(raw):
+        case Accepted():
+            return page("Tak! / Thank you!", ["Det er noteret.", "It is noted."])
+        case Refused(message=message):
+            return page("Det gik ikke / That did not work", [message], status=409)
+    return page("Det gik ikke / That did not work", ["Prøv kiosken.", "Try the kiosk."], 422)

@@ -1,0 +1,41 @@
+"""The one-tap answers a notice's mail carries: "I'll cook", "I'll help", "Yes, I'm coming",
+and always "Stop these notices". Each is a link to the kiosk server holding a token signed
+with the house's link key (crew/links.py); services/kiosk/taps.py checks it and sends the
+command. The same notice always gets the same links: a mail sent again after a crash is the
+same mail."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from crew import links
+from schemas import notices as n
+
+ANSWERS_OF_RULE: dict[str, tuple[str, ...]] = {
+    "meal_needs_cook": ("cook",),
+    "meal_needs_helpers": ("help",),
+    "confirm_intention": ("coming",),
+}
+VALID_FOR = timedelta(days=14)  # from the moment the notice may be sent
+
+
+def tap_id(notice_id: str, action: str) -> str:
+    """The command id of the tap: a second tap is a retry, answered as the first."""
+    return f"tap-{hashlib.sha256(f'{notice_id}|{action}'.encode()).hexdigest()[:32]}"
+
+
+def answers(notice: n.NoticeRecorded, key: bytes, base_url: str) -> dict[str, str]:
+    """Action -> the link that does it, for this notice's mail."""
+    made = {}
+    for action in (*ANSWERS_OF_RULE.get(notice.rule, ()), "unsubscribe"):
+        link = links.Link(
+            id=tap_id(notice.notice_id, action),
+            action=action,
+            crew_id=notice.crew_id,
+            about=notice.about,
+            topic=notice.topic,
+            expires=notice.send_after + VALID_FOR,
+        )
+        made[action] = f"{base_url.rstrip('/')}/tap/{links.sign(key, link)}"
+    return made
