@@ -312,6 +312,14 @@ class House:
             return ""
         return f"\n              (a user per component; the crew CLI's credentials are in {self.home / HOUSE_FILE})"
 
+    def _mail_note(self) -> str:
+        smtp = os.environ.get("CREW_SMTP", "")
+        if smtp:
+            return f"notices go to the mail server at {smtp} (docs/notices.md)"
+        return (
+            "no mail server (crew up --smtp HOST:PORT): notices wait in the outbox (crew notices)"
+        )
+
     def _banner(self) -> str:
         return f"""
 crew is up. The house lives in {self.home}
@@ -320,6 +328,7 @@ crew is up. The house lives in {self.home}
   kiosk token {self.kiosk_token}
   NATS        {self.public_url}{self._nats_note()}
   components  {", ".join(expected_answers())} (crew status)
+  mail        {self._mail_note()}
   logs        {self.home / "logs"}
 
 Try it:
