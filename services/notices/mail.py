@@ -10,6 +10,7 @@ address.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import html
@@ -52,6 +53,7 @@ WHAT_HAPPENED = {
     "changed": ("ændret", "changed"),
 }
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
 _NOTICE_ID = re.compile(ID_PATTERN)
 
 
@@ -89,6 +91,14 @@ def _house_moment(rule: str, facts: dict[str, str], name: str) -> datetime.datet
         raise ValueError(f"{rule}: {name} is not an ISO date and time: {facts[name]!r}") from None
     house = ZoneInfo(HOUSE_TIMEZONE)
     return moment.replace(tzinfo=house) if moment.tzinfo is None else moment.astimezone(house)
+
+
+def _week(rule: str, facts: dict[str, str], name: str) -> datetime.date:
+    """An ISO week (2030-W02) -> its Monday."""
+    if found := _WEEK.match(facts[name]):
+        with contextlib.suppress(ValueError):  # no such week, e.g. 2030-W53
+            return datetime.date.fromisocalendar(int(found[1]), int(found[2]), 1)
+    raise ValueError(f"{rule}: {name} is not an ISO week like 2030-W02: {facts[name]!r}")
 
 
 def _count(rule: str, facts: dict[str, str], name: str) -> int:
@@ -208,6 +218,90 @@ def _claim_released(rule: str, facts: dict[str, str]) -> Words:
     return _with_reason(words, facts["reason"])
 
 
+def _place(rule: str, facts: dict[str, str]) -> tuple[datetime.date, str, str]:
+    """A rota occurrence, and its task if the facts name one, in Danish and English:
+    »T« tirsdag 8. december kl. 10:00 (opgave: x), “T” on Tuesday 8 December at 10:00 (task: x)."""
+    day, start, title = _date(rule, facts, "date"), _time(rule, facts, "start"), facts["title"]
+    task = facts.get("task", "")
+    da, en = f"»{title}« {da_day(day)} kl. {start}", f"“{title}” on {en_day(day)} at {start}"
+    return (day, f"{da} (opgave: {task})", f"{en} (task: {task})") if task else (day, da, en)
+
+
+def _hand_over(rule: str, facts: dict[str, str]) -> Words:
+    day, da_place, en_place = _place(rule, facts)
+    return Words(
+        subject_da=f"Plads til overtagelse {day.day}. {DA_MONTHS[day.month - 1]}",
+        subject_en=f"Place to take over {day.day} {EN_MONTHS[day.month - 1]}",
+        da=[f"En plads ved {da_place} er ledig til overtagelse.", "Vil du tage den?"],
+        en=[f"A place at {en_place} is up for taking over.", "Would you take it?"],
+    )
+
+
+def _confirm_intention(rule: str, facts: dict[str, str]) -> Words:
+    day, da_place, en_place = _place(rule, facts)
+    lapse = _house_moment(rule, facts, "lapses")
+    if lapse.time() == datetime.time(0, 0):  # at midnight: by the end of the day before
+        last = lapse.date() - datetime.timedelta(days=1)
+        da_by, en_by = f"senest {da_day(last)}", f"by the end of {en_day(last)}"
+    else:
+        clock = f"{lapse:%H:%M}"
+        da_by = f"inden {da_day(lapse.date())} kl. {clock}"
+        en_by = f"before {en_day(lapse.date())} at {clock}"
+    return Words(
+        subject_da=f"Bekræft din plads {day.day}. {DA_MONTHS[day.month - 1]}",
+        subject_en=f"Confirm your place {day.day} {EN_MONTHS[day.month - 1]}",
+        da=[
+            f"Du har en foreløbig plads ved {da_place}.",
+            f"Bekræft den {da_by}, ellers bliver den frigivet.",
+        ],
+        en=[
+            f"You have a tentative place at {en_place}.",
+            f"Please confirm it {en_by}, or it will be released.",
+        ],
+    )
+
+
+# weekly_digest: a count's sentence, Danish and English, for none, one and more ({n}).
+DIGEST_LINES = {
+    "meals_without_cook": (
+        ("Ingen fællesspisning mangler en kok.", "1 fællesspisning mangler en kok.",
+         "{n} fællesspisninger mangler en kok."),
+        ("No joint meal needs a cook.", "1 joint meal needs a cook.",
+         "{n} joint meals need a cook."),
+    ),
+    "open_helper_places": (
+        ("Der er ingen ledige hjælperpladser.", "Der er 1 ledig hjælperplads.",
+         "Der er {n} ledige hjælperpladser."),
+        ("There are no open helper places.", "There is 1 open helper place.",
+         "There are {n} open helper places."),
+    ),
+    "my_sign_ups": (
+        ("Du har ingen tilmeldinger i ugen.", "Du har 1 tilmelding i ugen.",
+         "Du har {n} tilmeldinger i ugen."),
+        ("You have no sign-ups this week.", "You have 1 sign-up this week.",
+         "You have {n} sign-ups this week."),
+    ),
+}  # fmt: skip
+
+
+def _weekly_digest(rule: str, facts: dict[str, str]) -> Words:
+    monday = _week(rule, facts, "week")
+    sunday, week = monday + datetime.timedelta(days=6), monday.isocalendar().week
+    counted = [(forms, _count(rule, facts, name)) for name, forms in DIGEST_LINES.items()]
+    return Words(
+        subject_da=f"Ugen der kommer: uge {week}",
+        subject_en=f"The week ahead: week {week}",
+        da=[
+            f"Uge {week}, {da_day(monday)} til {da_day(sunday)}:",
+            *(da[min(n, 2)].format(n=n) for (da, _), n in counted),
+        ],
+        en=[
+            f"Week {week}, {en_day(monday)} to {en_day(sunday)}:",
+            *(en[min(n, 2)].format(n=n) for (_, en), n in counted),
+        ],
+    )
+
+
 # rule -> (the facts it needs, its words). `meal_id` is taken but not shown: the links carry it.
 RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]] = {
     "meal_needs_cook": (("date", "time", "meal_id"), _meal_needs_cook),
@@ -216,6 +310,10 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]]
     "sign_up_affected": (("title", "date", "what"), _sign_up_affected),
     "task_released": (("title", "date", "reason"), _task_released),
     "claim_released": (("title", "date", "reason"), _claim_released),
+    # `task` is told when there is one
+    "hand_over": (("title", "date", "start"), _hand_over),
+    "confirm_intention": (("title", "date", "start", "lapses"), _confirm_intention),
+    "weekly_digest": (("week", *DIGEST_LINES), _weekly_digest),
 }
 
 

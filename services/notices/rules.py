@@ -1,6 +1,9 @@
 """Pure rules of what to tell whom: fold the log into a `Picture`, then ask `due`.
 
-`see(picture, event, recorded_at, seq)` takes one decoded event of any context, in log order.
+`see(picture, event, recorded_at, seq)` (services/notices/picture.py) takes one decoded event
+of any context, in log order. The rules about the meals, the newcomers and one person's sign-up
+are here; those about hand-overs, tentative claims and the weekly digest are in
+services/notices/rota_rules.py, and `due` asks them all.
 `due(picture, now, quiet)` lists every notice that should be recorded now and is not yet: only
 for people subscribed to its topic, with an address, not stopped and not forgotten. No clock,
 no I/O: the service passes `now`, and records each `Due` with `notices.record_notice`.
@@ -13,226 +16,31 @@ same id, and the decider records it once.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-import msgspec
-
-from schemas import meals as m
-from schemas import notices as n
-from schemas import onboarding as o
 from schemas import rota as r
-from schemas.common import HOUSE_TIMEZONE
+from services.notices import rota_rules
+from services.notices.picture import (
+    HOUSE,
+    PERSONAL_FRESH,
+    Due,
+    Meal,
+    Picture,
+    Rule,
+    notice_id,
+    see,
+)
 
-HOUSE = ZoneInfo(HOUSE_TIMEZONE)
+__all__ = ["Due", "Picture", "QuietHours", "Rule", "due", "notice_id", "see", "send_after"]
+
 COOK_AHEAD = datetime.timedelta(hours=36)  # a meal this close without a head cook: tell
 HELPERS_AHEAD = datetime.timedelta(hours=24)  # a meal this close with open helper places: tell
 NEWCOMER_AFTER = datetime.timedelta(hours=1)  # waiting this long with nothing scheduled: tell
-# Older than this, a newcomer is no longer "waiting" and a change to a sign-up is old news: a
-# house that starts its notices on a long log does not mail about last year.
+# Older than this, a newcomer is no longer "waiting": a house that starts its notices on a
+# long log does not mail about last year.
 NEWCOMER_UNTIL = datetime.timedelta(days=7)
-PERSONAL_FRESH = datetime.timedelta(hours=48)
-
-Rule = Literal[
-    "meal_needs_cook",
-    "meal_needs_helpers",
-    "newcomer_waiting",
-    "sign_up_affected",
-    "task_released",
-    "claim_released",
-]
-MealStatus = Literal["open", "closed", "served", "cancelled"]
-
-
-# The picture -------------------------------------------------------------------------------
-
-
-@dataclass
-class Meal:
-    date: datetime.date
-    time: str  # HH:MM, house time
-    helper_slots: int
-    head_cook: str | None = None
-    helpers: list[str] = field(default_factory=list)
-    waitlist: list[str] = field(default_factory=list)
-    status: MealStatus = "open"
-
-    def starts(self) -> datetime.datetime:
-        hour, minute = (int(part) for part in self.time.split(":"))
-        day = self.date
-        return datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=HOUSE)
-
-    def open_places(self) -> int:
-        return max(0, self.helper_slots - len(self.helpers))
-
-    def has(self, crew_id: str) -> bool:
-        """On the meal already: head cook, helper or waiting to help."""
-        return crew_id == self.head_cook or crew_id in self.helpers or crew_id in self.waitlist
-
-
-@dataclass
-class Newcomer:
-    arrived_at: datetime.datetime
-    waiting: bool = True  # False once a conversation is scheduled or held, or they moved on
-
-
-@dataclass
-class Occurrence:
-    title: str
-    date: datetime.date
-    start: str
-
-
-@dataclass(frozen=True)
-class Happened:
-    """Something that happened to one person's sign-up or claim: theirs to be told."""
-
-    seq: int
-    recorded_at: datetime.datetime
-    event: r.SignUpAffected | r.ClaimReleased
-
-
-@dataclass
-class Subscriber:
-    topics: set[str] = field(default_factory=set)
-    has_address: bool = False
-    stopped: bool = False
-
-
-@dataclass
-class Picture:
-    """What the rules know, folded from the log by `see`."""
-
-    meals: dict[str, Meal] = field(default_factory=dict)
-    newcomers: dict[str, Newcomer] = field(default_factory=dict)
-    occurrences: dict[str, Occurrence] = field(default_factory=dict)
-    happened: list[Happened] = field(default_factory=list)
-    people: dict[str, Subscriber] = field(default_factory=dict)
-    forgotten: set[str] = field(default_factory=set)
-    recorded: set[str] = field(default_factory=set)
-
-    def reachable(self, crew_id: str, topic: n.Topic) -> bool:
-        """Subscribed to the topic, with an address, neither stopped nor forgotten."""
-        person = self.people.get(crew_id)
-        return (
-            person is not None
-            and topic in person.topics
-            and person.has_address
-            and not person.stopped
-            and crew_id not in self.forgotten
-        )
-
-    def subscribers(self, topic: n.Topic) -> list[str]:
-        return sorted(who for who in self.people if self.reachable(who, topic))
-
-
-# Folding ----------------------------------------------------------------------------------
-
-
-def see(picture: Picture, event: msgspec.Struct, recorded_at: datetime.datetime, seq: int) -> None:
-    """Take one event of any context into the picture; events the rules need not are skipped.
-    `seq` is its stream sequence: it tells two changes to the same sign-up apart."""
-    if isinstance(event, m.EVENTS):
-        _see_meal(picture, event)
-    elif isinstance(event, o.EVENTS):
-        _see_newcomer(picture, event)
-    elif isinstance(event, r.EVENTS):
-        _see_rota(picture, event, _aware(recorded_at), seq)
-    elif isinstance(event, n.EVENTS):
-        _see_notices(picture, event)
-
-
-def _aware(at: datetime.datetime) -> datetime.datetime:
-    """A time without an offset (none is written so; an old event might be) is read as UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)
-
-
-def _see_meal(picture: Picture, event: m.MealEvent) -> None:
-    if isinstance(event, m.MealPlanned):
-        picture.meals[event.meal_id] = Meal(
-            date=event.date, time=event.time, helper_slots=event.helper_slots
-        )
-        return
-    meal = picture.meals.get(event.meal_id)
-    if meal is None:
-        return
-    match event:
-        case m.VolunteeredToCook(crew_id=who, role="head_cook"):
-            meal.head_cook = who
-        case m.VolunteeredToCook(crew_id=who):
-            meal.helpers.append(who)
-        case m.WaitlistedToHelp(crew_id=who):
-            meal.waitlist.append(who)
-        case m.PromotedFromWaitlist(crew_id=who):
-            meal.waitlist = [w for w in meal.waitlist if w != who]
-            meal.helpers.append(who)
-        case m.Withdrew(crew_id=who):
-            meal.head_cook = None if meal.head_cook == who else meal.head_cook
-            meal.helpers = [h for h in meal.helpers if h != who]
-            meal.waitlist = [w for w in meal.waitlist if w != who]
-        case m.MealRescheduled(date=day, time=at):
-            meal.date, meal.time = day, at
-        case m.MealClosed():
-            meal.status = "closed"
-        case m.MealServed():
-            meal.status = "served"
-        case m.MealCancelled():
-            meal.status = "cancelled"
-
-
-def _see_newcomer(picture: Picture, event: o.OnboardingEvent) -> None:
-    match event:
-        case o.NewcomerArrived(person_id=who, arrived_at=at):
-            picture.newcomers[who] = Newcomer(arrived_at=_aware(at))
-        case o.PersonForgotten(person_id=who):
-            picture.forgotten.add(who)
-            picture.newcomers.pop(who, None)
-        case (
-            o.ConversationScheduled(person_id=who)
-            | o.ConversationHeld(person_id=who)
-            | o.NewcomerOnboarded(person_id=who)
-            | o.KindlyRedirected(person_id=who)
-        ) if who in picture.newcomers:
-            picture.newcomers[who].waiting = False
-
-
-def _see_rota(
-    picture: Picture, event: r.RotaEvent, recorded_at: datetime.datetime, seq: int
-) -> None:
-    match event:
-        case r.OccurrenceScheduled(occurrence_id=occ, title=title, date=day, start=start):
-            picture.occurrences[occ] = Occurrence(title=title, date=day, start=start)
-        case (
-            r.OccurrenceMoved(occurrence_id=occ, date=day, start=start)
-            | r.OccurrenceRestored(occurrence_id=occ, date=day, start=start)
-        ) if occ in picture.occurrences:
-            picture.occurrences[occ].date = day
-            picture.occurrences[occ].start = start
-        case r.OccurrenceChanged(occurrence_id=occ, start=start) if occ in picture.occurrences:
-            picture.occurrences[occ].start = start
-            picture.occurrences[occ].date = event.date or picture.occurrences[occ].date
-        case r.SignUpAffected() | r.ClaimReleased():
-            cutoff = recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
-            picture.happened = [h for h in picture.happened if h.recorded_at >= cutoff]
-            picture.happened.append(Happened(seq=seq, recorded_at=recorded_at, event=event))
-
-
-def _see_notices(picture: Picture, event: n.NoticesEvent) -> None:
-    person = picture.people.setdefault(event.crew_id, Subscriber())
-    match event:
-        case n.AddressSet(email=email):
-            person.has_address = bool(email)  # a forgotten address reads as ""
-        case n.Subscribed(topic=topic):
-            person.topics.add(topic)
-        case n.Unsubscribed(topic=topic):
-            person.topics.discard(topic)
-        case n.NoticeRecorded(notice_id=notice_id):
-            picture.recorded.add(notice_id)
-        case n.NoticesStopped():
-            person.stopped, person.has_address, person.topics = True, False, set()
 
 
 # Quiet hours ------------------------------------------------------------------------------
@@ -289,26 +97,6 @@ def send_after(now: datetime.datetime, quiet: QuietHours | None) -> datetime.dat
 # The rules --------------------------------------------------------------------------------
 
 
-class Due(msgspec.Struct, frozen=True, kw_only=True):
-    """A notice to record: for whom, which, about what, from when, and plain facts (no names,
-    no contact details) to write the mail from."""
-
-    crew_id: str
-    notice_id: str
-    topic: n.Topic
-    rule: Rule
-    about: str
-    send_after: datetime.datetime
-    facts: dict[str, str]
-
-
-def notice_id(rule: str, about: str, crew_id: str, occasion: str = "") -> str:
-    """The same rule, subject and person (and occasion) give the same id, always: the rule,
-    then 20 hex digits of a sha256 (at most 39 characters, a valid `Id`)."""
-    key = "\x1f".join((rule, about, crew_id, occasion)).encode()
-    return f"{rule}-{hashlib.sha256(key).hexdigest()[:20]}"
-
-
 def due(picture: Picture, now: datetime.datetime, quiet: QuietHours | None) -> list[Due]:
     """Every notice that should be recorded now and is not recorded yet."""
     after = send_after(now, quiet)
@@ -316,6 +104,9 @@ def due(picture: Picture, now: datetime.datetime, quiet: QuietHours | None) -> l
         *_meal_notices(picture, now, after),
         *_newcomer_notices(picture, now, after),
         *_personal_notices(picture, now, after),
+        *rota_rules.hand_over_notices(picture, now, after),
+        *rota_rules.confirm_notices(picture, now, after),
+        *rota_rules.digest_notices(picture, now, after),
     ]
     fresh = [d for d in found if d.notice_id not in picture.recorded]
     return sorted(fresh, key=lambda d: (d.rule, d.about, d.crew_id, d.notice_id))
@@ -409,13 +200,7 @@ def _personal_notices(
 
 def _occurrence_facts(picture: Picture, occurrence_id: str, prefix: str = "") -> dict[str, str]:
     occurrence = picture.occurrences.get(occurrence_id)
-    if occurrence is None:
-        return {}
-    return {
-        f"{prefix}title": occurrence.title,
-        f"{prefix}date": occurrence.date.isoformat(),
-        f"{prefix}start": occurrence.start,
-    }
+    return {} if occurrence is None else occurrence.facts(prefix)
 
 
 # What a sign-up's outcome was, in the words of the mail (services/notices/mail.py).

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from house.natsserver import free_port
-from services.notices.mail import MailNotTaken, SmtpSettings, compose, deliver
+from services.notices.mail import RULES, MailNotTaken, SmtpSettings, compose, deliver
 
 FROM = "crew@house.example"
 TO = "cook@example.org"
@@ -27,6 +27,19 @@ FACTS: dict[str, dict[str, str]] = {
     "sign_up_affected": {"title": "Rengøring", "date": "2026-12-08", "what": "moved"},
     "task_released": {"title": "Rengøring", "date": "2026-12-08", "reason": "færre opgaver"},
     "claim_released": {"title": "Fællesspisning", "date": "2026-12-08", "reason": ""},
+    "hand_over": {"title": "Rengøring", "date": "2026-12-08", "start": "10:00", "task": "køkken"},
+    "confirm_intention": {
+        "title": "Bar",
+        "date": "2026-12-08",
+        "start": "18:00",
+        "lapses": "2026-12-06T00:00:00+01:00",
+    },
+    "weekly_digest": {  # Monday 8 December 2025
+        "week": "2025-W50",
+        "meals_without_cook": "1",
+        "open_helper_places": "2",
+        "my_sign_ups": "0",
+    },
 }
 
 
@@ -125,6 +138,10 @@ async def test_the_html_part_escapes_every_value(sink: tuple[Keeper, SmtpSetting
     assert "<script>" not in html and "<b>" not in html
     assert "&lt;b&gt;Bar&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;" in html
     assert 'href="https://kiosk.example/u?a=1&amp;b=&quot;&lt;2&gt;&quot;"' in html
+
+
+def test_every_rule_of_the_mail_is_sent_here() -> None:
+    assert sorted(FACTS) == sorted(RULES)
 
 
 @pytest.mark.parametrize("rule", sorted(FACTS))

@@ -17,6 +17,9 @@ from services.notices.mail import (
 )
 
 MEAL = {"date": "2026-12-08", "time": "18:00", "meal_id": "m-1"}
+PLACE = {"title": "Bar", "date": "2026-12-08", "start": "18:00"}
+DIGEST = {"week": "2026-W50", "meals_without_cook": "0", "open_helper_places": "1",
+          "my_sign_ups": "3"}  # fmt: skip
 
 
 def test_days_are_written_from_the_tables_not_the_locale() -> None:
@@ -44,6 +47,11 @@ def test_a_missing_fact_is_named() -> None:
         ("meal_needs_helpers", {**MEAL, "open_places": "some"}, "open_places"),
         ("newcomer_waiting", {"arrived": "yesterday"}, "arrived"),
         ("sign_up_affected", {"title": "T", "date": "2026-12-08", "what": "lost"}, "what"),
+        ("hand_over", {**PLACE, "start": "10"}, "start"),
+        ("confirm_intention", {**PLACE, "lapses": "soon"}, "lapses"),
+        ("weekly_digest", {**DIGEST, "week": "2026-50"}, "week"),
+        ("weekly_digest", {**DIGEST, "week": "2026-W54"}, "week"),
+        ("weekly_digest", {**DIGEST, "my_sign_ups": "two"}, "my_sign_ups"),
     ],
 )
 def test_a_malformed_fact_is_named(rule: str, facts: dict[str, str], named: str) -> None:
@@ -72,6 +80,68 @@ def test_a_reason_is_told_only_when_there_is_one() -> None:
     with_reason = words_for("task_released", {**facts, "reason": "fewer tasks"})
     assert with_reason.da[-1] == "Grund: fewer tasks"
     assert with_reason.en[-1] == "Reason: fewer tasks"
+
+
+def test_a_place_on_offer_names_its_task_when_there_is_one() -> None:
+    words = words_for("hand_over", PLACE)
+    assert (
+        words.da[0] == "En plads ved »Bar« tirsdag 8. december kl. 18:00 er ledig til overtagelse."
+    )
+    assert words.en[0] == "A place at “Bar” on Tuesday 8 December at 18:00 is up for taking over."
+    kitchen = words_for("hand_over", {**PLACE, "task": "kitchen"})
+    assert "kl. 18:00 (opgave: kitchen) er ledig" in kitchen.da[0]
+    assert "at 18:00 (task: kitchen) is up" in kitchen.en[0]
+    assert kitchen.subject_en == "Place to take over 8 December"
+
+
+def test_a_claim_lapsing_at_midnight_is_confirmed_by_the_end_of_the_day_before() -> None:
+    words = words_for("confirm_intention", {**PLACE, "lapses": "2026-12-06T00:00:00+01:00"})
+    assert words.da == [
+        "Du har en foreløbig plads ved »Bar« tirsdag 8. december kl. 18:00.",
+        "Bekræft den senest lørdag 5. december, ellers bliver den frigivet.",
+    ]
+    assert words.en == [
+        "You have a tentative place at “Bar” on Tuesday 8 December at 18:00.",
+        "Please confirm it by the end of Saturday 5 December, or it will be released.",
+    ]
+    at_noon = words_for("confirm_intention", {**PLACE, "lapses": "2026-12-06T11:00:00+00:00"})
+    assert (
+        at_noon.da[1]
+        == "Bekræft den inden søndag 6. december kl. 12:00, ellers bliver den frigivet."
+    )
+    assert "before Sunday 6 December at 12:00" in at_noon.en[1]
+
+
+def test_the_weekly_digest_tells_its_week_and_counts() -> None:
+    words = words_for("weekly_digest", DIGEST)
+    assert words.subject_da == "Ugen der kommer: uge 50"
+    assert words.subject_en == "The week ahead: week 50"
+    assert words.da == [
+        "Uge 50, mandag 7. december til søndag 13. december:",
+        "Ingen fællesspisning mangler en kok.",
+        "Der er 1 ledig hjælperplads.",
+        "Du har 3 tilmeldinger i ugen.",
+    ]
+    assert words.en == [
+        "Week 50, Monday 7 December to Sunday 13 December:",
+        "No joint meal needs a cook.",
+        "There is 1 open helper place.",
+        "You have 3 sign-ups this week.",
+    ]
+    other = {"week": "2026-W53", "meals_without_cook": "2", "open_helper_places": "0",
+             "my_sign_ups": "1"}  # fmt: skip
+    words = words_for("weekly_digest", other)
+    assert words.da[1:] == [
+        "2 fællesspisninger mangler en kok.",
+        "Der er ingen ledige hjælperpladser.",
+        "Du har 1 tilmelding i ugen.",
+    ]
+    assert words.en[0] == "Week 53, Monday 28 December to Sunday 3 January:"
+    assert words.en[1:] == [
+        "2 joint meals need a cook.",
+        "There are no open helper places.",
+        "You have 1 sign-up this week.",
+    ]
 
 
 def test_without_a_notice_id_there_is_no_notice_header() -> None:

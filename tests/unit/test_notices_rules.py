@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -16,7 +16,7 @@ from schemas import notices as n
 from schemas import onboarding as o
 from schemas import rota as r
 from schemas.common import ID_PATTERN
-from services.notices import rules
+from services.notices import mail, rota_rules, rules
 from services.notices.rules import Picture, QuietHours, due, notice_id, see, send_after
 
 HOUSE = ZoneInfo("Europe/Copenhagen")
@@ -53,7 +53,7 @@ def told(seen: Picture, now: datetime.datetime = NOW) -> list[tuple[str, str, st
 
 def test_a_meal_tomorrow_without_a_head_cook_tells_each_cook_subscriber_once() -> None:
     seen = picture(
-        planned(slots=0), *subscriber("anna", "meal_needs_cook"), *subscriber("bo", "weekly_digest")
+        planned(slots=0), *subscriber("anna", "meal_needs_cook"), *subscriber("bo", "hand_over")
     )
     [notice] = due(seen, NOW, None)
     assert (notice.rule, notice.topic, notice.about, notice.crew_id) == (
@@ -339,6 +339,382 @@ def test_no_personal_notice_when_forgotten_or_old_news() -> None:
     assert told(seen, NOW + datetime.timedelta(hours=49)) == []
 
 
+# hand_over ---------------------------------------------------------------------------------
+
+
+BAR = r.SeriesScheduled(
+    series_id="bar",
+    kind="shift",
+    title="Bar",
+    weekdays=[2, 4],
+    start="18:00",
+    end="22:00",
+    starts_on=datetime.date(2030, 1, 2),
+    capacity=3,
+)
+WED, FRI = "bar-20300109", "bar-20300111"  # Wednesday 9 and Friday 11 January, 18:00
+
+
+def bar_shift(occurrence_id: str) -> r.OccurrenceScheduled:
+    day = datetime.datetime.strptime(occurrence_id[-8:], "%Y%m%d").date()
+    return r.OccurrenceScheduled(
+        series_id="bar",
+        occurrence_id=occurrence_id,
+        kind="shift",
+        title="Bar",
+        date=day,
+        start="18:00",
+        end="22:00",
+        capacity=3,
+    )
+
+
+def signed_up(who: str, occurrence_id: str = WED) -> r.SignedUpForShift:
+    return r.SignedUpForShift(series_id="bar", occurrence_id=occurrence_id, crew_id=who)
+
+
+def offered(who: str, occurrence_id: str = WED) -> r.HandOverOffered:
+    return r.HandOverOffered(series_id="bar", occurrence_id=occurrence_id, crew_id=who)
+
+
+def seq_of(event: msgspec.Struct, *events: msgspec.Struct) -> str:
+    """The stream sequence `picture` gives `event` (the last one equal to it)."""
+    return str(max(i for i, e in enumerate(events, start=1) if e == event))
+
+
+def test_a_place_on_offer_tells_each_subscriber_who_could_take_it_once() -> None:
+    offer = offered("anna")
+    events = [
+        BAR,
+        bar_shift(WED),
+        signed_up("anna"),
+        signed_up("bo"),
+        offer,
+        *subscriber("anna", "hand_over"),  # the giver
+        *subscriber("bo", "hand_over"),  # in already
+        *subscriber("carla", "hand_over"),
+        *subscriber("dan", "hand_over"),
+        *subscriber("erik", "meal_needs_cook"),
+    ]
+    notices = due(picture(*events), NOW, None)
+    assert [(d.rule, d.topic, d.about, d.crew_id) for d in notices] == [
+        ("hand_over", "hand_over", WED, "carla"),
+        ("hand_over", "hand_over", WED, "dan"),
+    ]
+    assert notices[0].facts == {"title": "Bar", "date": "2030-01-09", "start": "18:00"}
+    assert notices[0].notice_id == notice_id("hand_over", WED, "carla", seq_of(offer, *events))
+
+
+def test_a_place_on_offer_with_a_task_names_the_task() -> None:
+    ids = {"series_id": "clean", "occurrence_id": "clean-20300112", "crew_id": "anna"}
+    seen = picture(
+        *SCHEDULED,
+        r.JoinedCleaningParty(**ids),
+        r.TookTask(**ids, task="kitchen"),
+        r.HandOverOffered(**ids),
+        *subscriber("carla", "hand_over"),
+    )
+    [notice] = due(seen, NOW, None)
+    assert notice.facts == {
+        "title": "Cleaning party",
+        "date": "2030-01-12",
+        "start": "10:00",
+        "task": "kitchen",
+    }
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [
+        r.HandOverTaken(series_id="bar", occurrence_id=WED, crew_id="bo", from_crew_id="anna"),
+        r.WithdrewFromShift(series_id="bar", occurrence_id=WED, crew_id="anna"),
+        r.SignUpAffected(series_id="bar", occurrence_id=WED, crew_id="anna", outcome="released"),
+        r.SignUpAffected(
+            series_id="bar", occurrence_id=WED, crew_id="anna", outcome="moved", moved_to=FRI
+        ),
+        r.OccurrenceCancelled(
+            series_id="bar", occurrence_id=WED, kind="shift", by_series_change=False
+        ),
+    ],
+)
+def test_an_offer_taken_withdrawn_or_cancelled_tells_no_one(ended: r.RotaEvent) -> None:
+    events = [BAR, bar_shift(WED), bar_shift(FRI), signed_up("anna"), offered("anna")]
+    seen = picture(*events, ended, *subscriber("carla", "hand_over"))
+    assert told(seen) == []
+
+
+def test_no_hand_over_notice_to_who_is_in_by_now() -> None:
+    events = [BAR, bar_shift(WED), bar_shift(FRI), signed_up("anna"), offered("anna")]
+    people = [*subscriber("carla", "hand_over"), *subscriber("dan", "hand_over")]
+    joined = signed_up("carla")
+    moved_in = r.SignUpAffected(
+        series_id="bar", occurrence_id=FRI, crew_id="dan", outcome="moved", moved_to=WED
+    )
+    assert told(picture(*events, *people, joined, signed_up("dan", FRI), moved_in)) == []
+    left = r.WithdrewFromShift(series_id="bar", occurrence_id=WED, crew_id="carla")
+    assert told(picture(*events, *people, joined, left)) == [
+        ("hand_over", WED, "carla"),
+        ("hand_over", WED, "dan"),
+    ]
+
+
+def test_no_hand_over_notice_once_the_occurrence_starts_or_after_it() -> None:
+    seen = picture(BAR, bar_shift(WED), signed_up("anna"), offered("anna"))
+    see(seen, n.AddressSet(crew_id="carla", email="sealed:v1:x"), NOW, 10)
+    see(seen, n.Subscribed(crew_id="carla", topic="hand_over"), NOW, 11)
+    assert told(seen, datetime.datetime(2030, 1, 9, 17, 59, tzinfo=HOUSE)) != []
+    assert told(seen, datetime.datetime(2030, 1, 9, 18, 0, tzinfo=HOUSE)) == []
+    # late evening with quiet hours: the notice would wait until 08:00, after a 07:30 start
+    moved = r.OccurrenceMoved(
+        series_id="bar",
+        occurrence_id=WED,
+        kind="shift",
+        date=datetime.date(2030, 1, 8),
+        start="07:30",
+        end="10:00",
+    )
+    see(seen, moved, NOW, 12)
+    assert due(seen, datetime.datetime(2030, 1, 7, 22, 0, tzinfo=HOUSE), QUIET) == []
+    assert told(seen, datetime.datetime(2030, 1, 7, 22, 0, tzinfo=HOUSE)) != []
+
+
+def test_each_offer_is_its_own_notice() -> None:
+    first, again = offered("anna"), offered("anna")
+    left = r.WithdrewFromShift(series_id="bar", occurrence_id=WED, crew_id="anna")
+    people = subscriber("carla", "hand_over")
+    events = [BAR, bar_shift(WED), signed_up("anna"), first, left, signed_up("anna"), again]
+    [notice] = due(picture(*events, *people), NOW, None)
+    assert notice.notice_id == notice_id("hand_over", WED, "carla", "7")
+    assert notice.notice_id != notice_id("hand_over", WED, "carla", "4")
+    two_givers = picture(BAR, bar_shift(WED), signed_up("anna"), signed_up("bo"),
+                         offered("anna"), offered("bo"), *people)  # fmt: skip
+    assert len({d.notice_id for d in due(two_givers, NOW, None)}) == 2
+
+
+def test_a_title_longer_than_a_fact_may_be_is_cut() -> None:
+    long = msgspec.structs.replace(bar_shift(WED), title="B" * 300)
+    seen = picture(BAR, long, signed_up("anna"), offered("anna"), *subscriber("bo", "hand_over"))
+    [notice] = due(seen, NOW, None)
+    assert notice.facts["title"] == "B" * 200
+
+
+# confirm_intention -------------------------------------------------------------------------
+
+
+def claim(who: str = "anna", occurrence_id: str = FRI, task: str | None = None) -> r.RotaEvent:
+    return r.TentativeClaimMade(
+        series_id="bar", occurrence_id=occurrence_id, crew_id=who, task=task
+    )
+
+
+def test_a_tentative_claim_lapsing_within_48_hours_tells_its_holder() -> None:
+    made = claim()
+    events = [
+        BAR,
+        bar_shift(FRI),
+        made,
+        claim("bo"),
+        *subscriber("anna", "confirm_intention"),
+        *subscriber("carla", "confirm_intention"),  # holds no claim
+    ]
+    [notice] = due(picture(*events), NOW, None)  # Monday noon; it lapses Wednesday 00:00
+    assert (notice.rule, notice.topic, notice.about, notice.crew_id) == (
+        "confirm_intention",
+        "confirm_intention",
+        FRI,
+        "anna",
+    )
+    assert notice.facts == {
+        "title": "Bar",
+        "date": "2030-01-11",
+        "start": "18:00",
+        "lapses": "2030-01-09T00:00:00+01:00",
+    }
+    assert notice.notice_id == notice_id("confirm_intention", FRI, "anna", seq_of(made, *events))
+
+
+@pytest.mark.parametrize(
+    ("now", "told_then"),
+    [
+        (datetime.datetime(2030, 1, 6, 23, 59), False),  # 48 hours and a minute before
+        (datetime.datetime(2030, 1, 7, 0, 0), True),  # 48 hours before
+        (datetime.datetime(2030, 1, 8, 23, 59), True),
+        (datetime.datetime(2030, 1, 9, 0, 0), False),  # lapsed: the rota refuses to confirm
+    ],
+)
+def test_a_claim_is_told_in_the_48_hours_before_it_lapses(
+    now: datetime.datetime, told_then: bool
+) -> None:
+    seen = picture(BAR, bar_shift(FRI), claim(), *subscriber("anna", "confirm_intention"))
+    assert bool(told(seen, now.replace(tzinfo=HOUSE))) is told_then
+
+
+def test_the_lapse_follows_the_series_claim_confirm_days_and_a_move() -> None:
+    five_days = msgspec.structs.replace(BAR, claim_confirm_days=5)
+    people = subscriber("anna", "confirm_intention")
+    seen = picture(five_days, bar_shift(FRI), claim(task=None), *people)
+    assert told(seen) == []  # lapsed Sunday 6 January
+    [notice] = due(seen, datetime.datetime(2030, 1, 4, 12, 0, tzinfo=HOUSE), None)
+    assert notice.facts["lapses"] == "2030-01-06T00:00:00+01:00"
+    moved = r.OccurrenceMoved(
+        series_id="bar",
+        occurrence_id=FRI,
+        kind="shift",
+        date=datetime.date(2030, 1, 18),
+        start="19:00",
+        end="22:00",
+    )
+    later = picture(BAR, bar_shift(FRI), claim(), moved, *people)
+    assert told(later) == []  # lapses Wednesday 16 January now
+    [notice] = due(later, datetime.datetime(2030, 1, 15, 9, 0, tzinfo=HOUSE), None)
+    assert notice.facts["start"] == "19:00"
+    assert notice.facts["lapses"] == "2030-01-16T00:00:00+01:00"
+
+
+def test_a_claim_with_a_task_names_it() -> None:
+    ids = {"series_id": "clean", "occurrence_id": "clean-20300112", "crew_id": "anna"}
+    seen = picture(
+        *SCHEDULED,
+        r.TentativeClaimMade(**ids, task="floors"),
+        *subscriber("anna", "confirm_intention"),
+    )
+    [notice] = due(seen, datetime.datetime(2030, 1, 8, 12, 0, tzinfo=HOUSE), None)
+    assert notice.facts["task"] == "floors"
+    assert notice.facts["lapses"] == "2030-01-10T00:00:00+01:00"  # no series seen: 2 days
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [
+        r.ClaimConfirmed(series_id="bar", occurrence_id=FRI, kind="shift", crew_id="anna"),
+        r.ClaimReleased(series_id="bar", occurrence_id=FRI, crew_id="anna", reason="dropped"),
+        r.OccurrenceCancelled(
+            series_id="bar", occurrence_id=FRI, kind="shift", by_series_change=True
+        ),
+    ],
+)
+def test_a_claim_confirmed_released_or_cancelled_is_not_told(ended: r.RotaEvent) -> None:
+    seen = picture(BAR, bar_shift(FRI), claim(), ended, *subscriber("anna", "confirm_intention"))
+    assert [d.rule for d in due(seen, NOW, None)] == []
+
+
+def test_a_claim_made_again_is_a_new_notice_and_quiet_hours_may_make_it_too_late() -> None:
+    released = r.ClaimReleased(series_id="bar", occurrence_id=FRI, crew_id="anna")
+    events = [BAR, bar_shift(FRI), claim(), released, claim(task=None)]
+    [notice] = due(picture(*events, *subscriber("anna", "confirm_intention")), NOW, None)
+    assert notice.notice_id == notice_id("confirm_intention", FRI, "anna", "5")
+    seen = picture(BAR, bar_shift(FRI), claim(), *subscriber("anna", "confirm_intention"))
+    late = datetime.datetime(2030, 1, 8, 22, 0, tzinfo=HOUSE)  # 08:00 is after the lapse
+    assert due(seen, late, QUIET) == []
+    assert len(due(seen, late, None)) == 1
+
+
+# weekly_digest -----------------------------------------------------------------------------
+
+
+def meal(meal_id: str, day: datetime.date, time: str = "18:00", slots: int = 2) -> m.MealPlanned:
+    return m.MealPlanned(meal_id=meal_id, date=day, time=time, helper_slots=slots)
+
+
+def cooks(meal_id: str, who: str, role: Literal["head_cook", "helper"]) -> m.VolunteeredToCook:
+    return m.VolunteeredToCook(meal_id=meal_id, crew_id=who, role=role)
+
+
+WEEK = [
+    meal("tue", datetime.date(2030, 1, 8)),  # no cook, bo helps: 1 place open
+    cooks("tue", "bo", "helper"),
+    m.WaitlistedToHelp(meal_id="tue", crew_id="carla"),  # waiting is not signed up
+    meal("thu", datetime.date(2030, 1, 10)),  # anna cooks: 2 places open
+    cooks("thu", "anna", "head_cook"),
+    meal("fri", datetime.date(2030, 1, 11), slots=1),  # closed: nobody can join, bo is on it
+    cooks("fri", "bo", "head_cook"),
+    m.MealClosed(meal_id="fri"),
+    meal("sat", datetime.date(2030, 1, 12)),  # cancelled
+    m.MealCancelled(meal_id="sat"),
+    meal("early", datetime.date(2030, 1, 7), time="08:00"),  # this morning: over
+    meal("next", datetime.date(2030, 1, 14)),  # next week
+    BAR,
+    bar_shift(WED),
+    signed_up("anna"),
+    bar_shift("bar-20300116"),  # next week
+    signed_up("anna", "bar-20300116"),
+]
+
+
+def test_the_weekly_digest_counts_the_week_ahead_for_each_subscriber() -> None:
+    people = [
+        *subscriber("anna", "weekly_digest"),
+        *subscriber("bo", "weekly_digest"),
+        *subscriber("carla", "weekly_digest"),
+        *subscriber("dan", "meal_needs_helpers"),
+    ]
+    notices = [d for d in due(picture(*WEEK, *people), NOW, None) if d.rule == "weekly_digest"]
+    assert [(d.topic, d.about, d.crew_id) for d in notices] == [
+        ("weekly_digest", "2030-W02", "anna"),
+        ("weekly_digest", "2030-W02", "bo"),
+        ("weekly_digest", "2030-W02", "carla"),
+    ]
+    week = {"week": "2030-W02", "meals_without_cook": "1", "open_helper_places": "3"}
+    assert [d.facts for d in notices] == [
+        {**week, "my_sign_ups": "2"},  # cooks on Thursday, the bar on Wednesday
+        {**week, "my_sign_ups": "2"},  # helps on Tuesday, cooks on Friday
+        {**week, "my_sign_ups": "0"},
+    ]
+    assert notices[0].notice_id == notice_id("weekly_digest", "2030-W02", "anna")
+
+
+@pytest.mark.parametrize(
+    ("now", "week"),
+    [
+        (datetime.datetime(2030, 1, 7, 8, 59), None),
+        (datetime.datetime(2030, 1, 7, 9, 0), "2030-W02"),
+        (datetime.datetime(2030, 1, 7, 23, 59), "2030-W02"),
+        (datetime.datetime(2030, 1, 8, 0, 0), None),
+        (datetime.datetime(2030, 1, 9, 9, 0), None),  # a house started on a Wednesday
+        (datetime.datetime(2030, 1, 14, 9, 30), "2030-W03"),
+        (datetime.datetime(2029, 12, 31, 9, 0), "2030-W01"),  # the ISO year of its Thursday
+    ],
+)
+def test_the_weekly_digest_is_due_on_monday_from_nine_house_time(
+    now: datetime.datetime, week: str | None
+) -> None:
+    seen = picture(*subscriber("anna", "weekly_digest"))
+    expected = [] if week is None else [("weekly_digest", week, "anna")]
+    assert told(seen, now.replace(tzinfo=HOUSE)) == expected
+
+
+def test_the_weekly_digest_reads_the_clock_in_house_time_and_comes_once() -> None:
+    seen = picture(*subscriber("anna", "weekly_digest"))
+    nine_house = datetime.datetime(2030, 1, 7, 8, 0, tzinfo=datetime.UTC)
+    assert told(seen, nine_house - datetime.timedelta(minutes=1)) == []
+    [notice] = due(seen, nine_house, QUIET)
+    assert notice.send_after == nine_house
+    recorded = n.NoticeRecorded(
+        crew_id="anna",
+        notice_id=notice.notice_id,
+        topic=notice.topic,
+        rule=notice.rule,
+        about=notice.about,
+        send_after=notice.send_after,
+        facts=notice.facts,
+    )
+    see(seen, recorded, nine_house, 99)
+    assert due(seen, nine_house + datetime.timedelta(hours=3), QUIET) == []
+    gone = picture(
+        *subscriber("anna", "weekly_digest"), o.PersonForgotten(person_id="anna", forgotten_at=NOW)
+    )
+    assert told(gone) == []
+
+
+def test_week_of_names_the_iso_week_and_its_monday() -> None:
+    sunday_night = datetime.datetime(2030, 1, 6, 23, 30, tzinfo=datetime.UTC)  # Monday, house
+    assert rota_rules.week_of(sunday_night) == ("2030-W02", datetime.date(2030, 1, 7))
+    assert rota_rules.week_of(datetime.datetime(2027, 1, 1, 12, tzinfo=HOUSE)) == (
+        "2026-W53",
+        datetime.date(2026, 12, 28),
+    )
+
+
 # quiet hours -------------------------------------------------------------------------------
 
 
@@ -449,6 +825,7 @@ def test_every_due_notice_is_a_valid_record_notice_command() -> None:
         "meal_needs_helpers",
         "newcomer_waiting",
         "sign_up_affected",
+        "weekly_digest",  # a Monday, 18:00
     }
     for d in notices:
         command = n.RecordNotice(
@@ -461,3 +838,42 @@ def test_every_due_notice_is_a_valid_record_notice_command() -> None:
         )
         msgspec.json.decode(msgspec.json.encode(command), type=n.RecordNotice)
     assert rules.due(seen, NOW + datetime.timedelta(hours=6), QUIET) == notices
+
+
+def test_every_rule_fires_and_every_due_it_finds_composes_a_mail() -> None:
+    """Rules and mail agree: each rule's facts hold every fact its words need, and fit a
+    `notices.record_notice` command."""
+    released = r.ClaimReleased(series_id="clean", occurrence_id="clean-20300112", crew_id="anna")
+    seen = picture(
+        planned(slots=2),
+        arrived(NOW - datetime.timedelta(hours=2)),
+        *SCHEDULED,
+        affected("moved", "clean-20300113", "floors"),
+        affected("task_released", task="floors"),
+        released,
+        BAR,
+        bar_shift(WED),
+        bar_shift(FRI),
+        signed_up("bo"),
+        offered("bo"),
+        claim("anna", FRI, task=None),
+        *subscriber("anna", *n.TOPICS),
+    )
+    notices = due(seen, NOW + datetime.timedelta(hours=6), QUIET)  # Monday 18:00
+    assert {d.rule for d in notices} == set(mail.RULES) == set(get_args(rules.Rule))
+    assert len(mail.RULES) == 9
+    for d in notices:
+        letter = mail.compose(
+            d.rule, d.facts, to="x@example.org", sender="crew@localhost", notice_id=d.notice_id
+        )
+        assert letter["X-Crew-Notice"] == d.notice_id
+        command = n.RecordNotice(
+            crew_id=d.crew_id,
+            notice_id=d.notice_id,
+            topic=d.topic,
+            rule=d.rule,
+            about=d.about,
+            send_after=d.send_after,
+            facts=d.facts,
+        )
+        msgspec.json.decode(msgspec.json.encode(command), type=n.RecordNotice)
