@@ -69,9 +69,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ] = "21-08"
     notices_tick_s: Positive = 30.0
     # Fault injection for tests/faults, off by default: exit hard after the N-th append was
-    # acknowledged, before the reply; or between a forget's marker and erasing the old key.
+    # acknowledged, before the reply; or between a forget's marker and erasing the old key; or
+    # (the notices service) after the N-th mail was taken by the mail server, before its mark.
     fault_exit_after_appends: NotNegative = 0
     fault_exit_after_forget_marker: bool = False
+    fault_exit_after_mails: NotNegative = 0
     projector: ProjectorSettings = msgspec.field(default_factory=ProjectorSettings)
 
     @property

@@ -16,6 +16,7 @@ One instance sends: `crew up` runs one notices service."""
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -93,6 +94,7 @@ class Notices:
     outbox: Outbox = field(default_factory=Outbox)
     asked: set[str] = field(default_factory=set)  # notice ids recorded by this instance
     forgotten: list[str] = field(default_factory=list)  # to stop, once read
+    mailed: int = 0  # mails the mail server took from this instance
 
     link_key: bytes = b""  # the house's, read at start (crew/links.py)
 
@@ -183,11 +185,22 @@ class Notices:
                 retry_in_s=wait,
             )
             return
+        self.mailed += 1
+        self.crash_before_marking()
         await self.execute(
             n.MarkSent(crew_id=notice.crew_id, notice_id=notice.notice_id),
             f"sent-{notice.notice_id}",
         )
         log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
+
+    def crash_before_marking(self) -> None:
+        """Fault injection for tests/faults (CREW_FAULT_EXIT_AFTER_MAILS=N): the process dies hard
+        right after the mail server took its N-th mail and before that one is marked sent.
+        0: never."""
+        after = self.config.fault_exit_after_mails
+        if after and self.mailed >= after:
+            log.warning("fault_injected", fault="exit between mail and mark")
+            os._exit(137)
 
     async def answer_outbox(self, msg: Msg) -> None:
         letters = []
