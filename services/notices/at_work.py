@@ -95,6 +95,7 @@ class Notices:
     asked: set[str] = field(default_factory=set)  # notice ids recorded by this instance
     forgotten: list[str] = field(default_factory=list)  # to stop, once read
     mailed: int = 0  # mails the mail server took from this instance
+    unwritten: set[str] = field(default_factory=set)  # notices whose mail could not be written
 
     link_key: bytes = b""  # the house's, read at start (crew/links.py)
 
@@ -151,19 +152,26 @@ class Notices:
         return isinstance(reply, Accepted)
 
     async def letter(self, notice: n.NoticeRecorded) -> EmailMessage | None:
-        """The mail, or None when there is no address to send it to any more."""
+        """The mail, or None when there is no address to send it to any more (or, a bug, its
+        words cannot be written from its facts: logged once, kept in the outbox)."""
         sealed = self.outbox.addresses.get(notice.crew_id, "")
         address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
         if not address:
             return None
-        message = mail.compose(
-            notice.rule,
-            notice.facts,
-            to=address,
-            sender=self.config.mail_from,
-            links=answers(notice, self.link_key, self.base_url),
-            notice_id=notice.notice_id,
-        )
+        try:
+            message = mail.compose(
+                notice.rule,
+                notice.facts,
+                to=address,
+                sender=self.config.mail_from,
+                links=answers(notice, self.link_key, self.base_url),
+                notice_id=notice.notice_id,
+            )
+        except ValueError as exc:  # a rule and the mail's words disagree: a bug, not a crash
+            if notice.notice_id not in self.unwritten:
+                self.unwritten.add(notice.notice_id)
+                log.error("notice_not_written", notice_id=notice.notice_id, error=str(exc))
+            return None
         message["X-Crew-About"] = notice.about  # the meal, newcomer or occurrence
         return message
 
