@@ -22,6 +22,29 @@ EXIT_REFUSED, EXIT_INVALID, EXIT_UNREACHABLE = 3, 2, 4
 EXIT_OF_REPLY: dict[type[Reply], int] = {Accepted: 0, Refused: EXIT_REFUSED, Invalid: EXIT_INVALID}
 
 
+ANSWER_WITHIN_S = 10.0  # how long a command waits for its service's answer, by default
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: a number of seconds above 0")
+    return value
+
+
+def add_wait(p: argparse.ArgumentParser) -> None:
+    """`--wait`: how long to wait for an answer before saying there was none."""
+    p.add_argument(
+        "--wait",
+        type=seconds,
+        default=ANSWER_WITHIN_S,
+        metavar="SECONDS",
+        help="how long to wait for the service's answer before saying there was none "
+        f"(default {ANSWER_WITHIN_S:g}); a command that got no answer may or may not have "
+        "been carried out: send it again with the same command id",
+    )
+
+
 def nats_url() -> str:
     try:
         return settings.find_nats_url()

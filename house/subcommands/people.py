@@ -17,6 +17,7 @@ from house import client
 from house.subcommands import (
     EXIT_INVALID,
     Subcommands,
+    add_wait,
     reply_code,
     with_house,
 )
@@ -55,7 +56,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             return 1
         body = msgspec.json.encode({"person_id": args.crew_id})
         reply = await client.send(
-            nc, "onboarding.forget_person", body, actor=args.actor, source="cli"
+            nc, "onboarding.forget_person", body, actor=args.actor, source="cli", timeout=args.wait
         )
         code = reply_code(reply)
         if code == 0:
@@ -90,6 +91,7 @@ def add_forget(sub: Subcommands) -> None:
         action="store_true",
         help="forget an id no event names yet (otherwise refused: it would block the id for good)",
     )
+    add_wait(p)
     p.set_defaults(run=cmd_forget)
 
 

@@ -18,6 +18,7 @@ from house.subcommands import (
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
     Subcommands,
+    add_wait,
     reply_code,
     with_house,
 )
@@ -32,7 +33,13 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     async def work(nc: Any) -> int:
         reply = await client.send(
-            nc, args.command, body, command_id=args.command_id, actor=args.actor, source="cli"
+            nc,
+            args.command,
+            body,
+            command_id=args.command_id,
+            actor=args.actor,
+            source="cli",
+            timeout=args.wait,
         )
         print(reply.decode())
         return reply_code(reply)
@@ -62,6 +69,7 @@ def add_send(sub: Subcommands) -> None:
         default=client.coordinator(),
         help="who acts: a crew id or coordinator:<name> (default coordinator:<your login>)",
     )
+    add_wait(p)
     p.set_defaults(run=cmd_send)
 
 
@@ -78,10 +86,10 @@ def cmd_import_crew(args: argparse.Namespace) -> int:
         return 2
     if members.ignored_columns:
         print(f"columns ignored: {', '.join(members.ignored_columns)}")
-    return asyncio.run(with_house(lambda nc: import_rows(nc, members, args.actor)))
+    return asyncio.run(with_house(lambda nc: import_rows(nc, members, args.actor, args.wait)))
 
 
-async def import_rows(nc: Any, members: MembersFile, actor: str) -> int:
+async def import_rows(nc: Any, members: MembersFile, actor: str, wait: float) -> int:
     """Register every good row, one command each, and say per row what became of it."""
     run = client.new_command_id()[:16]
     # Who is crew now, and under which name: to say when a row's name differs, and to
@@ -96,7 +104,8 @@ async def import_rows(nc: Any, members: MembersFile, actor: str) -> int:
             f"-{row.last_line}" if row.last_line > row.first_line else ""
         )
         # a run's own ids: a rerun is answered "already crew" by the rules, not replayed
-        outcome = await import_row(nc, row, lines, names, f"import-{run}-{row.first_line}", actor)
+        command_id = f"import-{run}-{row.first_line}"
+        outcome = await import_row(nc, row, lines, names, command_id, actor, wait)
         if outcome is None:
             print(
                 f"stopped at row {lines}: {done[REGISTERED]} registered, {done[ALREADY]} already "
@@ -114,7 +123,13 @@ async def import_rows(nc: Any, members: MembersFile, actor: str) -> int:
 
 
 async def import_row(
-    nc: Any, row: Member | BadRow, lines: str, names: dict[str, str], command_id: str, actor: str
+    nc: Any,
+    row: Member | BadRow,
+    lines: str,
+    names: dict[str, str],
+    command_id: str,
+    actor: str,
+    wait: float,
 ) -> str | None:
     """What became of one row (it is printed), or None when the house did not answer."""
     from services.onboarding.members_csv import BadRow, new_crew_id
@@ -147,6 +162,7 @@ async def import_row(
             command_id=command_id,
             actor=actor,
             source="cli-import",
+            timeout=wait,
         )
     except NoService as exc:
         print(f"{label}: no answer, it may or may not be registered: {exc}")
@@ -196,4 +212,5 @@ def add_import_crew(sub: Subcommands) -> None:
         default=client.coordinator(),
         help="who imports (default coordinator:<your login>)",
     )
+    add_wait(p)
     p.set_defaults(run=cmd_import_crew)

@@ -58,10 +58,12 @@ def kiosk_page(
     fragment: str = "",
     old_browser: bool = False,
     printed: bool = False,
+    clock: bool = False,
 ) -> tuple[dict[str, str], Page]:
     """Anna is crew (with contact details); meals `today` (2 helpers, unless `today` says
     otherwise) and `tomorrow` are planned; `before` is sent next; then the page opens, at the
-    address `crew up` printed when `printed`, else with a token of its own."""
+    address `crew up` printed when `printed`, else with a token of its own; with `clock`, the test
+    may move the page's time on (`page.clock.run_for`)."""
     env, process = house
     token = crew(env, "kiosk", "add", "tablet").stdout.splitlines()[1].strip()
     port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
@@ -85,6 +87,8 @@ def kiosk_page(
     page = browser.new_context(viewport={"width": 1024, "height": 1300}).new_page()
     if old_browser:  # an older tablet browser, on plain http to the house
         page.add_init_script(OLD_BROWSER)
+    if clock:
+        page.clock.install()
     page.goto(url + fragment)
     return env, page
 
@@ -145,23 +149,24 @@ def test_a_helper_on_a_full_team_is_told_they_are_on_the_waitlist_on_an_old_brow
 def test_a_tap_while_offline_waits_and_lands_exactly_once_when_back(
     house: House, browser: Browser
 ) -> None:
-    env, page = kiosk_page(house, browser)
+    env, page = kiosk_page(house, browser, clock=True)
     page.click("[data-testid=me-anna]")
     page.wait_for_selector("[data-testid=help-tomorrow]")
     page.context.set_offline(True)
     page.click("[data-testid=help-tomorrow]")
     page.wait_for_selector("[data-testid=queue]:has-text('venter')")
     shot(page, "kiosk-waiting-offline")
-    page.wait_for_timeout(4000)  # the page retries every 3 s; none of it may land while offline
+    page.clock.run_for(7000)  # the page retries every 3 s; none of it may land while offline
     assert sql(
         env, "select count(*) as n from event_log where type = 'meals.volunteered_to_cook'"
     ) == [{"n": 0}]
     page.context.set_offline(False)
+    page.clock.run_for(3000)  # the next retry
     page.wait_for_selector("[data-testid=queue]", state="hidden", timeout=20000)
     eventually(
         env, "select helpers from meal_plan where meal_id = 'tomorrow'", [{"helpers": ["anna"]}]
     )
-    page.wait_for_timeout(4000)  # and later retries change nothing
+    page.clock.run_for(7000)  # and later retries change nothing
     assert sql(
         env, "select count(*) as n from event_log where type = 'meals.volunteered_to_cook'"
     ) == [{"n": 1}]

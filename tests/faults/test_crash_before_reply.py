@@ -4,6 +4,7 @@ once. The crash is injected with CREW_FAULT_EXIT_AFTER_APPENDS (crew/service.py)
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import nats.errors
@@ -14,6 +15,10 @@ from tests.faults.harness import Tally, ask, audit, fleet, say, stop
 CRASHES = 3
 
 
+def plan(meal_id: str) -> dict[str, object]:
+    return {"meal_id": meal_id, "date": "2030-01-07", "helper_slots": 2}
+
+
 async def test_a_retry_after_a_crash_between_append_and_reply_gets_the_original_outcome(
     tmp_path: Path,
 ) -> None:
@@ -21,18 +26,18 @@ async def test_a_retry_after_a_crash_between_append_and_reply_gets_the_original_
         tally = Tally()
         for crash in range(1, CRASHES + 1):
             service = await house.start("services.meals", CREW_FAULT_EXIT_AFTER_APPENDS="2")
-            lost_reply = None
-            for n in range(3):  # the second append kills the service before it replies
-                command_id = f"plan-{crash}-{n}"
-                body = {"meal_id": f"m{crash}-{n}", "date": "2030-01-07", "helper_slots": 2}
-                try:
-                    answer = await ask(nc, "meals.plan_meal", body, command_id, timeout_s=3)
-                    tally.replies[command_id] = answer["status"]
-                except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
-                    lost_reply = (command_id, body)
-                    break
-            assert lost_reply is not None, "the fault never fired"
-            assert service.wait(10) == 137
+            # The first command is answered; the second append kills the service before it
+            # replies, so its answer never comes (however slow the machine, it is lost).
+            first = f"plan-{crash}-0"
+            answer = await ask(nc, "meals.plan_meal", plan(f"m{crash}-0"), first, timeout_s=30)
+            tally.replies[first] = answer["status"]
+            lost_reply = (f"plan-{crash}-1", plan(f"m{crash}-1"))
+            try:
+                await ask(nc, "meals.plan_meal", lost_reply[1], lost_reply[0], timeout_s=1)
+                raise AssertionError("the fault never fired")
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                pass
+            assert await asyncio.to_thread(service.wait, 30) == 137
             service = await house.start("services.meals")  # back, without the fault
             command_id, body = lost_reply
             retried = await ask(nc, "meals.plan_meal", body, command_id)

@@ -228,7 +228,7 @@ def test_import_crew_reports_each_row_by_its_lines_and_imports_the_good_ones(
     )
     os.kill(onboarding_pid, signal.SIGSTOP)
     try:
-        stopped = crew(env, "import-crew", str(midway), check=False)
+        stopped = crew(env, "import-crew", str(midway), "--wait", "2", check=False)
     finally:
         os.kill(onboarding_pid, signal.SIGCONT)
     assert stopped.returncode == 4
@@ -331,7 +331,7 @@ def test_a_forget_killed_between_marker_and_erase_is_finished_at_restart_and_by_
         )
         key = asyncio.run(key_of(env, "zq"))
         assert key is not None and key in stored_in(home)
-        cut = crew(env, "forget", "zq", check=False)
+        cut = crew(env, "forget", "zq", "--wait", "2", check=False)  # the answer never comes
         assert cut.returncode != 0, "onboarding died after the marker, before answering"
         poll(  # `crew up` restarts it
             lambda: crew(env, "status", check=False).returncode == 0,

@@ -1,10 +1,14 @@
-"""What `crew sql` and `crew export-view` print: safe for a terminal and for a spreadsheet."""
+"""What `crew sql` and `crew export-view` print (safe for a terminal and for a spreadsheet),
+and the options the commands share."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+import pytest
+
+from house.cli import parser
 from house.subcommands.tables import format_rows
 
 NASTY = "ok\x1b]0;owned\x07\x1b[2J\rfake\nline\t\x9b31m\u202eevil"
@@ -45,3 +49,15 @@ def test_csv_neutralises_text_a_spreadsheet_would_run_but_keeps_numbers() -> Non
 def test_json_keeps_values_exact_and_escaped() -> None:
     out = format_rows(["v"], [["=1+1\x1b"]], "json")
     assert out == '[{"v":"=1+1\\u001b"}]'
+
+
+def test_how_long_a_command_waits_for_its_answer_is_a_positive_number_of_seconds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for verb in (["send", "meals.plan_meal", "{}"], ["forget", "zq"], ["import-crew", "x.csv"]):
+        assert parser().parse_args([*verb]).wait == 10.0
+        assert parser().parse_args([*verb, "--wait", "2.5"]).wait == 2.5
+        for bad in ("0", "-1", "soon"):
+            with pytest.raises(SystemExit):
+                parser().parse_args([*verb, "--wait", bad])
+            assert "--wait" in capsys.readouterr().err
