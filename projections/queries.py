@@ -4,54 +4,17 @@ from the views, each with its parameters bound and its rows typed.
 A named query is sent to the query service like any other read-only query (the same guards
 apply), as SQL with a `$1` for each value and the values beside it: a crew id never becomes
 part of the text. Its select list is made from its row Struct's fields, so the columns asked
-for and the rows decoded cannot drift apart, and the rows encode in the order they were asked.
+for and the rows decoded cannot drift apart, and the rows encode in the order they were asked
+(`NamedQuery` is the kernel's, crew/sql.py: the notices service asks too).
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import msgspec
 
-from projections.query import Param, SqlRequest, SqlResult
-
-R = TypeVar("R", bound=msgspec.Struct)
-
-
-@dataclass(frozen=True)
-class NamedQuery(Generic[R]):
-    """SQL with `$1`, `$2`, ... for `parameters`, whose answer decodes into `row`s."""
-
-    name: str
-    row: type[R]
-    sql: str
-    parameters: tuple[str, ...] = ()
-
-    def ask(self, *values: Param) -> SqlRequest:
-        """The request to send: this query with its values bound, in `parameters` order."""
-        if len(values) != len(self.parameters):
-            raise TypeError(f"{self.name} takes {', '.join(self.parameters) or 'no values'}")
-        return SqlRequest(sql=self.sql, params=list(values))
-
-    def rows(self, answer: SqlResult) -> list[R]:
-        """The answer's rows as `row` Structs (msgspec.ValidationError if one does not fit)."""
-        columns = answer.columns
-        return [
-            msgspec.convert(dict(zip(columns, row, strict=True)), self.row) for row in answer.rows
-        ]
-
-
-def select(row: type[msgspec.Struct], rest: str) -> str:
-    """`select <the row's fields, in order> <rest>`."""
-    names = ", ".join(f'"{name}"' for name in row.__struct_fields__)
-    return f"select {names} {rest}"
-
-
-def named(name: str, row: type[R], rest: str, *parameters: str) -> NamedQuery[R]:
-    return NamedQuery(name, row, select(row, rest), parameters)
-
+from crew.sql import NamedQuery, named
 
 # The kiosk board: only what a passer-by may see.
 

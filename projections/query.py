@@ -30,7 +30,10 @@ import msgspec
 
 from crew.settings import ProjectorSettings
 
-MAX_ROWS = 100_000
+# The wire (what is asked and answered) is the kernel's, for the askers: crew/sql.py
+from crew.sql import MAX_ROWS, Param, SqlError, SqlReply, SqlRequest, SqlResult
+from crew.sql import answer_decoder as answer_decoder  # what crew.query.sql answers
+
 # NATS carries at most 8 MB a message (max_payload in house/natsserver.py): the rows of an answer
 # get about 6 MB of JSON (CREW_QUERY_ANSWER_BYTES), the rest of the reply (columns, types, a
 # note) has room to spare.
@@ -85,35 +88,6 @@ MAX_SQL_BYTES = 64 * 1024
 READ_ONLY = "read-only: only SELECT queries are answered"
 OUT_OF_MEMORY = "the query needs more memory than a query may have; narrow it"
 encoder = msgspec.json.Encoder()
-
-
-Param = str | int | float | bool | None
-"""A value bound to a `?` (or `$1`) in the query: a JSON scalar, never spliced into the text."""
-
-
-class SqlRequest(msgspec.Struct, frozen=True, kw_only=True):
-    sql: str
-    params: list[Param] = []  # bound in order to the query's `?` placeholders (or `$n`)
-    max_rows: int = MAX_ROWS
-    as_of: str | None = None  # read by the *_as_of views; the query itself is not rewritten
-    version: str | None = None  # a version built side by side (crew rebuild --version)
-
-
-class SqlResult(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="ok"):
-    columns: list[str]
-    types: list[str]
-    rows: list[list[Any]]
-    truncated: bool = False  # there are more rows than these: ask again from an offset
-    note: str | None = None  # why the answer was cut, when it was
-    checkpoint: int | None = None  # the projector's checkpoint the answer was read at
-
-
-class SqlError(msgspec.Struct, frozen=True, kw_only=True, tag_field="status", tag="error"):
-    message: str
-
-
-SqlReply = SqlResult | SqlError
-answer_decoder = msgspec.json.Decoder(SqlReply)  # what crew.query.sql answers
 
 
 def run_query(
