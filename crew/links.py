@@ -30,14 +30,17 @@ KEY = "hmac-v1"
 MAC_BYTES = 16  # 128 bits of HMAC-SHA256: beyond guessing, and short enough for a mail client
 
 
-class Link(msgspec.Struct, frozen=True, kw_only=True):
-    """What one tap does: `action` for `crew_id` about `about`, until `expires`."""
+class Link(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What one tap does: `action` for `crew_id` about `about`, until `expires`. A "Take over"
+    link also names whose place it takes (`from_crew_id`, a crew id). Fields left at their
+    defaults are not written into the token, so a link without them reads as before."""
 
     id: str  # the tap's command id
     action: str
     crew_id: str
     about: str
     topic: str = ""
+    from_crew_id: str = ""  # take_over: the one who offered the place
     expires: datetime
 
 

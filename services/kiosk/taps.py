@@ -40,6 +40,17 @@ ACTIONS: dict[str, tuple[str, str, Body, str, str]] = {
         "Jeg hjælper med fællesspisningen",
         "I'll help with the joint meal",
     ),
+    "take_over": (
+        "rota",
+        "take_hand_over",
+        lambda link: {
+            "occurrence_id": link.about,
+            "crew_id": link.crew_id,
+            "from_crew_id": link.from_crew_id,
+        },
+        "Jeg tager pladsen over",
+        "I'll take over the place",
+    ),
     "coming": (
         "rota",
         "confirm_claim",

@@ -1,8 +1,8 @@
-"""The one-tap answers a notice's mail carries: "I'll cook", "I'll help", "Yes, I'm coming",
-and always "Stop these notices". Each is a link to the kiosk server holding a token signed
-with the house's link key (crew/links.py); services/kiosk/taps.py checks it and sends the
-command. The same notice always gets the same links: a mail sent again after a crash is the
-same mail."""
+"""The one-tap answers a notice's mail carries: "I'll cook", "I'll help", "Take over",
+"Yes, I'm coming", and always "Stop these notices". Each is a link to the kiosk server holding
+a token signed with the house's link key (crew/links.py); services/kiosk/taps.py checks it and
+sends the command. The same notice always gets the same links: a mail sent again after a crash
+is the same mail."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from schemas import notices as n
 ANSWERS_OF_RULE: dict[str, tuple[str, ...]] = {
     "meal_needs_cook": ("cook",),
     "meal_needs_helpers": ("help",),
+    "hand_over": ("take_over",),  # only with the giver in the facts (services/notices/rota_rules)
     "confirm_intention": ("coming",),
 }
 VALID_FOR = timedelta(days=14)  # from the moment the notice may be sent
@@ -28,13 +29,17 @@ def tap_id(notice_id: str, action: str) -> str:
 def answers(notice: n.NoticeRecorded, key: bytes, base_url: str) -> dict[str, str]:
     """Action -> the link that does it, for this notice's mail."""
     made = {}
+    giver = notice.facts.get("from_crew_id", "")
     for action in (*ANSWERS_OF_RULE.get(notice.rule, ()), "unsubscribe"):
+        if action == "take_over" and not giver:
+            continue  # a hand-over recorded before notices knew the giver: nothing to take
         link = links.Link(
             id=tap_id(notice.notice_id, action),
             action=action,
             crew_id=notice.crew_id,
             about=notice.about,
             topic=notice.topic,
+            from_crew_id=giver if action == "take_over" else "",
             expires=notice.send_after + VALID_FOR,
         )
         made[action] = f"{base_url.rstrip('/')}/tap/{links.sign(key, link)}"

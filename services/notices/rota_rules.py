@@ -4,7 +4,8 @@ claim about to lapse, and the Monday digest.
 Pure like the rest: each takes the picture (services/notices/picture.py), the moment `now` and
 `after`, the first moment a notice may go (quiet hours past), and lists the `Due`s it finds,
 recorded or not (`rules.due` leaves out what is recorded already). Facts are dates, times,
-titles, task names and counts: never a name.
+titles, task names and counts, and, for a hand-over, the crew id of the one who offers it (for
+the link that takes it over; the mail does not show it): never a name.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def hand_over_notices(
         if not now < starts or not after < starts:  # over, or the notice would come too late
             continue
         for giver, offered in occurrence.offers.items():
-            facts = occurrence.facts()
+            # the giver's crew id (a pseudonym, never a name) is for the "Take over" link: the
+            # mail's words leave it out
+            facts = {**occurrence.facts(), "from_crew_id": giver}
             if task := occurrence.task_of.get(giver):
                 facts["task"] = task
             found += [

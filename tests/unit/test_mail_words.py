@@ -94,6 +94,13 @@ def test_a_place_on_offer_names_its_task_when_there_is_one() -> None:
     assert kitchen.subject_en == "Place to take over 8 December"
 
 
+def test_a_place_on_offer_never_shows_who_offers_it() -> None:
+    words = words_for("hand_over", {**PLACE, "from_crew_id": "c-giver"})
+    assert words == words_for("hand_over", PLACE)
+    mail = compose("hand_over", {**PLACE, "from_crew_id": "c-giver"}, "a@example.org", "c@x.org")
+    assert "c-giver" not in mail.as_string()
+
+
 def test_a_claim_lapsing_at_midnight_is_confirmed_by_the_end_of_the_day_before() -> None:
     words = words_for("confirm_intention", {**PLACE, "lapses": "2026-12-06T00:00:00+01:00"})
     assert words.da == [

@@ -401,7 +401,12 @@ def test_a_place_on_offer_tells_each_subscriber_who_could_take_it_once() -> None
         ("hand_over", "hand_over", WED, "carla"),
         ("hand_over", "hand_over", WED, "dan"),
     ]
-    assert notices[0].facts == {"title": "Bar", "date": "2030-01-09", "start": "18:00"}
+    assert notices[0].facts == {
+        "title": "Bar",
+        "date": "2030-01-09",
+        "start": "18:00",
+        "from_crew_id": "anna",  # for the "Take over" link, never in the mail's words
+    }
     assert notices[0].notice_id == notice_id("hand_over", WED, "carla", seq_of(offer, *events))
 
 
@@ -419,6 +424,7 @@ def test_a_place_on_offer_with_a_task_names_the_task() -> None:
         "title": "Cleaning party",
         "date": "2030-01-12",
         "start": "10:00",
+        "from_crew_id": "anna",
         "task": "kitchen",
     }
 
