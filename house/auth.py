@@ -199,11 +199,15 @@ ROLES: dict[str, Permissions] = {
     # the calendar reads the series so far; the rota follows withdrawals in meals
     "rota": service("rota", replays=True, follows=follows_meals.CONSUMER),
     "onboarding": service("onboarding", forgets=True),
-    # notices read the whole log (a picture of the house), seal and unseal the addresses, and
-    # show coordinators the mail not sent yet (`crew notices`)
-    # and sign one-tap links with the house's link key
+    # notices read the whole log (a picture of the house), seal and unseal the addresses,
+    # show coordinators the mail not sent yet (`crew notices`), sign one-tap links with the
+    # house's link key, and ask everyday SQL for the burnout watch (this month's load_balance)
     "notices": service(
-        "notices", replays=True, answers=(subjects.NOTICES_OUTBOX,), reads=(LINK_KEYS,)
+        "notices",
+        sends=(subjects.QUERY_SQL,),
+        replays=True,
+        answers=(subjects.NOTICES_OUTBOX,),
+        reads=(LINK_KEYS,),
     ),
     # The projector replays the log, reads the personal keys (names in views) and answers
     # rebuilds with their progress.

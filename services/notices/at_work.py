@@ -8,6 +8,10 @@ records nothing new. Then it sends what the log says is recorded, due and not ye
 marks each one sent once the mail server took it. A crash between the mail server taking a
 notice and the mark sends that one notice again on restart, and nothing else.
 
+For the burnout watch it asks the query service (`crew.query.sql`) for this month's
+`load_balance` row, at most once an hour and only while someone subscribes to it
+(services/notices/burnout.py); a query that fails is logged and asked again an hour later.
+
 Without a mail server (no `--smtp`) the notices stay in the outbox, which `crew notices`
 shows (the request `crew.notices.outbox`, answered here).
 
@@ -34,17 +38,20 @@ from crew.personal import JetStreamVault, unseal
 from crew.replay import Replay
 from crew.settings import Settings
 from crew.shell import CommandMeta, CommandShell
+from crew.sql import SqlError, answer_decoder
 from schemas import notices as n
 from schemas import onboarding as o
 from schemas.common import Accepted
 from schemas.registry import decode_event
-from services.notices import mail, rules
+from services.notices import burnout, mail, rules
 from services.notices.answers import answers
 
 log = structlog.get_logger("crew.notices")
 
 READ_AT_ONCE = 1000
 SETTLE_S = 0.3  # the log quiet this long after news: the picture is whole, the rules are asked
+LOAD_EVERY = timedelta(hours=1)  # how often the burnout watch asks for this month's load
+LOAD_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -96,6 +103,8 @@ class Notices:
     forgotten: list[str] = field(default_factory=list)  # to stop, once read
     mailed: int = 0  # mails the mail server took from this instance
     unwritten: set[str] = field(default_factory=set)  # notices whose mail could not be written
+    load: burnout.MonthLoad | None = None  # this month's load_balance row, for the burnout watch
+    load_asked_at: datetime | None = None
 
     link_key: bytes = b""  # the house's, read at start (crew/links.py)
 
@@ -120,7 +129,8 @@ class Notices:
         while self.forgotten:
             crew_id = self.forgotten.pop()
             await self.execute(n.StopNotices(crew_id=crew_id), f"stop-{crew_id}")
-        for due in rules.due(self.picture, now, self.quiet):
+        await self.ask_load(now)
+        for due in rules.due(self.picture, now, self.quiet, self.load):
             if due.notice_id in self.asked:
                 continue
             self.asked.add(due.notice_id)
@@ -139,6 +149,29 @@ class Notices:
         if self.smtp is not None:
             for notice in self.outbox.due(now):
                 await self.send(notice, self.smtp, now)
+
+    async def ask_load(self, now: datetime) -> None:
+        """This month's `load_balance` row from the query service, at most once an hour, and
+        only while someone subscribes to the burnout watch. A failure (no query service, a
+        timeout, an error, a row that does not fit) is logged and asked again next hour; the
+        row known before, if any, stays (the rule ignores a row of another month)."""
+        if not self.picture.subscribers("burnout_watch"):
+            return
+        if self.load_asked_at is not None and now - self.load_asked_at < LOAD_EVERY:
+            return
+        self.load_asked_at = now
+        _, first = burnout.month_of(now)
+        request = msgspec.json.encode(burnout.MONTH_LOAD.ask(first.isoformat()))
+        try:
+            reply = await self.nc.request(subjects.QUERY_SQL, request, timeout=LOAD_TIMEOUT_S)
+            answer = answer_decoder.decode(reply.data)
+            if isinstance(answer, SqlError):
+                # the query is the house's own, with a date bound: its error quotes no one
+                log.warning("burnout_watch_not_answered", error=answer.message[:200])
+                return
+            self.load = next(iter(burnout.MONTH_LOAD.rows(answer)), None)
+        except Exception as exc:  # never the loop's end: the next hour asks again
+            log.warning("burnout_watch_not_answered", error=type(exc).__name__)
 
     async def execute(self, command: Any, command_id: str) -> bool:
         meta = CommandMeta(command_id=command_id, actor="notices", source="notices")

@@ -39,6 +39,7 @@ Rule = Literal[
     "hand_over",
     "confirm_intention",
     "weekly_digest",
+    "burnout_watch",
 ]
 MealStatus = Literal["open", "closed", "served", "cancelled"]
 

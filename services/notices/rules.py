@@ -4,9 +4,11 @@
 of any context, in log order. The rules about the meals, the newcomers and one person's sign-up
 are here; those about hand-overs, tentative claims and the weekly digest are in
 services/notices/rota_rules.py, and `due` asks them all.
-`due(picture, now, quiet)` lists every notice that should be recorded now and is not yet: only
-for people subscribed to its topic, with an address, not stopped and not forgotten. No clock,
-no I/O: the service passes `now`, and records each `Due` with `notices.record_notice`.
+`due(picture, now, quiet, load)` lists every notice that should be recorded now and is not yet:
+only for people subscribed to its topic, with an address, not stopped and not forgotten. No
+clock, no I/O: the service passes `now` (and this month's `load_balance` row for the burnout
+watch, services/notices/burnout.py, which it asks the query service for), and records each
+`Due` with `notices.record_notice`.
 
 A notice id is made from its rule, what it is about and the person (and, for something that
 happened to one person, the event's stream sequence), so the same gap found again gives the
@@ -22,6 +24,7 @@ from typing import Literal
 
 from schemas import rota as r
 from services.notices import rota_rules
+from services.notices.burnout import MonthLoad, burnout_notices
 from services.notices.picture import (
     HOUSE,
     PERSONAL_FRESH,
@@ -97,8 +100,14 @@ def send_after(now: datetime.datetime, quiet: QuietHours | None) -> datetime.dat
 # The rules --------------------------------------------------------------------------------
 
 
-def due(picture: Picture, now: datetime.datetime, quiet: QuietHours | None) -> list[Due]:
-    """Every notice that should be recorded now and is not recorded yet."""
+def due(
+    picture: Picture,
+    now: datetime.datetime,
+    quiet: QuietHours | None,
+    load: MonthLoad | None = None,
+) -> list[Due]:
+    """Every notice that should be recorded now and is not recorded yet; `load` is this
+    month's `load_balance` row, if the service knows it."""
     after = send_after(now, quiet)
     found = [
         *_meal_notices(picture, now, after),
@@ -107,6 +116,7 @@ def due(picture: Picture, now: datetime.datetime, quiet: QuietHours | None) -> l
         *rota_rules.hand_over_notices(picture, now, after),
         *rota_rules.confirm_notices(picture, now, after),
         *rota_rules.digest_notices(picture, now, after),
+        *burnout_notices(picture, load, now, after),
     ]
     fresh = [d for d in found if d.notice_id not in picture.recorded]
     return sorted(fresh, key=lambda d: (d.rule, d.about, d.crew_id, d.notice_id))

@@ -31,6 +31,7 @@ WHAT_HAPPENED = {
 }
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
 # --- Dates and facts --------------------------------------------------------------------------
@@ -82,6 +83,24 @@ def _count(rule: str, facts: dict[str, str], name: str) -> int:
         return int(facts[name])
     except ValueError:
         raise ValueError(f"{rule}: {name} is not a whole number: {facts[name]!r}") from None
+
+
+def _month(rule: str, facts: dict[str, str], name: str) -> tuple[str, str]:
+    """A month (2030-01) in Danish and English: januar 2030, January 2030."""
+    if not (found := _MONTH.match(facts[name])):
+        raise ValueError(f"{rule}: {name} is not a month like 2030-01: {facts[name]!r}")
+    year, month = found[1], int(found[2])
+    return f"{DA_MONTHS[month - 1]} {year}", f"{EN_MONTHS[month - 1]} {year}"
+
+
+def _share(rule: str, facts: dict[str, str], name: str) -> float:
+    try:
+        share = float(facts[name])
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{rule}: {name} is not a share from 0 to 1: {facts[name]!r}")
+    return share
 
 
 # --- The rules' words ---------------------------------------------------------------------------
@@ -278,6 +297,39 @@ def _weekly_digest(rule: str, facts: dict[str, str]) -> Words:
     )
 
 
+# burnout_watch: a finding -> its subject, Danish and English ({month}), and which line leads.
+BURNOUT_FINDINGS = {
+    "rising_load": ("Nogle bærer mere end sædvanligt: {month}",
+                    "Some are carrying more than usual: {month}", "rising"),
+    "top_share": ("Arbejdet hviler på få: {month}", "The work rests on a few: {month}", "share"),
+}  # fmt: skip
+
+
+def _burnout_watch(rule: str, facts: dict[str, str]) -> Words:
+    """This month's share of the busiest 10 %, and how many carry double their usual load:
+    counts only, never who."""
+    da_month, en_month = _month(rule, facts, "month")
+    finding, rising = facts["finding"], _count(rule, facts, "rising")
+    if finding not in BURNOUT_FINDINGS:
+        raise ValueError(f"{rule}: finding is not one of {sorted(BURNOUT_FINDINGS)}: {finding!r}")
+    percent = round(100 * _share(rule, facts, "top_10pct_share"))
+    da_subject, en_subject, leads = BURNOUT_FINDINGS[finding]
+    da = [f"I {da_month} har de travleste 10 % af crewet stået for {percent} % af bidragene."]
+    en = [f"In {en_month}, the busiest 10 % of the crew made {percent} % of the contributions."]
+    if rising:
+        who_da = "1 person bærer" if rising == 1 else f"{rising} personer bærer"
+        who_en = "1 person is carrying" if rising == 1 else f"{rising} people are carrying"
+        at = 0 if leads == "rising" else 1  # the finding's own line first
+        da.insert(at, f"{who_da} mindst dobbelt så meget som sædvanligt.")
+        en.insert(at, f"{who_en} at least twice their usual load.")
+    return Words(
+        subject_da=da_subject.format(month=da_month),
+        subject_en=en_subject.format(month=en_month),
+        da=[*da, "Kan flere tage en tørn, før nogen brænder ud?"],
+        en=[*en, "Could more people take a turn, before someone burns out?"],
+    )
+
+
 # rule -> (the facts it needs, its words). `meal_id` is taken but not shown: the links carry it.
 RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]] = {
     "meal_needs_cook": (("date", "time", "meal_id"), _meal_needs_cook),
@@ -290,6 +342,7 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]]
     "hand_over": (("title", "date", "start"), _hand_over),
     "confirm_intention": (("title", "date", "start", "lapses"), _confirm_intention),
     "weekly_digest": (("week", *DIGEST_LINES), _weekly_digest),
+    "burnout_watch": (("month", "finding", "top_10pct_share", "rising"), _burnout_watch),
 }
 
 

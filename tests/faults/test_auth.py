@@ -72,7 +72,8 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     # the mail not sent yet, with addresses: coordinators ask, the notices service answers
     ("publish", "crew.notices.outbox", {"coordinator", "house"}),
     ("subscribe", "crew.notices.outbox", {"notices", "house"}),
-    ("publish", "crew.query.sql", {"kiosk", "coordinator", "house"}),
+    # everyday SQL: the kiosk's board and feeds, coordinators, the notices' burnout watch
+    ("publish", "crew.query.sql", {"kiosk", "notices", "coordinator", "house"}),
     ("publish", "crew.query.restricted_sql", {"coordinator", "house"}),
     ("publish", "crew.projector.rebuild", {"coordinator", "house"}),
     ("publish", "$JS.API.STREAM.DELETE.CREW_EVENTS", {"house"}),

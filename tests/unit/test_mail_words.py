@@ -20,6 +20,7 @@ MEAL = {"date": "2026-12-08", "time": "18:00", "meal_id": "m-1"}
 PLACE = {"title": "Bar", "date": "2026-12-08", "start": "18:00"}
 DIGEST = {"week": "2026-W50", "meals_without_cook": "0", "open_helper_places": "1",
           "my_sign_ups": "3"}  # fmt: skip
+BURNOUT = {"month": "2026-12", "finding": "top_share", "top_10pct_share": "0.62", "rising": "0"}
 
 
 def test_days_are_written_from_the_tables_not_the_locale() -> None:
@@ -52,6 +53,12 @@ def test_a_missing_fact_is_named() -> None:
         ("weekly_digest", {**DIGEST, "week": "2026-50"}, "week"),
         ("weekly_digest", {**DIGEST, "week": "2026-W54"}, "week"),
         ("weekly_digest", {**DIGEST, "my_sign_ups": "two"}, "my_sign_ups"),
+        ("burnout_watch", {**BURNOUT, "month": "2026-13"}, "month"),
+        ("burnout_watch", {**BURNOUT, "month": "December"}, "month"),
+        ("burnout_watch", {**BURNOUT, "finding": "tired"}, "finding"),
+        ("burnout_watch", {**BURNOUT, "top_10pct_share": "1.5"}, "top_10pct_share"),
+        ("burnout_watch", {**BURNOUT, "top_10pct_share": "most"}, "top_10pct_share"),
+        ("burnout_watch", {**BURNOUT, "rising": "a few"}, "rising"),
     ],
 )
 def test_a_malformed_fact_is_named(rule: str, facts: dict[str, str], named: str) -> None:
@@ -99,6 +106,30 @@ def test_a_place_on_offer_never_shows_who_offers_it() -> None:
     assert words == words_for("hand_over", PLACE)
     mail = compose("hand_over", {**PLACE, "from_crew_id": "c-giver"}, "a@example.org", "c@x.org")
     assert "c-giver" not in mail.as_string()
+
+
+def test_the_burnout_watch_tells_the_share_and_how_many_rise_never_who() -> None:
+    share = words_for("burnout_watch", BURNOUT)
+    assert share.subject_da == "Arbejdet hviler på få: december 2026"
+    assert share.subject_en == "The work rests on a few: December 2026"
+    assert share.da == [
+        "I december 2026 har de travleste 10 % af crewet stået for 62 % af bidragene.",
+        "Kan flere tage en tørn, før nogen brænder ud?",
+    ]
+    assert share.en == [
+        "In December 2026, the busiest 10 % of the crew made 62 % of the contributions.",
+        "Could more people take a turn, before someone burns out?",
+    ]
+    rising = words_for("burnout_watch", {**BURNOUT, "finding": "rising_load", "rising": "1"})
+    assert rising.subject_en == "Some are carrying more than usual: December 2026"
+    assert rising.da[0] == "1 person bærer mindst dobbelt så meget som sædvanligt."
+    assert rising.en[:2] == [
+        "1 person is carrying at least twice their usual load.",
+        "In December 2026, the busiest 10 % of the crew made 62 % of the contributions.",
+    ]
+    both = words_for("burnout_watch", {**BURNOUT, "rising": "3"})  # the share leads
+    assert both.en[1] == "3 people are carrying at least twice their usual load."
+    assert both.da[1] == "3 personer bærer mindst dobbelt så meget som sædvanligt."
 
 
 def test_a_claim_lapsing_at_midnight_is_confirmed_by_the_end_of_the_day_before() -> None:

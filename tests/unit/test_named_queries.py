@@ -27,8 +27,11 @@ from projections.query import (
 from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
+from services.notices.burnout import MONTH_LOAD, MonthLoad
 
 TODAY = datetime.date.today()
+# the month of the one meal that has happened (m0, three days ago): the burnout watch's month
+M0_MONTH = (TODAY - datetime.timedelta(days=3)).replace(day=1)
 AT = datetime.datetime(2020, 1, 6, 9, tzinfo=datetime.UTC)
 
 
@@ -164,6 +167,7 @@ def test_an_export_carries_every_column_of_its_view_in_order(
         (q.CALENDAR_ROTA, ("bo",)),
         (q.PERSON_PARTICIPATION, ("anna",)),
         (q.PERSON_CONTRIBUTIONS, ("anna",)),
+        (MONTH_LOAD, (M0_MONTH.isoformat(),)),
     ],
 )
 def test_typed_rows_encode_to_the_json_the_rows_were_sent_as(
@@ -174,6 +178,43 @@ def test_typed_rows_encode_to_the_json_the_rows_were_sent_as(
     assert got.rows, "the house has rows for it"
     as_sent = [dict(zip(got.columns, row, strict=True)) for row in got.rows]
     assert msgspec.json.encode(query.rows(got)) == msgspec.json.encode(as_sent)
+
+
+def test_the_burnout_watch_reads_one_months_load_with_a_count_of_who_rises(
+    views: Projection,
+) -> None:
+    """The notices service's named query (services/notices/burnout.py) on the real view."""
+    [month] = MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask(M0_MONTH.isoformat())))
+    # anna cooked m0; bo, crew too, did nothing: the busiest one (of two) did it all
+    assert month == MonthLoad(
+        period_start=M0_MONTH, contributions=1, crew=2, top_10pct_share=1.0, rising=0
+    )
+    assert MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask("2000-01-01"))) == []
+
+
+def test_the_burnout_watch_counts_who_rises(tmp_path: Path) -> None:
+    """anna cooks once a month, then five times in April: double her usual and 3 more."""
+    cooked = [
+        (f"m-{month}-{n}", datetime.date(2025, month, 1 + n))
+        for month, times in ((1, 1), (2, 1), (3, 1), (4, 5))
+        for n in range(times)
+    ]
+    events: list[msgspec.Struct] = [
+        o.CrewMemberRegistered(person_id="anna", display_name="Anna", registered_at=AT)
+    ]
+    for meal_id, date in cooked:
+        events.append(m.MealPlanned(meal_id=meal_id, date=date, time="18:00", helper_slots=0))
+        events.append(m.VolunteeredToCook(meal_id=meal_id, crew_id="anna", role="head_cook"))
+    projection = Projection(tmp_path / "views.duckdb")
+    try:
+        projection.apply([recorded(n, e) for n, e in enumerate(events, start=1)])
+        projection.lock_down()
+        [april] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-04-01")))
+        [march] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-03-01")))
+    finally:
+        projection.close()
+    assert (april.contributions, april.rising) == (5, 1)
+    assert (march.contributions, march.rising) == (1, 0)
 
 
 def test_mentions_counts_the_events_that_name_a_person_by_subject_or_field(

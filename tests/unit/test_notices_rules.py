@@ -17,6 +17,7 @@ from schemas import onboarding as o
 from schemas import rota as r
 from schemas.common import ID_PATTERN
 from services.notices import mail, rota_rules, rules
+from services.notices.burnout import MonthLoad
 from services.notices.rules import Picture, QuietHours, due, notice_id, see, send_after
 
 HOUSE = ZoneInfo("Europe/Copenhagen")
@@ -865,9 +866,11 @@ def test_every_rule_fires_and_every_due_it_finds_composes_a_mail() -> None:
         claim("anna", FRI, task=None),
         *subscriber("anna", *n.TOPICS),
     )
-    notices = due(seen, NOW + datetime.timedelta(hours=6), QUIET)  # Monday 18:00
+    load = MonthLoad(period_start=datetime.date(2030, 1, 1), contributions=40, crew=12,
+                     top_10pct_share=0.6, rising=1)  # fmt: skip
+    notices = due(seen, NOW + datetime.timedelta(hours=6), QUIET, load)  # Monday 18:00
     assert {d.rule for d in notices} == set(mail.RULES) == set(get_args(rules.Rule))
-    assert len(mail.RULES) == 9
+    assert len(mail.RULES) == 10
     for d in notices:
         letter = mail.compose(
             d.rule, d.facts, to="x@example.org", sender="crew@localhost", notice_id=d.notice_id
