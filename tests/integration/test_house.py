@@ -51,6 +51,7 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
         "meals",
         "rota",
         "onboarding",
+        "notices",
         "projector",
         "query",
         "kiosk",
