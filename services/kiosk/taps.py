@@ -12,12 +12,13 @@ import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, get, post
 
 from crew import links, subjects
-from schemas.common import Accepted, Refused, reply_decoder
+from schemas.common import HOUSE_TIMEZONE, Accepted, Refused, reply_decoder
 
 if TYPE_CHECKING:
     from services.kiosk.app import House
@@ -51,6 +52,13 @@ ACTIONS: dict[str, tuple[str, str, Body, str, str]] = {
         "Jeg tager pladsen over",
         "I'll take over the place",
     ),
+    "host": (
+        "onboarding",
+        "schedule_conversation",
+        lambda link: {"newcomer_id": link.about, "host_crew_id": link.crew_id},
+        "Jeg tager samtalen med den nye",
+        "I'll host the newcomer's conversation",
+    ),
     "coming": (
         "rota",
         "confirm_claim",
@@ -66,6 +74,8 @@ ACTIONS: dict[str, tuple[str, str, Body, str, str]] = {
         "Stop these notices",
     ),
 }
+# What a tap asks for before it is sent: the conversation's time (house time).
+ASKS = {"host": "when"}
 # The commands a tap may send: the kiosk's NATS user may publish these too (house/auth.py).
 TAP_MAY: frozenset[tuple[str, str]] = frozenset((c, n) for c, n, *_ in ACTIONS.values())
 
@@ -78,12 +88,21 @@ PAGE_HEADERS = {
 }
 
 
-def page(title: str, lines: list[str], status: int = 200, button: bool = False) -> Response[str]:
-    """A small page in Danish and English; every value in it is escaped."""
+def page(
+    title: str, lines: list[str], status: int = 200, button: bool = False, ask: str = ""
+) -> Response[str]:
+    """A small page in Danish and English; every value in it is escaped. With `button`, the
+    form that confirms; with `ask`, it asks for a time (house time) first."""
     text = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    field = (
+        f'<p><label>Hvornår? / When? <input type="datetime-local" name="{ask}" required>'
+        "</label></p>"
+        if ask
+        else ""
+    )
     form = (
-        '<form method="post"><button type="submit" style="font-size:1.4em;padding:.6em 1.2em">'
-        "Bekræft / Confirm</button></form>"
+        f'<form method="post">{field}<button type="submit" '
+        'style="font-size:1.4em;padding:.6em 1.2em">Bekræft / Confirm</button></form>'
         if button
         else ""
     )
@@ -140,7 +159,24 @@ async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
     if link is None:
         return gone()
     *_, danish, english = ACTIONS[link.action]
-    return page("Bekræft / Confirm", [danish, english, link.about], button=True)
+    ask = ASKS.get(link.action, "")
+    return page("Bekræft / Confirm", [danish, english, link.about], button=True, ask=ask)
+
+
+async def asked(request: Request[Any, Any, Any], action: str) -> dict[str, str] | None:
+    """What the confirmation page asked for, as the command's fields; None if it is missing
+    or not a time. Nothing is asked: {}."""
+    if action not in ASKS:
+        return {}
+    name = ASKS[action]
+    given = (await request.form()).get(name, "")
+    try:
+        when = datetime.fromisoformat(str(given))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(HOUSE_TIMEZONE))
+    return {name: when.isoformat()}
 
 
 @post("/tap/{token:str}", summary="Do what a one-tap link says", include_in_schema=False)
@@ -152,13 +188,18 @@ async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
     if link is None:
         return gone()
     context, command, body, *_ = ACTIONS[link.action]
+    extra = await asked(request, link.action)
+    if extra is None:
+        return page("Vælg et tidspunkt / Pick a time", ["Prøv igen.", "Try again."], 422)
     headers = {
         subjects.COMMAND_ID: link.id,
         subjects.ACTOR: link.crew_id,
         subjects.SOURCE: "notice-link",
     }
     raw = await house.request(
-        subjects.command_subject(context, command), msgspec.json.encode(body(link)), headers
+        subjects.command_subject(context, command),
+        msgspec.json.encode({**body(link), **extra}),
+        headers,
     )
     if raw is None:
         return unavailable()

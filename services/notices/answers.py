@@ -17,6 +17,7 @@ ANSWERS_OF_RULE: dict[str, tuple[str, ...]] = {
     "meal_needs_helpers": ("help",),
     "hand_over": ("take_over",),  # only with the giver in the facts (services/notices/rota_rules)
     "confirm_intention": ("coming",),
+    "newcomer_waiting": ("host",),
 }
 VALID_FOR = timedelta(days=14)  # from the moment the notice may be sent
 

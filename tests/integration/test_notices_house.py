@@ -8,6 +8,7 @@ import datetime
 import email
 import email.policy
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -88,6 +89,31 @@ def tap(url: str, method: str = "GET") -> tuple[int, str]:
         return refused.code, refused.read().decode()
 
 
+def host_a_newcomer(env: Env, box: Mailbox, host: str) -> None:
+    """A newcomer waiting over an hour: the host subscriber's mail has "I'll host", whose page
+    asks for the time of the conversation and schedules it, with the host as the actor."""
+    crew_id = host.split("@")[0]
+    body = {"crew_id": crew_id, "topic": "newcomer_waiting"}
+    assert send(env, "notices.subscribe", body)["status"] == "accepted"
+    arrived = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)
+    newcomer = {"newcomer_id": "n-1", "display_name": "Nora", "at": arrived.isoformat()}
+    assert send(env, "onboarding.register_newcomer", newcomer)["status"] == "accepted"
+    poll(lambda: mailed(box, "n-1", host), until=lambda n: n == 1, what="the host hears of n-1")
+    url = link(box.about("n-1", host)[0], "I'll host")
+    status, page = tap(url)
+    assert status == 200 and 'type="datetime-local"' in page
+    assert tap(url, "POST")[0] == 422, "no time picked: nothing is sent"
+    when = urllib.parse.urlencode({"when": f"{TOMORROW}T16:00"}).encode()
+    request = urllib.request.Request(url, method="POST", data=when)
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        assert answer.status == 200
+    eventually(
+        env,
+        "select actor from event_log where type = 'onboarding.conversation_scheduled'",
+        [{"actor": crew_id}],
+    )
+
+
 def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_the_forgotten(
     crew_env: Env, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -134,6 +160,7 @@ def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_th
         plan_tomorrow(env, "m4")
         poll(lambda: mailed(box, "m4", cy), until=lambda n: n == 1, what="cy hears of m4")
         assert mailed(box, "m4", bo) == 0, "bo opted out with the link"
+        host_a_newcomer(env, box, cy)
         eventually(
             env,
             "select about, crew_id, status from notices order by all",
@@ -145,9 +172,10 @@ def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_th
                 {"about": "m2", "crew_id": "cy", "status": "sent"},
                 {"about": "m3", "crew_id": "bo", "status": "sent"},
                 {"about": "m4", "crew_id": "cy", "status": "sent"},
+                {"about": "n-1", "crew_id": "cy", "status": "sent"},
             ],
         )
     assert [mailed(box, m, anna) for m in ("m1", "m2", "m3", "m4")] == [1, 0, 0, 0]
     assert [mailed(box, m, bo) for m in ("m1", "m2", "m3", "m4")] == [1, 1, 1, 0]
     assert [mailed(box, m, cy) for m in ("m1", "m2", "m3", "m4")] == [1, 1, 0, 1]
-    assert len(box.mails) == 7
+    assert len(box.mails) == 8
