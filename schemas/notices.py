@@ -45,7 +45,9 @@ EmailAddress = Annotated[
 SealedEmail = Annotated[
     str, personal("crew_id", description="where their notices go; encrypted in the log")
 ]
-Why = Literal["forgotten", "unsubscribed"]
+# Why a notice not sent yet never will be: the person was forgotten, opted out of its topic,
+# or what it was about was settled meanwhile (the meal found its cook, the newcomer a host).
+Why = Literal["forgotten", "unsubscribed", "settled"]
 # What a notice's mail is written from: dates, times, titles, counts; never names or addresses.
 Facts = Annotated[
     dict[Annotated[str, msgspec.Meta(max_length=40)], Annotated[str, msgspec.Meta(max_length=200)]],
@@ -95,13 +97,23 @@ class MarkSent(_Command, frozen=True, kw_only=True, tag="notices.mark_sent"):
     notice_id: Id
 
 
+class CancelNotice(_Command, frozen=True, kw_only=True, tag="notices.cancel_notice"):
+    """The notices service's own: what the notice was about was settled before it went out
+    (held back by quiet hours, or by a mail server that did not take it)."""
+
+    notice_id: Id
+    why: Why = "settled"
+
+
 class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices"):
     """The notices service's own: the person was forgotten; nothing more goes to them."""
 
     why: Why = "forgotten"
 
 
-NoticesCommand = SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | StopNotices
+NoticesCommand = (
+    SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | CancelNotice | StopNotices
+)
 COMMANDS: dict[str, type[NoticesCommand]] = {
     kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
     for kind in NoticesCommand.__args__  # type: ignore[attr-defined]
@@ -141,8 +153,8 @@ class NoticeSent(_Event, frozen=True, kw_only=True, tag="notices.notice_sent"):
 
 
 class NoticesCancelled(_Event, frozen=True, kw_only=True, tag="notices.notices_cancelled"):
-    """Notices recorded and not yet sent that will never be: the person was forgotten, or
-    opted out of their topic."""
+    """Notices recorded and not yet sent that will never be: the person was forgotten, opted
+    out of their topic, or what they were about was settled meanwhile."""
 
     notice_ids: list[Id]
     why: Why

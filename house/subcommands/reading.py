@@ -324,6 +324,9 @@ def add_views(sub: Subcommands) -> None:
 
 
 def cmd_notices(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from schemas.common import HOUSE_TIMEZONE
     from schemas.notices import Letter
 
     async def work(nc: Any) -> int:
@@ -334,7 +337,8 @@ def cmd_notices(args: argparse.Namespace) -> int:
             return 0
         for letter in letters:
             print(f"To: {letter.to}  ({letter.crew_id}; notice {letter.notice_id})")
-            print(f"Not before: {letter.send_after:%Y-%m-%d %H:%M %Z}")
+            after = letter.send_after.astimezone(ZoneInfo(HOUSE_TIMEZONE))
+            print(f"Not before: {after:%Y-%m-%d %H:%M %Z} (house time)")
             print(f"Subject: {letter.subject}\n\n{letter.text.rstrip()}\n")
         print(f"{len(letters)} notice(s) in the outbox, not sent yet")
         return 0

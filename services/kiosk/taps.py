@@ -116,7 +116,7 @@ def page(
     return Response(
         content=body,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type="text/html",
         headers=PAGE_HEADERS,
     )
 

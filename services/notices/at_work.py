@@ -20,6 +20,7 @@ One instance sends: `crew up` runs one notices service."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,13 @@ READ_AT_ONCE = 1000
 SETTLE_S = 0.3  # the log quiet this long after news: the picture is whole, the rules are asked
 LOAD_EVERY = timedelta(hours=1)  # how often the burnout watch asks for this month's load
 LOAD_TIMEOUT_S = 10.0
+
+
+def own_id(kind: str, key: str) -> str:
+    """The command id of the service's own command about `key`: the same every time (a retry
+    after a crash is answered as the first), and within the 64 characters of an id."""
+    text = f"{kind}-{key}"
+    return text if len(text) <= 64 else f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
 
 @dataclass
@@ -128,7 +136,7 @@ class Notices:
         """Stop what goes to the forgotten, record what the rules find, send what is due."""
         while self.forgotten:
             crew_id = self.forgotten.pop()
-            await self.execute(n.StopNotices(crew_id=crew_id), f"stop-{crew_id}")
+            await self.execute(n.StopNotices(crew_id=crew_id), own_id("stop", crew_id))
         await self.ask_load(now)
         for due in rules.due(self.picture, now, self.quiet, self.load):
             if due.notice_id in self.asked:
@@ -146,8 +154,11 @@ class Notices:
                 ),
                 due.notice_id,
             )
-        if self.smtp is not None:
-            for notice in self.outbox.due(now):
+        for notice in self.outbox.due(now):
+            if rules.settled(self.picture, notice, now):  # the gap was filled meanwhile
+                cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
+                await self.execute(cancel, own_id("settled", notice.notice_id))
+            elif self.smtp is not None:
                 await self.send(notice, self.smtp, now)
 
     async def ask_load(self, now: datetime) -> None:
@@ -230,7 +241,7 @@ class Notices:
         self.crash_before_marking()
         await self.execute(
             n.MarkSent(crew_id=notice.crew_id, notice_id=notice.notice_id),
-            f"sent-{notice.notice_id}",
+            own_id("sent", notice.notice_id),
         )
         log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
 

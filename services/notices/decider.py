@@ -127,6 +127,18 @@ def _mark_sent(person: Person, command: n.MarkSent) -> list[n.NoticesEvent]:
     return [n.NoticeSent(crew_id=person.crew_id, notice_id=command.notice_id, sent_at=command.at)]
 
 
+@DECIDE.on(n.CancelNotice)
+def _cancel(person: Person, command: n.CancelNotice) -> list[n.NoticesEvent]:
+    notice = person.notices.get(command.notice_id)
+    if notice is None:
+        raise UnknownNotice(f"no notice {command.notice_id} for {person.crew_id}")
+    if notice.state != "recorded":
+        return []  # sent already, or cancelled before: nothing to take back
+    return [
+        n.NoticesCancelled(crew_id=person.crew_id, notice_ids=[command.notice_id], why=command.why)
+    ]
+
+
 @DECIDE.on(n.StopNotices)
 def _stop(person: Person, command: n.StopNotices) -> list[n.NoticesEvent]:
     if person.stopped:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas import notices as n
 from schemas import rota as r
 from services.notices import rota_rules
 from services.notices.burnout import MonthLoad, burnout_notices
@@ -98,6 +99,24 @@ def send_after(now: datetime.datetime, quiet: QuietHours | None) -> datetime.dat
 
 
 # The rules --------------------------------------------------------------------------------
+
+
+def settled(picture: Picture, notice: n.NoticeRecorded, now: datetime.datetime) -> bool:
+    """Whether what a notice not sent yet was about has been settled meanwhile: the meal has
+    its cook (or helpers), or is no longer open or to come; the newcomer has a host. Other
+    rules' notices stay true once found."""
+    match notice.rule:
+        case "meal_needs_cook" | "meal_needs_helpers":
+            meal = picture.meals.get(notice.about)
+            if meal is None or meal.status != "open" or meal.starts() <= now:
+                return True
+            if notice.rule == "meal_needs_cook":
+                return meal.head_cook is not None
+            return meal.open_places() == 0
+        case "newcomer_waiting":
+            newcomer = picture.newcomers.get(notice.about)
+            return newcomer is None or not newcomer.waiting
+    return False
 
 
 def due(

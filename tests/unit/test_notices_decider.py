@@ -71,6 +71,17 @@ def test_opting_out_cancels_what_of_that_topic_was_not_sent_yet() -> None:
     ]
 
 
+def test_a_notice_settled_before_it_went_out_is_cancelled_once() -> None:
+    cancel = n.CancelNotice(crew_id="anna", notice_id="cook-m1-anna")
+    cancelled = n.NoticesCancelled(crew_id="anna", notice_ids=["cook-m1-anna"], why="settled")
+    assert d.decide(given_(ADDRESS, COOKS, RECORDED), cancel) == [cancelled]
+    assert d.decide(given_(ADDRESS, COOKS, RECORDED, cancelled), cancel) == []
+    sent = n.NoticeSent(crew_id="anna", notice_id="cook-m1-anna", sent_at=AT)
+    assert d.decide(given_(ADDRESS, COOKS, RECORDED, sent), cancel) == [], "it went out already"
+    with pytest.raises(d.UnknownNotice):
+        d.decide(given_(ADDRESS, COOKS), cancel)
+
+
 def test_a_forgotten_person_is_never_told_anything_again() -> None:
     person = given_(ADDRESS, COOKS, RECORDED)
     stop = n.StopNotices(crew_id="anna", at=AT)
@@ -105,6 +116,7 @@ def test_the_refusal_table_in_the_contract_is_what_the_rules_say() -> None:
         "unsubscribe": [n.Unsubscribe(crew_id="anna", topic="meal_needs_cook")],
         "record_notice": [RECORD],
         "mark_sent": [n.MarkSent(crew_id="anna", notice_id="cook-m1-anna", at=AT)],
+        "cancel_notice": [n.CancelNotice(crew_id="anna", notice_id="cook-m1-anna")],
         "stop_notices": [n.StopNotices(crew_id="anna", at=AT)],
     }
     given = codes_given(d.decide, [(state, commands) for state in states])
