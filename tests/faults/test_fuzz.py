@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from crew import subjects
 from crew.decider import Decider, Refusal
+from schemas import notices as nt
 from schemas.meals import PlanMeal
 from schemas.registry import COMMAND_TYPES
 from services.meals.decider import MEALS
+from services.notices.decider import NOTICES
 from services.onboarding.decider import ONBOARDING
 from services.rota.decider import ROTA
 from tests.faults.harness import events_by_command, fleet, say
@@ -27,7 +29,7 @@ from tests.unit.test_meals_decider import commands as meals_commands
 from tests.unit.test_onboarding_decider import commands as onboarding_commands
 from tests.unit.test_rota_decider import PARTY, party_commands
 
-DECIDERS: list[Decider[Any]] = [MEALS, ROTA, ONBOARDING]
+DECIDERS: list[Decider[Any]] = [MEALS, ROTA, ONBOARDING, NOTICES]
 IDS = st.sampled_from(["a", "b", "c"])
 NOON = datetime.datetime(2030, 1, 7, 12, 0, tzinfo=datetime.UTC)
 
@@ -55,8 +57,33 @@ OPENINGS: dict[str, list[msgspec.Struct]] = {
     "meals": [PlanMeal(meal_id="m1", date=DAY, helper_slots=2, seats=10)],
     "rota": [PARTY],
     "onboarding": [],
+    "notices": [
+        nt.SetAddress(crew_id="a", email="a@example.org"),
+        nt.Subscribe(crew_id="a", topic="meal_needs_cook"),
+    ],
 }
-DOMAIN = {"meals": meals_commands, "rota": party_commands, "onboarding": onboarding_commands}
+NOTICES_COMMANDS = st.sampled_from(
+    [
+        nt.RecordNotice(
+            crew_id="a",
+            notice_id="b",
+            topic="meal_needs_cook",
+            rule="meal_needs_cook",
+            about="m1",
+            send_after=NOON,
+        ),
+        nt.MarkSent(crew_id="a", notice_id="b"),
+        nt.CancelNotice(crew_id="a", notice_id="b"),
+        nt.Unsubscribe(crew_id="a", topic="meal_needs_cook"),
+        nt.StopNotices(crew_id="a"),
+    ]
+)
+DOMAIN = {
+    "meals": meals_commands,
+    "rota": party_commands,
+    "onboarding": onboarding_commands,
+    "notices": NOTICES_COMMANDS,
+}
 
 
 def commands_of(decider: Decider[Any]) -> st.SearchStrategy[msgspec.Struct]:
@@ -135,7 +162,7 @@ ALL_COMMANDS = st.sampled_from(sorted(COMMAND_TYPES)).flatmap(
 async def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothing(
     tmp_path: Path,
 ) -> None:
-    services = ("services.meals", "services.rota", "services.onboarding")
+    services = ("services.meals", "services.rota", "services.onboarding", "services.notices")
     replies: dict[str, str] = {}
     async with fleet(tmp_path / "home", *services) as (house, nc):
         loop = asyncio.get_running_loop()
