@@ -140,24 +140,22 @@ def unavailable() -> Response[str]:
     )
 
 
-async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | None:
-    """The link, if the house signed it, it has not expired, and it does something known."""
+async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | Response[str]:
+    """The link, if the house signed it, it has not expired, and it does something known;
+    else the page that says why not (503 while the house cannot be reached, else 410)."""
     house: House = request.app.state.house
-    if house.nc is None or not house.nc.is_connected:
-        return None
+    if not house.ready or house.nc is None:
+        return unavailable()
     key = await links.house_key(house.nc)
     link = links.verify(key, token, datetime.now(UTC))
-    return link if link is not None and link.action in ACTIONS else None
+    return link if link is not None and link.action in ACTIONS else gone()
 
 
 @get("/tap/{token:str}", summary="What a one-tap link will do", include_in_schema=False)
 async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
-    house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
     link = await tapped(request, token)
-    if link is None:
-        return gone()
+    if isinstance(link, Response):
+        return link
     *_, danish, english = ACTIONS[link.action]
     ask = ASKS.get(link.action, "")
     return page("Bekræft / Confirm", [danish, english, link.about], button=True, ask=ask)
@@ -182,11 +180,9 @@ async def asked(request: Request[Any, Any, Any], action: str) -> dict[str, str] 
 @post("/tap/{token:str}", summary="Do what a one-tap link says", include_in_schema=False)
 async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
     house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
     link = await tapped(request, token)
-    if link is None:
-        return gone()
+    if isinstance(link, Response):
+        return link
     context, command, body, *_ = ACTIONS[link.action]
     extra = await asked(request, link.action)
     if extra is None:

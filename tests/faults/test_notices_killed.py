@@ -7,24 +7,18 @@ without any view, holds each notice recorded once and marked sent once."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime
-import email
-import email.policy
 import subprocess
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiosmtpd.controller import Controller
-
-from house.natsserver import free_port
 from schemas.common import HOUSE_TIMEZONE
 from services.notices import rules
 from tests.faults.harness import Tally, events_by_command, fleet, say, send_until_answered, spawn
 from tests.polling import eventually_async
+from tests.smtp import Mailbox, mail_server
 
 CRASHES = 2
 AFTER_MAILS = 3  # the service dies once the mail server took this many of its mails
@@ -35,34 +29,12 @@ MEAL_TIME = "11:00"  # tomorrow at 11:00 is at most 35 hours away: meal_needs_co
 Pair = tuple[str, str]  # (meal, person): one notice
 
 
-class Mailbox:
-    """Every mail the mail server took, parsed, in order."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.mails.append(parsed)  # type: ignore[arg-type]
-        return "250 taken"
-
-    def by_pair(self) -> dict[Pair, list[EmailMessage]]:
-        """The mails by (meal, person), the person told by the part of the address before @."""
-        found: dict[Pair, list[EmailMessage]] = collections.defaultdict(list)
-        for mail in list(self.mails):
-            found[(str(mail["X-Crew-About"]), str(mail["To"]).split("@")[0])].append(mail)
-        return found
-
-
-@contextlib.contextmanager
-def mail_server() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield box, port
-    finally:
-        server.stop()
+def by_pair(box: Mailbox) -> dict[Pair, list[EmailMessage]]:
+    """The mails by (meal, person), the person told by the part of the address before @."""
+    found: dict[Pair, list[EmailMessage]] = collections.defaultdict(list)
+    for mail in list(box.mails):
+        found[(str(mail["X-Crew-About"]), str(mail["To"]).split("@")[0])].append(mail)
+    return found
 
 
 async def opt_in(nc: Any, tally: Tally, crew_id: str) -> None:
@@ -141,7 +113,7 @@ async def test_a_notices_service_killed_between_mail_and_mark_loses_none_and_res
                 for who in PEOPLE
             }
             await eventually_async(
-                box.by_pair,
+                lambda: by_pair(box),
                 until=lambda found: set(found) >= set(notice_ids),
                 seconds=120,
                 what="a mail for every notice",
@@ -157,7 +129,7 @@ def check(
     in_log: collections.Counter[str],
     tally: Tally,
 ) -> None:
-    found = box.by_pair()
+    found = by_pair(box)
     twice = {pair for pair, mails in found.items() if len(mails) == 2}
     lost = [pair for pair in notice_ids if pair not in found]
     flying = {(str(m["X-Crew-About"]), str(m["To"]).split("@")[0]) for m in in_flight}

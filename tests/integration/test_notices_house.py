@@ -5,51 +5,29 @@ forgotten person."""
 from __future__ import annotations
 
 import datetime
-import email
-import email.policy
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from house.natsserver import free_port
 from schemas.common import HOUSE_TIMEZONE
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send
 from tests.polling import eventually as poll
+from tests.smtp import Mailbox, mail_server
 
 Env = dict[str, str]
 TOMORROW = datetime.datetime.now(ZoneInfo(HOUSE_TIMEZONE)).date() + datetime.timedelta(days=1)
 
 
-class Mailbox:
-    """What the mail server took, as parsed messages."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.mails.append(parsed)  # type: ignore[arg-type]
-        return "250 taken"
-
-    def about(self, meal_id: str, to: str) -> list[EmailMessage]:
-        return [m for m in self.mails if m["To"] == to and m["X-Crew-About"] == meal_id]
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    yield box, port
-    server.stop()
+    with mail_server() as running:
+        yield running
 
 
 def plan_tomorrow(env: Env, meal_id: str) -> None:
