@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -22,6 +22,12 @@ Id = Annotated[
     ),
 ]
 ShortText = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+def by_name(union: Any) -> dict[str, Any]:
+    """A context's commands by their name, the tag without the context (`plan_meal`), from
+    the union of their types."""
+    return {kind.__struct_config__.tag.split(".", 1)[1]: kind for kind in union.__args__}
 
 
 def personal(owner: str, description: str = "") -> msgspec.Meta:

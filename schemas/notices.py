@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import END, Id, personal
+from schemas.common import END, Id, by_name, personal
 
 CONTEXT = "notices"
 
@@ -114,10 +114,7 @@ class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices
 NoticesCommand = (
     SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | CancelNotice | StopNotices
 )
-COMMANDS: dict[str, type[NoticesCommand]] = {
-    kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
-    for kind in NoticesCommand.__args__  # type: ignore[attr-defined]
-}
+COMMANDS: dict[str, type[NoticesCommand]] = by_name(NoticesCommand)
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Id, ShortText, personal
+from schemas.common import Id, ShortText, by_name, personal
 
 CONTEXT = "onboarding"
 
@@ -127,10 +127,7 @@ OnboardingCommand = (
     | RegisterCrewMember
     | ForgetPerson
 )
-COMMANDS: dict[str, type[OnboardingCommand]] = {
-    kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
-    for kind in OnboardingCommand.__args__  # type: ignore[attr-defined]
-}
+COMMANDS: dict[str, type[OnboardingCommand]] = by_name(OnboardingCommand)
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import END, HOUSE_TIMEZONE, Id, ShortText, personal
+from schemas.common import END, HOUSE_TIMEZONE, Id, ShortText, by_name, personal
 
 CONTEXT = "rota"
 
@@ -246,10 +246,7 @@ RotaCommand = (
     | ConfirmClaim
     | ReleaseClaim
 )
-COMMANDS: dict[str, type[RotaCommand]] = {
-    kind.__struct_config__.tag.split(".", 1)[1]: kind  # type: ignore[union-attr]
-    for kind in RotaCommand.__args__  # type: ignore[attr-defined]
-}
+COMMANDS: dict[str, type[RotaCommand]] = by_name(RotaCommand)
 
 
 # Events -----------------------------------------------------------------------------------
