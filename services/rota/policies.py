@@ -39,18 +39,17 @@ class Policy(ABC):
 
     @abstractmethod
     def check_intention(self, plan: r.SeriesScheduled, task: str | None) -> None:
-        raise NotImplementedError
+        """Refuse a standing intention this kind cannot hold (an unknown task, say)."""
 
     @abstractmethod
     def has_room(
         self, plan: r.SeriesScheduled, occ: Occurrence, task: str | None, who: str
     ) -> bool:
         """Is there a place for `who` doing `task` (their own claim does not count against them)?"""
-        raise NotImplementedError
 
     @abstractmethod
     def full(self, occ: Occurrence, task: str | None) -> Refusal:
-        raise NotImplementedError
+        """The refusal for an occurrence (or its task) with no place left."""
 
     def take_place(
         self, series_id: str, occ: Occurrence, who: str, task: str | None
