@@ -454,6 +454,9 @@ class ClaimConfirmed(_MealDayEvent, frozen=True, kw_only=True, tag="rota.claim_c
 class ClaimReleased(_OccurrenceEvent, frozen=True, kw_only=True, tag="rota.claim_released"):
     crew_id: Id
     reason: str = ""
+    # They let it go themselves (released it, took another task or place, dropped the
+    # intention): nobody need tell them. False: the calendar or a series change did.
+    by_holder: bool = False
 
 
 RotaEvent = (

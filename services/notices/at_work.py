@@ -155,7 +155,7 @@ class Notices:
                 due.notice_id,
             )
         for notice in self.outbox.due(now):
-            if rules.settled(self.picture, notice, now):  # the gap was filled meanwhile
+            if rules.settled(self.picture, notice, now, self.load):  # the gap was filled meanwhile
                 cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
                 await self.execute(cancel, own_id("settled", notice.notice_id))
             elif self.smtp is not None:

@@ -62,6 +62,11 @@ class Meal:
     helpers: list[str] = field(default_factory=list)
     waitlist: list[str] = field(default_factory=list)
     status: MealStatus = "open"
+    # Which gap is open: "" since the meal was planned, else the stream sequence of what
+    # opened it again (the head cook or a helper withdrew, the meal moved). A notice is about
+    # one gap: a gap that opens again is told again.
+    cook_gap: str = ""
+    helper_gap: str = ""
 
     def starts(self) -> datetime.datetime:
         return house_moment(self.date, self.time)
@@ -191,7 +196,7 @@ def see(picture: Picture, event: msgspec.Struct, recorded_at: datetime.datetime,
     """Take one event of any context into the picture; events the rules need not are skipped.
     `seq` is its stream sequence: it tells two changes to the same sign-up apart."""
     if isinstance(event, m.EVENTS):
-        _see_meal(picture, event)
+        _see_meal(picture, event, seq)
     elif isinstance(event, o.EVENTS):
         _see_newcomer(picture, event)
     elif isinstance(event, r.EVENTS):
@@ -206,7 +211,7 @@ def _aware(at: datetime.datetime) -> datetime.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)
 
 
-def _see_meal(picture: Picture, event: m.MealEvent) -> None:
+def _see_meal(picture: Picture, event: m.MealEvent, seq: int) -> None:
     if isinstance(event, m.MealPlanned):
         picture.meals[event.meal_id] = Meal(
             date=event.date, time=event.time, helper_slots=event.helper_slots
@@ -226,11 +231,14 @@ def _see_meal(picture: Picture, event: m.MealEvent) -> None:
             meal.waitlist = [w for w in meal.waitlist if w != who]
             meal.helpers.append(who)
         case m.Withdrew(crew_id=who):
-            meal.head_cook = None if meal.head_cook == who else meal.head_cook
-            meal.helpers = [h for h in meal.helpers if h != who]
+            if meal.head_cook == who:
+                meal.head_cook, meal.cook_gap = None, str(seq)
+            if who in meal.helpers:
+                meal.helpers, meal.helper_gap = [h for h in meal.helpers if h != who], str(seq)
             meal.waitlist = [w for w in meal.waitlist if w != who]
         case m.MealRescheduled(date=day, time=at):
             meal.date, meal.time = day, at
+            meal.cook_gap = meal.helper_gap = str(seq)
         case m.MealClosed():
             meal.status = "closed"
         case m.MealServed():
@@ -276,6 +284,8 @@ def _see_rota(
         case r.OccurrenceChanged(start=start) if occurrence is not None:
             occurrence.start = start
             occurrence.date = event.date or occurrence.date
+        case r.ClaimReleased(by_holder=True):
+            pass  # they let it go themselves: nothing to tell them
         case r.SignUpAffected() | r.ClaimReleased():
             cutoff = recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
             picture.happened = [h for h in picture.happened if h.recorded_at >= cutoff]

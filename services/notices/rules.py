@@ -101,22 +101,18 @@ def send_after(now: datetime.datetime, quiet: QuietHours | None) -> datetime.dat
 # The rules --------------------------------------------------------------------------------
 
 
-def settled(picture: Picture, notice: n.NoticeRecorded, now: datetime.datetime) -> bool:
-    """Whether what a notice not sent yet was about has been settled meanwhile: the meal has
-    its cook (or helpers), or is no longer open or to come; the newcomer has a host. Other
-    rules' notices stay true once found."""
-    match notice.rule:
-        case "meal_needs_cook" | "meal_needs_helpers":
-            meal = picture.meals.get(notice.about)
-            if meal is None or meal.status != "open" or meal.starts() <= now:
-                return True
-            if notice.rule == "meal_needs_cook":
-                return meal.head_cook is not None
-            return meal.open_places() == 0
-        case "newcomer_waiting":
-            newcomer = picture.newcomers.get(notice.about)
-            return newcomer is None or not newcomer.waiting
-    return False
+def settled(
+    picture: Picture,
+    notice: n.NoticeRecorded,
+    now: datetime.datetime,
+    load: MonthLoad | None = None,
+) -> bool:
+    """Whether a notice not sent yet is no longer true: the rules would not find it now (the
+    meal found its cook, the offer was taken, the claim confirmed, the week is over, ...).
+    The burnout watch's are judged only while this month's row is known."""
+    if notice.rule == "burnout_watch" and load is None:
+        return False
+    return notice.notice_id not in {d.notice_id for d in findings(picture, now, None, load)}
 
 
 def due(
@@ -127,8 +123,20 @@ def due(
 ) -> list[Due]:
     """Every notice that should be recorded now and is not recorded yet; `load` is this
     month's `load_balance` row, if the service knows it."""
+    fresh = [d for d in findings(picture, now, quiet, load) if d.notice_id not in picture.recorded]
+    return sorted(fresh, key=lambda d: (d.rule, d.about, d.crew_id, d.notice_id))
+
+
+def findings(
+    picture: Picture,
+    now: datetime.datetime,
+    quiet: QuietHours | None,
+    load: MonthLoad | None = None,
+) -> list[Due]:
+    """Every notice the rules find now, recorded or not."""
+    now = now.astimezone(datetime.UTC)
     after = send_after(now, quiet)
-    found = [
+    return [
         *_meal_notices(picture, now, after),
         *_newcomer_notices(picture, now, after),
         *_personal_notices(picture, now, after),
@@ -137,8 +145,6 @@ def due(
         *rota_rules.digest_notices(picture, now, after),
         *burnout_notices(picture, load, now, after),
     ]
-    fresh = [d for d in found if d.notice_id not in picture.recorded]
-    return sorted(fresh, key=lambda d: (d.rule, d.about, d.crew_id, d.notice_id))
 
 
 def _meal_notices(picture: Picture, now: datetime.datetime, after: datetime.datetime) -> list[Due]:
@@ -150,11 +156,13 @@ def _meal_notices(picture: Picture, now: datetime.datetime, after: datetime.date
             continue
         facts = {"date": meal.date.isoformat(), "time": meal.time, "meal_id": meal_id}
         if meal.head_cook is None and starts - now <= COOK_AHEAD:
-            found += _to_subscribers(picture, "meal_needs_cook", meal_id, after, facts, meal)
+            found += _to_subscribers(
+                picture, "meal_needs_cook", meal_id, after, facts, meal, meal.cook_gap
+            )
         if (places := meal.open_places()) and starts - now <= HELPERS_AHEAD:
             helper_facts = {**facts, "open_places": str(places)}
             found += _to_subscribers(
-                picture, "meal_needs_helpers", meal_id, after, helper_facts, meal
+                picture, "meal_needs_helpers", meal_id, after, helper_facts, meal, meal.helper_gap
             )
     return found
 
@@ -166,13 +174,14 @@ def _to_subscribers(
     after: datetime.datetime,
     facts: dict[str, str],
     meal: Meal | None = None,
+    occasion: str = "",
 ) -> list[Due]:
     """One notice for each subscriber to the rule's topic (the topic is named as the rule)
-    who is not on the meal already."""
+    who is not on the meal already; `occasion` tells a gap that opened again apart."""
     return [
         Due(
             crew_id=who,
-            notice_id=notice_id(rule, about, who),
+            notice_id=notice_id(rule, about, who, occasion),
             topic=rule,
             rule=rule,
             about=about,

@@ -8,7 +8,7 @@ import datetime
 from schemas import rota as r
 from services.rota.draft import Draft, meal_id, occurrence, plan_of, refuse_if_over, take_place
 from services.rota.draft import today as today_of
-from services.rota.meals_bridge import why_released
+from services.rota.meals_bridge import by_holder, why_released
 from services.rota.policies import check_room, has_room, policy_of
 from services.rota.refusals import ClaimExpired, NoClaim, NoIntention
 from services.rota.state import Occurrence, Series, occurrence_now, open_from
@@ -19,13 +19,16 @@ def past_deadline(series: Series, occ: Occurrence, today: datetime.date) -> bool
     return (occ.day - today).days <= plan_of(series).claim_confirm_days
 
 
-def release_claim(draft: Draft, occ: Occurrence, who: str, reason: str) -> None:
+def release_claim(
+    draft: Draft, occ: Occurrence, who: str, reason: str, by_holder: bool = False
+) -> None:
     draft.emit(
         r.ClaimReleased(
             series_id=draft.series.series_id,
             occurrence_id=occ.occurrence_id,
             crew_id=who,
             reason=reason,
+            by_holder=by_holder,
         )
     )
 
@@ -57,7 +60,7 @@ def settle_claim(draft: Draft, occ: Occurrence, who: str, taking: str | None, wh
     if claimed == taking or claimed is None:
         confirm_claim(draft, occ, who)
     else:
-        release_claim(draft, occ, who, why)
+        release_claim(draft, occ, who, why, by_holder=True)
 
 
 def release_expired(draft: Draft, occ: Occurrence, today: datetime.date) -> Occurrence:
@@ -106,7 +109,7 @@ def _drop(draft: Draft, who: str, today: datetime.date, reason: str) -> None:
     # Only open occurrences hold claims.
     for occ in list(draft.series.occurrences.values()):
         if who in occ.claims and occ.day >= today:
-            release_claim(draft, occ, who, reason)
+            release_claim(draft, occ, who, reason, by_holder=True)
 
 
 # Commands -----------------------------------------------------------------------------------
@@ -161,4 +164,4 @@ def release(draft: Draft, command: r.ReleaseClaim) -> None:
         raise NoClaim(f"{who} cooks at {occ_id}; to step back, withdraw from the meal")
     if who not in occ.claims and who not in occ.cooks:
         raise NoClaim(f"{who} has no claim on {occ_id}")
-    release_claim(draft, occ, who, why_released(command.code))
+    release_claim(draft, occ, who, why_released(command.code), by_holder(command.code))

@@ -25,6 +25,11 @@ def why_released(code: str) -> str:
     return f"the meals service said no ({code})"
 
 
+def by_holder(code: str) -> bool:
+    """Whether a release with this code was the holder's own doing (not meals saying no)."""
+    return code in ("", WITHDREW)
+
+
 def meal_id_of(occ: Occurrence) -> str | msgspec.UnsetType:
     """The id of a meal day's meal in meals, where it is not the occurrence id: meals cannot
     plan a cancelled meal again, so each return of the day is a new meal."""

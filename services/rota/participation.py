@@ -30,7 +30,7 @@ def join_cleaning_party(draft: Draft, command: r.JoinCleaningParty) -> None:
     if claimed is None or has_room(series, occ, claimed, who):
         take_place(draft, occ, who, confirm_claim(draft, occ, who))
     else:  # the party has room for everyone; the claimed task no longer does
-        release_claim(draft, occ, who, f"the {claimed} team is full")
+        release_claim(draft, occ, who, f"the {claimed} team is full", by_holder=True)
         take_place(draft, occ, who, None)
 
 
@@ -135,7 +135,7 @@ def take_hand_over(draft: Draft, command: r.TakeHandOver) -> None:
         raise AlreadySignedUp(f"{who} is already signed up for {occ_id}")
     refuse_if_over(series, occ, command.at)
     if who in occ.claims:  # their own tentative claim gives way to the place they take
-        release_claim(draft, occ, who, f"took over the place of {giver}")
+        release_claim(draft, occ, who, f"took over the place of {giver}", by_holder=True)
     draft.emit(
         r.HandOverTaken(
             series_id=series.series_id,
