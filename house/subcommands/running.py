@@ -30,12 +30,16 @@ MAIL_FLAGS = {  # `crew up` flags that set the notices service's settings
 def cmd_up(args: argparse.Namespace) -> int:
     from house.runner import House
 
+    if args.smtp_password_file:  # the components run elsewhere: the whole path
+        args.smtp_password_file = str(Path(args.smtp_password_file).resolve())
     for flag, variable in MAIL_FLAGS.items():
         if (value := getattr(args, flag)) is not None:
             os.environ[variable] = value  # the components read it, as if it had been set
-    if args.smtp_password_file:
-        os.environ["CREW_SMTP_PASSWORD_FILE"] = str(Path(args.smtp_password_file).resolve())
-    config = settings.load(find_house=False)  # the components read them again: stop here if bad
+    config = settings.load(find_house=False)
+    if config.smtp_user and not Path(config.smtp_password_file or "/nonexistent").is_file():
+        raise SystemExit(
+            "crew up: --smtp-user needs --smtp-password-file FILE, a file to read"
+        )  # the components read them again: stop here if bad
     home = Path(args.home).resolve() if args.home else config.home
     if args.cluster < 1:
         raise SystemExit("crew up: --cluster needs at least 1 node")

@@ -154,6 +154,7 @@ class House:
         fetches = config.kiosk_ical_per_minute
         self.ical_fetches = Bucket(rate=fetches / 60, burst=fetches)
         self._connecting: asyncio.Task[None] | None = None
+        self.link_key = b""  # the key one-tap links are checked with (services/kiosk/taps.py)
 
     @property
     def ready(self) -> bool:

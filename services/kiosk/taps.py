@@ -89,7 +89,12 @@ PAGE_HEADERS = {
 
 
 def page(
-    title: str, lines: list[str], status: int = 200, button: bool = False, ask: str = ""
+    title: str,
+    lines: list[str],
+    status: int = 200,
+    button: bool = False,
+    ask: str = "",
+    headers: dict[str, str] | None = None,
 ) -> Response[str]:
     """A small page in Danish and English; every value in it is escaped. With `button`, the
     form that confirms; with `ask`, it asks for a time (house time) first."""
@@ -117,7 +122,7 @@ def page(
         content=body,
         status_code=status,
         media_type="text/html",
-        headers=PAGE_HEADERS,
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 
@@ -129,6 +134,15 @@ def gone() -> Response[str]:
             "The link has expired or is not valid. Use the kiosk in the house.",
         ],
         status=410,
+    )
+
+
+def slow_down(wait_s: int) -> Response[str]:
+    return page(
+        "Vent lidt / Wait a moment",
+        ["For mange forsøg herfra.", "Too many tries from here."],
+        status=429,
+        headers={"Retry-After": str(wait_s)},
     )
 
 
@@ -146,9 +160,18 @@ async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | Re
     house: House = request.app.state.house
     if not house.ready or house.nc is None:
         return unavailable()
-    key = await links.house_key(house.nc)
-    link = links.verify(key, token, datetime.now(UTC))
-    return link if link is not None and link.action in ACTIONS else gone()
+    from services.kiosk.app import address_of  # app.py serves these pages: imported late
+
+    address = address_of(request)
+    if wait := house.guesses.wait_s(address):  # as for wrong kiosk tokens: a guesser waits
+        return slow_down(wait)
+    if not house.link_key:
+        house.link_key = await links.house_key(house.nc)  # read once: it never changes
+    link = links.verify(house.link_key, token, datetime.now(UTC))
+    if link is None or link.action not in ACTIONS:
+        house.guesses.spend(address)
+        return gone()
+    return link
 
 
 @get("/tap/{token:str}", summary="What a one-tap link will do", include_in_schema=False)

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -42,7 +44,7 @@ from crew.shell import CommandMeta, CommandShell
 from crew.sql import SqlError, answer_decoder
 from schemas import notices as n
 from schemas import onboarding as o
-from schemas.common import Accepted
+from schemas.common import Accepted, Refused
 from schemas.registry import decode_event
 from services.notices import burnout, mail, rules
 from services.notices.answers import answers
@@ -111,6 +113,7 @@ class Notices:
     forgotten: list[str] = field(default_factory=list)  # to stop, once read
     mailed: int = 0  # mails the mail server took from this instance
     unwritten: set[str] = field(default_factory=set)  # notices whose mail could not be written
+    taken: set[str] = field(default_factory=set)  # mailed, the mark not written yet
     load: burnout.MonthLoad | None = None  # this month's load_balance row, for the burnout watch
     load_asked_at: datetime | None = None
 
@@ -129,20 +132,22 @@ class Notices:
             return  # the projector reports unreadable events; nothing here to tell anyone
         rules.see(self.picture, event, record.recorded_at or datetime.now(UTC), record.seq)
         self.outbox.see(event)
-        if isinstance(event, o.PersonForgotten) and event.person_id in self.outbox.known:
-            self.forgotten.append(event.person_id)
+        if isinstance(event, o.PersonForgotten):
+            self.vault.evict(event.person_id)  # its key is gone: no cached copy unseals on
+            self.outbox.addresses.pop(event.person_id, None)
+            if event.person_id in self.outbox.known:
+                self.forgotten.append(event.person_id)
 
     async def act(self, now: datetime) -> None:
         """Stop what goes to the forgotten, record what the rules find, send what is due."""
-        while self.forgotten:
-            crew_id = self.forgotten.pop()
-            await self.execute(n.StopNotices(crew_id=crew_id), own_id("stop", crew_id))
+        for crew_id in list(self.forgotten):
+            if await self.execute(n.StopNotices(crew_id=crew_id), own_id("stop", crew_id)):
+                self.forgotten.remove(crew_id)
         await self.ask_load(now)
         for due in rules.due(self.picture, now, self.quiet, self.load):
             if due.notice_id in self.asked:
                 continue
-            self.asked.add(due.notice_id)
-            await self.execute(
+            answered = await self.execute(
                 n.RecordNotice(
                     crew_id=due.crew_id,
                     notice_id=due.notice_id,
@@ -153,13 +158,24 @@ class Notices:
                     facts=due.facts,
                 ),
                 due.notice_id,
+                settled_too=True,
             )
+            if answered:
+                self.asked.add(due.notice_id)
+        quiet = self.quiet is not None and self.quiet.holds(now.astimezone(rules.HOUSE).hour)
         for notice in self.outbox.due(now):
-            if rules.settled(self.picture, notice, now, self.load):  # the gap was filled meanwhile
+            if notice.notice_id in self.taken:  # mailed; only its mark is still to be written
+                await self.mark_sent(notice)
+            elif rules.settled(self.picture, notice, now, self.load):  # filled meanwhile
                 cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
                 await self.execute(cancel, own_id("settled", notice.notice_id))
-            elif self.smtp is not None:
-                await self.send(notice, self.smtp, now)
+            elif self.smtp is not None and not quiet:
+                try:
+                    await self.send(notice, self.smtp, now)
+                except (nats.errors.Error, nats.js.errors.Error) as exc:  # the vault: next time
+                    log.warning(
+                        "notice_not_sent", notice_id=notice.notice_id, error=type(exc).__name__
+                    )
 
     async def ask_load(self, now: datetime) -> None:
         """This month's `load_balance` row from the query service, at most once an hour, and
@@ -184,7 +200,9 @@ class Notices:
         except Exception as exc:  # never the loop's end: the next hour asks again
             log.warning("burnout_watch_not_answered", error=type(exc).__name__)
 
-    async def execute(self, command: Any, command_id: str) -> bool:
+    async def execute(self, command: Any, command_id: str, settled_too: bool = False) -> bool:
+        """Whether the command was answered for good: accepted (or, with `settled_too`, refused
+        too: asking again would get the same no). Unavailable: ask again later."""
         meta = CommandMeta(command_id=command_id, actor="notices", source="notices")
         reply = await self.shell.execute(command, meta)
         if not isinstance(reply, Accepted):
@@ -193,11 +211,13 @@ class Notices:
                 command=type(command).__name__,
                 reply=type(reply).__name__,
             )
-        return isinstance(reply, Accepted)
+        return isinstance(reply, Accepted | Refused) if settled_too else isinstance(reply, Accepted)
 
     async def letter(self, notice: n.NoticeRecorded) -> EmailMessage | None:
         """The mail, or None when there is no address to send it to any more (or, a bug, its
         words cannot be written from its facts: logged once, kept in the outbox)."""
+        if notice.crew_id in self.picture.forgotten:
+            return None
         sealed = self.outbox.addresses.get(notice.crew_id, "")
         address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
         if not address:
@@ -238,12 +258,17 @@ class Notices:
             )
             return
         self.mailed += 1
+        self.taken.add(notice.notice_id)
         self.crash_before_marking()
-        await self.execute(
-            n.MarkSent(crew_id=notice.crew_id, notice_id=notice.notice_id),
-            own_id("sent", notice.notice_id),
-        )
         log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
+        await self.mark_sent(notice)
+
+    async def mark_sent(self, notice: n.NoticeRecorded) -> None:
+        """Record that the mail server took it; until that is written, it is not mailed again
+        by this instance (the mark is tried again instead)."""
+        command = n.MarkSent(crew_id=notice.crew_id, notice_id=notice.notice_id)
+        if await self.execute(command, own_id("sent", notice.notice_id), settled_too=True):
+            self.taken.discard(notice.notice_id)
 
     def crash_before_marking(self) -> None:
         """Fault injection for tests/faults (CREW_FAULT_EXIT_AFTER_MAILS=N): the process dies hard
@@ -298,8 +323,8 @@ async def read_the_log_so_far(nc: NATS, replay: Replay, work: Notices) -> None:
     last = int(info.state.last_seq)
     while replay.next_seq <= last:
         batch = await replay.take(READ_AT_ONCE, timeout=SETTLE_S * 10)
-        if not batch:
-            break  # the rest of the log was deleted under us (never, in a house): go on
+        if not batch:  # a slow server: the picture is not whole yet, so no rule is asked
+            log.warning("notices_still_reading_the_log", next_seq=replay.next_seq, last=last)
         for record in batch:
             work.see(record)
     log.info("notices_read_the_log", events=last)

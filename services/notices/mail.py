@@ -122,8 +122,9 @@ def compose(
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SmtpSettings:
-    """The house's SMTP server. `starttls` asks for an upgrade to TLS after connecting (and
-    fails without one); off, the mail goes as the connection is. A `user` needs a
+    """The house's SMTP server. `starttls`: None (the default) upgrades the connection to TLS
+    whenever the server offers it, so a login, the addresses and the one-tap links do not go
+    in clear where TLS is there; True demands it; False never asks. A `user` needs a
     `password`."""
 
     host: str
@@ -131,7 +132,7 @@ class SmtpSettings:
     mail_from: str
     user: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
-    starttls: bool = False
+    starttls: bool | None = None
     timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
