@@ -19,8 +19,7 @@ from crew.shell import too_big
 from schemas.common import StatusReply
 
 if TYPE_CHECKING:
-    from projections.queries import NamedQuery
-    from projections.query import Param, SqlReply, SqlRequest, SqlResult
+    from crew.sql import NamedQuery, Param, SqlReply, SqlRequest, SqlResult
 
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -100,7 +99,7 @@ async def sql(
     nc: NATS, request: SqlRequest, *, restricted: bool = False, timeout: float = 120.0
 ) -> SqlReply:
     """The query service's answer to one read-only query: rows, or why not."""
-    from projections.query import answer_decoder
+    from crew.sql import answer_decoder
 
     subject = subjects.QUERY_RESTRICTED_SQL if restricted else subjects.QUERY_SQL
     raw = await request_json(nc, subject, request, timeout, "query service")
@@ -109,7 +108,7 @@ async def sql(
 
 async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:
     """The rows of a query the CLI itself asks; a refusal is raised as NoService."""
-    from projections.query import SqlError, SqlRequest
+    from crew.sql import SqlError, SqlRequest
 
     reply = await sql(nc, SqlRequest(sql=query), timeout=timeout)
     if isinstance(reply, SqlError):
@@ -120,7 +119,7 @@ async def sql_rows(nc: NATS, query: str, timeout: float = 60.0) -> SqlResult:
 async def rows_of(nc: NATS, query: NamedQuery[R], *values: Param, timeout: float = 60.0) -> list[R]:
     """The typed rows of a named query (projections/queries.py), its values bound; a refusal is
     raised as NoService."""
-    from projections.query import SqlError
+    from crew.sql import SqlError
 
     reply = await sql(nc, query.ask(*values), timeout=timeout)
     if isinstance(reply, SqlError):

@@ -32,7 +32,6 @@ from crew.settings import ProjectorSettings
 
 # The wire (what is asked and answered) is the kernel's, for the askers: crew/sql.py
 from crew.sql import MAX_ROWS, Param, SqlError, SqlReply, SqlRequest, SqlResult
-from crew.sql import answer_decoder as answer_decoder  # what crew.query.sql answers
 
 # NATS carries at most 8 MB a message (max_payload in house/natsserver.py): the rows of an answer
 # get about 6 MB of JSON (CREW_QUERY_ANSWER_BYTES), the rest of the reply (columns, types, a

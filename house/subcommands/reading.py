@@ -22,7 +22,7 @@ from house.subcommands.tables import format_rows, write_parquet
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from projections.query import SqlError, SqlRequest
+    from crew.sql import SqlError, SqlRequest
 
     async def work(nc: Any) -> int:
         request = SqlRequest(
@@ -218,7 +218,7 @@ def add_snapshot(sub: Subcommands) -> None:
 
 def cmd_export_view(args: argparse.Namespace) -> int:
 
-    from projections.query import MAX_ROWS, SqlError, SqlRequest
+    from crew.sql import MAX_ROWS, SqlError, SqlRequest
 
     if not re.fullmatch(r"[a-z_]{1,64}", args.view):
         print(f"crew export-view: {args.view!r} is not a view name", file=sys.stderr)

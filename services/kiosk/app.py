@@ -35,8 +35,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from crew import shell, subjects, urls
 from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
+from crew.sql import SqlError, SqlRequest, SqlResult, answer_decoder
 from projections import queries
-from projections.query import SqlError, SqlRequest, SqlResult, answer_decoder
 from schemas.common import (
     ID_PATTERN,
     Accepted,

@@ -14,16 +14,10 @@ import pytest
 
 from crew import subjects
 from crew.eventstore import Recorded
+from crew.sql import SqlError, SqlRequest, SqlResult, answer_decoder
 from projections import queries as q
 from projections.projection import Projection
-from projections.query import (
-    SqlError,
-    SqlRequest,
-    SqlResult,
-    answer_decoder,
-    encode_reply,
-    run_query,
-)
+from projections.query import encode_reply, run_query
 from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
