@@ -214,9 +214,9 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     import argparse
     import asyncio
 
+    from crew import sql
     from house import client
     from house.subcommands import reading
-    from projections import query
 
     env, _ = house
 
@@ -227,7 +227,7 @@ def test_export_view_pages_in_a_stable_order_and_reads_again_when_the_views_move
     for n in range(5):
         plan(f"p{n}")
     eventually(env, "select count(*) as n from meal_plan", [{"n": 5}])
-    monkeypatch.setattr(query, "MAX_ROWS", 2)  # pages of 2 rows, read by this process
+    monkeypatch.setattr(sql, "MAX_ROWS", 2)  # pages of 2 rows, read by this process
     real = client.request_json
     pages: list[str] = []
 
