@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,7 +35,8 @@ from crew.eventstore import Recorded
 
 log = structlog.get_logger("crew.replay")
 
-POLL_S = 5.0  # how long one fetch waits for new events when there are none
+POLL_S = 5.0  # how often an idle reader checks that its consumer is still in step
+FETCH_S = 0.5  # the longest one fetch waits: the most a news event can sit unseen (see take)
 
 
 def _status(msg: Msg) -> bool:
@@ -97,19 +99,30 @@ class Replay:
     async def take(self, limit: int, timeout: float | None = None) -> list[Recorded]:
         """Up to `limit` events, waiting for at least one (or `timeout`, then []).
 
+        No single fetch waits longer than FETCH_S. A message delivered to a fetch that was just
+        giving up reaches the next one, which (nats-py 2.16) then waits for the rest of its
+        batch until its own time is up: with one long fetch a lone event could sit unseen for
+        the whole wait (measured: 30 s in the notices service, until the next event came).
+
         The consumer lives in the server's memory: when the server restarts (or it expired
         while we were cut off), it is made again from the next sequence we have not seen, so a
         reader never stalls and never skips."""
         assert self._sub is not None, "start() first"
+        now = time.monotonic()
+        deadline = None if timeout is None else now + timeout
+        checked = now  # when the consumer was last seen to be in step
         while True:
+            left = FETCH_S if deadline is None else deadline - time.monotonic()
             try:
-                msgs = await self._sub.fetch(
-                    limit, timeout=timeout if timeout is not None else POLL_S
-                )
+                msgs = await self._sub.fetch(limit, timeout=max(min(left, FETCH_S), 0.001))
             except TimeoutError:  # nats' own, or asyncio's that a pull gives up with
-                if not await self._consumer_in_step():
-                    await self._resume()
-                if timeout is not None:
+                now = time.monotonic()
+                over = deadline is not None and now >= deadline
+                if over or now - checked >= POLL_S:
+                    checked = now
+                    if not await self._consumer_in_step():
+                        await self._resume()
+                if over:
                     return []
                 continue
             except (nats.errors.Error, nats.js.errors.Error) as exc:  # cut off, or gone
@@ -121,7 +134,7 @@ class Replay:
             if batch is None:  # a message went missing on the way: ask again from the gap
                 await self._resume()
                 continue
-            if batch or timeout is not None:
+            if batch or (deadline is not None and time.monotonic() >= deadline):
                 return batch
 
     def _in_order(self, msgs: list[Msg]) -> list[Recorded] | None:

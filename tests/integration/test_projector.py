@@ -318,12 +318,35 @@ async def test_a_pull_that_gives_up_with_a_bare_timeout_is_an_idle_moment_not_a_
         return await fetch(batch, timeout=timeout)
 
     replay._sub.fetch = gives_up_once  # type: ignore[method-assign]
-    assert await replay.take(100, timeout=0.5) == []
-    seen: list[int] = []
+    seen = [e.seq for e in await replay.take(100, timeout=5)]  # the next fetch reads on
+    assert gave_up
     while not seen or seen[-1] < last:
         seen += [e.seq for e in await replay.take(100, timeout=5)]
     await replay.stop()
     assert seen == list(range(1, last + 1))
+
+
+async def test_an_event_caught_by_a_fetch_that_gave_up_is_read_at_once_not_after_the_wait(
+    nc: NATS,
+) -> None:
+    """A fetch that gives up leaves its pull request at the server; the next event goes to it
+    and reaches the next fetch, which nats-py then holds until its whole wait is over. This is
+    how the notices service once saw a forget 30 s late. The reader's fetches are short, so the
+    event comes well within a wait that a single fetch would have used up."""
+    await meals_workload(nc, meals=1)
+    replay = await Replay(nc, 1).start()
+    while await replay.take(1000, timeout=0.5):
+        pass  # read to the end
+    assert replay._sub is not None
+    orphan = {"batch": 1, "expires": 20_000_000_000}  # what a fetch giving up leaves behind
+    await nc.publish(replay._sub._nms, msgspec.json.encode(orphan), replay._sub._deliver)
+    await nc.flush()
+    reading = asyncio.create_task(replay.take(1000, timeout=60))
+    await asyncio.sleep(0.3)  # the take's own pull request is now behind the orphan
+    await nc.jetstream().publish("crew.evt.meals.m-late.meal_planned", b"{}")
+    batch = await asyncio.wait_for(reading, timeout=30)  # one 60 s fetch would still wait
+    await replay.stop()
+    assert batch, "the event was read"
 
 
 async def test_a_filtered_reader_also_asks_again_for_a_message_lost_on_the_way(nc: NATS) -> None:
