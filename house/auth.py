@@ -22,7 +22,7 @@ from crew import follow, links, subjects, urls
 from crew.personal import KEYS_BUCKET
 from house import natsserver
 from services.kiosk import tokens
-from services.kiosk.commands import KIOSK_MAY
+from services.kiosk.commands import MEMBER_MAY
 from services.kiosk.taps import TAP_MAY
 from services.meals import follows_rota
 from services.rota import follows_meals
@@ -32,9 +32,10 @@ EVENTS = subjects.STREAM
 OUTCOMES = subjects.OUTCOMES_BUCKET
 KIOSK_TOKENS = tokens.BUCKET
 ICAL_TOKENS = tokens.ICAL_BUCKET
+PAGE_TOKENS = tokens.PAGE_BUCKET
 FOLLOWERS = follow.BUCKET
 LINK_KEYS = links.BUCKET  # not in BUCKETS: not backed up (links expire; a new house signs anew)
-BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS, FOLLOWERS)
+BUCKETS = (OUTCOMES, KEYS_BUCKET, KIOSK_TOKENS, ICAL_TOKENS, PAGE_TOKENS, FOLLOWERS)
 
 # The followers' names, by the user that owns them. Each is a follower's key in CREW_FOLLOWERS,
 # which only its owner (and the house) reads and writes, and the name of the durable consumer
@@ -232,15 +233,16 @@ ROLES: dict[str, Permissions] = {
         deny_publish=["crew.evt.>", "crew.cmd.>", "$JS.>", "$KV.>"],
         responds=True,
     ),
-    # The kiosk sends the commands a tablet may send, those of one-tap links in notices, and
-    # everyday SQL; it reads the token buckets (kiosk tokens watched, calendar tokens looked
-    # up) and the link key (to check a link).
+    # The kiosk sends the commands a crew member's own page may send (a tablet's are among
+    # them; services/kiosk/commands.py), those of one-tap links in notices, and everyday SQL;
+    # it reads the token buckets (kiosk and page tokens watched, calendar tokens looked up)
+    # and the link key (to check a link).
     "kiosk": Permissions(
         publish=[
             *sorted(
                 {
                     subjects.command_subject(context, command)
-                    for context, commands in KIOSK_MAY.items()
+                    for context, commands in MEMBER_MAY.items()
                     for command in commands
                 }
                 | {subjects.command_subject(context, command) for context, command in TAP_MAY}
@@ -249,6 +251,8 @@ ROLES: dict[str, Permissions] = {
             "$JS.API.INFO",
             f"$JS.API.STREAM.INFO.KV_{KIOSK_TOKENS}",
             *watches(KIOSK_TOKENS),
+            f"$JS.API.STREAM.INFO.KV_{PAGE_TOKENS}",
+            *watches(PAGE_TOKENS),
             *reads_bucket(ICAL_TOKENS),
             *reads_bucket(LINK_KEYS),
             subjects.STATUS,
@@ -270,6 +274,7 @@ ROLES: dict[str, Permissions] = {
             subjects.STATUS,
             *writes_bucket(KIOSK_TOKENS),
             *writes_bucket(ICAL_TOKENS),
+            *writes_bucket(PAGE_TOKENS),
             "$JS.API.INFO",
             *reads_stream(EVENTS),
             *pulls(EVENTS),

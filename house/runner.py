@@ -62,7 +62,7 @@ async def prepare(nc: nats.NATS, replicas: int = 1) -> None:
     the personal keys, the token buckets and the followers' positions. Done by an admin user,
     before they start."""
     await ensure_event_store(nc, replicas, admin=True)
-    for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET):  # the kiosk may only read them
+    for bucket in (tokens.BUCKET, tokens.ICAL_BUCKET, tokens.PAGE_BUCKET):  # the kiosk reads
         await tokens.bucket(nc, bucket, replicas)
     await links.bucket(nc, replicas)  # the key of one-tap links: made once, read by two
     await follow.bucket(nc, replicas)  # each follower may only use its own key

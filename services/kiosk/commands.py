@@ -1,5 +1,6 @@
-"""The commands a kiosk tablet may send. The kiosk refuses any other (services/kiosk/app.py),
-and so does NATS: the kiosk's user may publish exactly these command subjects (house/auth.py)."""
+"""The commands a kiosk tablet and a crew member's own page may send. The kiosk server refuses
+any other (services/kiosk/app.py), and so does NATS: the kiosk's user may publish exactly these
+command subjects (house/auth.py)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,35 @@ KIOSK_MAY: dict[str, frozenset[str]] = {
     ),
     "onboarding": frozenset({"register_newcomer"}),
 }
+
+# Leadership is shared: with their own link (`crew link`) every crew member may do what a tablet
+# may, and also plan and change meals and series, move or cancel a day, state standing
+# intentions, host a newcomer's conversation, welcome or kindly redirect, and choose their
+# notices. Forgetting, importing crew and tokens stay with coordinators (docs/pages.md).
+MEMBER_MAY: dict[str, frozenset[str]] = {
+    "meals": KIOSK_MAY["meals"]
+    | {"plan_meal", "reschedule_meal", "cancel_meal", "close_meal", "record_meal_served"},
+    "rota": KIOSK_MAY["rota"]
+    | {
+        "schedule_series",
+        "change_series",
+        "move_occurrence",
+        "cancel_occurrence",
+        "state_intention",
+        "drop_intention",
+    },
+    "onboarding": KIOSK_MAY["onboarding"]
+    | {
+        "schedule_conversation",
+        "record_conversation",
+        "onboard_newcomer",
+        "redirect_newcomer",
+        "assign_buddy",
+    },
+    "notices": frozenset({"subscribe", "unsubscribe", "set_address", "stop_notices"}),
+}
+
+# The field that names who acts. From a personal page it must name the page's own person (else
+# 403); the other people a command may name (a host, a buddy, whom a hand-over is taken from)
+# are about someone else by nature.
+ACTS_AS = "crew_id"

@@ -1,5 +1,10 @@
-"""Kiosk tokens: `crew kiosk add <name>` prints a token once; only its SHA-256 is kept, in the
-KV bucket CREW_KIOSK_TOKENS (key = kiosk name). `crew kiosk revoke <name>` deletes it."""
+"""Bearer tokens, of which only the SHA-256 is kept, one KV bucket per kind:
+
+- kiosk tablets: `crew kiosk add <name>` prints one once, into CREW_KIOSK_TOKENS (key = the
+  kiosk's name); `crew kiosk revoke <name>` deletes it;
+- a crew member's own page: `crew link <crew_id>` prints their address with one, into
+  CREW_PAGE_TOKENS (key = the crew id); `crew link --revoke` and `crew forget` delete it;
+- a person's calendar feed: `crew ical <crew_id>`, into CREW_ICAL_TOKENS."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ def digest(token: str) -> str:
 
 
 ICAL_BUCKET = "CREW_ICAL_TOKENS"  # one secret per person for their calendar feed
+PAGE_BUCKET = "CREW_PAGE_TOKENS"  # one per person for their own page (/me)
 
 
 async def bucket(nc: NATS, name: str = BUCKET, replicas: int = 1) -> KeyValue:
@@ -64,14 +70,15 @@ async def revoke(nc: NATS, name: str, kind: str = BUCKET) -> bool:
 
 
 class Tokens:
-    """Which kiosk a bearer token belongs to, kept current by watching the bucket."""
+    """Whose a bearer token is (a kiosk's, or a person's), kept current by watching the bucket."""
 
-    def __init__(self) -> None:
-        self._names: dict[str, str] = {}  # digest -> kiosk name
+    def __init__(self, kind: str = BUCKET) -> None:
+        self.kind = kind
+        self._names: dict[str, str] = {}  # digest -> the kiosk's name, or the crew id
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()  # the bucket's current tokens have all been read
 
-    def kiosk_of(self, token: str) -> str | None:
+    def name_of(self, token: str) -> str | None:
         return self._names.get(digest(token)) if token else None
 
     @property
@@ -81,7 +88,7 @@ class Tokens:
     async def start(self, nc: NATS, timeout: float = 10.0) -> None:
         """Follow the bucket; return once the tokens already in it are known."""
         await self.stop()
-        kv = await bucket(nc)
+        kv = await bucket(nc, self.kind)
         watcher = await kv.watchall()
         self._task = asyncio.create_task(self._follow(watcher))
         await asyncio.wait_for(self._loaded.wait(), timeout)

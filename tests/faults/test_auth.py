@@ -24,7 +24,7 @@ from house import auth
 from house.natsserver import NatsServer, free_port
 from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
-from services.kiosk.commands import KIOSK_MAY
+from services.kiosk.commands import MEMBER_MAY
 from services.kiosk.taps import TAP_MAY
 from tests.faults.harness import say
 from tests.polling import eventually_async
@@ -50,6 +50,7 @@ BUCKET_RIGHTS: dict[str, tuple[set[str], set[str], set[str]]] = {
                            {"onboarding", "house"}),
     # The kiosk watches its tokens (an ordered consumer), it does not get them one by one.
     "CREW_KIOSK_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
+    "CREW_PAGE_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_ICAL_TOKENS": ({"kiosk", "coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_COMMAND_OUTCOMES": (SERVICES | {"coordinator", "house"}, SERVICES | {"house"}, {"house"}),
     # The key of one-tap links: the notices service signs, the kiosk checks.
@@ -104,14 +105,15 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("subscribe", "_INBOX.>", {"house"}),  # nobody reads everyone's replies
     ("subscribe", "_INBOX_coordinator.>", {"coordinator", "house"}),  # only their own
     ("subscribe", "_INBOX_kiosk.>", {"kiosk", "house"}),
-    # every command: its service's caller. The kiosk exactly what a tablet may send; meals
+    # every command: its service's caller. The kiosk exactly what a crew member's own page may
+    # send (a tablet's are among them); meals
     # hands a refused cooking claim back to the rota.
     *(
         (
             "publish",
             f"crew.cmd.{command}",
             {"coordinator", "house"}
-            | ({"kiosk"} if command.split(".")[1] in KIOSK_MAY.get(command.split(".")[0], ()) else set())
+            | ({"kiosk"} if command.split(".")[1] in MEMBER_MAY.get(command.split(".")[0], ()) else set())
             | ({"kiosk"} if tuple(command.split(".")) in TAP_MAY else set())
             | ({"meals"} if command == "rota.release_claim" else set()),
         )
@@ -329,7 +331,12 @@ async def test_in_a_running_house_the_observer_follows_the_log_and_reaches_no_ke
         await eventually_async(
             lambda: got, what="the observer follows the log with js.subscribe(ordered_consumer)"
         )
-        buckets = ("KV_CREW_PERSONAL_KEYS", "KV_CREW_KIOSK_TOKENS", "KV_CREW_ICAL_TOKENS")
+        buckets = (
+            "KV_CREW_PERSONAL_KEYS",
+            "KV_CREW_KIOSK_TOKENS",
+            "KV_CREW_ICAL_TOKENS",
+            "KV_CREW_PAGE_TOKENS",
+        )
         forbidden = [
             *(
                 f"$JS.API.{get}.{stream}"
