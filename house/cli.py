@@ -30,6 +30,7 @@ SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
     running.add_kiosk,
     reading.add_export_view,
     people.add_ical,
+    people.add_link,
     reading.add_notices,
     reading.add_snapshot,
     reading.add_views,

@@ -14,6 +14,7 @@ import datetime
 
 import msgspec
 
+from crew.personal import SEALED
 from crew.sql import NamedQuery, named
 
 # The kiosk board: only what a passer-by may see.
@@ -212,3 +213,34 @@ MENTIONS = NamedQuery(
     + " or ".join(f"payload->>'{field}' = $1" for field in PERSON_FIELDS),
     ("crew_id",),
 )
+
+
+# A crew member's own page (/me): who they are, and what changed in the house, newest first.
+
+
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    recorded_at: datetime.datetime
+    type: str  # `<context>.<name>`, e.g. `meals.meal_planned`
+    about: str  # the meal, series, occurrence or newcomer (the aggregate id)
+    actor: str
+    actor_name: str | None  # the actor's display name; None for a service or a coordinator
+    source: str
+    reason: str | None  # the reason given, if the event has one
+
+
+CHANGES_SHOWN = 40
+CHANGES = NamedQuery(
+    "changes",
+    Change,
+    "select e.seq, e.recorded_at, e.type, split_part(e.subject, '.', 4) as about, e.actor, "
+    "c.display_name as actor_name, e.source, "
+    # a reason in someone's own words is sealed under their key: it stays sealed, unshown
+    f"case when starts_with(e.payload->>'reason', '{SEALED}') then null "
+    "else nullif(e.payload->>'reason', '') end as reason "
+    "from event_log e left join crew c on c.crew_id = e.actor and not c.forgotten "
+    "where e.type not like 'notices.%' "
+    f"order by e.seq desc limit {CHANGES_SHOWN}",
+    (),
+)
+PERSON = named("person", CrewOnBoard, "from crew where crew_id = $1 and not forgotten", "crew_id")

@@ -1,4 +1,4 @@
-"""What the house holds about one person: `crew forget`, `crew export`, `crew ical`."""
+"""What the house holds about one person: `crew forget`, `crew export`, `crew ical`, `crew link`."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
     from projections.queries import MENTIONS
     from schemas.common import ID_PATTERN
+    from services.kiosk import tokens
 
     async def seen(nc: Any) -> bool:
         """Whether any event names them (the views' copy of the log, a moment behind it)."""
@@ -60,9 +61,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
         )
         code = reply_code(reply)
         if code == 0:
+            for kind in (tokens.PAGE_BUCKET, tokens.ICAL_BUCKET):  # their links end with them
+                await tokens.revoke(nc, args.crew_id, kind)
             print(
-                f"{args.crew_id} is forgotten: their key is destroyed; their contributions stay, "
-                "as 'forgotten crew member'."
+                f"{args.crew_id} is forgotten: their key is destroyed, their personal link and "
+                "calendar feed end; their contributions stay, as 'forgotten crew member'."
             )
         else:
             print(reply.decode())
@@ -138,6 +141,13 @@ def add_export(sub: Subcommands) -> None:
     p.set_defaults(run=cmd_export)
 
 
+def base_url(args: argparse.Namespace) -> str:
+    """The kiosk server's address as others reach it: --base-url, else CREW_PUBLIC_URL, else
+    this house's kiosk port on 127.0.0.1."""
+    chosen = args.base_url or os.environ.get("CREW_PUBLIC_URL", "")
+    return (chosen or f"http://127.0.0.1:{kiosk_port()}").rstrip("/")
+
+
 def cmd_ical(args: argparse.Namespace) -> int:
     from services.kiosk import tokens
 
@@ -148,8 +158,7 @@ def cmd_ical(args: argparse.Namespace) -> int:
             return 0 if gone else 1
         secret = await tokens.add(nc, args.crew_id, tokens.ICAL_BUCKET)
         print(f"{args.crew_id}: subscribe to this calendar (asking again makes a new address):")
-        base = args.base_url or f"http://127.0.0.1:{kiosk_port()}"
-        print(f"{base.rstrip('/')}/ical/{args.crew_id}.ics?key={secret}")
+        print(f"{base_url(args)}/ical/{args.crew_id}.ics?key={secret}")
         return 0
 
     return asyncio.run(with_house(work))
@@ -162,11 +171,66 @@ def add_ical(sub: Subcommands) -> None:
         description="Prints the feed's URL with a secret key (only its hash is kept). Asking again "
         "rotates the key, so an old URL stops working; --revoke ends the feed.",
     )
+    add_address_options(p, "end the feed")
+    p.set_defaults(run=cmd_ical)
+
+
+def add_address_options(p: argparse.ArgumentParser, revoke: str) -> None:
     p.add_argument("crew_id")
     p.add_argument(
         "--base-url",
-        help="the kiosk's address as others reach it (default: this house's kiosk port on "
-        "127.0.0.1)",
+        help="the kiosk's address as others reach it (default: CREW_PUBLIC_URL, else this "
+        "house's kiosk port on 127.0.0.1)",
     )
-    p.add_argument("--revoke", action="store_true", help="end the feed")
-    p.set_defaults(run=cmd_ical)
+    p.add_argument("--revoke", action="store_true", help=revoke)
+
+
+LINK_WAIT_S = 10.0  # the views are a moment behind the log: a person registered just now
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    from projections.queries import PERSON
+    from services.kiosk import tokens
+
+    async def registered(nc: Any) -> bool:
+        """Whether the crew registry knows them (and they are not forgotten), asking again for
+        a moment: someone registered a breath ago may not be in the views yet."""
+        deadline = asyncio.get_running_loop().time() + LINK_WAIT_S
+        while True:
+            if await client.rows_of(nc, PERSON, args.crew_id):
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.5)
+
+    async def work(nc: Any) -> int:
+        if args.revoke:
+            gone = await tokens.revoke(nc, args.crew_id, tokens.PAGE_BUCKET)
+            print(f"{args.crew_id}: personal link {'revoked' if gone else 'did not exist'}")
+            return 0 if gone else 1
+        if not await registered(nc):
+            print(
+                f"crew link: {args.crew_id} is not in the crew registry (or was forgotten); "
+                "register them first: crew send onboarding.register_crew_member ...",
+                file=sys.stderr,
+            )
+            return 1
+        secret = await tokens.add(nc, args.crew_id, tokens.PAGE_BUCKET)
+        print(f"{args.crew_id}: their own page (asking again makes a new link; the old one ends):")
+        print(f"{base_url(args)}/me#token={secret}")
+        return 0
+
+    return asyncio.run(with_house(work))
+
+
+def add_link(sub: Subcommands) -> None:
+    p = sub.add_parser(
+        "link",
+        help="give a crew member their own page: a personal link, no password",
+        description="Prints the address of the person's own page, with a secret token after #token= "
+        "(only its hash is kept; the token never reaches a server log). With it they plan, sign up, "
+        "host and change things from their phone, as themselves. Asking again makes a new link and "
+        "ends the old one; --revoke ends it; `crew forget` ends it too. See docs/pages.md.",
+    )
+    add_address_options(p, "end the link")
+    p.set_defaults(run=cmd_link)

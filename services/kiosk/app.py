@@ -1,9 +1,11 @@
-"""The kiosk API and touch page (Litestar, served by uvicorn).
+"""The kiosk API, the touch page and each crew member's own page (Litestar, served by uvicorn).
 
-POST /api/v1/commands/<context>/<command> relays what a kiosk may do to the house over NATS:
-200 accepted, 409 refused, 422 invalid (field paths), 401 no or bad token, 403 not for a
-kiosk, 429 too many taps, 503 with Retry-After when the bus is down (also while the kiosk,
-which serves at once, is still reaching it). `Idempotency-Key` becomes `Crew-Command-Id`, so a
+POST /api/v1/commands/<context>/<command> relays what a kiosk, or a crew member with their own
+link, may do to the house over NATS: 200 accepted, 409 refused, 422 invalid (field paths), 401
+no or bad token, 403 not for this token (a command a kiosk may not send; from a personal page,
+a `crew_id` that is not the page's own person), 429 too many taps, 503 with Retry-After when
+the bus is down (also while the kiosk, which serves at once, is still reaching it). From a
+personal page the actor is the person, and the source `me:<crew_id>`. `Idempotency-Key` becomes `Crew-Command-Id`, so a
 tap retried after a lost answer changes nothing twice. A body may not carry `at`: the house's
 clock says when a tap happened.
 """
@@ -19,6 +21,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,41 +51,48 @@ from schemas.common import (
     reply_decoder,
 )
 from services.kiosk import ical, taps, tokens
-from services.kiosk.commands import KIOSK_MAY
+from services.kiosk.commands import ACTS_AS, KIOSK_MAY, MEMBER_MAY
 from services.kiosk.tokens import Tokens
 
 log = structlog.get_logger("crew.kiosk")
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
+ME_PAGE = (Path(__file__).parent / "me.html").read_bytes()
+SCRIPT = (Path(__file__).parent / "crew.js").read_bytes()  # what both pages share
 RETRY_AFTER_S = "5"
 
 
-def _inline_hashes(tag: str) -> str:
+def _inline_hashes(page: bytes, tag: str) -> str:
     """CSP sources for the page's own inline <script> or <style>: their SHA-256, so nothing
     else inline runs (an injected script has no hash) and the page stays one file."""
-    bodies = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), PAGE, re.DOTALL)
+    bodies = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), page, re.DOTALL)
     return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'" for body in bodies
     )
 
 
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src {_inline_hashes('script')}",
-            f"style-src {_inline_hashes('style')}",
-            "connect-src 'self'",  # the page only talks to this API
-            "img-src 'self'",
-            "base-uri 'none'",
-            "form-action 'none'",
-            "frame-ancestors 'none'",  # no other site may frame the page and steer taps
-        ]
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # The token travels in the URL's fragment; no link followed from the page names it, or us.
-    "Referrer-Policy": "no-referrer",
-}
+def page_headers(page: bytes) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src 'self' {_inline_hashes(page, 'script')}",  # 'self': /crew.js
+                f"style-src {_inline_hashes(page, 'style')}",
+                "connect-src 'self'",  # the page only talks to this API
+                "img-src 'self'",
+                "base-uri 'none'",
+                "form-action 'none'",
+                "frame-ancestors 'none'",  # no other site may frame the page and steer taps
+            ]
+        ),
+        "X-Content-Type-Options": "nosniff",
+        # The token travels in the URL's fragment; no link followed from the page names it.
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+PAGE_HEADERS = page_headers(PAGE)
+ME_PAGE_HEADERS = page_headers(ME_PAGE)
 
 _ID = re.compile(ID_PATTERN)
 STATUS_OF_REPLY: dict[type[Reply], int] = {
@@ -143,7 +153,8 @@ class House:
     def __init__(self, config: Settings) -> None:
         self.nats_url = config.nats_url
         self.nc: nats.NATS | None = None
-        self.tokens = Tokens()
+        self.tokens = Tokens()  # the kiosks'
+        self.pages = Tokens(tokens.PAGE_BUCKET)  # the crew members' own pages'
         self.limits = Bucket(rate=config.kiosk_rate, burst=config.kiosk_burst)
         # Wrong tokens and calendar fetches per client address and minute (the bucket holds as
         # many, so a burst that size passes at once). A tablet with a good token never spends
@@ -159,7 +170,12 @@ class House:
     @property
     def ready(self) -> bool:
         """Connected, and the kiosk tokens read: until then every answer is 503, not 401."""
-        return self.nc is not None and self.nc.is_connected and self.tokens.loaded
+        return (
+            self.nc is not None
+            and self.nc.is_connected
+            and self.tokens.loaded
+            and self.pages.loaded
+        )
 
     async def start(self) -> None:
         """Serve at once; reach the bus in the background (a house whose NATS is down still
@@ -177,6 +193,7 @@ class House:
                     connect_timeout=3,
                 )
                 await self.tokens.start(self.nc)
+                await self.pages.start(self.nc)
                 break
             except asyncio.CancelledError:
                 raise
@@ -199,6 +216,7 @@ class House:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
         await self.tokens.stop()
+        await self.pages.stop()
         if self.nc:
             await self.nc.close()
 
@@ -250,10 +268,32 @@ def unavailable() -> Response[bytes]:
     return json_response(message, 503, {"Retry-After": RETRY_AFTER_S})
 
 
-def kiosk_of(request: Request[Any, Any, Any]) -> str | None:
+@dataclass(frozen=True)
+class Caller:
+    """Who holds the bearer token: a kiosk tablet, or a crew member on their own page."""
+
+    source: str  # "kiosk:<name>" or "me:<crew_id>": the events' source, the tap budget's key
+    person: str | None = None  # the page's own person; None for a kiosk
+
+    @property
+    def may(self) -> dict[str, frozenset[str]]:
+        return KIOSK_MAY if self.person is None else MEMBER_MAY
+
+    @property
+    def what(self) -> str:
+        return "a kiosk" if self.person is None else "a personal page"
+
+
+def caller_of(request: Request[Any, Any, Any]) -> Caller | None:
     house: House = request.app.state.house
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return house.tokens.kiosk_of(token.strip()) if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    if kiosk := house.tokens.name_of(token.strip()):
+        return Caller(source=f"kiosk:{kiosk}")
+    if person := house.pages.name_of(token.strip()):
+        return Caller(source=f"me:{person}", person=person)
+    return None
 
 
 def address_of(request: Request[Any, Any, Any]) -> str:
@@ -270,25 +310,29 @@ def slow_down(wait_s: int) -> Response[bytes]:
     )
 
 
-def authorised_kiosk(request: Request[Any, Any, Any]) -> str | Response[bytes]:
-    """The kiosk the bearer token names, or the answer: 401, or 429 once an address has made
-    too many wrong guesses (then nothing from it is checked until its bucket refills)."""
+def authorised(request: Request[Any, Any, Any]) -> Caller | Response[bytes]:
+    """Whose the bearer token is, or the answer: 401, or 429 once an address has made too many
+    wrong guesses (then nothing from it is checked until its bucket refills)."""
     house: House = request.app.state.house
     address = address_of(request)
     if wait := house.guesses.wait_s(address):
         return slow_down(wait)
-    kiosk = kiosk_of(request)
-    if kiosk is None:
+    caller = caller_of(request)
+    if caller is None:
         house.guesses.spend(address)
         return unauthorized()
-    return kiosk
+    return caller
+
+
+def forbidden(message: str) -> Response[bytes]:
+    return json_response({"status": "forbidden", "message": message}, 403)
 
 
 def unauthorized() -> Response[bytes]:
     return json_response(
         {
             "status": "unauthorized",
-            "message": "this needs a kiosk token: Authorization: Bearer <token>",
+            "message": "this needs a kiosk token or a personal link: Authorization: Bearer <token>",
         },
         401,
         {"WWW-Authenticate": "Bearer"},
@@ -297,11 +341,12 @@ def unauthorized() -> Response[bytes]:
 
 @post(
     "/api/v1/commands/{context:str}/{command:str}",
-    summary="Send a command from a kiosk",
+    summary="Send a command from a kiosk, or from a crew member's own page",
     description="The body is the command as JSON (see docs/schemas/commands). 200 accepted, 409 refused with a "
-    "plain reason, 422 invalid with field paths, 401 no or bad token, 403 not allowed from a kiosk, "
-    "429 too many taps, 503 (Retry-After) when the house cannot be reached.",
-    security=[{"kiosk_token": []}],
+    "plain reason, 422 invalid with field paths, 401 no or bad token, 403 not allowed with this token "
+    "(a command a kiosk may not send; from a personal page, a crew_id that is not the page's person), "
+    "429 too many taps, 503 (Retry-After) when the house cannot be reached. See docs/pages.md.",
+    security=[{"kiosk_token": []}, {"page_token": []}],
     status_code=200,
 )
 async def send_command(
@@ -310,15 +355,12 @@ async def send_command(
     house: House = request.app.state.house
     if not house.ready:
         return unavailable()
-    kiosk = authorised_kiosk(request)
-    if isinstance(kiosk, Response):
-        return kiosk
-    if command not in KIOSK_MAY.get(context, frozenset()):
-        return json_response(
-            {"status": "forbidden", "message": f"{context}.{command} cannot be sent from a kiosk"},
-            403,
-        )
-    if not house.limits.allow(kiosk):
+    caller = authorised(request)
+    if isinstance(caller, Response):
+        return caller
+    if command not in caller.may.get(context, frozenset()):
+        return forbidden(f"{context}.{command} cannot be sent from {caller.what}")
+    if not house.limits.allow(caller.source):
         return json_response(
             {"status": "slow_down", "message": "too many taps; wait a moment"},
             429,
@@ -336,9 +378,14 @@ async def send_command(
     if decoded.get("at") is not None:
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
         # or check in on another day.
-        return invalid("$.at", "the house sets the time; a kiosk may not send `at`")
-    actor = _crew_of(decoded) or f"kiosk:{kiosk}"
-    headers = {subjects.COMMAND_ID: key, subjects.ACTOR: actor, subjects.SOURCE: f"kiosk:{kiosk}"}
+        return invalid("$.at", f"the house sets the time; {caller.what} may not send `at`")
+    named = decoded.get(ACTS_AS)
+    if caller.person is not None and isinstance(named, str) and named != caller.person:
+        return forbidden(
+            f"a personal page acts for its own person only: {ACTS_AS} must be {caller.person}"
+        )
+    actor = caller.person or _crew_of(decoded) or caller.source
+    headers = {subjects.COMMAND_ID: key, subjects.ACTOR: actor, subjects.SOURCE: caller.source}
     reply = await house.request(subjects.command_subject(context, command), body, headers)
     if reply is None:
         return unavailable()
@@ -392,13 +439,13 @@ class Board(msgspec.Struct, kw_only=True):
     summary="What the kiosk page shows",
     description="This week's meals with open cook and helper slots, the next cleaning party with its tasks, "
     "the next duty shifts, and the crew's display names to pick from. Only what a passer-by may see.",
-    security=[{"kiosk_token": []}],
+    security=[{"kiosk_token": []}, {"page_token": []}],
 )
 async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
     house: House = request.app.state.house
     if not house.ready:
         return unavailable()
-    if isinstance(refused := authorised_kiosk(request), Response):
+    if isinstance(refused := authorised(request), Response):
         return refused
     answers = await house.ask(
         queries.BOARD_MEALS.ask(),
@@ -464,10 +511,73 @@ async def page() -> Response[bytes]:
     return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
+class Me(msgspec.Struct, kw_only=True):
+    """What a crew member's own page shows of them and of the house (GET /api/v1/me)."""
+
+    crew_id: str
+    display_name: str | None
+    checkpoint: int
+    changes: list[queries.Change]  # what changed in the house, newest first
+
+
+@get(
+    "/api/v1/me",
+    summary="A crew member's own page: who they are, and what changed",
+    description="With a personal token (`crew link <crew_id>`): the person, and the latest changes "
+    "in the house from the log, newest first, with who made them and why. 401 no or bad token, "
+    "403 a kiosk token (a tablet is no one's own page).",
+    security=[{"page_token": []}],
+)
+async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
+    caller = authorised(request)
+    if isinstance(caller, Response):
+        return caller
+    if caller.person is None:
+        return forbidden("a kiosk is no one's own page: this needs a personal link")
+    answers = await house.ask(queries.PERSON.ask(caller.person), queries.CHANGES.ask())
+    if isinstance(answers, Response):
+        return answers
+    person = next(iter(queries.PERSON.rows(answers[0])), None)
+    shown = Me(
+        crew_id=caller.person,
+        display_name=person.display_name if person else None,
+        checkpoint=min(answer.checkpoint or 0 for answer in answers),
+        changes=queries.CHANGES.rows(answers[1]),
+    )
+    return json_response(shown, 200)
+
+
+@get("/crew.js", summary="The script both pages share", include_in_schema=False)
+async def script() -> Response[bytes]:
+    return Response(
+        content=SCRIPT,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/me", summary="A crew member's own page", include_in_schema=False)
+async def me_page() -> Response[bytes]:
+    return Response(content=ME_PAGE, media_type="text/html; charset=utf-8", headers=ME_PAGE_HEADERS)
+
+
 def build_app(config: Settings) -> Litestar:
     house = House(config)
     return Litestar(
-        route_handlers=[send_command, board, ical_feed, page, taps.confirm, taps.tap],
+        route_handlers=[
+            send_command,
+            board,
+            me,
+            ical_feed,
+            page,
+            me_page,
+            script,
+            taps.confirm,
+            taps.tap,
+        ],
         on_startup=[house.start],
         on_shutdown=[house.stop],
         state=State({"house": house}),
@@ -479,7 +589,10 @@ def build_app(config: Settings) -> Litestar:
                 security_schemes={
                     "kiosk_token": SecurityScheme(
                         type="http", scheme="bearer", description="crew kiosk add <name>"
-                    )
+                    ),
+                    "page_token": SecurityScheme(
+                        type="http", scheme="bearer", description="crew link <crew_id>"
+                    ),
                 }
             ),
         ),

@@ -1,4 +1,5 @@
-"""The kiosk page says every "no" a tablet can meet in plain Danish and English."""
+"""The kiosk page and a crew member's own page say every "no" they can meet in plain Danish and
+English (the words are in crew.js, which both load)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,9 @@ import services.onboarding.decider
 import services.rota.decider
 from crew.decider import Refusal
 
-PAGE = Path(__file__).resolve().parents[2] / "services" / "kiosk" / "kiosk.html"
-# What only a coordinator's commands can meet (planning, series, the newcomer conversation):
-# a tablet never sends those commands (services/kiosk/app.py KIOSK_MAY).
-COORDINATORS_ONLY = {
-    "meal_already_planned",
-    "series_already_scheduled",
-    "bad_schedule",
-    "change_in_the_past",
-    "later_change_exists",
-    "no_intention",
-    "already_onboarded",
-    "already_redirected",
-    "is_a_newcomer",
-    "no_conversation_yet",
-    "not_a_newcomer",
-    "own_buddy",
-    # notices: opting in and the notices service's own commands; not the kiosk's
-    "person_forgotten",
-    "not_subscribed",
-    "no_address",
-    "unknown_notice",
-}
+PAGE = Path(__file__).resolve().parents[2] / "services" / "kiosk" / "crew.js"
+# What only the notices service's own commands can meet: no page sends those.
+SERVICES_ONLY = {"unknown_notice"}
 
 
 def codes() -> set[str]:
@@ -50,8 +32,19 @@ def sentences(lang: str) -> set[str]:
     return set(re.findall(r"(\w+): \"", table[start : end.end()]))
 
 
-def test_every_refusal_a_tablet_can_meet_has_a_danish_and_an_english_sentence() -> None:
+def test_every_refusal_a_page_can_meet_has_a_danish_and_an_english_sentence() -> None:
     assert services.meals.decider and services.onboarding.decider
     assert sentences("da") == sentences("en")
-    missing = codes() - COORDINATORS_ONLY - sentences("da")
-    assert not missing, f"add these to REFUSED in kiosk.html, in both languages: {missing}"
+    missing = codes() - SERVICES_ONLY - sentences("da")
+    assert not missing, f"add these to REFUSED in crew.js, in both languages: {missing}"
+
+
+def test_what_changed_on_a_personal_page_words_real_event_types_in_both_languages() -> None:
+    from schemas.registry import EVENT_TYPES
+
+    page = (PAGE.parent / "me.html").read_text()
+    table = page.split("const CHANGED", 1)[1].split("};", 1)[0]
+    da, en = table.split("en: {", 1)
+    worded = set(re.findall(r'"([a-z]+\.[a-z_]+)":', da))
+    assert worded == set(re.findall(r'"([a-z]+\.[a-z_]+)":', en))
+    assert worded <= set(EVENT_TYPES), worded - set(EVENT_TYPES)

@@ -1,0 +1,142 @@
+"use strict";
+// Shared by the kiosk page and a crew member's own page (/me): the words for every "no" the house
+// can answer, a few helpers, and the queue every tap waits in until the house answered it.
+
+// What a refusal says, by its code (409), and for the other definitive answers. The server's own
+// message names internal ids, so it is never shown.
+const REFUSED = {
+  da: { meal_not_planned: "Det måltid er ikke på planen (længere).",
+        meal_closed: "Tilmeldingen til det måltid er lukket.",
+        meal_cancelled: "Det måltid er aflyst.",
+        meal_already_served: "Det måltid er allerede spist.",
+        head_cook_taken: "Der er allerede en kok til det måltid.",
+        already_cooking: "Du er allerede med på madholdet. Meld fra først, hvis du vil skifte rolle.",
+        meal_full: "Der er ikke flere pladser ved bordet.",
+        not_signed_up: "Du er ikke skrevet op til det.",
+        series_not_scheduled: "Den dag er ikke på planen (længere).",
+        occurrence_not_found: "Den dag er ikke på planen (længere).",
+        occurrence_cancelled: "Den dag er aflyst.",
+        wrong_kind: "Det kan man ikke her.",
+        unknown_task: "Den opgave findes ikke (længere).",
+        task_full: "Holdet til »{task}« er fuldt.",
+        shift_full: "Vagten er fuldt besat.",
+        already_on_task: "Du har allerede en opgave. Slip den først, hvis du vil skifte.",
+        no_task: "Du har ingen opgave der.",
+        already_signed_up: "Du er allerede skrevet op.",
+        no_hand_over_offered: "Den plads er ikke til overtagelse (måske allerede taget).",
+        no_claim: "Du har ingen foreløbig plads der.",
+        not_today: "Man kan først tjekke ind på dagen.",
+        claim_expired: "Din foreløbige plads er udløbet. Tag en ledig plads, hvis der er en.",
+        occurrence_over: "Den dag er allerede forbi.",
+        no_cooking_place: "Der er ikke flere pladser på madholdet den dag.",
+        forgotten: "Det navn kan ikke bruges igen. Spørg en fra crewet.",
+        already_crew: "Du er allerede med i crewet.",
+        refused: "Det kunne ikke lade sig gøre. Spørg en fra crewet.",
+        invalid: "Huset forstod ikke trykket. Spørg en fra crewet.",
+        meal_already_planned: "Der er allerede et måltid med det navn.",
+        series_already_scheduled: "Der er allerede en plan med det navn.",
+        bad_schedule: "Planen hænger ikke sammen (ugedage, tider eller datoer).",
+        change_in_the_past: "En ændring kan kun gælde fra i dag og frem.",
+        later_change_exists: "Der er allerede en senere ændring af planen.",
+        no_intention: "Du har ingen fast aftale der.",
+        already_onboarded: "Vedkommende er allerede budt velkommen.",
+        already_redirected: "Vedkommende er allerede vist videre.",
+        is_a_newcomer: "Vedkommende er ny og har ikke haft sin snak endnu.",
+        no_conversation_yet: "Snakken er ikke holdt endnu.",
+        not_a_newcomer: "Vedkommende er ikke registreret som ny.",
+        own_buddy: "Man kan ikke være sin egen makker.",
+        person_forgotten: "Det navn kan ikke bruges igen.",
+        not_subscribed: "Du får ikke de beskeder.",
+        no_address: "Skriv først din e-mailadresse.",
+        forbidden: "Det kan man ikke gøre herfra." },
+  en: { meal_not_planned: "That meal is not on the plan (any more).",
+        meal_closed: "Sign-ups for that meal are closed.",
+        meal_cancelled: "That meal was cancelled.",
+        meal_already_served: "That meal has already been served.",
+        head_cook_taken: "That meal already has a cook.",
+        already_cooking: "You are already on the cooking team. Step back first to change role.",
+        meal_full: "There are no seats left at that meal.",
+        not_signed_up: "You are not signed up for that.",
+        series_not_scheduled: "That day is not on the plan (any more).",
+        occurrence_not_found: "That day is not on the plan (any more).",
+        occurrence_cancelled: "That day was cancelled.",
+        wrong_kind: "That can't be done here.",
+        unknown_task: "That task does not exist (any more).",
+        task_full: "The “{task}” team is full.",
+        shift_full: "That shift is full.",
+        already_on_task: "You already have a task. Drop it first to change.",
+        no_task: "You have no task there.",
+        already_signed_up: "You are already signed up.",
+        no_hand_over_offered: "That place is not on offer (taken already?).",
+        no_claim: "You have no tentative place there.",
+        not_today: "You can check in on the day itself.",
+        claim_expired: "Your tentative place has expired. Take an open place if there is one.",
+        occurrence_over: "That day is already over.",
+        no_cooking_place: "There is no place left on that day's cooking team.",
+        forgotten: "That name cannot be used again. Ask someone from the crew.",
+        already_crew: "You are already crew.",
+        refused: "That could not be done. Ask someone from the crew.",
+        invalid: "The house did not understand that tap. Ask someone from the crew.",
+        meal_already_planned: "There is already a meal with that name.",
+        series_already_scheduled: "There is already a plan with that name.",
+        bad_schedule: "The plan does not add up (weekdays, times or dates).",
+        change_in_the_past: "A change can only apply from today on.",
+        later_change_exists: "There is already a later change to the plan.",
+        no_intention: "You have no standing arrangement there.",
+        already_onboarded: "They have already been welcomed.",
+        already_redirected: "They have already been pointed elsewhere.",
+        is_a_newcomer: "They are new and have not had their conversation yet.",
+        no_conversation_yet: "The conversation has not been held yet.",
+        not_a_newcomer: "They are not registered as new.",
+        own_buddy: "Nobody can be their own buddy.",
+        person_forgotten: "That name cannot be used again.",
+        not_subscribed: "You do not get those notices.",
+        no_address: "Add your e-mail address first.",
+        forbidden: "That can't be done from here." },
+};
+const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => (vars || {})[k] ?? "");
+const el = (tag, attrs = {}, ...kids) => { const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) { if (k === "onclick") e.onclick = v; else if (v !== null) e.setAttribute(k, v); }
+  for (const k of kids) e.append(k); return e; };
+// crypto.randomUUID exists only on https or localhost; a tablet on http://<house>:8080 has getRandomValues.
+const randomId = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join("");
+// AbortSignal.timeout is missing on older tablet browsers.
+function deadline(ms) {
+  if (window.AbortSignal && AbortSignal.timeout) return AbortSignal.timeout(ms);
+  if (!window.AbortController) return undefined;
+  const c = new AbortController(); setTimeout(() => c.abort(), ms); return c.signal;
+}
+
+// Every tap gets its own key and waits in this queue (in localStorage, under `storageKey`) until
+// the house has answered it for good; anything else (401, 429, 5xx, no answer) keeps it, and it
+// is sent again, with the same key, so it lands exactly once. `hooks`: problem(key) when the
+// house cannot be reached or the token is refused; answered(item, status, answer) for each
+// answer for good; changed() when the queue changed; settled(n) after each round, n answered.
+const DEFINITIVE = new Set([200, 403, 409, 422]);
+function tapQueue(storageKey, token, hooks) {
+  const pending = () => JSON.parse(localStorage.getItem(storageKey) || "[]");
+  const save = (q) => { localStorage.setItem(storageKey, JSON.stringify(q)); hooks.changed(); };
+  let flushing = false;
+  async function flush() {
+    if (flushing) return; flushing = true; let answered = 0;
+    try {
+      for (const item of pending()) {   // in order: a later tap waits for the earlier one
+        let res;
+        try {
+          res = await fetch(`/api/v1/commands/${item.context}/${item.command}`, { method: "POST",
+            headers: { "content-type": "application/json", "authorization": `Bearer ${token()}`, "idempotency-key": item.key },
+            body: JSON.stringify(item.body), signal: deadline(15000) });   // a hung request is retried, never waited on forever
+        } catch (e) { hooks.problem("unreachable"); break; }   // offline or no answer: keep it, retry with the same key
+        if (!DEFINITIVE.has(res.status)) { hooks.problem(res.status === 401 ? "unauthorised" : "unreachable"); break; }
+        const answer = await res.json().catch(() => ({}));
+        save(pending().filter(q => q.key !== item.key));   // answered for good: accepted or refused
+        answered++;
+        hooks.answered(item, res.status, answer);
+      }
+    } finally { flushing = false; hooks.settled(answered); }
+  }
+  function tap(context, command, body) { save([...pending(), { key: randomId(), context, command, body }]); flush(); }
+  setInterval(flush, 3000);
+  addEventListener("online", flush);
+  return { tap, flush, pending };
+}
