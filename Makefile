@@ -44,7 +44,13 @@ debian-packages:
 	  ($(SUDO) apt-get update -qq && \
 	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose)
 
-test: lint debian-packages
+# JavaScript the browser tests inject (axe-core), pinned in package-lock.json; never a CDN.
+NODE_TOOLS := node_modules/.installed
+$(NODE_TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+test: lint debian-packages $(NODE_TOOLS)
 	$(BIN)/pytest
 
 bench: $(RUNTIME)

@@ -54,6 +54,7 @@ class CleaningPartyOnBoard(msgspec.Struct, frozen=True, kw_only=True):
     people_names: list[str] | None
     tasks: list[Task]
     checked_in: list[str]
+    hand_overs_offered: list[str]  # crew ids offering their place to whoever takes it
 
 
 class ShiftOnBoard(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +66,7 @@ class ShiftOnBoard(msgspec.Struct, frozen=True, kw_only=True):
     people: list[str]
     people_names: list[str] | None
     open_places: int | None
+    hand_overs_offered: list[str]
 
 
 class CrewOnBoard(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,3 +246,19 @@ CHANGES = NamedQuery(
     (),
 )
 PERSON = named("person", CrewOnBoard, "from crew where crew_id = $1 and not forgotten", "crew_id")
+
+
+class NewcomerWaiting(msgspec.Struct, frozen=True, kw_only=True):
+    newcomer_id: str
+    display_name: str | None
+    arrived_at: datetime.datetime
+    conversation_host: str | None
+    conversation_at: datetime.datetime | None
+    conversation_held_at: datetime.datetime | None
+
+
+NEWCOMERS_WAITING = named(
+    "newcomers_waiting",
+    NewcomerWaiting,
+    "from onboarding_funnel where stage = 'newcomer' and not forgotten order by arrived_at",
+)

@@ -13,17 +13,11 @@ clock says when a tap happened.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import math
 import os
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -52,47 +46,12 @@ from schemas.common import (
 )
 from services.kiosk import ical, taps, tokens
 from services.kiosk.commands import ACTS_AS, KIOSK_MAY, MEMBER_MAY
+from services.kiosk.limits import Bucket
 from services.kiosk.tokens import Tokens
 
 log = structlog.get_logger("crew.kiosk")
-PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
-ME_PAGE = (Path(__file__).parent / "me.html").read_bytes()
-SCRIPT = (Path(__file__).parent / "crew.js").read_bytes()  # what both pages share
 RETRY_AFTER_S = "5"
 
-
-def _inline_hashes(page: bytes, tag: str) -> str:
-    """CSP sources for the page's own inline <script> or <style>: their SHA-256, so nothing
-    else inline runs (an injected script has no hash) and the page stays one file."""
-    bodies = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), page, re.DOTALL)
-    return " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'" for body in bodies
-    )
-
-
-def page_headers(page: bytes) -> dict[str, str]:
-    return {
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": "; ".join(
-            [
-                "default-src 'none'",
-                f"script-src 'self' {_inline_hashes(page, 'script')}",  # 'self': /crew.js
-                f"style-src {_inline_hashes(page, 'style')}",
-                "connect-src 'self'",  # the page only talks to this API
-                "img-src 'self'",
-                "base-uri 'none'",
-                "form-action 'none'",
-                "frame-ancestors 'none'",  # no other site may frame the page and steer taps
-            ]
-        ),
-        "X-Content-Type-Options": "nosniff",
-        # The token travels in the URL's fragment; no link followed from the page names it.
-        "Referrer-Policy": "no-referrer",
-    }
-
-
-PAGE_HEADERS = page_headers(PAGE)
-ME_PAGE_HEADERS = page_headers(ME_PAGE)
 
 _ID = re.compile(ID_PATTERN)
 STATUS_OF_REPLY: dict[type[Reply], int] = {
@@ -101,52 +60,6 @@ STATUS_OF_REPLY: dict[type[Reply], int] = {
     Invalid: 422,
     Unavailable: 503,
 }
-
-
-class Bucket:
-    """A token bucket per key (a kiosk, a client address): `burst` at once, refilled at `rate`
-    per second. Full buckets are forgotten when there are many keys, so a flood from many
-    addresses cannot grow it without bound."""
-
-    def __init__(
-        self,
-        rate: float = 10.0,
-        burst: float = 30.0,
-        keep: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.rate, self.burst, self.keep, self.clock = rate, burst, keep, clock
-        self.level: dict[str, tuple[float, float]] = {}
-
-    def _now(self, key: str) -> tuple[float, float]:
-        now = self.clock()
-        tokens, then = self.level.get(key, (self.burst, now))
-        return min(self.burst, tokens + (now - then) * self.rate), now
-
-    def allow(self, key: str) -> bool:
-        """Spend one if there is one."""
-        tokens, now = self._now(key)
-        if tokens < 1:
-            self.level[key] = (tokens, now)
-            return False
-        self.spend(key)
-        return True
-
-    def spend(self, key: str) -> None:
-        tokens, now = self._now(key)
-        self.level.pop(key, None)  # re-inserted last: the dict stays in order of last use
-        self.level[key] = (max(tokens - 1, 0.0), now)
-        if len(self.level) > self.keep:
-            # Down to half, so the next sweep is keep/2 spends away (no O(n) per request). Full
-            # buckets go first; under a flood from more addresses than that, the longest idle
-            # are forgotten too (they start afresh: a flood that wide is the network's problem).
-            spent = [(k, v) for k, v in self.level.items() if self._now(k)[0] < self.burst]
-            self.level = dict(spent[-(self.keep // 2) :])
-
-    def wait_s(self, key: str) -> int:
-        """0 when there is one to spend, else the whole seconds until there is."""
-        tokens, _ = self._now(key)
-        return 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
 
 
 class House:
@@ -506,75 +419,19 @@ async def ical_feed(
     )
 
 
-@get("/kiosk", summary="The touch page", include_in_schema=False)
-async def page() -> Response[bytes]:
-    return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
-
-
-class Me(msgspec.Struct, kw_only=True):
-    """What a crew member's own page shows of them and of the house (GET /api/v1/me)."""
-
-    crew_id: str
-    display_name: str | None
-    checkpoint: int
-    changes: list[queries.Change]  # what changed in the house, newest first
-
-
-@get(
-    "/api/v1/me",
-    summary="A crew member's own page: who they are, and what changed",
-    description="With a personal token (`crew link <crew_id>`): the person, and the latest changes "
-    "in the house from the log, newest first, with who made them and why. 401 no or bad token, "
-    "403 a kiosk token (a tablet is no one's own page).",
-    security=[{"page_token": []}],
-)
-async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
-    house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
-    caller = authorised(request)
-    if isinstance(caller, Response):
-        return caller
-    if caller.person is None:
-        return forbidden("a kiosk is no one's own page: this needs a personal link")
-    answers = await house.ask(queries.PERSON.ask(caller.person), queries.CHANGES.ask())
-    if isinstance(answers, Response):
-        return answers
-    person = next(iter(queries.PERSON.rows(answers[0])), None)
-    shown = Me(
-        crew_id=caller.person,
-        display_name=person.display_name if person else None,
-        checkpoint=min(answer.checkpoint or 0 for answer in answers),
-        changes=queries.CHANGES.rows(answers[1]),
-    )
-    return json_response(shown, 200)
-
-
-@get("/crew.js", summary="The script both pages share", include_in_schema=False)
-async def script() -> Response[bytes]:
-    return Response(
-        content=SCRIPT,
-        media_type="text/javascript; charset=utf-8",
-        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-@get("/me", summary="A crew member's own page", include_in_schema=False)
-async def me_page() -> Response[bytes]:
-    return Response(content=ME_PAGE, media_type="text/html; charset=utf-8", headers=ME_PAGE_HEADERS)
-
-
 def build_app(config: Settings) -> Litestar:
+    from services.kiosk import pages  # the pages use this module's House: imported here
+
     house = House(config)
     return Litestar(
         route_handlers=[
             send_command,
             board,
-            me,
+            pages.me,
             ical_feed,
-            page,
-            me_page,
-            script,
+            pages.kiosk_page,
+            pages.me_page,
+            pages.script,
             taps.confirm,
             taps.tap,
         ],

@@ -7,46 +7,24 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.e2e.browsing import shot
 from tests.integration.cli import crew, eventually, send, sql
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 QUEUE_IN_STORAGE = "localStorage.getItem('crew.queue')"
 TODAY = datetime.date.today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 ANSWERS = "[data-testid=answers]"
 OLD_BROWSER = "delete AbortSignal.timeout; delete Crypto.prototype.randomUUID;"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: `make test` installs it"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield launched
-        launched.close()
 
 
 def kiosk_page(
@@ -109,11 +87,6 @@ def wait_for_answer(env: dict[str, str], page: Page, text: str) -> None:
             f"{page.inner_text('[data-testid=toast]')!r}, queue {page.evaluate(QUEUE_IN_STORAGE)!r}\n"
             + "\n".join(f"--- {name}\n{tail}" for name, tail in tails.items())
         )
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_a_helper_tapped_on_the_page_appears_in_meal_plan(house: House, browser: Browser) -> None:

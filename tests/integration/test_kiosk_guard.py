@@ -74,24 +74,30 @@ def test_the_page_allows_only_its_own_script_and_style_and_no_framing_or_referre
     guarded: House,
 ) -> None:
     env, _ = guarded
-    page = httpx.get(f"{base(env)}/kiosk", timeout=20)
-    assert page.status_code == 200
-    policy = {
-        name: value
-        for name, _, value in (
-            d.strip().partition(" ") for d in page.headers["content-security-policy"].split(";")
-        )
-    }
-    assert policy["default-src"] == "'none'"
-    assert policy["frame-ancestors"] == "'none'"
-    assert policy["connect-src"] == "'self'"
-    [script] = re.findall(rb"<script>(.*?)</script>", page.content, re.DOTALL)
-    [style] = re.findall(rb"<style>(.*?)</style>", page.content, re.DOTALL)
-    assert policy["script-src"] == csp_hash(script)  # this script, and nothing else inline
-    assert policy["style-src"] == csp_hash(style)
-    assert "unsafe" not in page.headers["content-security-policy"]
-    assert page.headers["x-content-type-options"] == "nosniff"
-    assert page.headers["referrer-policy"] == "no-referrer"  # the token is in the fragment
+    for path in ("/kiosk", "/me"):  # the kiosk's page, and a crew member's own
+        page = httpx.get(f"{base(env)}{path}", timeout=20)
+        assert page.status_code == 200
+        policy = {
+            name: value
+            for name, _, value in (
+                d.strip().partition(" ") for d in page.headers["content-security-policy"].split(";")
+            )
+        }
+        assert policy["default-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["connect-src"] == "'self'"
+        [script] = re.findall(rb"<script>(.*?)</script>", page.content, re.DOTALL)
+        [style] = re.findall(rb"<style>(.*?)</style>", page.content, re.DOTALL)
+        # the shared /crew.js from this server, this inline script, and nothing else inline
+        assert re.findall(rb'<script src="([^"]+)">', page.content) == [b"/crew.js"]
+        assert policy["script-src"] == f"'self' {csp_hash(script)}"
+        assert policy["style-src"] == csp_hash(style)
+        assert "unsafe" not in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert page.headers["referrer-policy"] == "no-referrer"  # the token is in the fragment
+    shared = httpx.get(f"{base(env)}/crew.js", timeout=20)
+    assert shared.headers["content-type"].startswith("text/javascript")
+    assert shared.headers["x-content-type-options"] == "nosniff"
 
 
 def test_a_deeply_nested_body_is_invalid_at_the_kiosk_and_on_nats_never_a_crash(

@@ -39,7 +39,9 @@ def test_a_personal_link_acts_as_its_person_only_and_ends_when_revoked_or_forgot
     assert unknown.returncode == 1 and "not in the crew registry" in unknown.stderr
 
     page = httpx.get(f"{url}/me", timeout=20)
-    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert (
+        page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    )
     assert httpx.get(f"{url}/crew.js", timeout=20).status_code == 200
 
     plan = {"meal_id": "pm-1", "date": "2031-02-02", "helper_slots": 2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crew import settings
-from services.kiosk.app import Bucket
+from services.kiosk.limits import Bucket
 
 
 class Clock:

@@ -1,0 +1,121 @@
+"""The pages the kiosk server serves: the kiosk's touch page (/kiosk), each crew member's own
+page (/me, docs/pages.md) with what it shows of them (GET /api/v1/me), and the script both
+share (/crew.js). Each page is one file whose inline script and style are allowed by their
+hashes in its Content-Security-Policy; the shared script by 'self'."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+
+from projections import queries
+from services.kiosk.app import House, authorised, forbidden, json_response, unavailable
+
+PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
+ME_PAGE = (Path(__file__).parent / "me.html").read_bytes()
+SCRIPT = (Path(__file__).parent / "crew.js").read_bytes()  # what both pages share
+
+
+def _inline_hashes(page: bytes, tag: str) -> str:
+    """CSP sources for the page's own inline <script> or <style>: their SHA-256, so nothing
+    else inline runs (an injected script has no hash) and the page stays one file."""
+    bodies = re.findall(rb"<%s>(.*?)</%s>" % (tag.encode(), tag.encode()), page, re.DOTALL)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'" for body in bodies
+    )
+
+
+def page_headers(page: bytes) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src 'self' {_inline_hashes(page, 'script')}",  # 'self': /crew.js
+                f"style-src {_inline_hashes(page, 'style')}",
+                "connect-src 'self'",  # the page only talks to this API
+                "img-src 'self'",
+                "base-uri 'none'",
+                "form-action 'none'",
+                "frame-ancestors 'none'",  # no other site may frame the page and steer taps
+            ]
+        ),
+        "X-Content-Type-Options": "nosniff",
+        # The token travels in the URL's fragment; no link followed from the page names it.
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+PAGE_HEADERS = page_headers(PAGE)
+ME_PAGE_HEADERS = page_headers(ME_PAGE)
+
+
+@get("/kiosk", summary="The touch page", include_in_schema=False)
+async def kiosk_page() -> Response[bytes]:
+    return Response(content=PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+class Me(msgspec.Struct, kw_only=True):
+    """What a crew member's own page shows of them and of the house (GET /api/v1/me)."""
+
+    crew_id: str
+    display_name: str | None
+    checkpoint: int
+    changes: list[queries.Change]  # what changed in the house, newest first
+    newcomers: list[queries.NewcomerWaiting]  # who waits for their conversation or its outcome
+
+
+@get(
+    "/api/v1/me",
+    summary="A crew member's own page: who they are, and what changed",
+    description="With a personal token (`crew link <crew_id>`): the person, the latest changes "
+    "in the house from the log, newest first, with who made them and why, and the newcomers "
+    "waiting for their conversation or its outcome. 401 no or bad token, "
+    "403 a kiosk token (a tablet is no one's own page).",
+    security=[{"page_token": []}],
+)
+async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
+    house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
+    caller = authorised(request)
+    if isinstance(caller, Response):
+        return caller
+    if caller.person is None:
+        return forbidden("a kiosk is no one's own page: this needs a personal link")
+    answers = await house.ask(
+        queries.PERSON.ask(caller.person),
+        queries.CHANGES.ask(),
+        queries.NEWCOMERS_WAITING.ask(),
+    )
+    if isinstance(answers, Response):
+        return answers
+    person = next(iter(queries.PERSON.rows(answers[0])), None)
+    shown = Me(
+        crew_id=caller.person,
+        display_name=person.display_name if person else None,
+        checkpoint=min(answer.checkpoint or 0 for answer in answers),
+        changes=queries.CHANGES.rows(answers[1]),
+        newcomers=queries.NEWCOMERS_WAITING.rows(answers[2]),
+    )
+    return json_response(shown, 200)
+
+
+@get("/crew.js", summary="The script both pages share", include_in_schema=False)
+async def script() -> Response[bytes]:
+    return Response(
+        content=SCRIPT,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/me", summary="A crew member's own page", include_in_schema=False)
+async def me_page() -> Response[bytes]:
+    return Response(content=ME_PAGE, media_type="text/html; charset=utf-8", headers=ME_PAGE_HEADERS)

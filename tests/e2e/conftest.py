@@ -1,0 +1,3 @@
+from tests.e2e.browsing import browser
+
+__all__ = ["browser"]

@@ -1,0 +1,135 @@
+"""A crew member's own page in a real browser, on a phone-sized screen: Debian's chromium,
+driven headless by Playwright. One person, from their link, plans a meal, signs up to help at
+another, hands over their cleaning task, hosts a newcomer and welcomes them with a buddy, and
+sees all of it in "what changed"; a second person takes the hand-over. axe-core checks both
+pages. Screenshots land in tests/artifacts/ (me-*.png)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page
+
+from tests.e2e.browsing import axe_problems, shot
+from tests.integration.cli import crew, eventually, send
+
+House = tuple[dict[str, str], subprocess.Popen[str]]
+PHONE = {"width": 390, "height": 844}
+TOMORROW = datetime.date.today() + datetime.timedelta(days=1)
+ANSWERS = "[data-testid=answers]"
+
+
+def personal_link(env: dict[str, str], crew_id: str) -> str:
+    found = re.search(r"http://\S+/me#token=\S+", crew(env, "link", crew_id).stdout)
+    assert found, "crew link printed no /me#token= address"
+    return found[0]
+
+
+def phone(browser: Browser, url: str) -> Page:
+    """The page on a phone-sized screen; its CSP bypassed only so that axe can be injected."""
+    page = browser.new_context(viewport=PHONE, is_mobile=True, bypass_csp=True).new_page()
+    page.goto(url)
+    return page
+
+
+def answered(page: Page, text: str) -> None:
+    page.wait_for_selector(f"{ANSWERS} li:has-text('{text}')", timeout=45000)
+    page.click(f"{ANSWERS} li:has-text('{text}') >> [data-testid=answer-ok]")
+
+
+def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_phone(
+    house: House, browser: Browser
+) -> None:
+    env, _ = house
+    for crew_id, name in (("anna", "Anna Holm"), ("bo", "Bo Berg")):
+        body = {"crew_id": crew_id, "display_name": name}
+        assert send(env, "onboarding.register_crew_member", body)["status"] == "accepted"
+    plan = {"meal_id": "m-help", "date": str(TOMORROW), "time": "17:30", "helper_slots": 2}
+    party = {
+        "series_id": "cleaning",
+        "kind": "cleaning_party",
+        "title": "Rengøringsfest",
+        "weekdays": [TOMORROW.weekday()],
+        "start": "17:00",
+        "end": "19:00",
+        "starts_on": str(TOMORROW),
+        "tasks": [{"task": "kitchen", "capacity": 2}],
+    }
+    newcomer = {"newcomer_id": "n-nora", "display_name": "Nora"}
+    for command, body in (
+        ("meals.plan_meal", plan),
+        ("rota.schedule_series", party),
+        ("onboarding.register_newcomer", newcomer),
+    ):
+        assert send(env, command, body)["status"] == "accepted", command
+    occurrence = f"cleaning-{TOMORROW:%Y%m%d}"
+    take = {"occurrence_id": occurrence, "crew_id": "anna", "task": "kitchen"}
+    assert send(env, "rota.take_task", take)["status"] == "accepted"
+    eventually(env, "select count(*) as n from crew where crew_id in ('anna', 'bo')", [{"n": 2}])
+
+    page = phone(browser, personal_link(env, "anna"))
+    page.wait_for_selector("[data-testid=hello]:has-text('Hej Anna Holm')")
+    assert "#token=" not in page.url, "the token leaves the address bar"
+    shot(page, "me-da")
+    assert not axe_problems(page), axe_problems(page)
+
+    page.fill("[data-testid=plan-date]", str(TOMORROW + datetime.timedelta(days=2)))
+    page.click("[data-testid=plan-send]")
+    answered(page, "Måltidet er på planen")
+    page.click("[data-testid=help-m-help]")
+    answered(page, "Tak!")
+    page.click("[data-testid=hand-over]")
+    answered(page, "Tak!")
+    page.click("[data-testid=host-n-nora]")
+    answered(page, "Tak!")
+    page.click("[data-testid=held-n-nora]")
+    answered(page, "Tak!")
+    page.select_option("[data-testid=buddy-n-nora]", "bo")
+    page.click("[data-testid=welcome-n-nora]")
+    answered(page, "Tak!")
+
+    changes = "[data-testid=changes]"
+    for words in (
+        "Anna Holm planlagde måltidet",
+        "Anna Holm meldte sig til madholdet m-help",
+        "Anna Holm gav sin plads videre til",
+        "Anna Holm aftalte en snak med n-nora",
+        "Anna Holm bød velkommen: n-nora",
+    ):
+        page.wait_for_selector(f"{changes} li:has-text('{words}')", timeout=30000)
+    page.click("[data-testid=lang-toggle]")
+    page.wait_for_selector(f"{changes} li:has-text('Anna Holm welcomed n-nora')")
+    shot(page, "me-en")
+
+    other = phone(browser, personal_link(env, "bo"))
+    other.click("[data-testid=take-over-anna]")
+    answered(other, "Tak!")
+    eventually(
+        env,
+        "select actor, source from event_log where type = 'rota.hand_over_taken'",
+        [{"actor": "bo", "source": "me:bo"}],
+    )
+    assert not axe_problems(other), axe_problems(other)
+
+
+def test_the_kiosk_page_has_no_serious_accessibility_problem(
+    house: House, browser: Browser
+) -> None:
+    env, _ = house
+    assert send(env, "onboarding.register_crew_member", {"crew_id": "anna", "display_name": "A"})
+    token = crew(env, "kiosk", "add", "tablet").stdout.splitlines()[1].strip()
+    port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
+    eventually(env, "select count(*) as n from crew", [{"n": 1}])
+    page = browser.new_context(viewport={"width": 1024, "height": 1300}, bypass_csp=True).new_page()
+    page.set_content('<html lang="da"><title>x</title><img src="a.png"></html>')
+    assert any("image-alt" in p for p in axe_problems(page)), "the check itself finds problems"
+    page.goto(f"http://127.0.0.1:{port}/kiosk#token={token}")
+    page.wait_for_selector("[data-testid=me-anna]")
+    assert not axe_problems(page), axe_problems(page)
+    page.click("[data-testid=new-here]")  # the registration form
+    page.wait_for_selector("[data-testid=new-name]")
+    assert not axe_problems(page), axe_problems(page)
