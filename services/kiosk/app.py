@@ -224,9 +224,12 @@ def slow_down(wait_s: int) -> Response[bytes]:
 
 
 def authorised(request: Request[Any, Any, Any]) -> Caller | Response[bytes]:
-    """Whose the bearer token is, or the answer: 401, or 429 once an address has made too many
-    wrong guesses (then nothing from it is checked until its bucket refills)."""
+    """Whose the bearer token is, or the answer: 503 while the house cannot be reached, 401, or
+    429 once an address has made too many wrong guesses (then nothing from it is checked until
+    its bucket refills)."""
     house: House = request.app.state.house
+    if not house.ready:
+        return unavailable()
     address = address_of(request)
     if wait := house.guesses.wait_s(address):
         return slow_down(wait)
@@ -266,8 +269,6 @@ async def send_command(
     request: Request[Any, Any, Any], context: str, command: str
 ) -> Response[bytes]:
     house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
     caller = authorised(request)
     if isinstance(caller, Response):
         return caller
@@ -356,8 +357,6 @@ class Board(msgspec.Struct, kw_only=True):
 )
 async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
     house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
     if isinstance(refused := authorised(request), Response):
         return refused
     answers = await house.ask(

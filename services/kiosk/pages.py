@@ -15,7 +15,7 @@ import msgspec
 from litestar import Request, Response, get
 
 from projections import queries
-from services.kiosk.app import House, authorised, forbidden, json_response, unavailable
+from services.kiosk.app import House, authorised, forbidden, json_response
 
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 ME_PAGE = (Path(__file__).parent / "me.html").read_bytes()
@@ -82,8 +82,6 @@ class Me(msgspec.Struct, kw_only=True):
 )
 async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
     house: House = request.app.state.house
-    if not house.ready:
-        return unavailable()
     caller = authorised(request)
     if isinstance(caller, Response):
         return caller
