@@ -72,6 +72,7 @@ class ShiftOnBoard(msgspec.Struct, frozen=True, kw_only=True):
 class CrewOnBoard(msgspec.Struct, frozen=True, kw_only=True):
     crew_id: str
     display_name: str | None
+    newcomer: bool = False  # registered, not yet welcomed: may sign up already, shown as "ny"
 
 
 BOARD_MEALS = named(
@@ -91,7 +92,15 @@ BOARD_SHIFTS = named(
     "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 "
     "order by date, start_time",
 )
-BOARD_CREW = named("board_crew", CrewOnBoard, "from crew where not forgotten order by display_name")
+# The crew and the newcomers not yet welcomed (nor pointed elsewhere): a newcomer may eat and
+# help before their conversation.
+BOARD_CREW = named(
+    "board_crew",
+    CrewOnBoard,
+    "from (select crew_id, display_name, false as newcomer from crew where not forgotten "
+    "union all select newcomer_id, display_name, true from onboarding_funnel "
+    "where stage = 'newcomer' and not forgotten) order by display_name, crew_id",
+)
 
 
 # A person's calendar feed: what they cook or help with, and their cleaning parties and shifts.
@@ -225,9 +234,9 @@ class Change(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime.datetime
     type: str  # `<context>.<name>`, e.g. `meals.meal_planned`
     about: str  # the meal, series, occurrence or newcomer (the aggregate id)
-    actor: str
+    actor: str | None  # a crew id, `coordinator:<name>` or a service's name
     actor_name: str | None  # the actor's display name; None for a service or a coordinator
-    source: str
+    source: str | None
     reason: str | None  # the reason given, if the event has one
 
 
@@ -245,7 +254,14 @@ CHANGES = NamedQuery(
     f"order by e.seq desc limit {CHANGES_SHOWN}",
     (),
 )
-PERSON = named("person", CrewOnBoard, "from crew where crew_id = $1 and not forgotten", "crew_id")
+PERSON = named(
+    "person",
+    CrewOnBoard,
+    "from (select crew_id, display_name, false as newcomer from crew "
+    "where crew_id = $1 and not forgotten)",
+    "crew_id",
+)
+
 
 
 class NewcomerWaiting(msgspec.Struct, frozen=True, kw_only=True):

@@ -140,3 +140,11 @@ function tapQueue(storageKey, token, hooks) {
   addEventListener("online", flush);
   return { tap, flush, pending };
 }
+
+// A person's name as the board knows it; a newcomer not yet welcomed is marked (`mark`: "ny").
+function crewLabel(board, id, mark) {
+  const c = (board?.crew || []).find(x => x.crew_id === id);
+  return c ? (c.display_name || id) + (c.newcomer ? ` (${mark})` : "") : id;
+}
+// The helpers of a meal, by name, newcomers marked: the cook sees who is new.
+const helperLine = (board, meal, mark, nobody) => (meal.helpers || []).map(h => crewLabel(board, h, mark)).join(", ") || nobody;

@@ -331,6 +331,9 @@ def test_someone_new_registers_from_the_page_and_arrives_in_the_funnel(
     page.fill("[data-testid=new-name]", "Nora Ahmadi")
     page.fill("[data-testid=new-why]", "the joint meal")
     page.fill("[data-testid=new-interests]", "cooking, the garden ,")
+    assert page.is_disabled("[data-testid=new-contact]"), "no contact details before a plain yes"
+    page.check("[data-testid=new-consent]")
+    page.fill("[data-testid=new-contact]", "nora@example.dk")
     page.wait_for_timeout(3500)  # a board refresh or a retry round must not wipe the form
     assert page.input_value("[data-testid=new-name]") == "Nora Ahmadi"
     page.click("[data-testid=new-send]")
@@ -348,7 +351,14 @@ def test_someone_new_registers_from_the_page_and_arrives_in_the_funnel(
             "--restricted",
             "--format",
             "json",
-            "select interests from people_details where person_id <> 'anna'",
+            "select interests, contact from people_details where person_id <> 'anna'",
         ).stdout
     )
-    assert details == [{"interests": ["cooking", "the garden"]}]
+    assert details == [{"interests": ["cooking", "the garden"], "contact": "nora@example.dk"}]
+    # Before her conversation, Nora may already help: she is on the board, marked as new
+    nora = page.locator("[data-testid^=me-n-]:has-text('Nora Ahmadi (ny)')")
+    nora.wait_for(timeout=45000)
+    nora.click()
+    page.click("[data-testid=help-tomorrow]")
+    wait_for_answer(env, page, "Tak")
+    page.wait_for_selector("[data-testid=meal-tomorrow]:has-text('Hjælpere: Nora Ahmadi (ny)')")

@@ -163,7 +163,7 @@ def test_the_board_shows_meals_the_party_and_names_only(house: House) -> None:
     )
     shown = board.json()
     assert board.status_code == 200
-    assert shown["crew"] == [{"crew_id": "anna", "display_name": "Anna Holm"}]
+    assert shown["crew"] == [{"crew_id": "anna", "display_name": "Anna Holm", "newcomer": False}]
     meal = shown["meals"][0]
     assert (meal["meal_id"], meal["head_cook"], meal["open_helper_slots"]) == ("today", None, 2)
     assert shown["cleaning_party"]["date"] == str(today)

@@ -49,6 +49,7 @@ def house_events() -> list[msgspec.Struct]:
     return [
         o.CrewMemberRegistered(person_id="anna", display_name="Anna Holm", registered_at=AT),
         o.CrewMemberRegistered(person_id="bo", display_name="Bo", registered_at=AT),
+        o.NewcomerArrived(person_id="n-1", display_name="Nora", arrived_at=AT),  # not welcomed yet
         m.MealPlanned(meal_id="m1", date=day(1), time="17:30", helper_slots=2),
         m.VolunteeredToCook(meal_id="m1", crew_id="anna", role="head_cook"),
         m.VolunteeredToCook(meal_id="m1", crew_id="bo", role="helper"),
@@ -113,9 +114,10 @@ def test_the_board_reads_this_weeks_meals_the_next_party_the_next_shifts_and_nam
     assert party.tasks == [q.Task(task="kitchen", capacity=2, people=["anna"], tentative=[])]
     assert (party.occurrence_id, party.people_names) == ("c1", ["Anna Holm"])
     assert (shift.occurrence_id, shift.people, shift.open_places) == ("sh1", ["bo"], 1)
-    assert crew == [
+    assert crew == [  # a newcomer may sign up before their conversation
         q.CrewOnBoard(crew_id="anna", display_name="Anna Holm"),
         q.CrewOnBoard(crew_id="bo", display_name="Bo"),
+        q.CrewOnBoard(crew_id="n-1", display_name="Nora", newcomer=True),
     ]
 
 
@@ -162,6 +164,9 @@ def test_an_export_carries_every_column_of_its_view_in_order(
         (q.PERSON_PARTICIPATION, ("anna",)),
         (q.PERSON_CONTRIBUTIONS, ("anna",)),
         (MONTH_LOAD, (M0_MONTH.isoformat(),)),
+        (q.PERSON, ("anna",)),
+        (q.CHANGES, ()),
+        (q.NEWCOMERS_WAITING, ()),
     ],
 )
 def test_typed_rows_encode_to_the_json_the_rows_were_sent_as(
@@ -255,3 +260,14 @@ def test_parameters_pass_the_same_guards_as_the_text(views: Projection) -> None:
 def test_a_request_without_parameters_is_as_before() -> None:
     assert msgspec.json.decode(b'{"sql": "select 1"}', type=SqlRequest).params == []
     assert msgspec.json.encode(SqlRequest(sql="select 1")).startswith(b'{"sql":"select 1"')
+
+
+def test_what_changed_is_newest_first_with_names_and_never_a_sealed_reason(
+    views: Projection,
+) -> None:
+    changes = q.CHANGES.rows(answer(views, q.CHANGES.ask()))
+    assert [c.seq for c in changes] == sorted((c.seq for c in changes), reverse=True)
+    assert not any(c.type.startswith("notices.") for c in changes)
+    assert all(c.reason is None or not c.reason.startswith("sealed:") for c in changes)
+    [nora] = q.NEWCOMERS_WAITING.rows(answer(views, q.NEWCOMERS_WAITING.ask()))
+    assert (nora.newcomer_id, nora.display_name, nora.conversation_at) == ("n-1", "Nora", None)
