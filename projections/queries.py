@@ -263,7 +263,6 @@ PERSON = named(
 )
 
 
-
 class NewcomerWaiting(msgspec.Struct, frozen=True, kw_only=True):
     newcomer_id: str
     display_name: str | None
