@@ -78,8 +78,9 @@ class CrewOnBoard(msgspec.Struct, frozen=True, kw_only=True):
 BOARD_MEALS = named(
     "board_meals",
     MealOnBoard,
-    "from meal_plan where date >= current_date and date < current_date + 7 "
+    "from meal_plan where date >= current_date and date < current_date + cast($1 as integer) "
     "and status in ('open', 'closed') order by date, time",
+    "days",
 )
 BOARD_CLEANING_PARTY = named(
     "board_cleaning_party",
@@ -89,8 +90,9 @@ BOARD_CLEANING_PARTY = named(
 BOARD_SHIFTS = named(
     "board_shifts",
     ShiftOnBoard,
-    "from rota where kind = 'shift' and status = 'scheduled' and date < current_date + 3 "
-    "order by date, start_time",
+    "from rota where kind = 'shift' and status = 'scheduled' "
+    "and date < current_date + cast($1 as integer) order by date, start_time",
+    "days",
 )
 # The crew and the newcomers not yet welcomed (nor pointed elsewhere): a newcomer may eat and
 # help before their conversation.

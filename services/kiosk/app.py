@@ -18,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import nats
@@ -28,6 +28,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import Parameter
 
 from crew import shell, subjects, urls
 from crew.settings import Settings
@@ -348,21 +349,30 @@ class Board(msgspec.Struct, kw_only=True):
     crew: list[queries.CrewOnBoard]
 
 
+KIOSK_DAYS = (7, 3)  # how far ahead the kiosk shows meals, and shifts
+MOST_DAYS = 14  # how far ahead anyone may ask (a crew member's own page asks this far)
+
+
 @get(
     "/api/v1/board",
     summary="What the kiosk page shows",
     description="This week's meals with open cook and helper slots, the next cleaning party with its tasks, "
-    "the next duty shifts, and the crew's display names to pick from. Only what a passer-by may see.",
+    "the next duty shifts (3 days), and the crew's display names to pick from (newcomers marked). Only "
+    "what a passer-by may see. `days` (1-14) shows meals and shifts that many days ahead instead.",
     security=[{"kiosk_token": []}, {"page_token": []}],
 )
-async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def board(
+    request: Request[Any, Any, Any],
+    days: Annotated[int | None, Parameter(ge=1, le=MOST_DAYS)] = None,
+) -> Response[bytes]:
     house: House = request.app.state.house
     if isinstance(refused := authorised(request), Response):
         return refused
+    meal_days, shift_days = (days, days) if days else KIOSK_DAYS
     answers = await house.ask(
-        queries.BOARD_MEALS.ask(),
+        queries.BOARD_MEALS.ask(meal_days),
         queries.BOARD_CLEANING_PARTY.ask(),
-        queries.BOARD_SHIFTS.ask(),
+        queries.BOARD_SHIFTS.ask(shift_days),
         queries.BOARD_CREW.ask(),
     )
     if isinstance(answers, Response):
@@ -370,7 +380,7 @@ async def board(request: Request[Any, Any, Any]) -> Response[bytes]:
     meals, party, shifts, crew = answers
     shown = Board(
         today=date.today(),
-        until=date.today() + timedelta(days=6),
+        until=date.today() + timedelta(days=meal_days - 1),
         checkpoint=min(answer.checkpoint or 0 for answer in answers),
         meals=queries.BOARD_MEALS.rows(meals),
         cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),

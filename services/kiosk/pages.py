@@ -69,6 +69,7 @@ class Me(msgspec.Struct, kw_only=True):
     checkpoint: int
     changes: list[queries.Change]  # what changed in the house, newest first
     newcomers: list[queries.NewcomerWaiting]  # who waits for their conversation or its outcome
+    contributions: queries.Contributions | None  # their own counts, from crew_contributions
 
 
 @get(
@@ -76,7 +77,8 @@ class Me(msgspec.Struct, kw_only=True):
     summary="A crew member's own page: who they are, and what changed",
     description="With a personal token (`crew link <crew_id>`): the person, the latest changes "
     "in the house from the log, newest first, with who made them and why, and the newcomers "
-    "waiting for their conversation or its outcome. 401 no or bad token, "
+    "waiting for their conversation or its outcome, and their own contributions "
+    "(crew_contributions). 401 no or bad token, "
     "403 a kiosk token (a tablet is no one's own page).",
     security=[{"page_token": []}],
 )
@@ -91,6 +93,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         queries.PERSON.ask(caller.person),
         queries.CHANGES.ask(),
         queries.NEWCOMERS_WAITING.ask(),
+        queries.PERSON_CONTRIBUTIONS.ask(caller.person),
     )
     if isinstance(answers, Response):
         return answers
@@ -101,6 +104,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         checkpoint=min(answer.checkpoint or 0 for answer in answers),
         changes=queries.CHANGES.rows(answers[1]),
         newcomers=queries.NEWCOMERS_WAITING.rows(answers[2]),
+        contributions=next(iter(queries.PERSON_CONTRIBUTIONS.rows(answers[3])), None),
     )
     return json_response(shown, 200)
 

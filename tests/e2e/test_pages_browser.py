@@ -103,6 +103,8 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
         page.wait_for_selector(f"{changes} li:has-text('{words}')", timeout=30000)
     page.click("[data-testid=lang-toggle]")
     page.wait_for_selector(f"{changes} li:has-text('Anna Holm welcomed n-nora')")
+    thanks = page.inner_text("[data-testid=thanks]")  # the conversation, hosted by her
+    assert "You have had 1 conversation with newcomers." in thanks
     shot(page, "me-en")
 
     other = phone(browser, personal_link(env, "bo"))

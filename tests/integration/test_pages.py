@@ -75,6 +75,14 @@ def test_a_personal_link_acts_as_its_person_only_and_ends_when_revoked_or_forgot
         "pm-1",
     )
     assert me(url, kiosk_token(env)).status_code == 403, "a tablet is no one's own page"
+    ahead = httpx.get(
+        f"{url}/api/v1/board?days=14", headers={"authorization": f"Bearer {anna}"}, timeout=20
+    )
+    assert ahead.status_code == 200 and ahead.json()["until"] > ahead.json()["today"]
+    too_far = httpx.get(
+        f"{url}/api/v1/board?days=15", headers={"authorization": f"Bearer {anna}"}, timeout=20
+    )
+    assert too_far.status_code == 400 and "days" in too_far.text
 
     crew(env, "link", "--revoke", "anna")
     withdraw = {"meal_id": "pm-1", "crew_id": "anna"}
