@@ -45,6 +45,13 @@ create table if not exists crew_registry_rows (
     updated_at             timestamptz,
     last_seq               bigint
 );
+-- Who holds the coordinator role now (onboarding.coordinator_granted / _revoked).
+create table if not exists coordinator_rows (
+    person_id   varchar primary key,
+    coordinator boolean,
+    changed_at  timestamptz,
+    last_seq    bigint
+);
 create or replace macro display_name(id) as coalesce(
     (select p.display_name from personal.people p where p.person_id = id and p.display_name <> ''),
     (select 'forgotten crew member' from crew_registry_rows r where r.person_id = id and r.stage = 'forgotten'),
@@ -56,7 +63,9 @@ create or replace view crew as
 select person_id as crew_id, display_name(person_id) as display_name,
        coalesce(onboarded_at, registered_at) as crew_since, buddy_crew_id,
        case when onboarded_at is not null then 'onboarding' else 'registered' end as joined_via,
-       stage = 'forgotten' as forgotten
+       stage = 'forgotten' as forgotten,
+       coalesce((select c.coordinator from coordinator_rows c
+                 where c.person_id = crew_registry_rows.person_id), false) as coordinator
 from crew_registry_rows
 where stage = 'crew'
    or (stage = 'forgotten' and coalesce(onboarded_at, registered_at) is not null)
@@ -102,6 +111,13 @@ class RegistryRow(msgspec.Struct):
     buddy_crew_id: str | None = None
     forgotten_at: datetime.datetime | None = None
     updated_at: str | datetime.datetime | None = None
+    last_seq: int = 0
+
+
+class CoordinatorRow(msgspec.Struct):
+    person_id: str
+    coordinator: bool = False
+    changed_at: datetime.datetime | None = None
     last_seq: int = 0
 
 
@@ -166,6 +182,17 @@ def fold_registry(row: RegistryRow | None, fact: Fact, person: str) -> RegistryR
     return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
 
 
+def fold_coordinator(row: CoordinatorRow | None, fact: Fact, person: str) -> CoordinatorRow | None:
+    match fact.event:
+        case o.CoordinatorGranted(granted_at=at):
+            return CoordinatorRow(person, True, at, fact.seq)
+        case o.CoordinatorRevoked(revoked_at=at):
+            return CoordinatorRow(person, False, at, fact.seq)
+        case o.PersonForgotten(forgotten_at=at) if row is not None:
+            return CoordinatorRow(person, False, at, fact.seq)
+    return row
+
+
 def fold_details(row: DetailsRow | None, fact: Fact, person: str) -> DetailsRow | None:
     match fact.event:
         case o.NewcomerArrived() as e:
@@ -213,6 +240,15 @@ REGISTRY = KeyedFold(
     row_type=RegistryRow,
     keys_of=person_of,
     fold=fold_registry,
+)
+COORDINATORS = KeyedFold(
+    name="coordinator_rows",
+    ddl="",  # made with the registry: the crew view reads it
+    table="coordinator_rows",
+    key="person_id",
+    row_type=CoordinatorRow,
+    keys_of=person_of,
+    fold=fold_coordinator,
 )
 DETAILS = KeyedFold(
     name="people_details",

@@ -37,7 +37,7 @@ from projections.history import MEMBERSHIP
 from projections.meal_plan import MEAL_PLAN
 from projections.notices import NOTICES
 from projections.participation import PARTICIPATION
-from projections.people import DETAILS, NAMES, NOTES, REGISTRY
+from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.view import Fact, View
 from schemas.registry import EVENT_TYPES, decode_event
@@ -46,6 +46,7 @@ VIEWS: tuple[View, ...] = (
     EVENT_LOG,
     NAMES,
     REGISTRY,
+    COORDINATORS,
     DETAILS,
     NOTES,
     MEAL_PLAN,

@@ -256,13 +256,15 @@ CHANGES = NamedQuery(
     f"order by e.seq desc limit {CHANGES_SHOWN}",
     (),
 )
-PERSON = named(
-    "person",
-    CrewOnBoard,
-    "from (select crew_id, display_name, false as newcomer from crew "
-    "where crew_id = $1 and not forgotten)",
-    "crew_id",
-)
+
+
+class PersonOnPage(msgspec.Struct, frozen=True, kw_only=True):
+    crew_id: str
+    display_name: str | None
+    coordinator: bool  # holds the coordinator role (docs/pages.md)
+
+
+PERSON = named("person", PersonOnPage, "from crew where crew_id = $1 and not forgotten", "crew_id")
 
 
 class NewcomerWaiting(msgspec.Struct, frozen=True, kw_only=True):

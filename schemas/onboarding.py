@@ -117,6 +117,21 @@ class ForgetPerson(_Command, frozen=True, kw_only=True, tag="onboarding.forget_p
     at: At = None
 
 
+class GrantCoordinator(_Command, frozen=True, kw_only=True, tag="onboarding.grant_coordinator"):
+    """Give a crew member the coordinator role (`crew link --coordinator`): the few acts that
+    stay with coordinators, such as forgetting a person (docs/pages.md)."""
+
+    crew_id: Id
+    at: At = None
+
+
+class RevokeCoordinator(_Command, frozen=True, kw_only=True, tag="onboarding.revoke_coordinator"):
+    """End a crew member's coordinator role (`crew link --coordinator --revoke`)."""
+
+    crew_id: Id
+    at: At = None
+
+
 OnboardingCommand = (
     RegisterNewcomer
     | ScheduleConversation
@@ -126,6 +141,8 @@ OnboardingCommand = (
     | AssignBuddy
     | RegisterCrewMember
     | ForgetPerson
+    | GrantCoordinator
+    | RevokeCoordinator
 )
 COMMANDS: dict[str, type[OnboardingCommand]] = by_name(OnboardingCommand)
 
@@ -187,6 +204,14 @@ class PersonForgotten(_Event, frozen=True, kw_only=True, tag="onboarding.person_
     forgotten_at: datetime.datetime
 
 
+class CoordinatorGranted(_Event, frozen=True, kw_only=True, tag="onboarding.coordinator_granted"):
+    granted_at: datetime.datetime
+
+
+class CoordinatorRevoked(_Event, frozen=True, kw_only=True, tag="onboarding.coordinator_revoked"):
+    revoked_at: datetime.datetime
+
+
 OnboardingEvent = (
     NewcomerArrived
     | ConversationScheduled
@@ -196,6 +221,8 @@ OnboardingEvent = (
     | BuddyAssigned
     | CrewMemberRegistered
     | PersonForgotten
+    | CoordinatorGranted
+    | CoordinatorRevoked
 )
 EVENTS: tuple[type[OnboardingEvent], ...] = OnboardingEvent.__args__  # type: ignore[attr-defined]
 Stage = Literal["newcomer", "crew", "redirected", "forgotten"]

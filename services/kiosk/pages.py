@@ -66,6 +66,7 @@ class Me(msgspec.Struct, kw_only=True):
 
     crew_id: str
     display_name: str | None
+    coordinator: bool  # holds the coordinator role; what it is for stays on the CLI
     checkpoint: int
     changes: list[queries.Change]  # what changed in the house, newest first
     newcomers: list[queries.NewcomerWaiting]  # who waits for their conversation or its outcome
@@ -101,6 +102,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
     shown = Me(
         crew_id=caller.person,
         display_name=person.display_name if person else None,
+        coordinator=person.coordinator if person else False,
         checkpoint=min(answer.checkpoint or 0 for answer in answers),
         changes=queries.CHANGES.rows(answers[1]),
         newcomers=queries.NEWCOMERS_WAITING.rows(answers[2]),

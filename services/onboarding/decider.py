@@ -48,6 +48,10 @@ class OwnBuddy(Refusal):
     code = "own_buddy"
 
 
+class NotCrew(Refusal):
+    code = "not_crew"
+
+
 Stage = Literal["unknown", "newcomer", "crew", "redirected", "forgotten"]
 
 
@@ -58,6 +62,7 @@ class Person(msgspec.Struct, frozen=True, kw_only=True):
     conversation: o.ConversationScheduled | None = None
     conversation_held: bool = False
     buddy: str | None = None
+    coordinator: bool = False
 
 
 def initial(person_id: str) -> Person:
@@ -196,6 +201,24 @@ def _register_crew(person: Person, command: o.RegisterCrewMember) -> list[o.Onbo
     ]
 
 
+@DECIDE.on(o.GrantCoordinator)
+def _grant(person: Person, command: o.GrantCoordinator) -> list[o.OnboardingEvent]:
+    if person.stage == "forgotten":
+        raise Forgotten(f"{person.person_id} was forgotten")
+    if person.stage != "crew":
+        raise NotCrew(f"{person.person_id} is not crew: only crew can be coordinators")
+    if person.coordinator:
+        return []
+    return [o.CoordinatorGranted(person_id=person.person_id, granted_at=_at(command))]
+
+
+@DECIDE.on(o.RevokeCoordinator)
+def _revoke(person: Person, command: o.RevokeCoordinator) -> list[o.OnboardingEvent]:
+    if not person.coordinator:
+        return []
+    return [o.CoordinatorRevoked(person_id=person.person_id, revoked_at=_at(command))]
+
+
 @DECIDE.on(o.ForgetPerson)
 def _forget(person: Person, command: o.ForgetPerson) -> list[o.OnboardingEvent]:
     if person.stage == "forgotten":
@@ -223,6 +246,10 @@ def evolve(person: Person, event: o.OnboardingEvent) -> Person:
             return replace(person, stage="redirected")
         case o.BuddyAssigned(buddy_crew_id=buddy):
             return replace(person, buddy=buddy)
+        case o.CoordinatorGranted():
+            return replace(person, coordinator=True)
+        case o.CoordinatorRevoked():
+            return replace(person, coordinator=False)
         case o.PersonForgotten():
             return Person(person_id=person.person_id, stage="forgotten", arrivals=person.arrivals)
     return person

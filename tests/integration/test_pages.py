@@ -84,6 +84,17 @@ def test_a_personal_link_acts_as_its_person_only_and_ends_when_revoked_or_forgot
     )
     assert too_far.status_code == 400 and "days" in too_far.text
 
+    crew(env, "link", "--coordinator", "anna")  # the role is an event, and so is its end
+    poll(lambda: me(url, anna).json(), until=lambda b: b.get("coordinator"), what="a coordinator")
+    crew(env, "link", "--coordinator", "--revoke", "anna")
+    eventually(
+        env,
+        "select type from event_log where type like 'onboarding.coordinator_%' order by seq",
+        [{"type": "onboarding.coordinator_granted"}, {"type": "onboarding.coordinator_revoked"}],
+    )
+    eventually(env, "select coordinator from crew where crew_id = 'anna'", [{"coordinator": False}])
+    assert me(url, anna).status_code == 200, "taking the role back leaves the link"
+
     crew(env, "link", "--revoke", "anna")
     withdraw = {"meal_id": "pm-1", "crew_id": "anna"}
     poll(

@@ -168,6 +168,8 @@ def test_the_contract_lists_exactly_the_refusal_codes_each_command_can_give() ->
         ],
         "register_crew_member": [o.RegisterCrewMember(crew_id="nora", display_name="N", at=AT)],
         "forget_person": [forget],
+        "grant_coordinator": [o.GrantCoordinator(crew_id="nora", at=AT)],
+        "revoke_coordinator": [o.RevokeCoordinator(crew_id="nora", at=AT)],
     }
     given = codes_given(d.decide, ((state, tries) for state in stages))
     assert codes_documented("onboarding") == given
@@ -181,6 +183,26 @@ def test_forgetting_keeps_no_personal_data_in_the_state_and_blocks_reuse_of_the_
     assert d.decide(state, o.ForgetPerson(person_id="nora", at=AT)) == []
     with pytest.raises(d.Forgotten):
         d.decide(state, o.RegisterNewcomer(newcomer_id="nora", display_name="Nora", at=AT))
+
+
+def test_the_coordinator_role_is_granted_to_crew_once_taken_back_and_ends_with_a_forget() -> None:
+    grant, revoke = (
+        o.GrantCoordinator(crew_id="anna", at=AT),
+        o.RevokeCoordinator(crew_id="anna", at=AT),
+    )
+    crew = o.RegisterCrewMember(crew_id="anna", display_name="Anna", at=AT)
+    state, events = run(crew, grant, grant, person="anna")  # granting again changes nothing
+    assert [type(e).__name__ for e in events] == ["CrewMemberRegistered", "CoordinatorGranted"]
+    assert state.coordinator
+    state, events = run(crew, grant, revoke, revoke, person="anna")
+    assert [type(e).__name__ for e in events][1:] == ["CoordinatorGranted", "CoordinatorRevoked"]
+    assert not state.coordinator
+    forgotten, _ = run(crew, grant, o.ForgetPerson(person_id="anna", at=AT), person="anna")
+    assert not forgotten.coordinator
+    with pytest.raises(d.Forgotten):
+        d.decide(forgotten, grant)
+    with pytest.raises(d.NotCrew):  # a newcomer is not crew yet
+        d.decide(run(ARRIVE)[0], o.GrantCoordinator(crew_id="nora", at=AT))
 
 
 def test_a_newcomer_is_not_their_own_buddy() -> None:
