@@ -82,6 +82,10 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
     answered(page, "Måltidet er på planen")
     page.click("[data-testid=help-m-help]")
     answered(page, "Tak!")
+    page.click("[data-testid=change-m-help]")  # leadership is shared: she moves it a day on
+    page.fill("[data-testid=m-help-date]", str(TOMORROW + datetime.timedelta(days=1)))
+    page.click("[data-testid=move_meal-m-help]")
+    answered(page, "Tak!")
     page.click("[data-testid=hand-over]")
     answered(page, "Tak!")
     page.click("[data-testid=host-n-nora]")
@@ -96,6 +100,7 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
     for words in (
         "Anna Holm planlagde måltidet",
         "Anna Holm meldte sig til madholdet m-help",
+        "Anna Holm flyttede måltidet m-help",
         "Anna Holm gav sin plads videre til",
         "Anna Holm aftalte en snak med n-nora",
         "Anna Holm bød velkommen: n-nora",
