@@ -217,15 +217,14 @@ def cmd_link(args: argparse.Namespace) -> int:
         elif args.revoke:
             print(f"{args.crew_id} is no longer a coordinator (their link stays).")
         else:
-            print(
-                f"{args.crew_id} is a coordinator now (their link stays; `crew link "
-                f"{args.crew_id}` makes one). See docs/pages.md."
-            )
+            print(f"{args.crew_id} is a coordinator now (see docs/pages.md).")
         return code
 
     async def work(nc: Any) -> int:
-        if args.coordinator:  # the role only: a link they have on their phone stays as it is
-            return await role(nc)
+        if args.coordinator:  # the role, then (unless taking it back) their link as ever
+            code = await role(nc)
+            if code != 0 or args.revoke:
+                return code
         if args.revoke:
             gone = await tokens.revoke(nc, args.crew_id, tokens.PAGE_BUCKET)
             print(f"{args.crew_id}: personal link {'revoked' if gone else 'did not exist'}")
@@ -252,14 +251,14 @@ def add_link(sub: Subcommands) -> None:
         description="Prints the address of the person's own page, with a secret token after #token= "
         "(only its hash is kept; the token never reaches a server log). With it they plan, sign up, "
         "host and change things from their phone, as themselves. Asking again makes a new link and "
-        "ends the old one; --revoke ends it; `crew forget` ends it too. --coordinator grants "
-        "them the coordinator role instead (an event; their link stays as it is), and "
-        "--coordinator --revoke takes the role back. See docs/pages.md.",
+        "ends the old one; --revoke ends it; `crew forget` ends it too. --coordinator also grants "
+        "them the coordinator role (an event) and prints their new link; --coordinator --revoke "
+        "takes the role back (an event) and leaves the link as it is. See docs/pages.md.",
     )
     add_address_options(p, "end the link (with --coordinator: take the role back instead)")
     p.add_argument(
         "--coordinator",
         action="store_true",
-        help="grant the coordinator role (an event) instead of making a link",
+        help="grant the coordinator role (an event) and print the link",
     )
     p.set_defaults(run=cmd_link)

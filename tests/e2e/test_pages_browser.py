@@ -80,6 +80,15 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
     page.fill("[data-testid=plan-date]", str(TOMORROW + datetime.timedelta(days=2)))
     page.click("[data-testid=plan-send]")
     answered(page, "Måltidet er på planen")
+    page.fill("[data-testid=series-title]", "Havedag")  # a weekly garden day, with a task
+    page.check(f"[data-testid=series-day-{TOMORROW.weekday()}]")
+    page.click("[data-testid=series-send]")  # no first day: the field says what is wrong
+    page.wait_for_selector("#series-starts_on-error:not(:empty)")
+    page.click(f"{ANSWERS} li >> [data-testid=answer-ok]")
+    page.fill("[data-testid=series-starts_on]", str(TOMORROW))
+    page.fill("[data-testid=series-tasks]", "have:3")
+    page.click("[data-testid=series-send]")
+    answered(page, "Tak!")
     page.click("[data-testid=help-m-help]")
     answered(page, "Tak!")
     page.click("[data-testid=change-m-help]")  # leadership is shared: she moves it a day on
@@ -99,6 +108,7 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
     changes = "[data-testid=changes]"
     for words in (
         "Anna Holm planlagde måltidet",
+        "Anna Holm planlagde s-",
         "Anna Holm meldte sig til madholdet m-help",
         "Anna Holm flyttede måltidet m-help",
         "Anna Holm gav sin plads videre til",

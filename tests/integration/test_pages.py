@@ -15,9 +15,9 @@ from tests.polling import eventually as poll
 House = tuple[dict[str, str], subprocess.Popen[str]]
 
 
-def link(env: dict[str, str], crew_id: str) -> str:
+def link(env: dict[str, str], *args: str) -> str:
     """The token of the personal address `crew link` prints."""
-    found = re.search(r"http://\S+/me#token=([A-Za-z0-9_-]+)", crew(env, "link", crew_id).stdout)
+    found = re.search(r"http://\S+/me#token=([A-Za-z0-9_-]+)", crew(env, "link", *args).stdout)
     assert found, "crew link printed no /me#token= address"
     return found[1]
 
@@ -84,8 +84,9 @@ def test_a_personal_link_acts_as_its_person_only_and_ends_when_revoked_or_forgot
     )
     assert too_far.status_code == 400 and "days" in too_far.text
 
-    crew(env, "link", "--coordinator", "anna")  # the role is an event, and so is its end
+    old_link, anna = anna, link(env, "--coordinator", "anna")  # an event, and a new link
     poll(lambda: me(url, anna).json(), until=lambda b: b.get("coordinator"), what="a coordinator")
+    assert me(url, old_link).status_code == 401, "a new link ends the old one"
     crew(env, "link", "--coordinator", "--revoke", "anna")
     eventually(
         env,
