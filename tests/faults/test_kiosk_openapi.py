@@ -1,6 +1,7 @@
 """The kiosk's HTTP API, fuzzed on a running house: Schemathesis against its OpenAPI, then
-Hypothesis bodies for every command a kiosk may send (Schemathesis cannot guess the allowed
-command names in the path, so it mostly meets 403). Whatever comes in: no 500."""
+Hypothesis bodies for every command a kiosk may send, and for every command a crew member's own
+page may send, with a personal token (Schemathesis cannot guess the allowed command names in the
+path, so it mostly meets 403). Whatever comes in: no 500."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.registry import COMMAND_TYPES
-from services.kiosk.app import KIOSK_MAY
+from services.kiosk.commands import KIOSK_MAY, MEMBER_MAY
 from tests.conftest import start_house
 from tests.faults.harness import say
 from tests.faults.test_fuzz import bodies
@@ -26,9 +27,39 @@ KEYS = st.one_of(
     st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),
     st.sampled_from(["", "not a key!", "k" * 65]),
 )
-KIOSK_COMMANDS = st.sampled_from(
-    sorted(f"{context}.{name}" for context, names in KIOSK_MAY.items() for name in names)
-).flatmap(lambda name: st.tuples(st.just(name), bodies(COMMAND_TYPES[name])))
+
+
+def commands(may: dict[str, frozenset[str]]) -> st.SearchStrategy[tuple[str, bytes]]:
+    return st.sampled_from(
+        sorted(f"{context}.{name}" for context, names in may.items() for name in names)
+    ).flatmap(lambda name: st.tuples(st.just(name), bodies(COMMAND_TYPES[name])))
+
+
+def fuzz(
+    http: httpx.Client,
+    may: dict[str, frozenset[str]],
+    token: str,
+    answers: tuple[int, ...],
+    examples: int,
+) -> Counter[int]:
+    """Fuzzed bodies of every command `may` names, sent with `token`; each answer is one of
+    `answers`. The statuses, counted."""
+    statuses: Counter[int] = Counter()
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(commands(may), KEYS)
+    def send(command: tuple[str, bytes], key: str) -> None:
+        name, body = command
+        response = http.post(
+            f"/api/v1/commands/{name.replace('.', '/')}",
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+        )
+        statuses[response.status_code] += 1
+        assert response.status_code in answers, response.text
+
+    send()
+    return statuses
 
 
 def test_schemathesis_finds_no_server_error_in_the_kiosk_api(
@@ -70,23 +101,15 @@ def test_schemathesis_finds_no_server_error_in_the_kiosk_api(
         say("schemathesis on the kiosk API: " + " | ".join(s.strip() for s in summary[-4:]))
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
-        statuses: Counter[int] = Counter()
+        register = '{"crew_id": "fuzz", "display_name": "Fuzz"}'
+        crew(env, "send", "onboarding.register_crew_member", register)
+        page = crew(env, "link", "fuzz").stdout.split("#token=")[1].split()[0]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as http:
-
-            @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-            @given(KIOSK_COMMANDS, KEYS)
-            def send(command: tuple[str, bytes], key: str) -> None:
-                name, body = command
-                response = http.post(
-                    f"/api/v1/commands/{name.replace('.', '/')}",
-                    content=body,
-                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                )
-                statuses[response.status_code] += 1
-                assert response.status_code in (200, 409, 422), response.text
-
-            send()
-        say(
-            f"kiosk commands fuzzed over HTTP: {sum(statuses.values())} requests, "
-            f"by status {dict(sorted(statuses.items()))}"
-        )
+            tablet = fuzz(http, KIOSK_MAY, token, (200, 409, 422), 300)
+            # from a page, a body naming another crew_id is 403: fuzzed ids mostly do
+            own = fuzz(http, MEMBER_MAY, page, (200, 403, 409, 422), 200)
+        for who, statuses in (("kiosk", tablet), ("personal page", own)):
+            say(
+                f"{who} commands fuzzed over HTTP: {sum(statuses.values())} requests, "
+                f"by status {dict(sorted(statuses.items()))}"
+            )
