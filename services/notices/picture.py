@@ -284,9 +284,8 @@ def _see_rota(
         case r.OccurrenceChanged(start=start) if occurrence is not None:
             occurrence.start = start
             occurrence.date = event.date or occurrence.date
-        case r.ClaimReleased(by_holder=True):
-            pass  # they let it go themselves: nothing to tell them
-        case r.SignUpAffected() | r.ClaimReleased():
+        # A claim its holder let go themselves is no news to them: only the house's releases.
+        case r.SignUpAffected() | r.ClaimReleased(by_holder=False):
             cutoff = recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
             picture.happened = [h for h in picture.happened if h.recorded_at >= cutoff]
             picture.happened.append(Happened(seq=seq, recorded_at=recorded_at, event=event))

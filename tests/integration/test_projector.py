@@ -342,7 +342,11 @@ async def test_an_event_caught_by_a_fetch_that_gave_up_is_read_at_once_not_after
     await nc.publish(replay._sub._nms, msgspec.json.encode(orphan), replay._sub._deliver)
     await nc.flush()
     reading = asyncio.create_task(replay.take(1000, timeout=60))
-    await asyncio.sleep(0.3)  # the take's own pull request is now behind the orphan
+    await eventually_async(  # the take's own pull request waits behind the orphan
+        lambda: replay._sub.consumer_info(),  # type: ignore[union-attr]
+        until=lambda info: info.num_waiting >= 2,
+        what="the orphan and the take both wait at the server",
+    )
     await nc.jetstream().publish("crew.evt.meals.m-late.meal_planned", b"{}")
     batch = await asyncio.wait_for(reading, timeout=30)  # one 60 s fetch would still wait
     await replay.stop()
