@@ -18,7 +18,8 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from crew.eventstore import ensure_event_store
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,13 +102,31 @@ def house(crew_env: dict[str, str]) -> Iterator[tuple[dict[str, str], subprocess
         yield running
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """What the fault cases tried and counted, after the run: lost, duplicated, refused."""
+FAULTS_SAID: list[str] = []  # what the fault cases said, gathered where the run is reported
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """What a fault case said rides on its report, so a pytest-xdist worker's lines reach the
+    summary the controller prints."""
     from tests.faults.harness import REPORT
 
-    if REPORT:
+    report = yield
+    if report.when == "teardown":
+        report.user_properties.extend(("faults", line) for line in REPORT)
+        REPORT.clear()
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    FAULTS_SAID.extend(line for key, line in report.user_properties if key == "faults")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """What the fault cases tried and counted, after the run: lost, duplicated, refused."""
+    if FAULTS_SAID:
         terminalreporter.section(
             "fault injection, auth and fuzzing: what was tried, and the counts"
         )
-        for line in REPORT:
+        for line in FAULTS_SAID:
             terminalreporter.write_line(line)

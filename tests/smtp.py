@@ -11,7 +11,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from house.natsserver import free_port
+from tests.ports import free_port
 
 
 class Mailbox:

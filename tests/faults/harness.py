@@ -26,11 +26,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from crew import subjects
 from house import natsserver
 from house.client import wait_for_components
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
 from house.runner import COMPONENTS, prepare_when_ready
 from projections.projector import stream_last_seq
 from tests.integration.test_projector import checkpoint_via_query, clean_rebuild, snapshot
 from tests.polling import eventually_async
+from tests.ports import free_port
 
 FINAL = {"accepted", "refused", "invalid"}
 TRANSIENT = (

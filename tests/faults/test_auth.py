@@ -21,13 +21,14 @@ from nats.aio.msg import Msg
 from crew import follow, urls
 from crew.eventstore import Recorded
 from house import auth
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
 from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import MEMBER_MAY
 from services.kiosk.taps import TAP_MAY
 from tests.faults.harness import say
 from tests.polling import eventually_async
+from tests.ports import free_port
 
 USERS = ("meals", "rota", "onboarding", "notices", "projector", "query", "kiosk", "coordinator",
          "observer", "house", "nobody")  # fmt: skip

@@ -13,11 +13,11 @@ import nats
 
 from crew import subjects, urls
 from house import auth, natsserver
-from house.natsserver import free_port
 from tests.conftest import start_house
 from tests.faults.harness import Tally, audit, fleet, plan_meals, say, sign_ups
 from tests.integration.cli import eventually, send
 from tests.polling import eventually_async
+from tests.ports import free_port
 
 
 async def test_losing_the_stream_leader_mid_load_loses_nothing(tmp_path: Path) -> None:

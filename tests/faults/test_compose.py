@@ -23,10 +23,10 @@ import yaml
 from crew import urls
 from house import auth
 from house.deploy import NODES, ROUTE_PORT, ROUTE_USER, compose_env, nats_conf, route_host
-from house.natsserver import free_port
 from tests.faults.harness import say
 from tests.polling import eventually as poll
 from tests.polling import eventually_async
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS_NODES = set(NODES)

@@ -15,8 +15,9 @@ import pytest
 
 from crew import urls
 from house import auth
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
 from tests.faults.harness import say
+from tests.ports import free_port
 
 
 def test_the_authorization_block_holds_one_hash_a_user_and_no_password() -> None:

@@ -19,8 +19,9 @@ from crew.eventstore import (
     NewEvent,
     ensure_event_store,
 )
-from house.natsserver import VERSION, NatsServer, binary, free_port
+from house.natsserver import VERSION, NatsServer, binary
 from tests.conftest import ROOT
+from tests.ports import free_port
 
 
 def event(name: str, n: int) -> NewEvent:

@@ -22,13 +22,14 @@ from crew.eventstore import JetStreamEventStore, Recorded, ensure_event_store
 from crew.follow import Follower, Position, follow_in_order
 from crew.shell import CommandMeta, CommandShell
 from house import auth
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
 from house.runner import prepare
 from schemas import rota as r
 from schemas.common import Accepted, Reply
 from services.meals import follows_rota
 from services.meals.decider import MEALS
 from tests.polling import eventually_async
+from tests.ports import free_port
 
 FOLLOWER = Follower("meals-follows-rota", "a test follower", ["crew.evt.rota.*.wanted"])
 

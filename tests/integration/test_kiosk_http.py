@@ -16,11 +16,12 @@ import nats
 import pytest
 
 from crew import settings, urls
-from house.natsserver import NatsServer, free_port
+from house.natsserver import NatsServer
 from services.kiosk import tokens
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
 from tests.polling import eventually as poll
+from tests.ports import free_port
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
 

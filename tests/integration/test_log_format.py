@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from house.natsserver import free_port
 from tests.polling import eventually
+from tests.ports import free_port
 
 
 def garbage_to(port: int) -> bool:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from house.natsserver import free_port
 from services.notices.mail import RULES, MailNotTaken, SmtpSettings, compose, deliver
+from tests.ports import free_port
 
 FROM = "crew@house.example"
 TO = "cook@example.org"
