@@ -39,6 +39,7 @@ from projections.notices import NOTICES
 from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
+from projections.series import INTENTIONS, SERIES
 from projections.view import Fact, View
 from schemas.registry import EVENT_TYPES, decode_event
 
@@ -51,6 +52,8 @@ VIEWS: tuple[View, ...] = (
     NOTES,
     MEAL_PLAN,
     ROTA,
+    SERIES,
+    INTENTIONS,
     PARTICIPATION,
     MEMBERSHIP,
     CREW_CONTRIBUTIONS,

@@ -281,3 +281,72 @@ NEWCOMERS_WAITING = named(
     NewcomerWaiting,
     "from onboarding_funnel where stage = 'newcomer' and not forgotten order by arrived_at",
 )
+
+
+class SeriesOnPage(msgspec.Struct, frozen=True, kw_only=True):
+    series_id: str
+    kind: str
+    title: str
+    weekdays: list[int]  # 0 Monday … 6 Sunday
+    start_time: str
+    end_time: str
+    tasks: list[str]  # a cleaning party's tasks; empty for shifts and meal days
+    until: datetime.date | None
+
+
+SERIES_ON_PAGE = named(
+    "series_on_page",
+    SeriesOnPage,
+    "from series_rows where until is null or until >= current_date order by title, series_id",
+)
+
+
+class IntentionOnPage(msgspec.Struct, frozen=True, kw_only=True):
+    series_id: str
+    weekdays: list[int] | None  # None: every day of the series
+    task: str | None
+
+
+MY_INTENTIONS = named(
+    "my_intentions", IntentionOnPage, "from intention_rows where crew_id = $1", "crew_id"
+)
+
+
+class ClaimOnPage(msgspec.Struct, frozen=True, kw_only=True):
+    """A place held for someone by their standing intention, until they confirm or release it."""
+
+    occurrence_id: str
+    series_id: str
+    kind: str
+    title: str
+    date: datetime.date
+    start_time: str
+    task: str | None
+
+
+MY_CLAIMS = NamedQuery(
+    "my_claims",
+    ClaimOnPage,
+    "select occurrence_id, series_id, kind, title, date, start_time, "
+    "list_filter(tasks, lambda k: list_contains(k.tentative, $1))[1].task as task "
+    "from rota where status = 'scheduled' and list_contains(tentative, $1) order by date",
+    ("crew_id",),
+)
+
+
+class DoneOnPage(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    occurrence_id: str
+    at: datetime.datetime | None
+    status: str
+    role: str | None
+
+
+HISTORY_SHOWN = 20
+MY_HISTORY = NamedQuery(
+    "my_history",
+    DoneOnPage,
+    'select kind, occurrence_id, "at", status, role from participation where crew_id = $1 '
+    f'order by "at" desc nulls last limit {HISTORY_SHOWN}',
+    ("crew_id",),
+)
