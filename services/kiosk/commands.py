@@ -25,8 +25,8 @@ KIOSK_MAY: dict[str, frozenset[str]] = {
 
 # Leadership is shared: with their own link (`crew link`) every crew member may do what a tablet
 # may, and also plan and change meals and series, move or cancel a day, state standing
-# intentions, host a newcomer's conversation, welcome or kindly redirect, and choose their
-# notices. Forgetting, importing crew and tokens stay with coordinators (docs/pages.md).
+# intentions and let a place held for them go, host a newcomer's conversation, welcome or kindly
+# redirect, and choose their notices. Forgetting, importing crew and tokens stay with coordinators (docs/pages.md).
 MEMBER_MAY: dict[str, frozenset[str]] = {
     "meals": KIOSK_MAY["meals"]
     | {"plan_meal", "reschedule_meal", "cancel_meal", "close_meal", "record_meal_served"},
@@ -38,6 +38,7 @@ MEMBER_MAY: dict[str, frozenset[str]] = {
         "cancel_occurrence",
         "state_intention",
         "drop_intention",
+        "release_claim",
     },
     "onboarding": KIOSK_MAY["onboarding"]
     | {
