@@ -71,6 +71,10 @@ class Me(msgspec.Struct, kw_only=True):
     changes: list[queries.Change]  # what changed in the house, newest first
     newcomers: list[queries.NewcomerWaiting]  # who waits for their conversation or its outcome
     contributions: queries.Contributions | None  # their own counts, from crew_contributions
+    history: list[queries.DoneOnPage]  # their latest and coming places, from participation
+    series: list[queries.SeriesOnPage]  # the weekly series, to change or to say "I usually"
+    intentions: list[queries.IntentionOnPage]  # their standing intentions
+    claims: list[queries.ClaimOnPage]  # places held for them, to confirm or release
 
 
 @get(
@@ -78,8 +82,9 @@ class Me(msgspec.Struct, kw_only=True):
     summary="A crew member's own page: who they are, and what changed",
     description="With a personal token (`crew link <crew_id>`): the person, the latest changes "
     "in the house from the log, newest first, with who made them and why, and the newcomers "
-    "waiting for their conversation or its outcome, and their own contributions "
-    "(crew_contributions). 401 no or bad token, "
+    "waiting for their conversation or its outcome, their own contributions "
+    "(crew_contributions) and latest places (participation), the weekly series, their "
+    "standing intentions and the places held for them. 401 no or bad token, "
     "403 a kiosk token (a tablet is no one's own page).",
     security=[{"page_token": []}],
 )
@@ -95,6 +100,10 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         queries.CHANGES.ask(),
         queries.NEWCOMERS_WAITING.ask(),
         queries.PERSON_CONTRIBUTIONS.ask(caller.person),
+        queries.MY_HISTORY.ask(caller.person),
+        queries.SERIES_ON_PAGE.ask(),
+        queries.MY_INTENTIONS.ask(caller.person),
+        queries.MY_CLAIMS.ask(caller.person),
     )
     if isinstance(answers, Response):
         return answers
@@ -107,6 +116,10 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         changes=queries.CHANGES.rows(answers[1]),
         newcomers=queries.NEWCOMERS_WAITING.rows(answers[2]),
         contributions=next(iter(queries.PERSON_CONTRIBUTIONS.rows(answers[3])), None),
+        history=queries.MY_HISTORY.rows(answers[4]),
+        series=queries.SERIES_ON_PAGE.rows(answers[5]),
+        intentions=queries.MY_INTENTIONS.rows(answers[6]),
+        claims=queries.MY_CLAIMS.rows(answers[7]),
     )
     return json_response(shown, 200)
 

@@ -1,8 +1,9 @@
 """A crew member's own page in a real browser, on a phone-sized screen: Debian's chromium,
 driven headless by Playwright. One person, from their link, plans a meal, signs up to help at
 another, hands over their cleaning task, hosts a newcomer and welcomes them with a buddy, and
-sees all of it in "what changed"; a second person takes the hand-over. axe-core checks both
-pages. Screenshots land in tests/artifacts/ (me-*.png)."""
+sees all of it in "what changed"; a second person takes the hand-over, says he usually does
+the kitchen, confirms the place held for him and changes the series from a date. axe-core checks
+both pages. Screenshots land in tests/artifacts/ (me-*.png)."""
 
 from __future__ import annotations
 
@@ -131,6 +132,37 @@ def test_one_person_plans_helps_hands_over_and_welcomes_from_their_link_on_a_pho
         [{"actor": "bo", "source": "me:bo"}],
     )
     assert not axe_problems(other), axe_problems(other)
+    usually_from_the_page(env, other)
+
+
+def usually_from_the_page(env: dict[str, str], page: Page) -> None:
+    """Bo says he usually does the kitchen: the coming parties hold a place for him, he confirms
+    the next, and moves the series half an hour later from next week on."""
+    page.select_option("[data-testid=usual-task-cleaning]", "kitchen")
+    page.click("[data-testid=state-usual-cleaning]")
+    answered(page, "Tak!")
+    page.wait_for_selector("[data-testid=usual-cleaning]:has-text('Du plejer: kitchen')")
+    next_week = f"cleaning-{TOMORROW + datetime.timedelta(days=7):%Y%m%d}"
+    page.click(f"[data-testid=confirm-{next_week}]")
+    answered(page, "Tak!")
+    page.click("[data-testid=change-series-cleaning]")
+    page.fill("[data-testid=series-cleaning-effective_from]", str(TOMORROW))
+    page.fill("[data-testid=series-cleaning-start]", "17:30")
+    assert not axe_problems(page), axe_problems(page)
+    page.click("[data-testid=change-it-series-cleaning]")
+    answered(page, "Tak!")
+    eventually(
+        env,
+        "select type, actor from event_log where type in ('rota.intention_stated', "
+        "'rota.claim_confirmed', 'rota.series_changed') order by seq",
+        [
+            {"type": "rota.intention_stated", "actor": "bo"},
+            {"type": "rota.claim_confirmed", "actor": "bo"},
+            {"type": "rota.series_changed", "actor": "bo"},
+        ],
+    )
+    page.wait_for_selector("[data-testid=usual-cleaning]:has-text('17:30')")
+    shot(page, "me-usual")
 
 
 def test_the_kiosk_page_has_no_serious_accessibility_problem(
