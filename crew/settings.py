@@ -148,7 +148,21 @@ def _read(kind: type[msgspec.Struct], skip: Collection[str] = ()) -> dict[str, A
             raise SystemExit(
                 f"crew: bad setting {name}={raw[:80]}: expected {expected(field.type)}"
             ) from None
+        if (check := CHECKS.get(field.name)) is not None and (wanted := check(raw)):
+            raise SystemExit(f"crew: bad setting {name}={raw[:80]}: expected {wanted}")
     return values
+
+
+def _two_different_hours(text: str) -> str:
+    """What quiet hours must be, if `text` (matching the pattern) is not that; else ""."""
+    start, _, end = text.partition("-")
+    if end and int(start) == int(end):
+        return "two different hours HH-HH (e.g. 21-08), or none"
+    return ""
+
+
+# Checks a pattern cannot say: the field -> what the value must be, or "" when it is that.
+CHECKS = {"quiet_hours": _two_different_hours}
 
 
 def expected(kind: Any) -> str:
