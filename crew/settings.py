@@ -57,7 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Notices: the mail server (host:port; "": mail stays in the outbox, see `crew notices`),
     # its login, the sender, the house hours no mail goes out ("21-08", or "none"), and how
     # often the rules are asked when nothing new happened.
-    smtp: Annotated[str, msgspec.Meta(pattern=r"^$|^[^:\s]+:[0-9]{1,5}$")] = ""
+    # (an IPv6 address in brackets: [::1]:25)
+    smtp: Annotated[
+        str, msgspec.Meta(pattern=r"^$|^[^:\s\[\]]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$")
+    ] = ""
     smtp_user: str = ""
     smtp_password_file: str = ""
     mail_from: str = "crew@localhost"

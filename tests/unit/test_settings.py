@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from crew import settings
+from services.notices.at_work import smtp_of
 from services.notices.rules import QuietHours
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +89,34 @@ def test_quiet_hours_the_settings_take_are_quiet_hours_the_notices_service_can_k
                 QuietHours.parse(text)
             continue
         QuietHours.parse(taken)
+
+
+@pytest.mark.parametrize(
+    ("given", "server"),
+    [
+        ("mail.example.org:587", ("mail.example.org", 587)),
+        ("127.0.0.1:25", ("127.0.0.1", 25)),
+        ("[::1]:25", ("::1", 25)),
+        ("[2001:db8::5]:2525", ("2001:db8::5", 2525)),
+    ],
+)
+def test_a_mail_server_the_settings_take_is_the_one_the_notices_service_reaches(
+    monkeypatch: pytest.MonkeyPatch, given: str, server: tuple[str, int]
+) -> None:
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    monkeypatch.setenv("CREW_SMTP", given)
+    smtp = smtp_of(settings.load())
+    assert smtp is not None and (smtp.host, smtp.port) == server
+
+
+@pytest.mark.parametrize("given", ["::1:25", "mail.example.org", "[::1]", "[mail]:25", "a b:25"])
+def test_a_mail_server_without_a_port_or_with_a_bare_ipv6_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    monkeypatch.setenv("CREW_SMTP", given)
+    with pytest.raises(SystemExit, match="crew: bad setting CREW_SMTP="):
+        settings.load()
 
 
 def documented() -> dict[str, str]:
