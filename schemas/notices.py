@@ -54,6 +54,8 @@ Facts = Annotated[
     msgspec.Meta(max_length=12),
 ]
 At = datetime.datetime | None
+# An SMTP reply code: what the mail server answered, never its text (which may quote the address).
+ReplyCode = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -105,6 +107,15 @@ class CancelNotice(_Command, frozen=True, kw_only=True, tag="notices.cancel_noti
     why: Why = "settled"
 
 
+class GiveUpNotice(_Command, frozen=True, kw_only=True, tag="notices.give_up_notice"):
+    """The notices service's own: the mail server refused the notice for good (a 5xx reply,
+    or an address SMTP cannot carry), so it is not tried again. `code` is the server's reply
+    code, if it gave one."""
+
+    notice_id: Id
+    code: ReplyCode | None = None
+
+
 class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices"):
     """The notices service's own: the person was forgotten; nothing more goes to them."""
 
@@ -112,7 +123,14 @@ class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices
 
 
 NoticesCommand = (
-    SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | CancelNotice | StopNotices
+    SetAddress
+    | Subscribe
+    | Unsubscribe
+    | RecordNotice
+    | MarkSent
+    | CancelNotice
+    | GiveUpNotice
+    | StopNotices
 )
 COMMANDS: dict[str, type[NoticesCommand]] = by_name(NoticesCommand)
 
@@ -157,6 +175,15 @@ class NoticesCancelled(_Event, frozen=True, kw_only=True, tag="notices.notices_c
     why: Why
 
 
+class NoticeGivenUp(_Event, frozen=True, kw_only=True, tag="notices.notice_given_up"):
+    """The mail server refused the notice for good: it is never tried again. `code` is the
+    server's reply code, if it gave one (none: an address SMTP cannot carry)."""
+
+    notice_id: Id
+    given_up_at: datetime.datetime
+    code: ReplyCode | None = None
+
+
 class NoticesStopped(_Event, frozen=True, kw_only=True, tag="notices.notices_stopped"):
     """The person was forgotten: no notice is recorded for them again."""
 
@@ -170,6 +197,7 @@ NoticesEvent = (
     | NoticeRecorded
     | NoticeSent
     | NoticesCancelled
+    | NoticeGivenUp
     | NoticesStopped
 )
 EVENTS: tuple[type[NoticesEvent], ...] = NoticesEvent.__args__  # type: ignore[attr-defined]

@@ -66,7 +66,8 @@ def own_id(kind: str, key: str) -> str:
 
 @dataclass
 class Outbox:
-    """What the log says is recorded and neither sent nor cancelled, and where it goes."""
+    """What the log says is recorded and neither sent, cancelled nor given up, and where it
+    goes."""
 
     pending: dict[str, n.NoticeRecorded] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)  # crew id -> sealed address
@@ -82,7 +83,7 @@ class Outbox:
                 self.known.add(crew_id)
             case n.NoticeRecorded(notice_id=notice_id):
                 self.pending[notice_id] = event
-            case n.NoticeSent(notice_id=notice_id):
+            case n.NoticeSent(notice_id=notice_id) | n.NoticeGivenUp(notice_id=notice_id):
                 self.pending.pop(notice_id, None)
                 self.retry_at.pop(notice_id, None)
             case n.NoticesCancelled(notice_ids=ids):
@@ -114,6 +115,7 @@ class Notices:
     mailed: int = 0  # mails the mail server took from this instance
     unwritten: set[str] = field(default_factory=set)  # notices whose mail could not be written
     taken: set[str] = field(default_factory=set)  # mailed, the mark not written yet
+    refused: dict[str, int | None] = field(default_factory=dict)  # for good; not yet given up
     load: burnout.MonthLoad | None = None  # this month's load_balance row, for the burnout watch
     load_asked_at: datetime | None = None
 
@@ -166,6 +168,8 @@ class Notices:
         for notice in self.outbox.due(now):
             if notice.notice_id in self.taken:  # mailed; only its mark is still to be written
                 await self.mark_sent(notice)
+            elif notice.notice_id in self.refused:  # refused for good; not yet given up
+                await self.give_up(notice, self.refused[notice.notice_id])
             elif rules.settled(self.picture, notice, now, self.load):  # filled meanwhile
                 cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
                 await self.execute(cancel, own_id("settled", notice.notice_id))
@@ -246,15 +250,16 @@ class Notices:
         try:
             await mail.deliver(message, smtp)
         except mail.MailNotTaken as exc:
+            if exc.lasting:  # trying again gets the same no: record that it will never go
+                log.warning("notice_refused_for_good", notice_id=notice.notice_id, code=exc.code)
+                self.refused[notice.notice_id] = exc.code if 100 <= (exc.code or 0) < 600 else None
+                await self.give_up(notice, self.refused[notice.notice_id])
+                return
             tries = self.outbox.retry_at.get(notice.notice_id, (0, now))[0] + 1
             wait = mail.backoff(tries)
             self.outbox.retry_at[notice.notice_id] = (tries, now + timedelta(seconds=wait))
             log.warning(
-                "notice_not_taken",
-                notice_id=notice.notice_id,
-                lasting=exc.lasting,
-                tries=tries,
-                retry_in_s=wait,
+                "notice_not_taken", notice_id=notice.notice_id, tries=tries, retry_in_s=wait
             )
             return
         self.mailed += 1
@@ -262,6 +267,13 @@ class Notices:
         self.crash_before_marking()
         log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
         await self.mark_sent(notice)
+
+    async def give_up(self, notice: n.NoticeRecorded, code: int | None) -> None:
+        """Record that the mail server refused it for good; until that is written, it is not
+        mailed again (giving up is tried again instead)."""
+        command = n.GiveUpNotice(crew_id=notice.crew_id, notice_id=notice.notice_id, code=code)
+        if await self.execute(command, own_id("given-up", notice.notice_id), settled_too=True):
+            self.refused.pop(notice.notice_id, None)
 
     async def mark_sent(self, notice: n.NoticeRecorded) -> None:
         """Record that the mail server took it; until that is written, it is not mailed again

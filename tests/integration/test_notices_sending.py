@@ -8,6 +8,7 @@ tests/faults/test_notices_killed.py have those)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from crew.personal import InMemoryVault
 from crew.settings import Settings
 from crew.shell import CommandMeta, CommandShell
 from house.natsserver import free_port
+from projections.projection import Projection
 from schemas import meals as m
 from schemas import notices as n
 from schemas.common import Accepted
@@ -181,3 +183,28 @@ async def test_quiet_hours_hold_a_notice_that_fell_due_before_them_until_they_en
     assert (mailbox.tries, len(mailbox.mails)) == (2, 1)
     assert [r.seq for r in house.of_type(n.NoticeRecorded)] == [recorded.seq]
     assert len(house.of_type(n.NoticeSent)) == 1
+
+
+async def test_a_mail_refused_for_good_is_given_up_once_and_never_tried_again(
+    server: tuple[Server, SmtpSettings], tmp_path: Path
+) -> None:
+    mailbox, smtp = server
+    mailbox.refusals, mailbox.reply = 99, "550 5.1.1 no such mailbox"
+    house = await a_meal_without_a_cook(smtp, to="gone@example.org")
+    await house.act(MONDAY)
+    await house.act(MONDAY)
+    assert mailbox.tries == 1
+    for later in (5, 60, 600, 3600 * 6):  # past every backoff
+        await house.act(MONDAY + datetime.timedelta(seconds=later))
+    assert (mailbox.tries, mailbox.mails) == (1, [])
+    [given_up] = house.of_type(n.NoticeGivenUp)
+    event = msgspec.json.decode(given_up.data, type=n.NoticeGivenUp)
+    assert (event.crew_id, event.code, event.given_up_at) == ("anna", 550, MONDAY)
+    assert house.of_type(n.NoticeSent) == [] and house.work.outbox.pending == {}
+    views = Projection(tmp_path / "views.duckdb")
+    try:
+        views.apply([dataclasses.replace(r, recorded_at=MONDAY) for r in house.store.log])
+        rows = views.con.execute("select crew_id, status, sent_at from notices").fetchall()
+    finally:
+        views.close()
+    assert rows == [("anna", "given_up", None)]
