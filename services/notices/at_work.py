@@ -9,8 +9,10 @@ marks each one sent once the mail server took it. A crash between the mail serve
 notice and the mark sends that one notice again on restart, and nothing else.
 
 For the burnout watch it asks the query service (`crew.query.sql`) for this month's
-`load_balance` row, at most once an hour and only while someone subscribes to it
-(services/notices/burnout.py); a query that fails is logged and asked again an hour later.
+`load_balance` row, at most once an hour and only while someone subscribes to it, with the
+names of those rising only while a coordinator does (services/notices/burnout.py); a query
+that fails is logged and asked again an hour later. Names go into a coordinator's mail, never
+into the log or a log line.
 
 Without a mail server (no `--smtp`) the notices stay in the outbox, which `crew notices`
 shows (the request `crew.notices.outbox`, answered here).
@@ -192,7 +194,8 @@ class Notices:
             return
         self.load_asked_at = now
         _, first = burnout.month_of(now)
-        request = msgspec.json.encode(burnout.MONTH_LOAD.ask(first.isoformat()))
+        named = burnout.names_wanted(self.picture)  # names only while a coordinator asks
+        request = msgspec.json.encode(burnout.MONTH_LOAD.ask(first.isoformat(), named))
         try:
             reply = await self.nc.request(subjects.QUERY_SQL, request, timeout=LOAD_TIMEOUT_S)
             answer = answer_decoder.decode(reply.data)
@@ -218,9 +221,13 @@ class Notices:
         return isinstance(reply, Accepted | Refused) if settled_too else isinstance(reply, Accepted)
 
     async def letter(self, notice: n.NoticeRecorded) -> EmailMessage | None:
-        """The mail, or None when there is no address to send it to any more (or, a bug, its
-        words cannot be written from its facts: logged once, kept in the outbox)."""
+        """The mail, or None when there is no address to send it to any more, when it waits
+        for what it tells (a coordinator's burnout watch, for this month's names), or (a bug)
+        when its words cannot be written from its facts: logged once, kept in the outbox."""
         if notice.crew_id in self.picture.forgotten:
+            return None
+        names = burnout.names_for(self.picture, notice, self.load)  # never logged
+        if names is None:
             return None
         sealed = self.outbox.addresses.get(notice.crew_id, "")
         address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
@@ -234,6 +241,7 @@ class Notices:
                 sender=self.config.mail_from,
                 links=answers(notice, self.link_key, self.base_url),
                 notice_id=notice.notice_id,
+                names=names,
             )
         except ValueError as exc:  # a rule and the mail's words disagree: a bug, not a crash
             if notice.notice_id not in self.unwritten:
@@ -246,7 +254,7 @@ class Notices:
     async def send(self, notice: n.NoticeRecorded, smtp: mail.SmtpSettings, now: datetime) -> None:
         message = await self.letter(notice)
         if message is None:
-            return  # forgotten: the stop cancels it
+            return  # forgotten (the stop cancels it), or waiting for what it tells
         try:
             await mail.deliver(message, smtp)
         except mail.MailNotTaken as exc:

@@ -2,9 +2,9 @@
 
 `see(picture, event, recorded_at, seq)` takes one decoded event of any context, in log order,
 into a `Picture`: the meals, the newcomers, the rota's occurrences (who is in, who offers their
-place, who holds a tentative claim), what happened to one person's sign-up, and who wants
-which notices. A rule (services/notices/rules.py, services/notices/rota_rules.py) reads the
-picture and finds `Due`s. No clock, no I/O.
+place, who holds a tentative claim), what happened to one person's sign-up, who wants which
+notices, and who holds the coordinator role. A rule (services/notices/rules.py,
+services/notices/rota_rules.py) reads the picture and finds `Due`s. No clock, no I/O.
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ class Picture:
     people: dict[str, Subscriber] = field(default_factory=dict)
     forgotten: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)
+    coordinators: set[str] = field(default_factory=set)  # who holds the coordinator role now
 
     def reachable(self, crew_id: str, topic: n.Topic) -> bool:
         """Subscribed to the topic, with an address, neither stopped nor forgotten."""
@@ -254,6 +255,11 @@ def _see_newcomer(picture: Picture, event: o.OnboardingEvent) -> None:
         case o.PersonForgotten(person_id=who):
             picture.forgotten.add(who)
             picture.newcomers.pop(who, None)
+            picture.coordinators.discard(who)  # a forgotten person's role ends with them
+        case o.CoordinatorGranted(person_id=who) if who not in picture.forgotten:
+            picture.coordinators.add(who)
+        case o.CoordinatorRevoked(person_id=who):
+            picture.coordinators.discard(who)
         case (
             o.ConversationScheduled(person_id=who)
             | o.ConversationHeld(person_id=who)

@@ -2,7 +2,9 @@
 
 `words_for(rule, facts)` checks that the facts hold what the rule's words need (`RULES`) and
 writes the subject and paragraphs: plain strings such as a date, a time, a title or a count,
-never a name. services/notices/mail.py puts them into a mail.
+never a name. Only a coordinator's burnout watch names people: `words_for(rule, facts, names)`,
+the names given apart from the facts (they never reach the log; `NAMING`).
+services/notices/mail.py puts them into a mail.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import dataclasses
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from schemas.common import HOUSE_TIMEZONE
@@ -305,9 +307,14 @@ BURNOUT_FINDINGS = {
 }  # fmt: skip
 
 
-def _burnout_watch(rule: str, facts: dict[str, str]) -> Words:
-    """This month's share of the busiest 10 %, and how many carry double their usual load:
-    counts only, never who."""
+def _and(names: Sequence[str], word: str) -> str:
+    """Anna, Bo og Cy / Anna, Bo and Cy."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _burnout_watch(rule: str, facts: dict[str, str], names: Sequence[str] = ()) -> Words:
+    """This month's share of the busiest 10 %, and how many carry double their usual load;
+    who they are right now only with `names` (for a coordinator)."""
     da_month, en_month = _month(rule, facts, "month")
     finding, rising = facts["finding"], _count(rule, facts, "rising")
     if finding not in BURNOUT_FINDINGS:
@@ -322,6 +329,9 @@ def _burnout_watch(rule: str, facts: dict[str, str]) -> Words:
         at = 0 if leads == "rising" else 1  # the finding's own line first
         da.insert(at, f"{who_da} mindst dobbelt så meget som sædvanligt.")
         en.insert(at, f"{who_en} at least twice their usual load.")
+        if names:
+            da.insert(at + 1, f"Lige nu er det: {_and(names, 'og')}.")
+            en.insert(at + 1, f"Right now they are: {_and(names, 'and')}.")
     return Words(
         subject_da=da_subject.format(month=da_month),
         subject_en=en_subject.format(month=en_month),
@@ -346,12 +356,23 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]]
 }
 
 
-def words_for(rule: str, facts: dict[str, str]) -> Words:
-    """The words of `rule` from its facts; ValueError for an unknown rule or a missing fact."""
+# rule -> its words with names, for the rules whose mail may name people (to coordinators).
+NAMING: dict[str, Callable[[str, dict[str, str], Sequence[str]], Words]] = {
+    "burnout_watch": _burnout_watch,
+}
+
+
+def words_for(rule: str, facts: dict[str, str], names: Sequence[str] = ()) -> Words:
+    """The words of `rule` from its facts, and `names` where the rule tells them (`NAMING`);
+    ValueError for an unknown rule, a missing fact, or names for a rule that names no one."""
     if rule not in RULES:
         raise ValueError(f"no notice rule {rule!r}; known: {', '.join(RULES)}")
     needs, write = RULES[rule]
     missing = [name for name in needs if name not in facts]
     if missing:
         raise ValueError(f"{rule}: missing facts {', '.join(missing)}")
-    return write(rule, facts)
+    if not names:
+        return write(rule, facts)
+    if rule not in NAMING:
+        raise ValueError(f"{rule}: names no one; names are told in {', '.join(NAMING)}")
+    return NAMING[rule](rule, facts, names)

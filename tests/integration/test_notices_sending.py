@@ -10,27 +10,35 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import email
+import email.policy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
+import structlog
 from aiosmtpd.controller import Controller
 
 from crew.eventstore import InMemoryEventStore
 from crew.personal import InMemoryVault
 from crew.settings import Settings
 from crew.shell import CommandMeta, CommandShell
+from crew.sql import SqlRequest, SqlResult
 from house.natsserver import free_port
 from projections.projection import Projection
 from schemas import meals as m
 from schemas import notices as n
+from schemas import onboarding as o
 from schemas.common import Accepted
 from services.notices import rules
 from services.notices.at_work import Notices
+from services.notices.burnout import MonthLoad
 from services.notices.decider import NOTICES
 from services.notices.mail import SmtpSettings
 
@@ -74,11 +82,28 @@ def server() -> Iterator[tuple[Server, SmtpSettings]]:
         controller.stop()
 
 
-class NoBus:
-    """The notices service's NATS connection, never used here: the vault is in memory."""
+class Bus:
+    """The notices service's NATS connection: the vault is in memory, and the query service
+    answers the burnout watch's question with `month`, with its names if asked for them."""
+
+    def __init__(self, month: MonthLoad | None = None) -> None:
+        self.month = month
 
     def jetstream(self) -> None:
         return None
+
+    async def request(self, subject: str, body: bytes, timeout: float) -> SimpleNamespace:
+        _, with_names = msgspec.json.decode(body, type=SqlRequest).params
+        rows = [] if self.month is None else [self.month]
+        if not with_names:
+            rows = [msgspec.structs.replace(row, rising_names=[], named=False) for row in rows]
+        columns = list(MonthLoad.__struct_fields__)
+        answer = SqlResult(
+            columns=columns,
+            types=["?"] * len(columns),
+            rows=[[msgspec.to_builtins(getattr(row, c)) for c in columns] for row in rows],
+        )
+        return SimpleNamespace(data=msgspec.json.encode(answer))
 
 
 @dataclass
@@ -94,7 +119,8 @@ class Service:
     async def send(self, command: msgspec.Struct) -> None:
         """A person's own command (set an address, subscribe), and the service reads it."""
         self.commands += 1
-        meta = CommandMeta(command_id=f"own-{self.commands}", actor="anna", source="test")
+        actor = getattr(command, "crew_id", "")
+        meta = CommandMeta(command_id=f"own-{self.commands}", actor=actor, source="test")
         assert isinstance(await self.work.shell.execute(command, meta), Accepted)
         self.catch_up()
 
@@ -115,14 +141,16 @@ class Service:
         return [r for r in self.store.log if r.type == tag]
 
 
-def service(smtp: SmtpSettings, quiet: rules.QuietHours | None = None) -> Service:
+def service(
+    smtp: SmtpSettings, quiet: rules.QuietHours | None = None, bus: Bus | None = None
+) -> Service:
     store, vault = InMemoryEventStore(), InMemoryVault()
     holder: list[Service] = []
     shell: CommandShell[Any] = CommandShell(
         NOTICES, store, vault=vault, clock=lambda: holder[0].now
     )
     config = Settings(home=Path("/nowhere"), nats_url="", mail_from=FROM)
-    work = Notices(NoBus(), shell, config, smtp, quiet)  # type: ignore[arg-type]
+    work = Notices(bus or Bus(), shell, config, smtp, quiet)  # type: ignore[arg-type]
     work.vault = vault  # type: ignore[assignment]
     work.link_key = b"k" * 32
     holder.append(Service(work, store))
@@ -208,3 +236,79 @@ async def test_a_mail_refused_for_good_is_given_up_once_and_never_tried_again(
     finally:
         views.close()
     assert rows == [("anna", "given_up", None)]
+
+
+def mails_to(server: Server) -> dict[str, str]:
+    """Each mail's plain text by its recipient."""
+    texts = {}
+    for content in server.mails:
+        mail = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(mail, EmailMessage)
+        plain = mail.get_body(("plain",))
+        assert plain is not None
+        texts[str(mail["To"])] = plain.get_content()
+    return texts
+
+
+async def test_a_coordinators_burnout_watch_names_who_rises_and_no_one_elses_does(
+    server: tuple[Server, SmtpSettings],
+) -> None:
+    """anna watches as crew, bo as a coordinator: both hear that two carry double their load;
+    only bo hears who, and neither the log nor a log line holds the names."""
+    mailbox, smtp = server
+    month = MonthLoad(
+        period_start=MONDAY.date().replace(day=1),
+        contributions=40,
+        crew=12,
+        top_10pct_share=0.3,
+        rising=2,
+        rising_names=["Dorte Damgaard", "Erik"],
+        named=True,
+    )
+    house = service(smtp, bus=Bus(month))
+    for who in ("anna", "bo"):
+        await house.send(n.SetAddress(crew_id=who, email=f"{who}@example.org"))
+        await house.send(n.Subscribe(crew_id=who, topic="burnout_watch"))
+    rules.see(
+        house.work.picture, o.CoordinatorGranted(person_id="bo", granted_at=MONDAY), MONDAY, 999
+    )
+    with structlog.testing.capture_logs() as logged:
+        await house.act(MONDAY)
+        await house.act(MONDAY)
+    told = mails_to(mailbox)
+    assert sorted(told) == ["anna@example.org", "bo@example.org"]
+    assert "2 personer bærer mindst dobbelt så meget som sædvanligt." in told["anna@example.org"]
+    assert "Dorte" not in told["anna@example.org"] and "Erik" not in told["anna@example.org"]
+    assert "Lige nu er det: Dorte Damgaard og Erik." in told["bo@example.org"]
+    assert "Right now they are: Dorte Damgaard and Erik." in told["bo@example.org"]
+    assert not any(b"Dorte" in record.data for record in house.store.log)
+    assert "Dorte" not in repr(logged)
+    assert len(house.of_type(n.NoticeSent)) == 2
+
+
+async def test_a_coordinators_burnout_mail_waits_for_the_names(
+    server: tuple[Server, SmtpSettings],
+) -> None:
+    """The role was granted after this month's row was asked without names: the coordinator's
+    mail waits for the next question (an hour on), which asks with them."""
+    mailbox, smtp = server
+    month = MonthLoad(
+        period_start=MONDAY.date().replace(day=1),
+        contributions=40,
+        crew=12,
+        top_10pct_share=0.3,
+        rising=1,
+        rising_names=["Erik"],
+        named=True,
+    )
+    house = service(smtp, bus=Bus(month))
+    await house.send(n.SetAddress(crew_id="bo", email="bo@example.org"))
+    await house.send(n.Subscribe(crew_id="bo", topic="burnout_watch"))
+    await house.act(MONDAY)  # asked without names, recorded
+    rules.see(
+        house.work.picture, o.CoordinatorGranted(person_id="bo", granted_at=MONDAY), MONDAY, 999
+    )
+    await house.act(MONDAY + datetime.timedelta(minutes=5))
+    assert mailbox.mails == []
+    await house.act(MONDAY + datetime.timedelta(hours=1))
+    assert "Lige nu er det: Erik." in mails_to(mailbox)["bo@example.org"]
