@@ -54,6 +54,28 @@ Facts = Annotated[
     msgspec.Meta(max_length=12),
 ]
 At = datetime.datetime | None
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d" + END, description="HH:MM")
+]
+
+
+class Listed(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of what a notice lists (the weekly digest's week ahead): on `date` at `time`
+    (house time), a joint meal (`title` "") or a rota occurrence (its `title`), never a name.
+    `mine`: one of the person's own sign-ups, `task` what they do (for a meal, `head_cook` or
+    `helper`). Else an open place: `cook_wanted` for a meal without a head cook, and `places`
+    open (a meal's helper places, a task's team, a shift's), `task` the task they are in."""
+
+    mine: bool
+    date: datetime.date
+    time: ClockTime
+    title: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    task: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    cook_wanted: bool = False
+    places: Annotated[int, msgspec.Meta(ge=0, le=999)] = 0
+
+
+Listing = Annotated[list[Listed], msgspec.Meta(max_length=60)]
 # An SMTP reply code: what the mail server answered, never its text (which may quote the address).
 ReplyCode = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
@@ -91,6 +113,7 @@ class RecordNotice(_Command, frozen=True, kw_only=True, tag="notices.record_noti
     about: Id
     send_after: datetime.datetime
     facts: Facts = {}
+    listing: Listing = []
 
 
 class MarkSent(_Command, frozen=True, kw_only=True, tag="notices.mark_sent"):
@@ -160,6 +183,7 @@ class NoticeRecorded(_Event, frozen=True, kw_only=True, tag="notices.notice_reco
     about: Id
     send_after: datetime.datetime
     facts: Facts = {}
+    listing: Listing = []
 
 
 class NoticeSent(_Event, frozen=True, kw_only=True, tag="notices.notice_sent"):

@@ -160,6 +160,7 @@ class Notices:
                     about=due.about,
                     send_after=due.send_after,
                     facts=due.facts,
+                    listing=due.listing,
                 ),
                 due.notice_id,
                 settled_too=True,
@@ -242,6 +243,7 @@ class Notices:
                 links=answers(notice, self.link_key, self.base_url),
                 notice_id=notice.notice_id,
                 names=names,
+                listing=notice.listing,
             )
         except ValueError as exc:  # a rule and the mail's words disagree: a bug, not a crash
             if notice.notice_id not in self.unwritten:

@@ -112,6 +112,7 @@ def _record(person: Person, command: n.RecordNotice) -> list[n.NoticesEvent]:
             about=command.about,
             send_after=command.send_after,
             facts=command.facts,
+            listing=command.listing,
         )
     ]
 

@@ -22,6 +22,7 @@ from email.utils import formatdate
 import aiosmtplib
 
 from schemas.common import ID_PATTERN
+from schemas.notices import Listed
 from services.notices.words import RULES, Words, da_day, en_day, words_for
 
 __all__ = [
@@ -70,9 +71,14 @@ def _plain(words: Words, links: dict[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _escaped(paragraph: str) -> str:
+    """A paragraph escaped for HTML; its lines (a list's) each on a line of its own."""
+    return "<br>\n".join(html.escape(line) for line in paragraph.split("\n"))
+
+
 def _html(words: Words, links: dict[str, str]) -> str:
     def paragraphs(lines: list[str], lang: str) -> str:
-        return "".join(f'<p lang="{lang}">{html.escape(line)}</p>\n' for line in lines)
+        return "".join(f'<p lang="{lang}">{_escaped(line)}</p>\n' for line in lines)
 
     items = "".join(
         f'<li><a href="{html.escape(url)}">{html.escape(_labels(key))}</a></li>\n'
@@ -96,15 +102,17 @@ def compose(
     links: dict[str, str] | None = None,
     notice_id: str = "",
     names: Sequence[str] = (),
+    listing: Sequence[Listed] = (),
 ) -> EmailMessage:
     """The mail for one notice: Danish first, then English, plain text with an HTML part.
-    `names` are told only where a rule's words take them (a coordinator's burnout watch).
+    `names` are told only where a rule's words take them (a coordinator's burnout watch);
+    `listing` (the weekly digest's) follows the words, a line each.
 
     `links` (key -> URL, e.g. "cook", "help", "unsubscribe") are listed under the text. With a
     `notice_id` the mail's Message-ID is made from it, so a notice sent again is the same mail,
     and `X-Crew-Notice` names it. ValueError for an unknown rule, a missing or malformed fact,
     or a notice id that is not an Id."""
-    words = words_for(rule, facts, names)
+    words = words_for(rule, facts, names, listing)
     links = links or {}
     message = EmailMessage()
     message["Subject"] = f"{words.subject_da} / {words.subject_en}"
