@@ -57,7 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Notices: the mail server (host:port; "": mail stays in the outbox, see `crew notices`),
     # its login, the sender, the house hours no mail goes out ("21-08", or "none"), and how
     # often the rules are asked when nothing new happened.
-    smtp: Annotated[str, msgspec.Meta(pattern=r"^$|^[^:\s]+:[0-9]{1,5}$")] = ""
+    # (an IPv6 address in brackets: [::1]:25)
+    smtp: Annotated[
+        str, msgspec.Meta(pattern=r"^$|^[^:\s\[\]]+:[0-9]{1,5}$|^\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}$")
+    ] = ""
     smtp_user: str = ""
     smtp_password_file: str = ""
     mail_from: str = "crew@localhost"
@@ -148,7 +151,21 @@ def _read(kind: type[msgspec.Struct], skip: Collection[str] = ()) -> dict[str, A
             raise SystemExit(
                 f"crew: bad setting {name}={raw[:80]}: expected {expected(field.type)}"
             ) from None
+        if (check := CHECKS.get(field.name)) is not None and (wanted := check(raw)):
+            raise SystemExit(f"crew: bad setting {name}={raw[:80]}: expected {wanted}")
     return values
+
+
+def _two_different_hours(text: str) -> str:
+    """What quiet hours must be, if `text` (matching the pattern) is not that; else ""."""
+    start, _, end = text.partition("-")
+    if end and int(start) == int(end):
+        return "two different hours HH-HH (e.g. 21-08), or none"
+    return ""
+
+
+# Checks a pattern cannot say: the field -> what the value must be, or "" when it is that.
+CHECKS = {"quiet_hours": _two_different_hours}
 
 
 def expected(kind: Any) -> str:

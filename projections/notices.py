@@ -63,12 +63,18 @@ def fold(row: NoticeRow | None, fact: Fact, notice_id: str) -> NoticeRow:
             row = replace(row, status="sent", sent_at=sent_at)
         case n.NoticesCancelled(why=why):
             row = replace(row, status="cancelled", cancelled_why=why)
+        case n.NoticeGivenUp():
+            row = replace(row, status="given_up")
     return replace(row, last_seq=fact.seq)
 
 
 def notices_of(event: object) -> list[str]:
     match event:
-        case n.NoticeRecorded(notice_id=notice_id) | n.NoticeSent(notice_id=notice_id):
+        case (
+            n.NoticeRecorded(notice_id=notice_id)
+            | n.NoticeSent(notice_id=notice_id)
+            | n.NoticeGivenUp(notice_id=notice_id)
+        ):
             return [notice_id]
         case n.NoticesCancelled(notice_ids=ids):
             return list(ids)

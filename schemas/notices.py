@@ -54,6 +54,30 @@ Facts = Annotated[
     msgspec.Meta(max_length=12),
 ]
 At = datetime.datetime | None
+ClockTime = Annotated[
+    str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d" + END, description="HH:MM")
+]
+
+
+class Listed(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of what a notice lists (the weekly digest's week ahead): on `date` at `time`
+    (house time), a joint meal (`title` "") or a rota occurrence (its `title`), never a name.
+    `mine`: one of the person's own sign-ups, `task` what they do (for a meal, `head_cook` or
+    `helper`). Else an open place: `cook_wanted` for a meal without a head cook, and `places`
+    open (a meal's helper places, a task's team, a shift's), `task` the task they are in."""
+
+    mine: bool
+    date: datetime.date
+    time: ClockTime
+    title: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    task: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    cook_wanted: bool = False
+    places: Annotated[int, msgspec.Meta(ge=0, le=999)] = 0
+
+
+Listing = Annotated[list[Listed], msgspec.Meta(max_length=60)]
+# An SMTP reply code: what the mail server answered, never its text (which may quote the address).
+ReplyCode = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
 
 class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -89,6 +113,7 @@ class RecordNotice(_Command, frozen=True, kw_only=True, tag="notices.record_noti
     about: Id
     send_after: datetime.datetime
     facts: Facts = {}
+    listing: Listing = []
 
 
 class MarkSent(_Command, frozen=True, kw_only=True, tag="notices.mark_sent"):
@@ -105,6 +130,15 @@ class CancelNotice(_Command, frozen=True, kw_only=True, tag="notices.cancel_noti
     why: Why = "settled"
 
 
+class GiveUpNotice(_Command, frozen=True, kw_only=True, tag="notices.give_up_notice"):
+    """The notices service's own: the mail server refused the notice for good (a 5xx reply,
+    or an address SMTP cannot carry), so it is not tried again. `code` is the server's reply
+    code, if it gave one."""
+
+    notice_id: Id
+    code: ReplyCode | None = None
+
+
 class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices"):
     """The notices service's own: the person was forgotten; nothing more goes to them."""
 
@@ -112,7 +146,14 @@ class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices
 
 
 NoticesCommand = (
-    SetAddress | Subscribe | Unsubscribe | RecordNotice | MarkSent | CancelNotice | StopNotices
+    SetAddress
+    | Subscribe
+    | Unsubscribe
+    | RecordNotice
+    | MarkSent
+    | CancelNotice
+    | GiveUpNotice
+    | StopNotices
 )
 COMMANDS: dict[str, type[NoticesCommand]] = by_name(NoticesCommand)
 
@@ -142,6 +183,7 @@ class NoticeRecorded(_Event, frozen=True, kw_only=True, tag="notices.notice_reco
     about: Id
     send_after: datetime.datetime
     facts: Facts = {}
+    listing: Listing = []
 
 
 class NoticeSent(_Event, frozen=True, kw_only=True, tag="notices.notice_sent"):
@@ -157,6 +199,15 @@ class NoticesCancelled(_Event, frozen=True, kw_only=True, tag="notices.notices_c
     why: Why
 
 
+class NoticeGivenUp(_Event, frozen=True, kw_only=True, tag="notices.notice_given_up"):
+    """The mail server refused the notice for good: it is never tried again. `code` is the
+    server's reply code, if it gave one (none: an address SMTP cannot carry)."""
+
+    notice_id: Id
+    given_up_at: datetime.datetime
+    code: ReplyCode | None = None
+
+
 class NoticesStopped(_Event, frozen=True, kw_only=True, tag="notices.notices_stopped"):
     """The person was forgotten: no notice is recorded for them again."""
 
@@ -170,6 +221,7 @@ NoticesEvent = (
     | NoticeRecorded
     | NoticeSent
     | NoticesCancelled
+    | NoticeGivenUp
     | NoticesStopped
 )
 EVENTS: tuple[type[NoticesEvent], ...] = NoticesEvent.__args__  # type: ignore[attr-defined]

@@ -9,8 +9,10 @@ marks each one sent once the mail server took it. A crash between the mail serve
 notice and the mark sends that one notice again on restart, and nothing else.
 
 For the burnout watch it asks the query service (`crew.query.sql`) for this month's
-`load_balance` row, at most once an hour and only while someone subscribes to it
-(services/notices/burnout.py); a query that fails is logged and asked again an hour later.
+`load_balance` row, at most once an hour and only while someone subscribes to it, with the
+names of those rising only while a coordinator does (services/notices/burnout.py); a query
+that fails is logged and asked again an hour later. Names go into a coordinator's mail, never
+into the log or a log line.
 
 Without a mail server (no `--smtp`) the notices stay in the outbox, which `crew notices`
 shows (the request `crew.notices.outbox`, answered here).
@@ -66,7 +68,8 @@ def own_id(kind: str, key: str) -> str:
 
 @dataclass
 class Outbox:
-    """What the log says is recorded and neither sent nor cancelled, and where it goes."""
+    """What the log says is recorded and neither sent, cancelled nor given up, and where it
+    goes."""
 
     pending: dict[str, n.NoticeRecorded] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)  # crew id -> sealed address
@@ -82,7 +85,7 @@ class Outbox:
                 self.known.add(crew_id)
             case n.NoticeRecorded(notice_id=notice_id):
                 self.pending[notice_id] = event
-            case n.NoticeSent(notice_id=notice_id):
+            case n.NoticeSent(notice_id=notice_id) | n.NoticeGivenUp(notice_id=notice_id):
                 self.pending.pop(notice_id, None)
                 self.retry_at.pop(notice_id, None)
             case n.NoticesCancelled(notice_ids=ids):
@@ -114,6 +117,7 @@ class Notices:
     mailed: int = 0  # mails the mail server took from this instance
     unwritten: set[str] = field(default_factory=set)  # notices whose mail could not be written
     taken: set[str] = field(default_factory=set)  # mailed, the mark not written yet
+    refused: dict[str, int | None] = field(default_factory=dict)  # for good; not yet given up
     load: burnout.MonthLoad | None = None  # this month's load_balance row, for the burnout watch
     load_asked_at: datetime | None = None
 
@@ -156,6 +160,7 @@ class Notices:
                     about=due.about,
                     send_after=due.send_after,
                     facts=due.facts,
+                    listing=due.listing,
                 ),
                 due.notice_id,
                 settled_too=True,
@@ -166,6 +171,8 @@ class Notices:
         for notice in self.outbox.due(now):
             if notice.notice_id in self.taken:  # mailed; only its mark is still to be written
                 await self.mark_sent(notice)
+            elif notice.notice_id in self.refused:  # refused for good; not yet given up
+                await self.give_up(notice, self.refused[notice.notice_id])
             elif rules.settled(self.picture, notice, now, self.load):  # filled meanwhile
                 cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
                 await self.execute(cancel, own_id("settled", notice.notice_id))
@@ -188,7 +195,8 @@ class Notices:
             return
         self.load_asked_at = now
         _, first = burnout.month_of(now)
-        request = msgspec.json.encode(burnout.MONTH_LOAD.ask(first.isoformat()))
+        named = burnout.names_wanted(self.picture)  # names only while a coordinator asks
+        request = msgspec.json.encode(burnout.MONTH_LOAD.ask(first.isoformat(), named))
         try:
             reply = await self.nc.request(subjects.QUERY_SQL, request, timeout=LOAD_TIMEOUT_S)
             answer = answer_decoder.decode(reply.data)
@@ -214,9 +222,13 @@ class Notices:
         return isinstance(reply, Accepted | Refused) if settled_too else isinstance(reply, Accepted)
 
     async def letter(self, notice: n.NoticeRecorded) -> EmailMessage | None:
-        """The mail, or None when there is no address to send it to any more (or, a bug, its
-        words cannot be written from its facts: logged once, kept in the outbox)."""
+        """The mail, or None when there is no address to send it to any more, when it waits
+        for what it tells (a coordinator's burnout watch, for this month's names), or (a bug)
+        when its words cannot be written from its facts: logged once, kept in the outbox."""
         if notice.crew_id in self.picture.forgotten:
+            return None
+        names = burnout.names_for(self.picture, notice, self.load)  # never logged
+        if names is None:
             return None
         sealed = self.outbox.addresses.get(notice.crew_id, "")
         address = unseal(sealed, await self.vault.key(notice.crew_id)) if sealed else ""
@@ -230,6 +242,8 @@ class Notices:
                 sender=self.config.mail_from,
                 links=answers(notice, self.link_key, self.base_url),
                 notice_id=notice.notice_id,
+                names=names,
+                listing=notice.listing,
             )
         except ValueError as exc:  # a rule and the mail's words disagree: a bug, not a crash
             if notice.notice_id not in self.unwritten:
@@ -242,19 +256,20 @@ class Notices:
     async def send(self, notice: n.NoticeRecorded, smtp: mail.SmtpSettings, now: datetime) -> None:
         message = await self.letter(notice)
         if message is None:
-            return  # forgotten: the stop cancels it
+            return  # forgotten (the stop cancels it), or waiting for what it tells
         try:
             await mail.deliver(message, smtp)
         except mail.MailNotTaken as exc:
+            if exc.lasting:  # trying again gets the same no: record that it will never go
+                log.warning("notice_refused_for_good", notice_id=notice.notice_id, code=exc.code)
+                self.refused[notice.notice_id] = exc.code if 100 <= (exc.code or 0) < 600 else None
+                await self.give_up(notice, self.refused[notice.notice_id])
+                return
             tries = self.outbox.retry_at.get(notice.notice_id, (0, now))[0] + 1
             wait = mail.backoff(tries)
             self.outbox.retry_at[notice.notice_id] = (tries, now + timedelta(seconds=wait))
             log.warning(
-                "notice_not_taken",
-                notice_id=notice.notice_id,
-                lasting=exc.lasting,
-                tries=tries,
-                retry_in_s=wait,
+                "notice_not_taken", notice_id=notice.notice_id, tries=tries, retry_in_s=wait
             )
             return
         self.mailed += 1
@@ -262,6 +277,13 @@ class Notices:
         self.crash_before_marking()
         log.info("notice_sent", notice_id=notice.notice_id, rule=notice.rule)
         await self.mark_sent(notice)
+
+    async def give_up(self, notice: n.NoticeRecorded, code: int | None) -> None:
+        """Record that the mail server refused it for good; until that is written, it is not
+        mailed again (giving up is tried again instead)."""
+        command = n.GiveUpNotice(crew_id=notice.crew_id, notice_id=notice.notice_id, code=code)
+        if await self.execute(command, own_id("given-up", notice.notice_id), settled_too=True):
+            self.refused.pop(notice.notice_id, None)
 
     async def mark_sent(self, notice: n.NoticeRecorded) -> None:
         """Record that the mail server took it; until that is written, it is not mailed again

@@ -31,7 +31,7 @@ class UnknownNotice(Refusal):
     code = "unknown_notice"
 
 
-NoticeState = Literal["recorded", "sent", "cancelled"]
+NoticeState = Literal["recorded", "sent", "cancelled", "given_up"]
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +112,7 @@ def _record(person: Person, command: n.RecordNotice) -> list[n.NoticesEvent]:
             about=command.about,
             send_after=command.send_after,
             facts=command.facts,
+            listing=command.listing,
         )
     ]
 
@@ -136,6 +137,24 @@ def _cancel(person: Person, command: n.CancelNotice) -> list[n.NoticesEvent]:
         return []  # sent already, or cancelled before: nothing to take back
     return [
         n.NoticesCancelled(crew_id=person.crew_id, notice_ids=[command.notice_id], why=command.why)
+    ]
+
+
+@DECIDE.on(n.GiveUpNotice)
+def _give_up(person: Person, command: n.GiveUpNotice) -> list[n.NoticesEvent]:
+    notice = person.notices.get(command.notice_id)
+    if notice is None:
+        raise UnknownNotice(f"no notice {command.notice_id} for {person.crew_id}")
+    if notice.state != "recorded":
+        return []  # sent, cancelled or given up already: nothing to give up
+    assert command.at is not None
+    return [
+        n.NoticeGivenUp(
+            crew_id=person.crew_id,
+            notice_id=command.notice_id,
+            given_up_at=command.at,
+            code=command.code,
+        )
     ]
 
 
@@ -175,6 +194,8 @@ def evolve(person: Person, event: n.NoticesEvent) -> Person:
             return _with_notices(person, [notice_id], "sent")
         case n.NoticesCancelled(notice_ids=ids):
             return _with_notices(person, ids, "cancelled")
+        case n.NoticeGivenUp(notice_id=notice_id):
+            return _with_notices(person, [notice_id], "given_up")
         case n.NoticesStopped():
             return replace(person, stopped=True, has_address=False, topics=frozenset())
     return person

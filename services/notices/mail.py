@@ -2,7 +2,8 @@
 
 `compose` writes one notice in Danish first, then English, as plain text with a simple HTML
 alternative, from a rule and its facts (the words of each rule are in
-services/notices/words.py): plain strings such as a date, a time or a title, never a name.
+services/notices/words.py): plain strings such as a date, a time or a title, never a name
+(only a coordinator's burnout watch is told names, given apart from the facts).
 `deliver` hands the mail to the house's SMTP server with `aiosmtplib` and raises
 `MailNotTaken` when the server did not take it: `lasting` says whether trying again can help.
 `backoff` says how long to wait before the next try. Nothing here logs, and no error quotes an
@@ -14,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
 
 from schemas.common import ID_PATTERN
+from schemas.notices import Listed
 from services.notices.words import RULES, Words, da_day, en_day, words_for
 
 __all__ = [
@@ -68,9 +71,14 @@ def _plain(words: Words, links: dict[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _escaped(paragraph: str) -> str:
+    """A paragraph escaped for HTML; its lines (a list's) each on a line of its own."""
+    return "<br>\n".join(html.escape(line) for line in paragraph.split("\n"))
+
+
 def _html(words: Words, links: dict[str, str]) -> str:
     def paragraphs(lines: list[str], lang: str) -> str:
-        return "".join(f'<p lang="{lang}">{html.escape(line)}</p>\n' for line in lines)
+        return "".join(f'<p lang="{lang}">{_escaped(line)}</p>\n' for line in lines)
 
     items = "".join(
         f'<li><a href="{html.escape(url)}">{html.escape(_labels(key))}</a></li>\n'
@@ -93,14 +101,18 @@ def compose(
     sender: str,
     links: dict[str, str] | None = None,
     notice_id: str = "",
+    names: Sequence[str] = (),
+    listing: Sequence[Listed] = (),
 ) -> EmailMessage:
     """The mail for one notice: Danish first, then English, plain text with an HTML part.
+    `names` are told only where a rule's words take them (a coordinator's burnout watch);
+    `listing` (the weekly digest's) follows the words, a line each.
 
     `links` (key -> URL, e.g. "cook", "help", "unsubscribe") are listed under the text. With a
     `notice_id` the mail's Message-ID is made from it, so a notice sent again is the same mail,
     and `X-Crew-Notice` names it. ValueError for an unknown rule, a missing or malformed fact,
     or a notice id that is not an Id."""
-    words = words_for(rule, facts)
+    words = words_for(rule, facts, names, listing)
     links = links or {}
     message = EmailMessage()
     message["Subject"] = f"{words.subject_da} / {words.subject_en}"

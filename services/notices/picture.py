@@ -2,9 +2,9 @@
 
 `see(picture, event, recorded_at, seq)` takes one decoded event of any context, in log order,
 into a `Picture`: the meals, the newcomers, the rota's occurrences (who is in, who offers their
-place, who holds a tentative claim), what happened to one person's sign-up, and who wants
-which notices. A rule (services/notices/rules.py, services/notices/rota_rules.py) reads the
-picture and finds `Due`s. No clock, no I/O.
+place, who holds a tentative claim), what happened to one person's sign-up, who wants which
+notices, and who holds the coordinator role. A rule (services/notices/rules.py,
+services/notices/rota_rules.py) reads the picture and finds `Due`s. No clock, no I/O.
 """
 
 from __future__ import annotations
@@ -116,7 +116,10 @@ class Occurrence:
     date: datetime.date
     start: str
     series_id: str = ""
+    kind: str = ""  # meal, cleaning_party or shift
     cancelled: bool = False
+    capacity: int | None = None  # a shift's places; None: no limit
+    tasks: dict[str, int] = field(default_factory=dict)  # a cleaning party's: task -> team size
     people: list[str] = field(default_factory=list)  # joined the party or signed up
     task_of: dict[str, str] = field(default_factory=dict)
     offers: dict[str, int] = field(default_factory=dict)  # giver -> the offer's stream sequence
@@ -131,6 +134,25 @@ class Occurrence:
             f"{prefix}date": self.date.isoformat(),
             f"{prefix}start": self.start,
         }
+
+    def shaped(self, tasks: list[r.TaskSpec], capacity: int | None) -> None:
+        """The tasks and capacity it was scheduled (or changed, or restored) with."""
+        self.tasks = {spec.task: spec.capacity for spec in tasks}
+        self.capacity = capacity
+
+    def open_places(self) -> dict[str, int]:
+        """Places still free, as the rota counts them: a shift's capacity less people less
+        tentative claims (key ""); each task's team less its holders and claims. A shift
+        without a limit and a cleaning party itself have room for everyone: not listed."""
+        claimed = [claim.task or "" for claim in self.claims.values()]
+        if self.kind == "shift" and self.capacity is not None:
+            free = {"": self.capacity - len(self.people) - claimed.count("")}
+        elif self.kind == "cleaning_party":
+            held = list(self.task_of.values())
+            free = {t: size - held.count(t) - claimed.count(t) for t, size in self.tasks.items()}
+        else:
+            free = {}
+        return {task: places for task, places in free.items() if places > 0}
 
     def join(self, who: str, task: str | None = None) -> None:
         if who not in self.people:
@@ -173,6 +195,7 @@ class Picture:
     people: dict[str, Subscriber] = field(default_factory=dict)
     forgotten: set[str] = field(default_factory=set)
     recorded: set[str] = field(default_factory=set)
+    coordinators: set[str] = field(default_factory=set)  # who holds the coordinator role now
 
     def reachable(self, crew_id: str, topic: n.Topic) -> bool:
         """Subscribed to the topic, with an address, neither stopped nor forgotten."""
@@ -254,6 +277,11 @@ def _see_newcomer(picture: Picture, event: o.OnboardingEvent) -> None:
         case o.PersonForgotten(person_id=who):
             picture.forgotten.add(who)
             picture.newcomers.pop(who, None)
+            picture.coordinators.discard(who)  # a forgotten person's role ends with them
+        case o.CoordinatorGranted(person_id=who) if who not in picture.forgotten:
+            picture.coordinators.add(who)
+        case o.CoordinatorRevoked(person_id=who):
+            picture.coordinators.discard(who)
         case (
             o.ConversationScheduled(person_id=who)
             | o.ConversationHeld(person_id=who)
@@ -273,17 +301,20 @@ def _see_rota(
             picture.series[series] = SeriesPlan(claim_confirm_days=days, timezone=zone)
         case r.OccurrenceScheduled(occurrence_id=occ, title=title, date=day, start=start):
             picture.occurrences[occ] = Occurrence(
-                title=title, date=day, start=start, series_id=event.series_id
+                title=title, date=day, start=start, series_id=event.series_id, kind=event.kind
             )
+            picture.occurrences[occ].shaped(event.tasks, event.capacity)
         case r.OccurrenceMoved(date=day, start=start) if occurrence is not None:
             occurrence.date, occurrence.start = day, start
         case r.OccurrenceRestored(date=day, start=start) if occurrence is not None:
             occurrence.date, occurrence.start, occurrence.cancelled = day, start, False
+            occurrence.shaped(event.tasks, event.capacity)
         case r.OccurrenceCancelled() if occurrence is not None:
             occurrence.cancelled = True
         case r.OccurrenceChanged(start=start) if occurrence is not None:
             occurrence.start = start
             occurrence.date = event.date or occurrence.date
+            occurrence.shaped(event.tasks, event.capacity)
         # A claim its holder let go themselves is no news to them: only the house's releases.
         case r.SignUpAffected() | r.ClaimReleased(by_holder=False):
             cutoff = recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
@@ -348,7 +379,7 @@ def _see_notices(picture: Picture, event: n.NoticesEvent) -> None:
 
 class Due(msgspec.Struct, frozen=True, kw_only=True):
     """A notice to record: for whom, which, about what, from when, and plain facts (no names,
-    no contact details) to write the mail from."""
+    no contact details) to write the mail from, with what it lists (the weekly digest's)."""
 
     crew_id: str
     notice_id: str
@@ -357,6 +388,7 @@ class Due(msgspec.Struct, frozen=True, kw_only=True):
     about: str
     send_after: datetime.datetime
     facts: dict[str, str]
+    listing: list[n.Listed] = []
 
 
 def notice_id(rule: str, about: str, crew_id: str, occasion: str = "") -> str:

@@ -5,7 +5,8 @@ Pure like the rest: each takes the picture (services/notices/picture.py), the mo
 `after`, the first moment a notice may go (quiet hours past), and lists the `Due`s it finds,
 recorded or not (`rules.due` leaves out what is recorded already). Facts are dates, times,
 titles, task names and counts, and, for a hand-over, the crew id of the one who offers it (for
-the link that takes it over; the mail does not show it): never a name.
+the link that takes it over; the mail does not show it): never a name. The digest also lists
+the week's sign-ups and open places (`Listed`: a day, a time, a title, a task, a count).
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import datetime
 from zoneinfo import ZoneInfo
 
+from schemas import notices as n
 from services.notices.picture import (
+    FACT_MAX,
     HOUSE,
     Due,
+    Meal,
     Occurrence,
     Picture,
     SeriesPlan,
@@ -25,6 +29,7 @@ from services.notices.picture import (
 CONFIRM_AHEAD = datetime.timedelta(hours=48)  # a tentative claim lapsing this soon: tell
 DIGEST_WEEKDAY = 0  # Monday
 DIGEST_FROM = datetime.time(9, 0)  # house time; due from then until that Monday ends
+LISTED_MAX = 25  # a digest lists at most this many own sign-ups, and as many open places
 
 
 # hand_over ---------------------------------------------------------------------------------
@@ -125,39 +130,27 @@ def week_of(now: datetime.datetime) -> tuple[str, datetime.date]:
 def digest_notices(picture: Picture, now: datetime.datetime, after: datetime.datetime) -> list[Due]:
     """On Monday from 09:00 house time until that Monday ends: each `weekly_digest` subscriber
     is told, once a week, of the week ahead (Monday to Sunday, what has not started yet): the
-    open meals without a head cook, their open helper places, and how many meals (as head cook
-    or helper) and rota occurrences they are signed up for themselves."""
+    open meals without a head cook and their open helper places, the rota's open places (a
+    shift's, a cleaning task's), and their own sign-ups (meals as head cook or helper, rota
+    occurrences), counted in the facts and listed each with its day and time."""
     local = now.astimezone(HOUSE)
     readers = picture.subscribers("weekly_digest")
     if local.weekday() != DIGEST_WEEKDAY or local.time() < DIGEST_FROM or not readers:
         return []
     week, monday = week_of(now)
-    sunday = monday + datetime.timedelta(days=6)
-    meals = [
-        meal
-        for meal in picture.meals.values()
-        if monday <= meal.date <= sunday
-        and meal.status in ("open", "closed")
-        and now < meal.starts()
-    ]
+    meals, occurrences = week_ahead(picture, now, monday)
     open_meals = [meal for meal in meals if meal.status == "open"]
-    # A rota meal day has no `people` (who cooks is the meals service's): no meal counts twice.
-    occurrences = [
-        occurrence
-        for occurrence in picture.occurrences.values()
-        if monday <= occurrence.date <= sunday
-        and not occurrence.cancelled
-        and now < occurrence.starts()
-    ]
     counts = {
         "week": week,
         "meals_without_cook": str(sum(1 for meal in open_meals if meal.head_cook is None)),
         "open_helper_places": str(sum(meal.open_places() for meal in open_meals)),
     }
+    places = open_places(open_meals, occurrences)
     found: list[Due] = []
     for who in readers:
-        mine = sum(1 for meal in meals if meal.cooks(who))
-        mine += sum(1 for occurrence in occurrences if who in occurrence.people)
+        mine = own_sign_ups(who, meals, occurrences)
+        listing = [*mine[:LISTED_MAX], *places[:LISTED_MAX]]
+        unlisted = len(mine) + len(places) - len(listing)
         found.append(
             Due(
                 crew_id=who,
@@ -166,7 +159,93 @@ def digest_notices(picture: Picture, now: datetime.datetime, after: datetime.dat
                 rule="weekly_digest",
                 about=week,
                 send_after=after,
-                facts={**counts, "my_sign_ups": str(mine)},
+                facts={**counts, "my_sign_ups": str(len(mine))}
+                | ({"unlisted": str(unlisted)} if unlisted else {}),
+                listing=listing,
             )
         )
     return found
+
+
+def week_ahead(
+    picture: Picture, now: datetime.datetime, monday: datetime.date
+) -> tuple[list[Meal], list[Occurrence]]:
+    """The meals (open or closed) and the rota occurrences (not cancelled) of the week from
+    `monday` that have not begun, by when they begin. A rota meal day has no `people` (who
+    cooks is the meals service's): no meal counts twice."""
+    sunday = monday + datetime.timedelta(days=6)
+    meals = [
+        meal
+        for meal in picture.meals.values()
+        if monday <= meal.date <= sunday
+        and meal.status in ("open", "closed")
+        and now < meal.starts()
+    ]
+    occurrences = [
+        occurrence
+        for occurrence in picture.occurrences.values()
+        if monday <= occurrence.date <= sunday
+        and not occurrence.cancelled
+        and now < occurrence.starts()
+    ]
+    return sorted(meals, key=Meal.starts), sorted(occurrences, key=Occurrence.starts)
+
+
+def own_sign_ups(who: str, meals: list[Meal], occurrences: list[Occurrence]) -> list[n.Listed]:
+    """What `who` is signed up for: a meal as head cook or helper, a rota occurrence (and its
+    task), by day and time."""
+    mine = [
+        n.Listed(
+            mine=True,
+            date=meal.date,
+            time=meal.time,
+            task="head_cook" if meal.head_cook == who else "helper",
+        )
+        for meal in meals
+        if meal.cooks(who)
+    ]
+    mine += [
+        n.Listed(
+            mine=True,
+            date=occurrence.date,
+            time=occurrence.start,
+            title=occurrence.title[:FACT_MAX],
+            task=occurrence.task_of.get(who, ""),
+        )
+        for occurrence in occurrences
+        if who in occurrence.people
+    ]
+    return sorted(mine, key=_when)
+
+
+def open_places(meals: list[Meal], occurrences: list[Occurrence]) -> list[n.Listed]:
+    """The open meals' gaps (no head cook, open helper places) and the rota's open places (a
+    shift's, each cleaning task's), by day and time."""
+    found = [
+        n.Listed(
+            mine=False,
+            date=meal.date,
+            time=meal.time,
+            cook_wanted=meal.head_cook is None,
+            places=meal.open_places(),
+        )
+        for meal in meals
+        if meal.head_cook is None or meal.open_places()
+    ]
+    found += [
+        n.Listed(
+            mine=False,
+            date=occurrence.date,
+            time=occurrence.start,
+            title=occurrence.title[:FACT_MAX],
+            task=task,
+            places=places,
+        )
+        for occurrence in occurrences
+        for task, places in sorted(occurrence.open_places().items())
+    ]
+    return sorted(found, key=_when)
+
+
+def _when(listed: n.Listed) -> tuple[datetime.date, str, str, str]:
+    return listed.date, listed.time, listed.title, listed.task

@@ -2,7 +2,9 @@
 
 `words_for(rule, facts)` checks that the facts hold what the rule's words need (`RULES`) and
 writes the subject and paragraphs: plain strings such as a date, a time, a title or a count,
-never a name. services/notices/mail.py puts them into a mail.
+never a name. Only a coordinator's burnout watch names people: `words_for(rule, facts, names)`,
+the names given apart from the facts (they never reach the log; `NAMING`).
+services/notices/mail.py puts them into a mail.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import contextlib
 import dataclasses
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from schemas.common import HOUSE_TIMEZONE
+from schemas.notices import Listed
 
 DA_WEEKDAYS = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
 EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -305,9 +308,14 @@ BURNOUT_FINDINGS = {
 }  # fmt: skip
 
 
-def _burnout_watch(rule: str, facts: dict[str, str]) -> Words:
-    """This month's share of the busiest 10 %, and how many carry double their usual load:
-    counts only, never who."""
+def _and(names: Sequence[str], word: str) -> str:
+    """Anna, Bo og Cy / Anna, Bo and Cy."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _burnout_watch(rule: str, facts: dict[str, str], names: Sequence[str] = ()) -> Words:
+    """This month's share of the busiest 10 %, and how many carry double their usual load;
+    who they are right now only with `names` (for a coordinator)."""
     da_month, en_month = _month(rule, facts, "month")
     finding, rising = facts["finding"], _count(rule, facts, "rising")
     if finding not in BURNOUT_FINDINGS:
@@ -322,6 +330,9 @@ def _burnout_watch(rule: str, facts: dict[str, str]) -> Words:
         at = 0 if leads == "rising" else 1  # the finding's own line first
         da.insert(at, f"{who_da} mindst dobbelt så meget som sædvanligt.")
         en.insert(at, f"{who_en} at least twice their usual load.")
+        if names:
+            da.insert(at + 1, f"Lige nu er det: {_and(names, 'og')}.")
+            en.insert(at + 1, f"Right now they are: {_and(names, 'and')}.")
     return Words(
         subject_da=da_subject.format(month=da_month),
         subject_en=en_subject.format(month=en_month),
@@ -346,12 +357,91 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]]
 }
 
 
-def words_for(rule: str, facts: dict[str, str]) -> Words:
-    """The words of `rule` from its facts; ValueError for an unknown rule or a missing fact."""
+# rule -> its words with names, for the rules whose mail may name people (to coordinators).
+NAMING: dict[str, Callable[[str, dict[str, str], Sequence[str]], Words]] = {
+    "burnout_watch": _burnout_watch,
+}
+
+
+def words_for(
+    rule: str,
+    facts: dict[str, str],
+    names: Sequence[str] = (),
+    listing: Sequence[Listed] = (),
+) -> Words:
+    """The words of `rule` from its facts, and `names` where the rule tells them (`NAMING`),
+    followed by what it lists (`listing`, and how many more the list left out: the fact
+    `unlisted`); ValueError for an unknown rule, a missing or malformed fact, or names for a
+    rule that names no one."""
     if rule not in RULES:
         raise ValueError(f"no notice rule {rule!r}; known: {', '.join(RULES)}")
     needs, write = RULES[rule]
     missing = [name for name in needs if name not in facts]
     if missing:
         raise ValueError(f"{rule}: missing facts {', '.join(missing)}")
-    return write(rule, facts)
+    if not names:
+        words = write(rule, facts)
+    elif rule in NAMING:
+        words = NAMING[rule](rule, facts, names)
+    else:
+        raise ValueError(f"{rule}: names no one; names are told in {', '.join(NAMING)}")
+    unlisted = _count(rule, facts, "unlisted") if "unlisted" in facts else 0
+    return _with_listing(words, listing, unlisted)
+
+
+# --- What a notice lists ----------------------------------------------------------------------
+
+
+# A meal on one's own list: what they do there (the task), Danish and English.
+AT_THE_MEAL = {"head_cook": ("du laver maden", "you cook"), "helper": ("du hjælper", "you help")}
+
+
+def _places(places: int, da_one: str, da_more: str, en_one: str, en_more: str) -> tuple[str, str]:
+    if places == 1:
+        return f"1 {da_one}", f"1 {en_one}"
+    return f"{places} {da_more}", f"{places} {en_more}"
+
+
+def _listed(item: Listed) -> tuple[str, str]:
+    """One line of a list, in Danish and English: when, then what."""
+    if not item.title:  # a joint meal
+        if item.mine:
+            da, en = AT_THE_MEAL.get(item.task, AT_THE_MEAL["helper"])
+        else:
+            wanted = [("en kok", "a cook")] if item.cook_wanted else []
+            if item.places:
+                wanted.append(_places(item.places, "hjælper", "hjælpere", "helper", "helpers"))
+            da = "mangler " + " og ".join(d for d, _ in wanted)
+            en = "needs " + " and ".join(e for _, e in wanted)
+        da, en = f"fællesspisning, {da}", f"joint meal, {en}"
+    else:
+        da, en = f"»{item.title}«", f"“{item.title}”"
+        if item.task:
+            da, en = f"{da}, opgave: {item.task}", f"{en}, task: {item.task}"
+        if not item.mine:
+            da_free, en_free = _places(
+                item.places, "ledig plads", "ledige pladser", "open place", "open places"
+            )
+            da, en = f"{da}: {da_free}", f"{en}: {en_free}"
+    return (
+        f"- {da_day(item.date)} kl. {item.time}: {da}",
+        f"- {en_day(item.date)} at {item.time}: {en}",
+    )
+
+
+def _with_listing(words: Words, listing: Sequence[Listed], unlisted: int) -> Words:
+    """The words, then the person's own sign-ups and the open places, each a line, and how
+    many more the list leaves out."""
+    da, en = list(words.da), list(words.en)
+    for mine, da_head, en_head in (
+        (True, "Dine tilmeldinger:", "Your sign-ups:"),
+        (False, "Ledige pladser:", "Open places:"),
+    ):
+        lines = [_listed(item) for item in listing if item.mine is mine]
+        if lines:
+            da.append("\n".join([da_head, *(d for d, _ in lines)]))
+            en.append("\n".join([en_head, *(e for _, e in lines)]))
+    if unlisted:
+        da.append(f"Og {unlisted} mere: se tavlen i kiosken.")
+        en.append(f"And {unlisted} more: see the board at the kiosk.")
+    return dataclasses.replace(words, da=da, en=en)

@@ -74,6 +74,7 @@ NOTICES_COMMANDS = st.sampled_from(
         ),
         nt.MarkSent(crew_id="a", notice_id="b"),
         nt.CancelNotice(crew_id="a", notice_id="b"),
+        nt.GiveUpNotice(crew_id="a", notice_id="b", code=550),
         nt.Unsubscribe(crew_id="a", topic="meal_needs_cook"),
         nt.StopNotices(crew_id="a"),
     ]

@@ -9,11 +9,16 @@ import email.policy
 import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from crew import settings
+from house.subcommands.running import MAIL_FLAGS
+from services.notices.at_work import smtp_of
 from services.notices.mail import RULES, MailNotTaken, SmtpSettings, compose, deliver
 from tests.ports import free_port
 
@@ -217,3 +222,53 @@ async def test_a_server_that_never_answers_times_out_and_is_worth_trying_again()
         with pytest.raises(MailNotTaken) as caught:
             await deliver(compose("meal_needs_cook", MEAL, TO, FROM), smtp)
     assert caught.value.lasting is False
+
+
+class Doorkeeper:
+    """An SMTP authenticator: one login, and every login tried, kept."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.login = (user.encode(), password.encode())
+        self.tried: list[tuple[bytes, bytes]] = []
+
+    def __call__(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        self.tried.append((auth_data.login, auth_data.password))
+        # handled=False: the server answers a wrong login itself (535)
+        success = (auth_data.login, auth_data.password) == self.login
+        return AuthResult(success=success, handled=False)
+
+
+@pytest.mark.parametrize(("password", "taken"), [("s3cret pass", True), ("wrong", False)])
+async def test_the_smtp_login_of_crew_ups_flags_reaches_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str, taken: bool
+) -> None:
+    """--smtp-user and --smtp-password-file (the variables `crew up` sets from them) log in;
+    a wrong password is a refusal worth trying again, and nothing is taken."""
+    keeper, door, port = Keeper(), Doorkeeper("cook", "s3cret pass"), free_port()
+    secret = tmp_path / "smtp-password"
+    secret.write_text(password + "\n", encoding="utf-8")
+    flags = {"smtp": f"127.0.0.1:{port}", "smtp_user": "cook", "smtp_password_file": str(secret)}
+    for flag, value in flags.items():
+        monkeypatch.setenv(MAIL_FLAGS[flag], value)
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    smtp = smtp_of(settings.load())
+    assert smtp is not None and smtp.user == "cook"
+    controller = Controller(
+        keeper, hostname="127.0.0.1", port=port, authenticator=door, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        message = compose("meal_needs_cook", MEAL, TO, FROM)
+        if taken:
+            await deliver(message, smtp)
+        else:
+            with pytest.raises(MailNotTaken) as caught:
+                await deliver(message, smtp)
+            assert caught.value.lasting is False and "wrong" not in str(caught.value)
+    finally:
+        controller.stop()
+    assert door.tried and set(door.tried) == {(b"cook", password.encode())}  # each mechanism
+    assert len(keeper.mails) == (1 if taken else 0)

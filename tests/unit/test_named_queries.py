@@ -206,7 +206,7 @@ def test_an_export_carries_every_column_of_its_view_in_order(
         (q.CALENDAR_ROTA, ("bo",)),
         (q.PERSON_PARTICIPATION, ("anna",)),
         (q.PERSON_CONTRIBUTIONS, ("anna",)),
-        (MONTH_LOAD, (M0_MONTH.isoformat(),)),
+        (MONTH_LOAD, (M0_MONTH.isoformat(), True)),
         (q.PERSON, ("anna",)),
         (q.CHANGES, ()),
         (q.NEWCOMERS_WAITING, ()),
@@ -226,15 +226,15 @@ def test_the_burnout_watch_reads_one_months_load_with_a_count_of_who_rises(
     views: Projection,
 ) -> None:
     """The notices service's named query (services/notices/burnout.py) on the real view."""
-    [month] = MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask(M0_MONTH.isoformat())))
+    [month] = MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask(M0_MONTH.isoformat(), False)))
     # anna cooked m0; bo, crew too, did nothing: the busiest one (of two) did it all
     assert month == MonthLoad(
         period_start=M0_MONTH, contributions=1, crew=2, top_10pct_share=1.0, rising=0
     )
-    assert MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask("2000-01-01"))) == []
+    assert MONTH_LOAD.rows(answer(views, MONTH_LOAD.ask("2000-01-01", False))) == []
 
 
-def test_the_burnout_watch_counts_who_rises(tmp_path: Path) -> None:
+def test_the_burnout_watch_counts_who_rises_and_names_them_when_asked(tmp_path: Path) -> None:
     """anna cooks once a month, then five times in April: double her usual and 3 more."""
     cooked = [
         (f"m-{month}-{n}", datetime.date(2025, month, 1 + n))
@@ -251,12 +251,15 @@ def test_the_burnout_watch_counts_who_rises(tmp_path: Path) -> None:
     try:
         projection.apply([recorded(n, e) for n, e in enumerate(events, start=1)])
         projection.lock_down()
-        [april] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-04-01")))
-        [march] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-03-01")))
+        [april] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-04-01", False)))
+        [march] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-03-01", True)))
+        [named] = MONTH_LOAD.rows(answer(projection, MONTH_LOAD.ask("2025-04-01", True)))
     finally:
         projection.close()
-    assert (april.contributions, april.rising) == (5, 1)
-    assert (march.contributions, march.rising) == (1, 0)
+    assert (april.contributions, april.rising, april.rising_names, april.named) == (5, 1, [], False)
+    assert (march.contributions, march.rising, march.rising_names) == (1, 0, [])
+    # asked with names (for a coordinator), on the everyday query path: her display name
+    assert (named.rising, named.rising_names, named.named) == (1, ["Anna"], True)
 
 
 def test_mentions_counts_the_events_that_name_a_person_by_subject_or_field(

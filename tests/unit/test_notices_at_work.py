@@ -16,6 +16,7 @@ from crew import subjects
 from crew.settings import Settings
 from crew.sql import SqlError, SqlResult
 from schemas import notices as n
+from schemas import onboarding as o
 from services.notices.at_work import Notices
 from services.notices.burnout import MonthLoad
 from services.notices.rules import see
@@ -24,6 +25,8 @@ NOW = datetime.datetime(2030, 1, 15, 11, 0, tzinfo=datetime.UTC)
 JANUARY = MonthLoad(
     period_start=datetime.date(2030, 1, 1), contributions=40, crew=12, top_10pct_share=0.6, rising=2
 )
+TYPES = {"period_start": "DATE", "top_10pct_share": "DOUBLE", "rising_names": "VARCHAR[]"}
+TYPES |= {"named": "BOOLEAN"}
 
 
 def answered(*rows: MonthLoad) -> bytes:
@@ -31,7 +34,7 @@ def answered(*rows: MonthLoad) -> bytes:
     return msgspec.json.encode(
         SqlResult(
             columns=columns,
-            types=["DATE", "BIGINT", "BIGINT", "DOUBLE", "BIGINT"],
+            types=[TYPES.get(c, "BIGINT") for c in columns],
             rows=[[msgspec.to_builtins(getattr(row, c)) for c in columns] for row in rows],
         )
     )
@@ -76,7 +79,7 @@ async def test_it_asks_for_this_months_row_at_most_once_an_hour() -> None:
     assert work.load == JANUARY
     [(subject, request)] = query.asked
     assert subject == subjects.QUERY_SQL
-    assert request["params"] == ["2030-01-01"]
+    assert request["params"] == ["2030-01-01", False]  # no coordinator watches: no names
     await work.ask_load(NOW + datetime.timedelta(minutes=59))
     assert len(query.asked) == 1
     await work.ask_load(NOW + datetime.timedelta(hours=1))
@@ -111,4 +114,15 @@ async def test_a_failed_question_is_logged_and_asked_again_next_hour(
 async def test_the_month_asked_is_house_time() -> None:
     query = QueryService(answered())
     await notices(query).ask_load(datetime.datetime(2030, 1, 31, 23, 30, tzinfo=datetime.UTC))
-    assert query.asked[0][1]["params"] == ["2030-02-01"]
+    assert query.asked[0][1]["params"] == ["2030-02-01", False]
+
+
+async def test_names_are_asked_for_while_a_coordinator_watches() -> None:
+    query = QueryService(answered(JANUARY), answered(JANUARY))
+    work = notices(query)
+    see(work.picture, o.CoordinatorGranted(person_id="anna", granted_at=NOW), NOW, 3)
+    await work.ask_load(NOW)
+    assert query.asked[-1][1]["params"] == ["2030-01-01", True]
+    see(work.picture, o.CoordinatorRevoked(person_id="anna", revoked_at=NOW), NOW, 4)
+    await work.ask_load(NOW + datetime.timedelta(hours=1))
+    assert query.asked[-1][1]["params"] == ["2030-01-01", False]

@@ -1,5 +1,6 @@
 """The burnout watch on plain values: this month's `load_balance` row, the picture's
-subscribers and the clock in; the notices out, once a month per finding, with counts only."""
+subscribers and the clock in; the notices out, once a month per finding, with counts only in
+their facts; the names of those rising only in a coordinator's mail."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import msgspec
 import pytest
 
 from schemas import notices as n
-from services.notices import burnout, mail
+from schemas import onboarding as o
+from services.notices import burnout, mail, rules
 from services.notices.burnout import MonthLoad, burnout_notices, month_of
 from services.notices.rules import Picture, QuietHours, due, notice_id, see
 
@@ -165,9 +167,99 @@ def test_every_burnout_notice_composes_a_mail_and_fits_a_record_notice(row: Mont
         msgspec.json.decode(msgspec.json.encode(command), type=n.RecordNotice)
 
 
-def test_the_query_binds_the_month_and_asks_for_no_one() -> None:
-    request = burnout.MONTH_LOAD.ask("2030-01-01")
-    assert request.params == ["2030-01-01"]
+def test_the_query_binds_the_month_and_whether_names_are_asked_for() -> None:
+    request = burnout.MONTH_LOAD.ask("2030-01-01", False)
+    assert request.params == ["2030-01-01", False]
     assert "2030" not in request.sql
-    assert "rising_load_names" not in request.sql
-    assert "len(rising_load)" in request.sql  # the count only, never the ids
+    assert "len(rising_load)" in request.sql  # the count, never the ids
+    assert "then coalesce(rising_load_names" in request.sql  # names only when asked for
+
+
+# Names for coordinators ----------------------------------------------------------------------
+
+
+def coordinator(who: str, seen: Picture) -> Picture:
+    see(seen, o.CoordinatorGranted(person_id=who, granted_at=NOW), NOW, 500)
+    return seen
+
+
+def named(rising: int = 2, names: tuple[str, ...] = ("Anna Holm", "Bo")) -> MonthLoad:
+    return msgspec.structs.replace(load(rising=rising), rising_names=list(names), named=True)
+
+
+def recorded(found: rules.Due) -> n.NoticeRecorded:
+    return n.NoticeRecorded(
+        crew_id=found.crew_id,
+        notice_id=found.notice_id,
+        topic=found.topic,
+        rule=found.rule,
+        about=found.about,
+        send_after=found.send_after,
+        facts=found.facts,
+    )
+
+
+def test_names_are_asked_for_only_while_a_coordinator_watches() -> None:
+    seen = picture("anna", "bo")
+    assert burnout.names_wanted(seen) is False
+    see(seen, o.CoordinatorGranted(person_id="cy", granted_at=NOW), NOW, 60)  # does not watch
+    assert burnout.names_wanted(seen) is False
+    coordinator("bo", seen)
+    assert burnout.names_wanted(seen) is True
+    see(seen, o.CoordinatorRevoked(person_id="bo", revoked_at=NOW), NOW, 61)
+    assert burnout.names_wanted(seen) is False
+
+
+def test_a_coordinator_is_told_who_rises_and_everyone_else_counts_only() -> None:
+    seen = coordinator("bo", picture("anna", "bo"))
+    row = named()
+    notices = {d.crew_id: recorded(d) for d in due(seen, NOW, None, row)}
+    assert burnout.names_for(seen, notices["bo"], row) == ["Anna Holm", "Bo"]
+    assert burnout.names_for(seen, notices["anna"], row) == []
+    assert "Anna Holm" not in msgspec.json.encode(notices["bo"]).decode(), "never in the log"
+    told = mail.compose(
+        "burnout_watch", notices["bo"].facts, "bo@x.dk", "c@x.dk", names=["Anna Holm", "Bo"]
+    )
+    plain = told.get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    assert "Lige nu er det: Anna Holm og Bo." in text
+    assert "Right now they are: Anna Holm and Bo." in text
+    other = mail.compose("burnout_watch", notices["anna"].facts, "a@x.dk", "c@x.dk")
+    assert "Anna Holm" not in other.as_string()
+
+
+@pytest.mark.parametrize(
+    "ended",
+    [
+        o.CoordinatorRevoked(person_id="bo", revoked_at=NOW),
+        o.PersonForgotten(person_id="bo", forgotten_at=NOW),
+    ],
+)
+def test_a_role_taken_back_or_a_forget_ends_the_names(ended: o.OnboardingEvent) -> None:
+    seen = coordinator("bo", picture("bo"))
+    [notice] = [recorded(d) for d in due(seen, NOW, None, named())]
+    see(seen, ended, NOW, 600)
+    assert burnout.names_for(seen, notice, named()) == []
+    see(seen, o.CoordinatorGranted(person_id="bo", granted_at=NOW), NOW, 601)
+    expected = [] if isinstance(ended, o.PersonForgotten) else ["Anna Holm", "Bo"]
+    assert burnout.names_for(seen, notice, named()) == expected, "granted again, unless forgotten"
+
+
+def test_a_coordinators_mail_waits_for_a_row_with_the_names_of_its_month() -> None:
+    seen = coordinator("bo", picture("bo"))
+    [notice] = [recorded(d) for d in due(seen, NOW, None, named())]
+    assert burnout.names_for(seen, notice, None) is None
+    assert burnout.names_for(seen, notice, load(rising=2)) is None  # asked without names
+    february = msgspec.structs.replace(named(), period_start=datetime.date(2030, 2, 1))
+    assert burnout.names_for(seen, notice, february) is None
+    assert burnout.names_for(seen, notice, named(rising=0, names=())) == []
+    [share] = [recorded(d) for d in due(picture("bo"), NOW, None, load(share=0.9))]
+    assert burnout.names_for(coordinator("bo", picture("bo")), share, None) == [], "none rising"
+
+
+def test_names_for_a_rule_that_names_no_one_are_a_bug() -> None:
+    with pytest.raises(ValueError, match="names no one"):
+        mail.words_for(
+            "meal_needs_cook", {"date": "2030-01-08", "time": "18:00", "meal_id": "m"}, ["Anna"]
+        )

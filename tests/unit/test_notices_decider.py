@@ -82,6 +82,24 @@ def test_a_notice_settled_before_it_went_out_is_cancelled_once() -> None:
         d.decide(given_(ADDRESS, COOKS), cancel)
 
 
+def test_a_notice_refused_for_good_is_given_up_once_and_then_neither_sent_nor_cancelled() -> None:
+    give_up = n.GiveUpNotice(crew_id="anna", notice_id="cook-m1-anna", code=550, at=AT)
+    given_up = n.NoticeGivenUp(crew_id="anna", notice_id="cook-m1-anna", given_up_at=AT, code=550)
+    assert d.decide(given_(ADDRESS, COOKS, RECORDED), give_up) == [given_up]
+    person = given_(ADDRESS, COOKS, RECORDED, given_up)
+    assert person.pending() == [] and person.notices["cook-m1-anna"].state == "given_up"
+    assert d.decide(person, give_up) == []
+    assert d.decide(person, n.MarkSent(crew_id="anna", notice_id="cook-m1-anna", at=AT)) == []
+    assert d.decide(person, n.CancelNotice(crew_id="anna", notice_id="cook-m1-anna")) == []
+    assert d.decide(person, n.StopNotices(crew_id="anna", at=AT)) == [
+        n.NoticesStopped(crew_id="anna", stopped_at=AT)
+    ]
+    sent = n.NoticeSent(crew_id="anna", notice_id="cook-m1-anna", sent_at=AT)
+    assert d.decide(given_(ADDRESS, COOKS, RECORDED, sent), give_up) == [], "it went out"
+    with pytest.raises(d.UnknownNotice):
+        d.decide(given_(ADDRESS, COOKS), give_up)
+
+
 def test_a_forgotten_person_is_never_told_anything_again() -> None:
     person = given_(ADDRESS, COOKS, RECORDED)
     stop = n.StopNotices(crew_id="anna", at=AT)
@@ -117,6 +135,7 @@ def test_the_refusal_table_in_the_contract_is_what_the_rules_say() -> None:
         "record_notice": [RECORD],
         "mark_sent": [n.MarkSent(crew_id="anna", notice_id="cook-m1-anna", at=AT)],
         "cancel_notice": [n.CancelNotice(crew_id="anna", notice_id="cook-m1-anna")],
+        "give_up_notice": [n.GiveUpNotice(crew_id="anna", notice_id="cook-m1-anna", at=AT)],
         "stop_notices": [n.StopNotices(crew_id="anna", at=AT)],
     }
     given = codes_given(d.decide, [(state, commands) for state in states])

@@ -12,11 +12,14 @@ from schemas import meals as m
 from schemas import notices as n
 from schemas import onboarding as o
 from schemas import rota as r
-from services.notices.rules import Due, due, settled
+from services.notices.picture import PERSONAL_FRESH
+from services.notices.rules import NEWCOMER_UNTIL, Due, due, settled
 from tests.unit.test_notices_rules import (
     BAR,
     NOW,
+    SCHEDULED,
     WED,
+    affected,
     arrived,
     bar_shift,
     offered,
@@ -76,6 +79,25 @@ def test_a_newcomer_who_found_a_host_is_settled() -> None:
     assert not settled(picture(*events, waiting), waiting, LATER)
     hosted = o.ConversationScheduled(person_id="nina", host_crew_id="bo", when=LATER)
     assert settled(picture(*events, waiting, hosted), waiting, LATER)
+
+
+def test_a_notice_held_past_its_rules_cut_off_is_settled_not_sent() -> None:
+    """docs/notices.md: a newcomer waits at most 7 days, a change to a sign-up is news for 48
+    hours; a notice of either still held back after that is cancelled, not mailed."""
+    assert (
+        datetime.timedelta(days=7),
+        datetime.timedelta(hours=48),
+    ) == (NEWCOMER_UNTIL, PERSONAL_FRESH)
+    events, waiting = only(
+        arrived(NOW - datetime.timedelta(hours=2)), *subscriber("anna", "newcomer_waiting")
+    )
+    week_on = NOW - datetime.timedelta(hours=2) + NEWCOMER_UNTIL
+    assert not settled(picture(*events, waiting), waiting, week_on)
+    assert settled(picture(*events, waiting), waiting, week_on + datetime.timedelta(minutes=1))
+    events, moved = only(*SCHEDULED, *subscriber("anna", "my_sign_ups"), affected("released"))
+    assert not settled(picture(*events, moved), moved, NOW + PERSONAL_FRESH)
+    later = NOW + PERSONAL_FRESH + datetime.timedelta(minutes=1)
+    assert settled(picture(*events, moved), moved, later)
 
 
 def test_a_place_on_offer_that_was_taken_is_settled() -> None:

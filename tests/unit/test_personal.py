@@ -16,6 +16,7 @@ from crew.personal import (
     unseal_payload,
 )
 from schemas import meals as m
+from schemas import notices as n
 from schemas import onboarding as o
 
 AT = datetime.datetime(2030, 1, 7, tzinfo=datetime.UTC)
@@ -36,6 +37,8 @@ def test_schemas_mark_exactly_the_personal_fields() -> None:
     }
     assert personal_fields(o.ConversationHeld) == {"notes": ("person_id", False)}
     assert personal_fields(m.VolunteeredToCook) == {}
+    assert personal_fields(n.AddressSet) == {"email": ("crew_id", False)}
+    assert personal_fields(n.NoticeRecorded) == {}
 
 
 async def test_a_sealed_event_holds_no_plain_personal_data_and_opens_with_the_key() -> None:
@@ -52,6 +55,19 @@ async def test_a_sealed_event_holds_no_plain_personal_data_and_opens_with_the_ke
     assert sealed_people(data) == {"nora"}
     opened = unseal_payload(data, {"nora": await vault.key("nora")})
     assert msgspec.json.decode(opened, type=o.NewcomerArrived) == event
+
+
+async def test_a_notices_address_is_sealed_in_the_log_and_unreadable_once_forgotten() -> None:
+    vault = InMemoryVault()
+    event = n.AddressSet(crew_id="anna", email="anna.holm@example.org")
+    data = await seal_event(event, vault)
+    assert b"anna.holm" not in data and b"example.org" not in data
+    assert sealed_people(data) == {"anna"}
+    opened = unseal_payload(data, {"anna": await vault.key("anna")})
+    assert msgspec.json.decode(opened, type=n.AddressSet) == event
+    await vault.forget("anna")
+    gone = unseal_payload(data, {"anna": await vault.key("anna")})
+    assert msgspec.json.decode(gone, type=n.AddressSet).email == ""
 
 
 async def test_once_the_key_is_gone_the_values_read_as_empty_and_the_rest_survives() -> None:

@@ -12,6 +12,8 @@ import msgspec
 import pytest
 
 from crew import settings
+from services.notices.at_work import smtp_of
+from services.notices.rules import QuietHours
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +38,8 @@ def test_every_setting_is_read_typed_from_its_variable(monkeypatch: pytest.Monke
         ("CREW_PROJECTOR_BATCH", "abc", "a whole number, at least 1"),
         ("CREW_QUERY_TIMEOUT_S", "0", "a number, above 0"),
         ("CREW_LOG_FORMAT", "pretty", "one of auto, console, json"),
+        ("CREW_QUIET_HOURS", "21-21", "two different hours HH-HH (e.g. 21-08), or none"),
+        ("CREW_QUIET_HOURS", "8-08", "two different hours HH-HH (e.g. 21-08), or none"),
     ],
 )
 def test_a_bad_value_is_named_with_what_it_should_be(
@@ -68,6 +72,51 @@ def test_a_component_with_a_bad_setting_stops_at_once_with_one_line(
     assert done.stderr.startswith(f"crew: bad setting {variable}=abc: expected a")
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
     assert not list(tmp_path.iterdir()), "nothing was started"
+
+
+def test_quiet_hours_the_settings_take_are_quiet_hours_the_notices_service_can_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What passes at start-up never stops the notices service later (QuietHours.parse)."""
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    hours = [f"{h}" for h in range(24)] + [f"{h:02d}" for h in range(10)]
+    for text in ["none", *(f"{a}-{b}" for a in hours for b in hours)]:
+        monkeypatch.setenv("CREW_QUIET_HOURS", text)
+        try:
+            taken = settings.load().quiet_hours
+        except SystemExit:
+            with pytest.raises(ValueError):
+                QuietHours.parse(text)
+            continue
+        QuietHours.parse(taken)
+
+
+@pytest.mark.parametrize(
+    ("given", "server"),
+    [
+        ("mail.example.org:587", ("mail.example.org", 587)),
+        ("127.0.0.1:25", ("127.0.0.1", 25)),
+        ("[::1]:25", ("::1", 25)),
+        ("[2001:db8::5]:2525", ("2001:db8::5", 2525)),
+    ],
+)
+def test_a_mail_server_the_settings_take_is_the_one_the_notices_service_reaches(
+    monkeypatch: pytest.MonkeyPatch, given: str, server: tuple[str, int]
+) -> None:
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    monkeypatch.setenv("CREW_SMTP", given)
+    smtp = smtp_of(settings.load())
+    assert smtp is not None and (smtp.host, smtp.port) == server
+
+
+@pytest.mark.parametrize("given", ["::1:25", "mail.example.org", "[::1]", "[mail]:25", "a b:25"])
+def test_a_mail_server_without_a_port_or_with_a_bare_ipv6_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("CREW_NATS_URL", "nats://127.0.0.1:1")
+    monkeypatch.setenv("CREW_SMTP", given)
+    with pytest.raises(SystemExit, match="crew: bad setting CREW_SMTP="):
+        settings.load()
 
 
 def documented() -> dict[str, str]:
