@@ -117,12 +117,18 @@ def _record(person: Person, command: n.RecordNotice) -> list[n.NoticesEvent]:
     ]
 
 
+def _still_recorded(person: Person, notice_id: str) -> bool:
+    """Whether a notice of theirs is still waiting to go out: a notice already sent, cancelled
+    or given up takes no further step (the command is then answered with no events)."""
+    notice = person.notices.get(notice_id)
+    if notice is None:
+        raise UnknownNotice(f"no notice {notice_id} for {person.crew_id}")
+    return notice.state == "recorded"
+
+
 @DECIDE.on(n.MarkSent)
 def _mark_sent(person: Person, command: n.MarkSent) -> list[n.NoticesEvent]:
-    notice = person.notices.get(command.notice_id)
-    if notice is None:
-        raise UnknownNotice(f"no notice {command.notice_id} for {person.crew_id}")
-    if notice.state != "recorded":
+    if not _still_recorded(person, command.notice_id):
         return []  # sent already, or cancelled after the mail server took it: nothing new
     assert command.at is not None  # the shell stamps every command with its time
     return [n.NoticeSent(crew_id=person.crew_id, notice_id=command.notice_id, sent_at=command.at)]
@@ -130,10 +136,7 @@ def _mark_sent(person: Person, command: n.MarkSent) -> list[n.NoticesEvent]:
 
 @DECIDE.on(n.CancelNotice)
 def _cancel(person: Person, command: n.CancelNotice) -> list[n.NoticesEvent]:
-    notice = person.notices.get(command.notice_id)
-    if notice is None:
-        raise UnknownNotice(f"no notice {command.notice_id} for {person.crew_id}")
-    if notice.state != "recorded":
+    if not _still_recorded(person, command.notice_id):
         return []  # sent already, or cancelled before: nothing to take back
     return [
         n.NoticesCancelled(crew_id=person.crew_id, notice_ids=[command.notice_id], why=command.why)
@@ -142,10 +145,7 @@ def _cancel(person: Person, command: n.CancelNotice) -> list[n.NoticesEvent]:
 
 @DECIDE.on(n.GiveUpNotice)
 def _give_up(person: Person, command: n.GiveUpNotice) -> list[n.NoticesEvent]:
-    notice = person.notices.get(command.notice_id)
-    if notice is None:
-        raise UnknownNotice(f"no notice {command.notice_id} for {person.crew_id}")
-    if notice.state != "recorded":
+    if not _still_recorded(person, command.notice_id):
         return []  # sent, cancelled or given up already: nothing to give up
     assert command.at is not None
     return [
