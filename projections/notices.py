@@ -1,5 +1,7 @@
 """`notices`: one row per notice the house recorded: what it was about, for whom, when it was
-due, and whether and when it went out. No address and no text: those never reach the views."""
+due, and whether and when it went out. `notice_choices`: one row per person who chose
+something about their notices: their topics, and whether an address is set. No address and no
+text: those never reach the views."""
 
 from __future__ import annotations
 
@@ -89,4 +91,62 @@ NOTICES = KeyedFold(
     row_type=NoticeRow,
     keys_of=notices_of,
     fold=fold,
+)
+
+
+CHOICES_DDL = """
+create table if not exists notice_choices_rows (
+    crew_id     varchar primary key,
+    topics      varchar[],
+    has_address boolean,
+    stopped     boolean,
+    updated_at  timestamptz,
+    last_seq    bigint
+);
+create or replace view notice_choices as
+select crew_id, topics, has_address, stopped, updated_at, last_seq
+from notice_choices_rows;
+"""
+
+
+class ChoicesRow(msgspec.Struct):
+    crew_id: str
+    topics: list[str] = []
+    has_address: bool = False
+    stopped: bool = False
+    updated_at: str | datetime.datetime | None = None
+    last_seq: int = 0
+
+
+def fold_choices(row: ChoicesRow | None, fact: Fact, crew_id: str) -> ChoicesRow:
+    row = row or ChoicesRow(crew_id=crew_id)
+    match fact.event:
+        case n.AddressSet():
+            row = replace(row, has_address=True)
+        case n.Subscribed(topic=topic) if topic not in row.topics:
+            row = replace(row, topics=sorted([*row.topics, topic]))
+        case n.Unsubscribed(topic=topic):
+            row = replace(row, topics=[t for t in row.topics if t != topic])
+        case n.NoticesStopped():  # forgotten: the address is unreadable, nothing goes out
+            row = replace(row, topics=[], has_address=False, stopped=True)
+        case _:
+            return row
+    return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
+
+
+def choosers_of(event: object) -> list[str]:
+    match event:
+        case n.AddressSet() | n.Subscribed() | n.Unsubscribed() | n.NoticesStopped():
+            return [event.crew_id]
+    return []
+
+
+NOTICE_CHOICES = KeyedFold(
+    name="notice_choices",
+    ddl=CHOICES_DDL,
+    table="notice_choices_rows",
+    key="crew_id",
+    row_type=ChoicesRow,
+    keys_of=choosers_of,
+    fold=fold_choices,
 )

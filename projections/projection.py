@@ -35,7 +35,7 @@ from projections.contributions import (
 from projections.event_log import EVENT_LOG
 from projections.history import MEMBERSHIP
 from projections.meal_plan import MEAL_PLAN
-from projections.notices import NOTICES
+from projections.notices import NOTICE_CHOICES, NOTICES
 from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
@@ -62,6 +62,7 @@ VIEWS: tuple[View, ...] = (
     DRIFTING_AWAY,
     MEAL_STATS,
     NOTICES,
+    NOTICE_CHOICES,
 )
 
 CORE_DDL = """

@@ -350,3 +350,17 @@ MY_HISTORY = NamedQuery(
     f'order by "at" desc nulls last limit {HISTORY_SHOWN}',
     ("crew_id",),
 )
+
+
+class NoticeChoices(msgspec.Struct, frozen=True, kw_only=True):
+    topics: list[str]
+    has_address: bool
+    stopped: bool
+
+
+MY_NOTICE_CHOICES = NamedQuery(
+    "my_notice_choices",
+    NoticeChoices,
+    "select topics, has_address, stopped from notice_choices where crew_id = $1",
+    ("crew_id",),
+)

@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response, get
 
 from projections import queries
+from schemas.notices import TOPICS
 from services.kiosk.app import House, authorised, forbidden, json_response
 
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
@@ -75,6 +76,11 @@ class Me(msgspec.Struct, kw_only=True):
     series: list[queries.SeriesOnPage]  # the weekly series, to change or to say "I usually"
     intentions: list[queries.IntentionOnPage]  # their standing intentions
     claims: list[queries.ClaimOnPage]  # places held for them, to confirm or release
+    notices: queries.NoticeChoices  # the topics they chose, and whether an address is set
+    topics: tuple[str, ...] = TOPICS  # every topic they may choose (docs/notices.md)
+
+
+NO_CHOICES = queries.NoticeChoices(topics=[], has_address=False, stopped=False)
 
 
 @get(
@@ -84,7 +90,8 @@ class Me(msgspec.Struct, kw_only=True):
     "in the house from the log, newest first, with who made them and why, and the newcomers "
     "waiting for their conversation or its outcome, their own contributions "
     "(crew_contributions) and latest places (participation), the weekly series, their "
-    "standing intentions and the places held for them. 401 no or bad token, "
+    "standing intentions and the places held for them, and their notice topics and whether an "
+    "address is set (never the address). 401 no or bad token, "
     "403 a kiosk token (a tablet is no one's own page).",
     security=[{"page_token": []}],
 )
@@ -104,6 +111,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         queries.SERIES_ON_PAGE.ask(),
         queries.MY_INTENTIONS.ask(caller.person),
         queries.MY_CLAIMS.ask(caller.person),
+        queries.MY_NOTICE_CHOICES.ask(caller.person),
     )
     if isinstance(answers, Response):
         return answers
@@ -120,6 +128,7 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         series=queries.SERIES_ON_PAGE.rows(answers[5]),
         intentions=queries.MY_INTENTIONS.rows(answers[6]),
         claims=queries.MY_CLAIMS.rows(answers[7]),
+        notices=next(iter(queries.MY_NOTICE_CHOICES.rows(answers[8])), NO_CHOICES),
     )
     return json_response(shown, 200)
 

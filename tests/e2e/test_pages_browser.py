@@ -2,8 +2,8 @@
 driven headless by Playwright. One person, from their link, plans a meal, signs up to help at
 another, hands over their cleaning task, hosts a newcomer and welcomes them with a buddy, and
 sees all of it in "what changed"; a second person takes the hand-over, says he usually does
-the kitchen, confirms the place held for him and changes the series from a date. axe-core checks
-both pages. Screenshots land in tests/artifacts/ (me-*.png)."""
+the kitchen, confirms the place held for him, changes the series from a date and chooses his
+notices. axe-core checks both pages. Screenshots land in tests/artifacts/ (me-*.png)."""
 
 from __future__ import annotations
 
@@ -163,6 +163,31 @@ def usually_from_the_page(env: dict[str, str], page: Page) -> None:
     )
     page.wait_for_selector("[data-testid=usual-cleaning]:has-text('17:30')")
     shot(page, "me-usual")
+    notices_from_the_page(env, page)
+
+
+def notices_from_the_page(env: dict[str, str], page: Page) -> None:
+    """Bo gives his address (a wrong one first: the field says why), ticks the weekly digest,
+    and sees that an address is set; the page never shows the address itself."""
+    page.fill("[data-testid=notices-email]", "bo-at-example")
+    page.click("[data-testid=notices-save-address]")
+    page.wait_for_selector("#notices-email-error:not(:empty)")
+    page.click(f"{ANSWERS} li >> [data-testid=answer-ok]")
+    page.fill("[data-testid=notices-email]", "bo@example.org")
+    page.click("[data-testid=notices-save-address]")
+    answered(page, "Tak!")
+    page.check("[data-testid=topic-weekly_digest]")
+    answered(page, "Tak!")
+    page.wait_for_selector("[data-testid=address-state]:has-text('Vi har en e-mailadresse')")
+    page.wait_for_selector("[data-testid=topic-weekly_digest]:checked")
+    assert "bo@example.org" not in page.inner_text("[data-testid=notices]")
+    assert not axe_problems(page), axe_problems(page)
+    eventually(
+        env,
+        "select topics, has_address from notice_choices where crew_id = 'bo'",
+        [{"topics": ["weekly_digest"], "has_address": True}],
+    )
+    shot(page, "me-notices")
 
 
 def test_the_kiosk_page_has_no_serious_accessibility_problem(

@@ -19,6 +19,7 @@ from projections import queries as q
 from projections.projection import Projection
 from projections.query import encode_reply, run_query
 from schemas import meals as m
+from schemas import notices as n
 from schemas import onboarding as o
 from schemas import rota as r
 from services.notices.burnout import MONTH_LOAD, MonthLoad
@@ -64,6 +65,20 @@ def house_events() -> list[msgspec.Struct]:
         r.SignedUpForShift(series_id="s", occurrence_id="sh1", crew_id="bo"),
         occurrence("sh9", "shift", 9, capacity=2),  # past the board's three days
         *standing_arrangements(),
+        *notice_choices(),
+    ]
+
+
+def notice_choices() -> list[msgspec.Struct]:
+    """Bo set an address and chose two topics, then let one go; Cy chose one and was forgotten."""
+    return [
+        n.AddressSet(crew_id="bo", email="sealed:x"),
+        n.Subscribed(crew_id="bo", topic="weekly_digest"),
+        n.Subscribed(crew_id="bo", topic="meal_needs_cook"),
+        n.Subscribed(crew_id="bo", topic="weekly_digest"),
+        n.Unsubscribed(crew_id="bo", topic="meal_needs_cook"),
+        n.Subscribed(crew_id="cy", topic="hand_over"),
+        n.NoticesStopped(crew_id="cy", stopped_at=AT),
     ]
 
 
@@ -111,7 +126,7 @@ def recorded(seq: int, event: msgspec.Struct) -> Recorded:
     tag = str(type(event).__struct_config__.tag)
     aggregate = next(
         getattr(event, f)
-        for f in ("meal_id", "occurrence_id", "person_id", "series_id")
+        for f in ("meal_id", "occurrence_id", "person_id", "series_id", "crew_id")
         if hasattr(event, f)
     )
     return Recorded(
@@ -269,7 +284,7 @@ def test_mentions_counts_the_events_that_name_a_person_by_subject_or_field(
         [found] = q.MENTIONS.rows(answer(views, q.MENTIONS.ask(person)))
         return found.events
 
-    assert mentions("cy") == 1  # signed up to eat: named in a field only
+    assert mentions("cy") == 3  # signed up to eat (a field only), chose a topic, forgotten
     assert mentions("anna") == 7  # registered (by subject), cooked ×2, party, task, usually ×2
     assert mentions("nobody") == 0
 
@@ -349,3 +364,11 @@ def test_a_page_reads_the_persons_latest_places_newest_first(views: Projection) 
         ("meal_head_cook", "m1", "signed_up"),
         ("meal_head_cook", "m0", "signed_up"),
     ]
+
+
+def test_a_page_reads_the_persons_notice_choices_and_never_the_address(views: Projection) -> None:
+    [bo] = q.MY_NOTICE_CHOICES.rows(answer(views, q.MY_NOTICE_CHOICES.ask("bo")))
+    assert bo == q.NoticeChoices(topics=["weekly_digest"], has_address=True, stopped=False)
+    [cy] = q.MY_NOTICE_CHOICES.rows(answer(views, q.MY_NOTICE_CHOICES.ask("cy")))
+    assert cy == q.NoticeChoices(topics=[], has_address=False, stopped=True)
+    assert q.MY_NOTICE_CHOICES.rows(answer(views, q.MY_NOTICE_CHOICES.ask("anna"))) == []
