@@ -236,7 +236,8 @@ ROLES: dict[str, Permissions] = {
     # The kiosk sends the commands a crew member's own page may send (a tablet's are among
     # them; services/kiosk/commands.py), those of one-tap links in notices, and everyday SQL;
     # it reads the token buckets (kiosk and page tokens watched, calendar tokens looked up)
-    # and the link key (to check a link).
+    # and the link key (to check a link), and writes a page token when a person opens their
+    # page from the mail they asked for (services/kiosk/taps.py).
     "kiosk": Permissions(
         publish=[
             *sorted(
@@ -253,6 +254,7 @@ ROLES: dict[str, Permissions] = {
             *watches(KIOSK_TOKENS),
             f"$JS.API.STREAM.INFO.KV_{PAGE_TOKENS}",
             *watches(PAGE_TOKENS),
+            *writes_bucket(PAGE_TOKENS),  # "Open my page" from a mail the person asked for
             *reads_bucket(ICAL_TOKENS),
             *reads_bucket(LINK_KEYS),
             subjects.STATUS,

@@ -31,6 +31,9 @@ Topic = Literal[
     "burnout_watch",
 ]
 TOPICS: tuple[Topic, ...] = Topic.__args__  # type: ignore[attr-defined]
+# What a notice is about: a topic chosen, or a fresh link to the person's own page, which they
+# ask for themselves (from the kiosk, or from a notice) and need not subscribe to.
+NoticeTopic = Literal[Topic, "page_link"]
 
 EMAIL_PATTERN = rf"^[^@\s]{{1,64}}@[^@\s.]+(\.[^@\s.]+)+{END}"
 EmailAddress = Annotated[
@@ -103,6 +106,12 @@ class Unsubscribe(_Command, frozen=True, kw_only=True, tag="notices.unsubscribe"
     topic: Topic
 
 
+class AskForPageLink(_Command, frozen=True, kw_only=True, tag="notices.ask_for_page_link"):
+    """Mail the person a fresh link to their own page, at once (quiet hours or not). The mail's
+    link opens the page with a new personal token; the old link ends. One asked for and not
+    sent yet, or one asked for within the last 10 minutes: accepted, nothing new."""
+
+
 class RecordNotice(_Command, frozen=True, kw_only=True, tag="notices.record_notice"):
     """The notices service's own: a rule found something to tell this person. The same
     `notice_id` again changes nothing."""
@@ -147,6 +156,7 @@ class StopNotices(_Command, frozen=True, kw_only=True, tag="notices.stop_notices
 
 NoticesCommand = (
     SetAddress
+    | AskForPageLink
     | Subscribe
     | Unsubscribe
     | RecordNotice
@@ -178,7 +188,7 @@ class NoticeRecorded(_Event, frozen=True, kw_only=True, tag="notices.notice_reco
     """Recorded before it is sent: a crash between the two sends it at most once more."""
 
     notice_id: Id
-    topic: Topic
+    topic: NoticeTopic
     rule: Id
     about: Id
     send_after: datetime.datetime

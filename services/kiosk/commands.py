@@ -21,6 +21,8 @@ KIOSK_MAY: dict[str, frozenset[str]] = {
         }
     ),
     "onboarding": frozenset({"register_newcomer"}),
+    # "send my page to my e-mail": only ever to the address the person gave
+    "notices": frozenset({"ask_for_page_link"}),
 }
 
 # Leadership is shared: with their own link (`crew link`) every crew member may do what a tablet
@@ -48,7 +50,7 @@ MEMBER_MAY: dict[str, frozenset[str]] = {
         "redirect_newcomer",
         "assign_buddy",
     },
-    "notices": frozenset({"subscribe", "unsubscribe", "set_address", "stop_notices"}),
+    "notices": KIOSK_MAY["notices"] | {"subscribe", "unsubscribe", "set_address", "stop_notices"},
 }
 
 # The field that names who acts. From a personal page it must name the page's own person (else

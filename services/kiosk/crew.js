@@ -48,7 +48,7 @@ const REFUSED = {
         not_crew: "Kun crew kan være koordinatorer.",
         person_forgotten: "Det navn kan ikke bruges igen.",
         not_subscribed: "Du får ikke de beskeder.",
-        no_address: "Skriv først din e-mailadresse.",
+        no_address: "Vi har ingen e-mailadresse til dig endnu – spørg en fra crewet om at skrive den ind.",
         forbidden: "Det kan man ikke gøre herfra." },
   en: { meal_not_planned: "That meal is not on the plan (any more).",
         meal_closed: "Sign-ups for that meal are closed.",
@@ -93,7 +93,7 @@ const REFUSED = {
         not_crew: "Only crew can be coordinators.",
         person_forgotten: "That name cannot be used again.",
         not_subscribed: "You do not get those notices.",
-        no_address: "Add your e-mail address first.",
+        no_address: "We have no e-mail address for you yet – ask someone from the crew to add it.",
         forbidden: "That can't be done from here." },
 };
 const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => (vars || {})[k] ?? "");

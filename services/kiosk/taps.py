@@ -18,7 +18,9 @@ import msgspec
 from litestar import Request, Response, get, post
 
 from crew import links, subjects
+from projections.queries import PERSON
 from schemas.common import HOUSE_TIMEZONE, Accepted, Refused, reply_decoder
+from services.kiosk import tokens
 
 if TYPE_CHECKING:
     from services.kiosk.app import House
@@ -73,7 +75,17 @@ ACTIONS: dict[str, tuple[str, str, Body, str, str]] = {
         "Stop disse beskeder",
         "Stop these notices",
     ),
+    "send_page": (
+        "notices",
+        "ask_for_page_link",
+        lambda link: {"crew_id": link.crew_id},
+        "Send mig et nyt link til min side på e-mail",
+        "Send me a new link to my page by e-mail",
+    ),
 }
+# "Open my page" (the mail a person asked for with `send_page`) sends no command: confirmed,
+# it makes the person a fresh personal token and opens /me with it; the old link ends.
+OPEN_PAGE = "page"
 # What a tap asks for before it is sent: the conversation's time (house time).
 ASKS = {"host": "when"}
 # The commands a tap may send: the kiosk's NATS user may publish these too (house/auth.py).
@@ -168,7 +180,7 @@ async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | Re
     if not house.link_key:
         house.link_key = await links.house_key(house.nc)  # read once: it never changes
     link = links.verify(house.link_key, token, datetime.now(UTC))
-    if link is None or link.action not in ACTIONS:
+    if link is None or (link.action not in ACTIONS and link.action != OPEN_PAGE):
         house.guesses.spend(address)
         return gone()
     return link
@@ -179,6 +191,15 @@ async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
     link = await tapped(request, token)
     if isinstance(link, Response):
         return link
+    if link.action == OPEN_PAGE:
+        return page(
+            "Din side / Your page",
+            [
+                "Åbn din side. Dit gamle link holder op med at virke.",
+                "Open your page. Your old link stops working.",
+            ],
+            button=True,
+        )
     *_, danish, english = ACTIONS[link.action]
     ask = ASKS.get(link.action, "")
     return page("Bekræft / Confirm", [danish, english, link.about], button=True, ask=ask)
@@ -206,6 +227,8 @@ async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
     link = await tapped(request, token)
     if isinstance(link, Response):
         return link
+    if link.action == OPEN_PAGE:
+        return await open_page(house, link.crew_id)
     context, command, body, *_ = ACTIONS[link.action]
     extra = await asked(request, link.action)
     if extra is None:
@@ -228,3 +251,20 @@ async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
         case Refused(message=message):
             return page("Det gik ikke / That did not work", [message], status=409)
     return page("Det gik ikke / That did not work", ["Prøv kiosken.", "Try the kiosk."], 422)
+
+
+async def open_page(house: House, crew_id: str) -> Response[str]:
+    """A fresh personal token for someone still in the crew (else 410), and their page opened
+    with it (303 to /me#token=...: the token stays in the fragment, out of every log)."""
+    answers = await house.ask(PERSON.ask(crew_id))
+    if isinstance(answers, Response):
+        return unavailable()
+    if not PERSON.rows(answers[0]):
+        return gone()  # forgotten since the mail went out, or never crew
+    assert house.nc is not None
+    secret = await tokens.add(house.nc, crew_id, tokens.PAGE_BUCKET)
+    return Response(
+        content="",
+        status_code=303,
+        headers={**PAGE_HEADERS, "Location": f"/me#token={secret}"},
+    )

@@ -1,5 +1,6 @@
 """The one-tap answers a notice's mail carries: "I'll cook", "I'll help", "Take over",
-"Yes, I'm coming", and always "Stop these notices". Each is a link to the kiosk server holding
+"Yes, I'm coming", and always "Stop these notices" and "Send me a new link to my page". The
+mail with that new link carries only "Open my page", valid for a day. Each is a link to the kiosk server holding
 a token signed with the house's link key (crew/links.py); services/kiosk/taps.py checks it and
 sends the command. The same notice always gets the same links: a mail sent again after a crash
 is the same mail."""
@@ -20,6 +21,14 @@ ANSWERS_OF_RULE: dict[str, tuple[str, ...]] = {
     "newcomer_waiting": ("host",),
 }
 VALID_FOR = timedelta(days=14)  # from the moment the notice may be sent
+PAGE_VALID_FOR = timedelta(days=1)  # "Open my page": a fresh personal token, so not for long
+ALWAYS = ("unsubscribe", "send_page")
+
+
+def actions_of(notice: n.NoticeRecorded) -> tuple[str, ...]:
+    if notice.rule == "page_link":
+        return ("page",)
+    return (*ANSWERS_OF_RULE.get(notice.rule, ()), *ALWAYS)
 
 
 def tap_id(notice_id: str, action: str) -> str:
@@ -31,7 +40,7 @@ def answers(notice: n.NoticeRecorded, key: bytes, base_url: str) -> dict[str, st
     """Action -> the link that does it, for this notice's mail."""
     made = {}
     giver = notice.facts.get("from_crew_id", "")
-    for action in (*ANSWERS_OF_RULE.get(notice.rule, ()), "unsubscribe"):
+    for action in actions_of(notice):
         if action == "take_over" and not giver:
             continue  # a hand-over recorded before notices knew the giver: nothing to take
         link = links.Link(
@@ -41,7 +50,7 @@ def answers(notice: n.NoticeRecorded, key: bytes, base_url: str) -> dict[str, st
             about=notice.about,
             topic=notice.topic,
             from_crew_id=giver if action == "take_over" else "",
-            expires=notice.send_after + VALID_FOR,
+            expires=notice.send_after + (PAGE_VALID_FOR if action == "page" else VALID_FOR),
         )
         made[action] = f"{base_url.rstrip('/')}/tap/{links.sign(key, link)}"
     return made

@@ -176,7 +176,7 @@ class Notices:
             elif rules.settled(self.picture, notice, now, self.load):  # filled meanwhile
                 cancel = n.CancelNotice(crew_id=notice.crew_id, notice_id=notice.notice_id)
                 await self.execute(cancel, own_id("settled", notice.notice_id))
-            elif self.smtp is not None and not quiet:
+            elif self.smtp is not None and (not quiet or notice.rule in rules.ASKED_FOR):
                 try:
                     await self.send(notice, self.smtp, now)
                 except (nats.errors.Error, nats.js.errors.Error) as exc:  # the vault: next time

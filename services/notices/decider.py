@@ -6,6 +6,8 @@ again, after a restart or by a second instance, records nothing new."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -35,7 +37,7 @@ NoticeState = Literal["recorded", "sent", "cancelled", "given_up"]
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
-    topic: n.Topic
+    topic: n.NoticeTopic
     state: NoticeState = "recorded"
 
 
@@ -45,8 +47,10 @@ class Person(msgspec.Struct, frozen=True, kw_only=True):
     topics: frozenset[n.Topic] = frozenset()
     notices: dict[str, Notice] = {}
     stopped: bool = False
+    page_links: int = 0  # fresh links to their page asked for so far
+    page_link_at: datetime | None = None  # when the last one was asked for
 
-    def pending(self, topic: n.Topic | None = None) -> list[str]:
+    def pending(self, topic: n.NoticeTopic | None = None) -> list[str]:
         """The notices recorded and neither sent nor cancelled (of one topic, or of all)."""
         return [
             notice_id
@@ -92,6 +96,40 @@ def _unsubscribe(person: Person, command: n.Unsubscribe) -> list[n.NoticesEvent]
             n.NoticesCancelled(crew_id=person.crew_id, notice_ids=pending, why="unsubscribed")
         )
     return events
+
+
+PAGE_LINK_EVERY = timedelta(minutes=10)  # a tap more often than this mails nothing new
+
+
+def page_link_id(crew_id: str, count: int) -> str:
+    """The notice id of a person's `count`-th fresh page link: within the 64 of an id."""
+    text = f"page-link-{count}-{crew_id}"
+    return (
+        text
+        if len(text) <= 64
+        else f"page-link-{count}-{hashlib.sha256(crew_id.encode()).hexdigest()[:40]}"
+    )
+
+
+@DECIDE.on(n.AskForPageLink)
+def _ask_for_page_link(person: Person, command: n.AskForPageLink) -> list[n.NoticesEvent]:
+    _require_not_stopped(person)
+    if not person.has_address:
+        raise NoAddress(f"{person.crew_id} has no address to send a link to")
+    assert command.at is not None  # the shell stamps every command with its time
+    recent = person.page_link_at is not None and command.at - person.page_link_at < PAGE_LINK_EVERY
+    if recent or person.pending("page_link"):
+        return []  # the one asked for a moment ago is on its way
+    return [
+        n.NoticeRecorded(
+            crew_id=person.crew_id,
+            notice_id=page_link_id(person.crew_id, person.page_links + 1),
+            topic="page_link",
+            rule="page_link",
+            about=person.crew_id,
+            send_after=command.at,
+        )
+    ]
 
 
 @DECIDE.on(n.RecordNotice)
@@ -188,8 +226,11 @@ def evolve(person: Person, event: n.NoticesEvent) -> Person:
             return replace(person, topics=person.topics | {topic})
         case n.Unsubscribed(topic=topic):
             return replace(person, topics=person.topics - {topic})
-        case n.NoticeRecorded(notice_id=notice_id, topic=topic):
-            return replace(person, notices={**person.notices, notice_id: Notice(topic=topic)})
+        case n.NoticeRecorded(notice_id=notice_id, topic=topic, send_after=asked_at):
+            person = replace(person, notices={**person.notices, notice_id: Notice(topic=topic)})
+            if topic == "page_link":
+                person = replace(person, page_links=person.page_links + 1, page_link_at=asked_at)
+            return person
         case n.NoticeSent(notice_id=notice_id):
             return _with_notices(person, [notice_id], "sent")
         case n.NoticesCancelled(notice_ids=ids):

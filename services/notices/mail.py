@@ -52,6 +52,8 @@ LINK_LABELS = {
     "take_over": ("Jeg tager over", "Take over"),
     "coming": ("Ja, jeg kommer", "Yes, I'm coming"),
     "unsubscribe": ("Afmeld", "Unsubscribe"),
+    "send_page": ("Send mig et nyt link til min side", "Send me a new link to my page"),
+    "page": ("Åbn min side", "Open my page"),
 }
 _NOTICE_ID = re.compile(ID_PATTERN)
 

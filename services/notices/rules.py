@@ -101,6 +101,9 @@ def send_after(now: datetime.datetime, quiet: QuietHours | None) -> datetime.dat
 # The rules --------------------------------------------------------------------------------
 
 
+ASKED_FOR = frozenset({"page_link"})  # notices a person asks for (notices.ask_for_page_link)
+
+
 def settled(
     picture: Picture,
     notice: n.NoticeRecorded,
@@ -110,6 +113,8 @@ def settled(
     """Whether a notice not sent yet is no longer true: the rules would not find it now (the
     meal found its cook, the offer was taken, the claim confirmed, the week is over, ...).
     The burnout watch's are judged only while this month's row is known."""
+    if notice.rule in ASKED_FOR:
+        return False  # no rule finds it, so nothing settles it: the person asked for it
     if notice.rule == "burnout_watch" and load is None:
         return False
     return notice.notice_id not in {d.notice_id for d in findings(picture, now, None, load)}

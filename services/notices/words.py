@@ -341,6 +341,25 @@ def _burnout_watch(rule: str, facts: dict[str, str], names: Sequence[str] = ()) 
     )
 
 
+def _page_link(rule: str, facts: dict[str, str]) -> Words:
+    """The person asked for a fresh link to their own page (from the kiosk or a notice)."""
+    return Words(
+        subject_da="Dit link til din side i huset",
+        subject_en="Your link to your page in the house",
+        da=[
+            "Du bad om et nyt link til din egen side. Tryk på linket herunder inden for et døgn:"
+            " det åbner din side på denne telefon eller computer, og dit gamle link holder op"
+            " med at virke.",
+            "Bad du ikke om det? Så se bort fra denne mail; intet er ændret.",
+        ],
+        en=[
+            "You asked for a new link to your own page. Tap the link below within a day: it"
+            " opens your page on this phone or computer, and your old link stops working.",
+            "Did you not ask for it? Then ignore this mail; nothing has changed.",
+        ],
+    )
+
+
 # rule -> (the facts it needs, its words). `meal_id` is taken but not shown: the links carry it.
 RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]] = {
     "meal_needs_cook": (("date", "time", "meal_id"), _meal_needs_cook),
@@ -354,6 +373,7 @@ RULES: dict[str, tuple[tuple[str, ...], Callable[[str, dict[str, str]], Words]]]
     "confirm_intention": (("title", "date", "start", "lapses"), _confirm_intention),
     "weekly_digest": (("week", *DIGEST_LINES), _weekly_digest),
     "burnout_watch": (("month", "finding", "top_10pct_share", "rising"), _burnout_watch),
+    "page_link": ((), _page_link),
 }
 
 

@@ -362,3 +362,54 @@ def test_someone_new_registers_from_the_page_and_arrives_in_the_funnel(
     page.click("[data-testid=help-tomorrow]")
     wait_for_answer(env, page, "Tak")
     page.wait_for_selector("[data-testid=meal-tomorrow]:has-text('Hjælpere: Nora Ahmadi (ny)')")
+
+
+def test_from_the_tablet_a_person_checks_in_hands_over_and_gets_their_page_by_mail(
+    house: House, browser: Browser
+) -> None:
+    """Anna's shift today: she checks in, then hands her place over. "Send my page to my
+    e-mail" asks the house to mail her a fresh link; the tablet never shows one."""
+    shift = {
+        "series_id": "bar",
+        "kind": "shift",
+        "title": "Bar",
+        "weekdays": [TODAY.weekday()],
+        "start": "00:00",
+        "end": "23:59",
+        "starts_on": str(TODAY),
+        "capacity": 2,
+    }
+    bar = f"bar-{TODAY:%Y%m%d}"
+    env, page = kiosk_page(
+        house,
+        browser,
+        before=[
+            ("rota.schedule_series", shift),
+            ("rota.sign_up_for_shift", {"occurrence_id": bar, "crew_id": "anna"}),
+            ("notices.set_address", {"crew_id": "anna", "email": "anna@example.dk"}),
+        ],
+    )
+    page.click("[data-testid=me-anna]")
+    page.click(f"[data-testid=check-in-{bar}]")
+    wait_for_answer(env, page, "Tak! Det er noteret.")
+    page.click(f"{ANSWERS} li >> [data-testid=answer-ok]")
+    page.click(f"[data-testid=hand-over-{bar}]")
+    wait_for_answer(env, page, "Tak! Det er noteret.")
+    page.click(f"{ANSWERS} li >> [data-testid=answer-ok]")
+    page.click("[data-testid=send-page]")
+    wait_for_answer(env, page, "Linket til din side er sendt til din e-mail.")
+    assert "#token=" not in page.content().split("<script", 1)[0]
+    shot(page, "kiosk-my-part")
+    eventually(
+        env,
+        "select type, actor from event_log where type in ('rota.checked_in', "
+        "'rota.hand_over_offered', 'notices.notice_recorded') order by seq",
+        [
+            {"type": "rota.checked_in", "actor": "anna"},
+            {"type": "rota.hand_over_offered", "actor": "anna"},
+            {"type": "notices.notice_recorded", "actor": "anna"},
+        ],
+    )
+    eventually(
+        env, "select rule, status from notices", [{"rule": "page_link", "status": "recorded"}]
+    )

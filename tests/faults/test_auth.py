@@ -51,7 +51,8 @@ BUCKET_RIGHTS: dict[str, tuple[set[str], set[str], set[str]]] = {
                            {"onboarding", "house"}),
     # The kiosk watches its tokens (an ordered consumer), it does not get them one by one.
     "CREW_KIOSK_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
-    "CREW_PAGE_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
+    # The kiosk also writes one: "Open my page" from a mail the person asked for.
+    "CREW_PAGE_TOKENS": ({"coordinator", "house"}, {"kiosk", "coordinator", "house"}, {"house"}),
     "CREW_ICAL_TOKENS": ({"kiosk", "coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     "CREW_COMMAND_OUTCOMES": (SERVICES | {"coordinator", "house"}, SERVICES | {"house"}, {"house"}),
     # The key of one-tap links: the notices service signs, the kiosk checks.

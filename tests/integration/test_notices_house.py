@@ -5,13 +5,16 @@ forgotten person."""
 from __future__ import annotations
 
 import datetime
+import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from schemas.common import HOUSE_TIMEZONE
@@ -168,3 +171,55 @@ def test_a_meal_without_a_cook_is_mailed_once_to_each_subscriber_and_never_to_th
     assert [mailed(box, m, cy) for m in ("m1", "m2", "m3", "m4")] == [1, 1, 0, 1]
     assert not any(m["To"] == dag for m in box.mails)
     assert len(box.mails) == 8
+
+
+def test_a_person_asks_the_kiosk_for_their_page_and_opens_it_from_the_mail(
+    crew_env: Env, mailbox: tuple[Mailbox, int]
+) -> None:
+    """ "Send my page to my e-mail" from a tablet: the mail goes out at once, quiet hours or
+    not; its link asks before it does anything, then opens the page with a fresh token, and
+    the old link ends. Someone with no address is told so, and nothing is sent."""
+    box, port = mailbox
+    hour = datetime.datetime.now(ZoneInfo(HOUSE_TIMEZONE)).hour
+    quiet = ("--quiet-hours", f"{hour:02d}-{(hour + 2) % 24:02d}")  # quiet now
+    smtp = ("--smtp", f"127.0.0.1:{port}", "--mail-from", "crew@house.example")
+    with start_house(crew_env, *smtp, *quiet) as (env, _):
+        for crew_id in ("anna", "bo"):
+            body = {"crew_id": crew_id, "display_name": crew_id.title()}
+            assert send(env, "onboarding.register_crew_member", body)["status"] == "accepted"
+        body = {"crew_id": "anna", "email": "anna@house.example"}
+        assert send(env, "notices.set_address", body)["status"] == "accepted"
+        eventually(env, "select count(*) as n from crew", [{"n": 2}])
+        old = crew(env, "link", "anna").stdout.split("#token=")[1].split()[0]
+        tablet = crew(env, "kiosk", "add", "tablet").stdout.splitlines()[1].strip()
+        base = f"http://127.0.0.1:{json.loads((Path(env['CREW_HOME']) / 'house.json').read_text())['http_port']}"
+        with httpx.Client(base_url=base, timeout=20) as http:
+
+            def ask(crew_id: str, key: str) -> httpx.Response:
+                return http.post(
+                    "/api/v1/commands/notices/ask_for_page_link",
+                    json={"crew_id": crew_id},
+                    headers={"Authorization": f"Bearer {tablet}", "Idempotency-Key": key},
+                )
+
+            assert ask("bo", "k-bo").json()["code"] == "no_address"
+            assert ask("anna", "k-1").status_code == 200
+            assert ask("anna", "k-2").status_code == 200  # a second tap: the same one mail
+            [mail] = poll(lambda: box.about("anna", "anna@house.example"), what="anna's link")
+            url = link(mail, "Open my page")
+            assert tap(url)[0] == 200, "opening the link only asks"
+            opened = http.post(url.removeprefix(base), follow_redirects=False)
+            assert opened.status_code == 303
+            location = opened.headers["location"]
+            assert location.startswith("/me#token=")
+            fresh = location.split("#token=")[1]
+
+            def me(token: str) -> int:
+                return http.get(
+                    "/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+                ).status_code
+
+            poll(lambda: me(fresh), until=lambda status: status == 200, what="the fresh link")
+            assert me(old) == 401, "the old link ended"
+        assert len(box.about("anna", "anna@house.example")) == 1
+        assert not box.about("bo", "bo@house.example")

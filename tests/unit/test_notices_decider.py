@@ -131,6 +131,7 @@ def test_the_refusal_table_in_the_contract_is_what_the_rules_say() -> None:
     commands = {
         "set_address": [n.SetAddress(crew_id="anna", email="anna@example.org")],
         "subscribe": [n.Subscribe(crew_id="anna", topic="meal_needs_cook")],
+        "ask_for_page_link": [n.AskForPageLink(crew_id="anna", at=AT)],
         "unsubscribe": [n.Unsubscribe(crew_id="anna", topic="meal_needs_cook")],
         "record_notice": [RECORD],
         "mark_sent": [n.MarkSent(crew_id="anna", notice_id="cook-m1-anna", at=AT)],
@@ -140,3 +141,31 @@ def test_the_refusal_table_in_the_contract_is_what_the_rules_say() -> None:
     }
     given = codes_given(d.decide, [(state, commands) for state in states])
     assert codes_documented("notices") == given
+
+
+def test_a_fresh_page_link_goes_to_the_address_once_per_ten_minutes_and_never_to_the_forgotten() -> (
+    None
+):
+    ask = n.AskForPageLink(crew_id="anna", at=AT)
+    [first] = d.decide(given_(ADDRESS), ask)
+    assert first == n.NoticeRecorded(
+        crew_id="anna",
+        notice_id="page-link-1-anna",
+        topic="page_link",
+        rule="page_link",
+        about="anna",
+        send_after=AT,
+    )
+    sent = n.NoticeSent(crew_id="anna", notice_id=first.notice_id, sent_at=AT)
+    later = n.AskForPageLink(crew_id="anna", at=AT + datetime.timedelta(minutes=9))
+    assert d.decide(given_(ADDRESS, first), later) == [], "the one asked for is on its way"
+    assert d.decide(given_(ADDRESS, first, sent), later) == [], "asked a moment ago"
+    again = n.AskForPageLink(crew_id="anna", at=AT + datetime.timedelta(minutes=11))
+    [second] = d.decide(given_(ADDRESS, first, sent), again)
+    assert second.notice_id == "page-link-2-anna", "each asked-for link is a notice of its own"
+    with pytest.raises(d.NoAddress):
+        d.decide(given_(COOKS), ask)
+    stopped = n.NoticesStopped(crew_id="anna", stopped_at=AT)
+    with pytest.raises(d.PersonForgotten):
+        d.decide(given_(ADDRESS, stopped), ask)
+    assert len(d.page_link_id("x" * 64, 1)) <= 64

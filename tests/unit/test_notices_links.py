@@ -22,7 +22,7 @@ PLACE = {"title": "Bar", "date": "2030-01-09", "start": "18:00"}
 
 
 def notice(
-    rule: str, topic: n.Topic, facts: dict[str, str], about: str = "bar-20300109"
+    rule: str, topic: n.NoticeTopic, facts: dict[str, str], about: str = "bar-20300109"
 ) -> n.NoticeRecorded:
     return n.NoticeRecorded(
         crew_id="carla",
@@ -53,7 +53,7 @@ def body_of(url: str) -> dict[str, object]:
 def test_a_hand_over_notice_carries_a_take_over_link_naming_the_giver() -> None:
     offer = notice("hand_over", "hand_over", {**PLACE, "from_crew_id": "c-anna"})
     made = answers(offer, KEY, BASE)
-    assert list(made) == ["take_over", "unsubscribe"]
+    assert list(made) == ["take_over", "unsubscribe", "send_page"]
     take = verified(made["take_over"])
     assert take == links.Link(
         id=tap_id(offer.notice_id, "take_over"),
@@ -84,7 +84,7 @@ def test_a_take_over_tap_sends_take_hand_over_as_the_tapper_from_the_giver() -> 
 
 def test_a_hand_over_recorded_without_its_giver_has_no_take_over_link() -> None:
     older = notice("hand_over", "hand_over", PLACE)
-    assert list(answers(older, KEY, BASE)) == ["unsubscribe"]
+    assert list(answers(older, KEY, BASE)) == ["unsubscribe", "send_page"]
 
 
 def test_other_notices_keep_their_links_and_tokens_as_before() -> None:
@@ -92,10 +92,10 @@ def test_other_notices_keep_their_links_and_tokens_as_before() -> None:
     again after an upgrade is the same mail."""
     cook = notice("meal_needs_cook", "meal_needs_cook", {"date": "2030-01-08"}, about="m1")
     made = answers(cook, KEY, BASE)
-    assert list(made) == ["cook", "unsubscribe"]
+    assert list(made) == ["cook", "unsubscribe", "send_page"]
     assert list(body_of(made["cook"])) == ["id", "action", "crew_id", "about", "topic", "expires"]
     burnout = notice("burnout_watch", "burnout_watch", {}, about="2030-01-top_share")
-    assert list(answers(burnout, KEY, BASE)) == ["unsubscribe"]
+    assert list(answers(burnout, KEY, BASE)) == ["unsubscribe", "send_page"]
 
 
 def test_a_changed_giver_breaks_the_link() -> None:
@@ -105,3 +105,12 @@ def test_a_changed_giver_breaks_the_link() -> None:
     claimed = body_of(token) | {"from_crew_id": "c-bo"}
     forged = base64.urlsafe_b64encode(json.dumps(claimed).encode()).rstrip(b"=").decode()
     assert links.verify(KEY, f"{forged}.{mac}", DUE) is None
+
+
+def test_the_mail_with_a_fresh_page_link_carries_only_open_my_page_for_a_day() -> None:
+    asked = notice("page_link", "page_link", {}, about="carla")
+    made = answers(asked, KEY, BASE)
+    assert list(made) == ["page"]
+    link = verified(made["page"])
+    assert (link.action, link.crew_id) == ("page", "carla")
+    assert link.expires - asked.send_after == datetime.timedelta(days=1)
