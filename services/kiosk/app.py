@@ -28,7 +28,7 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from crew import shell, subjects, urls
 from crew.settings import Settings
@@ -267,7 +267,7 @@ def unauthorized() -> Response[bytes]:
     status_code=200,
 )
 async def send_command(
-    request: Request[Any, Any, Any], context: str, command: str
+    request: Request[Any, Any, Any], context: FromPath[str], command: FromPath[str]
 ) -> Response[bytes]:
     house: House = request.app.state.house
     caller = authorised(request)
@@ -397,7 +397,7 @@ async def board(
     "The `key` is the secret from `crew ical <crew_id>`; asking again rotates it.",
 )
 async def ical_feed(
-    request: Request[Any, Any, Any], crew_id: str, key: str = ""
+    request: Request[Any, Any, Any], crew_id: FromPath[str], key: str = ""
 ) -> Response[bytes]:
     crew_id = crew_id.removesuffix(".ics")
     house: House = request.app.state.house
@@ -430,6 +430,7 @@ async def ical_feed(
 
 def build_app(config: Settings) -> Litestar:
     from services.kiosk import pages  # the pages use this module's House: imported here
+    from services.kiosk.openapi import Document
 
     house = House(config)
     return Litestar(
@@ -451,6 +452,7 @@ def build_app(config: Settings) -> Litestar:
             title="crew kiosk API",
             version="1",
             path="/api/v1",
+            render_plugins=[Document(shown=[("/api/v1/board", Board), ("/api/v1/me", pages.Me)])],
             components=Components(
                 security_schemes={
                     "kiosk_token": SecurityScheme(

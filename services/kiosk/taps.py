@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from crew import links, subjects
 from projections.queries import PERSON
@@ -187,7 +188,7 @@ async def tapped(request: Request[Any, Any, Any], token: str) -> links.Link | Re
 
 
 @get("/tap/{token:str}", summary="What a one-tap link will do", include_in_schema=False)
-async def confirm(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def confirm(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     link = await tapped(request, token)
     if isinstance(link, Response):
         return link
@@ -222,7 +223,7 @@ async def asked(request: Request[Any, Any, Any], action: str) -> dict[str, str] 
 
 
 @post("/tap/{token:str}", summary="Do what a one-tap link says", include_in_schema=False)
-async def tap(request: Request[Any, Any, Any], token: str) -> Response[str]:
+async def tap(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
     house: House = request.app.state.house
     link = await tapped(request, token)
     if isinstance(link, Response):

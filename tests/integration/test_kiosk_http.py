@@ -172,9 +172,14 @@ def test_the_board_shows_meals_the_party_and_names_only(house: House) -> None:
     assert "a@x.dk" not in board.text
     assert httpx.get(f"{base(env)}/api/v1/board", timeout=20).status_code == 401
     spec = httpx.get(f"{base(env)}/api/v1/openapi.json", timeout=20).json()
-    assert (
-        "/api/v1/commands/{context}/{command}" in spec["paths"] and "/api/v1/board" in spec["paths"]
+    assert "/api/v1/board" in spec["paths"]
+    tap = spec["paths"]["/api/v1/commands/meals/volunteer_to_cook"]["post"]  # one per command
+    body = spec["components"]["schemas"]["VolunteerToCook"]
+    assert tap["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/VolunteerToCook"
     )
+    assert {"200", "401", "403", "409", "422", "429", "503"} <= set(tap["responses"])
+    assert "at" not in body["properties"] and "type" not in body["required"]
 
 
 def test_a_tap_is_answered_503_with_retry_after_when_nats_is_stopped(tmp_path: Path) -> None:
