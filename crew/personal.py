@@ -33,6 +33,11 @@ NO_MESSAGE_FOUND = 10057  # JetStream's answer to deleting a message that is gon
 SEALED = "sealed:v1:"
 FORGOTTEN = "forgotten crew member"
 FORGOTTEN_MARKER = b"forgotten"  # what the keys bucket holds for a forgotten person
+# Per-person secrets, keyed by crew id, that reach a person's data: their own page's token and
+# their calendar feed's. Forgetting a person ends both (services/onboarding/erasure.py).
+PAGE_TOKENS = "CREW_PAGE_TOKENS"
+ICAL_TOKENS = "CREW_ICAL_TOKENS"
+LINK_TOKENS = (PAGE_TOKENS, ICAL_TOKENS)
 _SEALED_PERSON = re.compile(rb'"sealed:v1:([A-Za-z0-9_-]{1,64}):')
 
 
@@ -214,6 +219,14 @@ class JetStreamVault:
         left = [m for m in found if m.subject in forgotten and m.data != FORGOTTEN_MARKER]
         await self._erase(left)
         return len({m.subject for m in left})
+
+    async def forgotten_people(self) -> list[str]:
+        """Everyone forgotten so far: the people whose key is a forget marker."""
+        found = await self._messages(f"$KV.{KEYS_BUCKET}.>")
+        prefix = f"$KV.{KEYS_BUCKET}."
+        return sorted(
+            (m.subject or "").removeprefix(prefix) for m in found if m.data == FORGOTTEN_MARKER
+        )
 
     async def _messages(self, subject: str) -> list[RawStreamMsg]:
         """Every message on `subject` (a wildcard may be in it), oldest first, read directly."""

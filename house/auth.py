@@ -19,7 +19,7 @@ import bcrypt
 import msgspec
 
 from crew import follow, links, subjects, urls
-from crew.personal import KEYS_BUCKET
+from crew.personal import KEYS_BUCKET, LINK_TOKENS
 from house import natsserver
 from services.kiosk import tokens
 from services.kiosk.commands import MEMBER_MAY
@@ -160,12 +160,18 @@ def service(
     """A command service: answers its own commands, appends only its own context's events,
     sends only the commands of other contexts named in `sends`, keeps its command outcomes,
     and seals personal fields with the keys it reads and makes (every context's events hold
-    some). Only the context that `forgets` may erase a key (onboarding: `person_forgotten`).
+    some). Only the context that `forgets` may erase a key (onboarding: `person_forgotten`),
+    and it ends the forgotten person's page and calendar tokens as it hears each forget.
     One that `replays` reads the log with consumers of its own (the rota's calendar); one that
     `follows` another context does too, and keeps its position under its own key of
     CREW_FOLLOWERS (crew/follow.py), the only key of that bucket it reaches. It also answers
     the requests on the subjects in `answers`, and reads the buckets in `reads`."""
     erase = [f"$JS.API.STREAM.MSG.DELETE.KV_{KEYS_BUCKET}"] if forgets else []
+    # ... and ends the forgotten person's links, as each forget is recorded
+    ends = (
+        [r for b in LINK_TOKENS for r in (*reads_bucket(b), *writes_bucket(b))] if forgets else []
+    )
+    hears = [subjects.event_subject("onboarding.person_forgotten", "*")] if forgets else []
     replay = pulls(EVENTS) if replays or follows else []
     position = own_key(FOLLOWERS, follows) if follows else []
     return Permissions(
@@ -180,11 +186,12 @@ def service(
             *writes_bucket(KEYS_BUCKET),
             *(rule for bucket in reads for rule in reads_bucket(bucket)),
             *erase,
+            *ends,
             *replay,
             *position,
             subjects.STATUS,
         ],
-        subscribe=[subjects.commands_of(context), *answers, subjects.STATUS, OWN_INBOX],
+        subscribe=[subjects.commands_of(context), *answers, *hears, subjects.STATUS, OWN_INBOX],
         deny_publish=others_durables(context),
         responds=True,
     )

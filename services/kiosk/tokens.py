@@ -3,7 +3,7 @@
 - kiosk tablets: `crew kiosk add <name>` prints one once, into CREW_KIOSK_TOKENS (key = the
   kiosk's name); `crew kiosk revoke <name>` deletes it;
 - a crew member's own page: `crew link <crew_id>` prints their address with one, into
-  CREW_PAGE_TOKENS (key = the crew id); `crew link --revoke` and `crew forget` delete it;
+  CREW_PAGE_TOKENS (key = the crew id); `crew link --revoke` and forgetting the person delete it;
 - a person's calendar feed: `crew ical <crew_id>`, into CREW_ICAL_TOKENS."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
+from crew.personal import ICAL_TOKENS, PAGE_TOKENS
+
 BUCKET = "CREW_KIOSK_TOKENS"
 
 
@@ -25,8 +27,8 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-ICAL_BUCKET = "CREW_ICAL_TOKENS"  # one secret per person for their calendar feed
-PAGE_BUCKET = "CREW_PAGE_TOKENS"  # one per person for their own page (/me)
+ICAL_BUCKET = ICAL_TOKENS  # one secret per person for their calendar feed
+PAGE_BUCKET = PAGE_TOKENS  # one per person for their own page (/me)
 
 
 async def bucket(nc: NATS, name: str = BUCKET, replicas: int = 1) -> KeyValue:

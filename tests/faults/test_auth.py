@@ -52,8 +52,11 @@ BUCKET_RIGHTS: dict[str, tuple[set[str], set[str], set[str]]] = {
     # The kiosk watches its tokens (an ordered consumer), it does not get them one by one.
     "CREW_KIOSK_TOKENS": ({"coordinator", "house"}, {"coordinator", "house"}, {"house"}),
     # The kiosk also writes one: "Open my page" from a mail the person asked for.
-    "CREW_PAGE_TOKENS": ({"coordinator", "house"}, {"kiosk", "coordinator", "house"}, {"house"}),
-    "CREW_ICAL_TOKENS": ({"kiosk", "coordinator", "house"}, {"coordinator", "house"}, {"house"}),
+    # Onboarding ends a forgotten person's links (their page and calendar tokens).
+    "CREW_PAGE_TOKENS": ({"onboarding", "coordinator", "house"},
+                         {"onboarding", "kiosk", "coordinator", "house"}, {"house"}),
+    "CREW_ICAL_TOKENS": ({"onboarding", "kiosk", "coordinator", "house"},
+                         {"onboarding", "coordinator", "house"}, {"house"}),
     "CREW_COMMAND_OUTCOMES": (SERVICES | {"coordinator", "house"}, SERVICES | {"house"}, {"house"}),
     # The key of one-tap links: the notices service signs, the kiosk checks.
     "CREW_LINK_KEYS": ({"notices", "kiosk", "house"}, {"house"}, {"house"}),
@@ -103,6 +106,10 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("subscribe", "crew.query.sql", {"query", "house"}),
     ("subscribe", "crew.query.restricted_sql", {"query", "house"}),
     ("subscribe", "crew.evt.>", {"coordinator", "observer", "house"}),
+    # onboarding hears each forget as it is recorded, to end the person's links
+    ("subscribe", "crew.evt.onboarding.p1.person_forgotten",
+     {"onboarding", "coordinator", "observer", "house"}),
+    ("subscribe", "crew.evt.onboarding.p1.newcomer_arrived", {"coordinator", "observer", "house"}),
     ("subscribe", "crew.projector.rebuild", {"projector", "house"}),
     ("subscribe", "_INBOX.>", {"house"}),  # nobody reads everyone's replies
     ("subscribe", "_INBOX_coordinator.>", {"coordinator", "house"}),  # only their own

@@ -12,6 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
@@ -361,3 +362,25 @@ async def test_an_older_keys_bucket_is_widened_by_an_admin_only(nats_server: Nat
     await ensure_vault(client, admin=True)
     assert (await js.stream_info(f"KV_{KEYS_BUCKET}")).config.max_msgs_per_subject == 2
     await client.close()
+
+
+def test_a_forget_sent_by_hand_ends_the_persons_page_and_calendar_links(house: House) -> None:
+    """`onboarding.forget_person` sent without `crew forget` (which ends the links itself): the
+    onboarding service hears the forget and ends the person's page and calendar tokens."""
+    env, _ = house
+    body = {"crew_id": "lo", "display_name": "Lo"}
+    assert send(env, "onboarding.register_crew_member", body)["status"] == "accepted"
+    page = crew(env, "link", "lo").stdout.split("#token=")[1].split()[0]
+    feed = re.search(r"http://\S+", crew(env, "ical", "lo").stdout)
+    assert feed, "crew ical printed no address"
+    port = json.loads((Path(env["CREW_HOME"]) / "house.json").read_text())["http_port"]
+    me = f"http://127.0.0.1:{port}/api/v1/me"
+
+    def answers() -> tuple[int, int]:
+        with httpx.Client(timeout=20) as http:
+            shown = http.get(me, headers={"Authorization": f"Bearer {page}"}).status_code
+            return shown, http.get(feed[0]).status_code
+
+    poll(answers, until=lambda got: got == (200, 200), what="lo's page and feed answer")
+    assert send(env, "onboarding.forget_person", {"person_id": "lo"})["status"] == "accepted"
+    poll(answers, until=lambda got: got == (401, 404), what="the forget ends both links")
