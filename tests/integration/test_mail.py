@@ -51,9 +51,14 @@ FACTS: dict[str, dict[str, str]] = {
         "top_10pct_share": "0.55",
         "rising": "2",
     },
+    "page_link": {},
 }
-# How each mail names its day, Danish and English: a month for the burnout watch.
-DAY = {"burnout_watch": ("december 2026", "December 2026")}
+# How each mail names its day, Danish and English: a month for the burnout watch, and
+# the page link, which has no day, by what it is about.
+DAY = {
+    "burnout_watch": ("december 2026", "December 2026"),
+    "page_link": ("din egen side", "your own page"),
+}
 
 
 class Keeper:
