@@ -56,10 +56,10 @@ $(NODE_TOOLS): package.json package-lock.json
 test: lint debian-packages $(NODE_TOOLS)
 	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
-bench: $(RUNTIME)
+bench: $(DEV)
 	$(BIN)/python -m bench --size quick
 
-bench-full: $(RUNTIME)
+bench-full: $(DEV)
 	$(BIN)/python -m bench --size full
 
 schemas: $(RUNTIME)

@@ -11,17 +11,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import run
+from bench import peer, run
 from bench.run import EXTRAS, RESULTS, SIZES, Figure, bench, say
 
 
 def table(figures: list[Figure]) -> str:
-    lines = [f"{'figure':<40} {'crew':>12}   {'raw reference':<32} {'raw':>12} {'ratio':>6}"]
+    name = max(len("figure"), *(len(f.name) for f in figures))
+    ref = max(len("reference"), *(len(f.reference_name) for f in figures))
+    lines = [f"{'figure':<{name}} {'crew':>12}   {'reference':<{ref}} {'':>12} {'ratio':>6}"]
     for f in figures:
-        crew, raw = f"{f.crew:,.0f}{f.unit}", f"{f.reference:,.0f}{f.unit}"
-        lines.append(f"{f.name:<40} {crew:>12}   {f.reference_name:<32} {raw:>12} {f.ratio:>6.2f}")
+        crew, other = f"{f.crew:,.0f}{f.unit}", f"{f.reference:,.0f}{f.unit}"
+        lines.append(
+            f"{f.name:<{name}} {crew:>12}   {f.reference_name:<{ref}} {other:>12} {f.ratio:>6.2f}"
+        )
         if f.note:
-            lines.append(f"{'':<40}   {f.note}")
+            lines.append(f"{'':<{name}}   {f.note}")
     return "\n".join(lines)
 
 
@@ -43,6 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     figures = asyncio.run(bench(args.size))
+    figures += peer.figures(args.size, figures)
     print(table(figures))
     for name, value in EXTRAS.items():
         print(f"{name:<48} {value}")

@@ -35,10 +35,15 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
         "kiosk HTTP sign-ups, 32 clients",
     ]
     assert names[3].startswith("projector rebuild")
+    assert names[4:] == [  # crew beside its peer, the eventsourcing library (bench/peer.py)
+        "command round-trips, sequential, vs peer",
+        "command round-trips, 64 concurrent, vs peer",
+    ]
     assert all(f["crew"] > 0 and f["reference"] > 0 and f["ratio"] > 0 for f in results["figures"])
     assert set(results["measures"]) >= {
         "freshness, light load",
         "freshness, 64 concurrent commands",
         "projector peak memory during rebuild",
+        "peer durability (SQLite)",
     }
     assert "ratio" in run.stdout
