@@ -1,0 +1,108 @@
+"""`python -m bench.profile_commands [--count N] [--out DIR]`: where a sequential command's time
+goes. Starts an embedded NATS, runs the meals service under py-spy (dev extras), sends N
+sign-ups one at a time, and writes the service's profile as collapsed stacks (`meals.folded`,
+which speedscope.app and flamegraph.pl read), then prints the rate and the share of the
+service's samples in each layer (docs/performance.md quotes them)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import nats
+
+from bench.run import command_path, say
+from crew.eventstore import ensure_event_store
+from house import client
+from house.natsserver import NatsServer, free_port
+
+MEALS = 100  # 50 helper places each: 5,000 sign-ups fit, the rest waitlisted
+
+# A sample counts for the layer of its deepest frame outside the standard library (a socket
+# write inside asyncio counts for whoever wrote); a sample waiting in the selector is idle.
+LAYERS = {
+    "decide and evolve (the context's own rules)": ("services/",),
+    "shell (load, decide, append, reply)": ("crew/shell.py", "crew/decider.py"),
+    "event store and personal data": ("crew/eventstore.py", "crew/personal.py"),
+    "crew's wiring (service, logs)": ("crew/",),
+    "FastStream": ("faststream/",),
+    "nats-py client": ("nats/",),
+    "structlog": ("structlog/",),
+    "msgspec": ("msgspec",),
+}
+IDLE = "waiting (for NATS, the disk and the next command)"
+
+
+def layer_of(stack: str) -> str:
+    frames = stack.split(";")
+    if "EpollSelector.select" in frames[-1]:
+        return IDLE
+    for frame in reversed(frames):
+        for layer, marks in LAYERS.items():
+            if any(mark in frame for mark in marks):
+                return layer
+    return "Python itself (event loop, imports, start-up)"
+
+
+def shares(folded: Path) -> list[tuple[str, float]]:
+    counts: Counter[str] = Counter()
+    for line in folded.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        counts[layer_of(stack)] += int(n)
+    total = sum(counts.values()) or 1
+    return [(layer, n / total) for layer, n in counts.most_common()]
+
+
+async def drive(url: str, count: int) -> float:
+    nc = await nats.connect(url)
+    await ensure_event_store(nc)
+    if await client.wait_for_components(url, ["meals"], timeout=30):
+        raise SystemExit("the meals service did not start")
+    for n in range(MEALS):
+        body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
+        await client.send(nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"p{n}")
+    rate = await command_path(nc, count, 1, 0, MEALS)
+    await nc.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_commands", description=__doc__)
+    parser.add_argument("--count", type=int, default=3000, help="sign-ups sent (default 3000)")
+    parser.add_argument("--out", type=Path, default=Path("."), help="where the profile goes")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="crew-profile-") as tmp:
+        server = NatsServer(Path(tmp) / "home", free_port())
+        server.start()
+        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_LOG_FORMAT": "json"}
+        spy = Path(sys.executable).with_name("py-spy")
+        folded = args.out / "meals.folded"
+        record = [str(spy), "record", "--idle", "--rate", "250", "--format", "raw"]
+        service = [sys.executable, "-m", "services.meals"]
+        with (Path(tmp) / "meals.log").open("wb") as log:
+            spying = subprocess.Popen(
+                [*record, "-o", str(folded), "--", *service], env=env, stdout=log, stderr=log
+            )
+            try:
+                time.sleep(1)
+                rate = asyncio.run(drive(server.url, args.count))
+            finally:
+                spying.send_signal(2)  # py-spy writes its profile on SIGINT
+                spying.wait(60)
+                server.stop()
+    say(f"sequential sign-ups under the profiler: {rate:,.0f}/s ({args.count} commands)")
+    for layer, share in shares(folded):
+        print(f"{share:6.1%}  {layer}")
+
+
+if __name__ == "__main__":
+    main()
