@@ -5,7 +5,9 @@ Friday from a rota series, with cooks, helpers and
 diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
 intentions, a hand-over, check-ins; and half a year of past meal days in which three people
 carry most of the cooking, three regulars have drifted away, and one person's load is rising
-steeply. The generator is seeded: the same seed gives the same house."""
+steeply; half a year of past cleaning parties and opening shifts, with check-ins, so every chart
+of the coordinators' dashboard and the report has data. The generator is seeded: the same seed
+gives the same house."""
 
 from __future__ import annotations
 
@@ -172,6 +174,70 @@ async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
         )
 
 
+PAST_SERIES: list[dict[str, Any]] = [  # the half year before this week, scheduled back then
+    {
+        "series_id": "cleaning-past",
+        "kind": "cleaning_party",
+        "title": "Cleaning party",
+        "weekdays": [3],
+        "start": "17:00",
+        "end": "19:00",
+        "tasks": [{"task": "kitchen", "capacity": 3}, {"task": "floors", "capacity": 4}],
+    },
+    {
+        "series_id": "opening-past",
+        "kind": "shift",
+        "title": "Open the house",
+        "weekdays": [0, 2],
+        "start": "08:00",
+        "end": "10:00",
+        "capacity": 2,
+    },
+]
+
+
+def at_on(day: datetime.date, clock: str) -> str:
+    """A command's `at` on a past day (house time is near enough UTC for a demo)."""
+    return f"{day.isoformat()}T{clock}:00+00:00"
+
+
+async def seed_past_rota(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
+    """Half a year of cleaning parties and opening shifts, each command dated on its day (a
+    coordinator may send `at`), with who came: the same few carry most, the drifters stop."""
+    monday = datetime.date.today() - datetime.timedelta(days=datetime.date.today().weekday())
+    first = monday - datetime.timedelta(weeks=weeks)
+    for series in PAST_SERIES:
+        body = {**series, "starts_on": first, "until": monday - datetime.timedelta(days=1)}
+        body |= {"weeks_ahead": weeks, "at": at_on(first, "07:00")}
+        await s.send("rota.schedule_series", body, series["series_id"])
+    for day in (first + datetime.timedelta(days=n) for n in range(weeks * 7)):
+        weeks_ago = (monday - day).days // 7
+        pool = [c for c in ACTIVE if c != RISING] + list(CARRIERS) * 3
+        pool += [RISING] * (6 if weeks_ago < 4 else 0) + list(DRIFTERS if weeks_ago >= 12 else ())
+        if day.weekday() == 3:
+            await seed_past_occurrence(s, f"cleaning-past-{day:%Y%m%d}", day, pool, rng, 8)
+        elif day.weekday() in (0, 2):
+            await seed_past_occurrence(s, f"opening-past-{day:%Y%m%d}", day, pool, rng, 2)
+
+
+async def seed_past_occurrence(
+    s: Seeder, occurrence: str, day: datetime.date, pool: list[str], rng: random.Random, n: int
+) -> None:
+    """Who joined a past party or shift (in the week before), and who checked in on the day."""
+    people = list(dict.fromkeys(rng.sample(pool, min(len(pool), n * 2))))[:n]
+    join = (
+        "rota.sign_up_for_shift" if occurrence.startswith("opening") else "rota.join_cleaning_party"
+    )
+    joined_at = at_on(day - datetime.timedelta(days=2), "12:00")
+    for who in people:
+        body = {"occurrence_id": occurrence, "crew_id": who}
+        await s.send(join, {**body, "at": joined_at}, f"{occurrence}-{who}")
+        if rng.random() < 0.85:
+            await s.send(
+                "rota.check_in", {**body, "at": at_on(day, "08:05")}, f"{occurrence}-{who}-in"
+            )
+
+
 SERIES: list[dict[str, Any]] = [  # each starts on this week's Monday
     {
         "series_id": "meal-days",
@@ -316,6 +382,8 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
         await seed_newcomers(s, rng)
         say("  demo: half a year of meal days ...")
         await seed_history(s, rng)
+        say("  demo: half a year of cleaning parties and opening shifts ...")
+        await seed_past_rota(s, rng)
         await seed_series(s, monday)
         await seed_cleaning_parties(s, rng, monday, today)
         await seed_coming_days(s, nc, rng, monday, today)
