@@ -119,12 +119,14 @@ class KindMonth(msgspec.Struct, frozen=True, kw_only=True):
     month: datetime.date
     kind: str
     contributions: int
+    people: int  # different people behind them: the report pools a kind of fewer than 5
 
 
 KIND_MONTHS = named(
     "kind_months",
     KindMonth,
-    "from (select date_trunc('month', \"at\")::date as month, kind, count(*) as contributions "
+    "from (select date_trunc('month', \"at\")::date as month, kind, count(*) as contributions, "
+    "count(distinct crew_id) as people "
     'from contributions where "at" >= cast($1 as date) and "at" < cast($2 as date) + 1 '
     "group by all) order by month, kind",
     "from",
@@ -226,4 +228,62 @@ VIEW_COLUMNS = NamedQuery(
     "from duckdb_columns() where database_name = current_database() and schema_name = 'main' "
     "and not internal group by table_name order by table_name",
     (),
+)
+
+
+# The report's totals for a period: counts only, each from the view its name gives.
+
+
+class Totals(msgspec.Struct, frozen=True, kw_only=True):
+    meals_held: int  # meal_stats: not cancelled, on a day up to today
+    meals_served: int  # meal_stats: recorded as served
+    diners_served: int  # meal_stats: head counts at the table
+    portions: int  # meal_stats: portions signed up for
+    cooks: int  # contributions: different people who cooked (head cook)
+    helpers: int  # contributions: different people who helped cook
+    cleaning_parties_held: int  # rota_rows: cleaning parties not cancelled, up to today
+    cleaning_attendance: int  # contributions: places at those parties that stood
+    cleaning_people: int  # contributions: different people at them
+    shifts_held: int  # rota_rows: duty shifts not cancelled, up to today
+    contributions: int  # contributions: all of them in the period
+    contributors: int  # contributions: different people
+    contributors_before: int  # contributions: different people in the period as long before
+    hours: float  # contributions joined to rota_rows where start and end are known
+
+
+_IN = '"at" >= cast($1 as date) and "at" < cast($2 as date) + 1'
+_DAYS = "date between cast($1 as date) and least(cast($2 as date), current_date)"
+_BEFORE = (
+    '"at" >= cast($1 as date) - cast(cast($2 as date) - cast($1 as date) + 1 as integer) '
+    'and "at" < cast($1 as date)'
+)
+TOTALS = NamedQuery(
+    "totals",
+    Totals,
+    f"select (select count(*) from meal_stats where status <> 'cancelled' and {_DAYS}) "
+    "as meals_held, "
+    f"(select count(*) from meal_stats where status = 'served' and {_DAYS}) as meals_served, "
+    f"(select coalesce(sum(served_diners), 0) from meal_stats where {_DAYS}) as diners_served, "
+    f"(select coalesce(sum(portions), 0) from meal_stats where status <> 'cancelled' "
+    f"and {_DAYS}) as portions, "
+    f"(select count(distinct crew_id) from contributions where kind = 'meal_head_cook' "
+    f"and {_IN}) as cooks, "
+    f"(select count(distinct crew_id) from contributions where kind = 'meal_helper' "
+    f"and {_IN}) as helpers, "
+    "(select count(*) from rota_rows where kind = 'cleaning_party' and status = 'scheduled' "
+    f"and {_DAYS}) as cleaning_parties_held, "
+    f"(select count(*) from contributions where kind = 'cleaning_party' and {_IN}) "
+    "as cleaning_attendance, "
+    f"(select count(distinct crew_id) from contributions where kind = 'cleaning_party' "
+    f"and {_IN}) as cleaning_people, "
+    "(select count(*) from rota_rows where kind = 'shift' and status = 'scheduled' "
+    f"and {_DAYS}) as shifts_held, "
+    f"(select count(*) from contributions where {_IN}) as contributions, "
+    f"(select count(distinct crew_id) from contributions where {_IN}) as contributors, "
+    f"(select count(distinct crew_id) from contributions where {_BEFORE}) "
+    "as contributors_before, "
+    "(select coalesce(round(sum(date_diff('minute', r.start_time::time, r.end_time::time)) "
+    "/ 60, 1), 0) from contributions c join rota_rows r using (occurrence_id) "
+    f"where r.start_time is not null and r.end_time is not null and {_IN}) as hours",
+    ("from", "to"),
 )
