@@ -13,12 +13,12 @@ from typing import Any
 import msgspec
 
 from crew import subjects
+from crew.tables import format_rows, write_parquet
 from house import client
 from house.subcommands import (
     Subcommands,
     with_house,
 )
-from house.subcommands.tables import format_rows, write_parquet
 
 
 def cmd_sql(args: argparse.Namespace) -> int:

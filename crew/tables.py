@@ -1,5 +1,5 @@
-"""How the CLI shows rows: a table on a terminal, CSV, JSON, Parquet; never a raw control
-character, never a spreadsheet formula."""
+"""How rows are shown, by the CLI and the coordinators' SQL box: a table on a terminal, CSV,
+JSON, Parquet; never a raw control character, never a spreadsheet formula."""
 
 from __future__ import annotations
 
