@@ -429,7 +429,8 @@ async def ical_feed(
 
 
 def build_app(config: Settings) -> Litestar:
-    from services.kiosk import pages  # the pages use this module's House: imported here
+    # the pages use this module's House: imported here
+    from services.kiosk import coordinator, pages
     from services.kiosk.openapi import Document
 
     house = House(config)
@@ -438,9 +439,12 @@ def build_app(config: Settings) -> Litestar:
             send_command,
             board,
             pages.me,
+            coordinator.dashboard,
+            coordinator.sql,
             ical_feed,
             pages.kiosk_page,
             pages.me_page,
+            coordinator.coordinator_page,
             pages.script,
             taps.confirm,
             taps.tap,
@@ -452,7 +456,15 @@ def build_app(config: Settings) -> Litestar:
             title="crew kiosk API",
             version="1",
             path="/api/v1",
-            render_plugins=[Document(shown=[("/api/v1/board", Board), ("/api/v1/me", pages.Me)])],
+            render_plugins=[
+                Document(
+                    shown=[
+                        ("/api/v1/board", Board),
+                        ("/api/v1/me", pages.Me),
+                        ("/api/v1/coordinator", coordinator.Dashboard),
+                    ]
+                )
+            ],
             components=Components(
                 security_schemes={
                     "kiosk_token": SecurityScheme(
