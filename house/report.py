@@ -65,8 +65,10 @@ def merge_small(groups: dict[str, int]) -> list[tuple[list[str], int | None]]:
             break
         (first, a), (second, b) = merged[0], merged[1]
         merged[:2] = [(first + second, a + b)]
-    shown: list[tuple[list[str], int | None]] = [(names, people(n)) for names, n in merged]
-    return shown + [([name], 0) for name, n in groups.items() if n == 0]
+    order = list(groups)  # as given: a merged group names its groups in that order too
+    shown = [(sorted(names, key=order.index), people(n)) for names, n in merged]
+    shown += [([name], 0) for name, n in groups.items() if n == 0]
+    return sorted(shown, key=lambda group: order.index(group[0][0]))
 
 
 def pooled_kinds(rows: list[overview.KindMonth]) -> list[dict[str, Any]]:

@@ -159,27 +159,29 @@ def chart_specs(report: Report, lang: str) -> list[dict[str, Any]]:
     ]
 
 
+def _cell(value: int | float | None) -> int | float | str:
+    return "under 5" if value is None else value
+
+
 def as_csv(report: Report, lang: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["section", "figure", "label", "value", "view"])
-    for f in report.figures:
-        value = "under 5" if f.value is None else f.value
-        writer.writerow([f.section, f.key, label(f.key, lang), value, f.view])
-    for names, n in report.outcomes:
-        value = "under 5" if n is None else n
-        writer.writerow(
-            ["newcomers", "outcome:" + "+".join(names), outcome_words(names, lang), value,
-             "onboarding_funnel"]
-        )  # fmt: skip
+    """One figure a row: section, figure, its words, value ("under 5" when not shown), view."""
+    rows: list[list[Any]] = [["section", "figure", "label", "value", "view"]]
+    rows += [[f.section, f.key, label(f.key, lang), _cell(f.value), f.view] for f in report.figures]
+    rows += [
+        ["newcomers", "outcome:" + "+".join(names), outcome_words(names, lang), _cell(n),
+         "onboarding_funnel"]
+        for names, n in report.outcomes
+    ]  # fmt: skip
     for m in report.months:
-        for key, value in (("people", m.people), ("contributions", m.contributions)):
-            shown_value = "under 5" if value is None else value
-            writer.writerow(["months", f"{key}:{m.month}", label(key, lang), shown_value,
-                             "contributions"])  # fmt: skip
+        rows += [
+            ["months", f"{key}:{m.month}", label(key, lang), _cell(value), "contributions"]
+            for key, value in (("people", m.people), ("contributions", m.contributions))
+        ]
         if m.top_10pct_share is not None:
-            writer.writerow(["months", f"top_10pct_share:{m.month}", WORDS[lang]["share"],
-                             m.top_10pct_share, "load_balance"])  # fmt: skip
+            rows.append(["months", f"top_10pct_share:{m.month}", WORDS[lang]["share"],
+                         m.top_10pct_share, "load_balance"])  # fmt: skip
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
 
 
