@@ -241,6 +241,17 @@ def authorised(request: Request[Any, Any, Any]) -> Caller | Response[bytes]:
     return caller
 
 
+def person_of(request: Request[Any, Any, Any], why: str) -> str | Response[bytes]:
+    """The person whose personal link the bearer token is; else the answer: 503, 401, 429, or
+    403 for a kiosk token, saying `why` it needs a personal link."""
+    caller = authorised(request)
+    if isinstance(caller, Response):
+        return caller
+    if caller.person is None:
+        return forbidden(why)
+    return caller.person
+
+
 def forbidden(message: str) -> Response[bytes]:
     return json_response({"status": "forbidden", "message": message}, 403)
 

@@ -23,7 +23,7 @@ from crew.sql import SqlError, SqlRequest, answer_decoder
 from crew.tables import format_rows, parquet_bytes
 from projections import overview, queries
 from services.kiosk import charts
-from services.kiosk.app import House, authorised, forbidden, json_response, unavailable
+from services.kiosk.app import House, forbidden, json_response, person_of, unavailable
 from services.kiosk.pages import page_headers
 
 PAGE = (Path(__file__).parent / "coordinator.html").read_bytes()
@@ -58,18 +58,16 @@ async def coordinator_of(request: Request[Any, Any, Any]) -> str | Response[byte
     """The caller's crew id when their link's person holds the coordinator role now; else the
     answer (401, 403, 429, 503)."""
     house: House = request.app.state.house
-    caller = authorised(request)
-    if isinstance(caller, Response):
-        return caller
-    if caller.person is None:
-        return forbidden("the dashboard needs a coordinator's personal link, not a kiosk token")
-    answers = await house.ask(queries.PERSON.ask(caller.person))
+    person = person_of(request, "the dashboard needs a coordinator's link, not a kiosk token")
+    if isinstance(person, Response):
+        return person
+    answers = await house.ask(queries.PERSON.ask(person))
     if isinstance(answers, Response):
         return answers
-    person = next(iter(queries.PERSON.rows(answers[0])), None)
-    if person is None or not person.coordinator:
+    found = next(iter(queries.PERSON.rows(answers[0])), None)
+    if found is None or not found.coordinator:
         return forbidden("the dashboard is for the coordinator role (crew link --coordinator)")
-    return caller.person
+    return person
 
 
 @get(
