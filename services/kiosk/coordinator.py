@@ -254,6 +254,8 @@ async def sql(request: Request[Any, Any, Any]) -> Response[bytes]:
         media = "text/csv; charset=utf-8"
     name = f"crew-query.{query.format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if answer.truncated and answer.note:  # the rows stop short: the page and a client can say so
+        headers["X-Crew-Note"] = answer.note
     return Response(content=content, media_type=media, headers=headers)
 
 
