@@ -243,7 +243,10 @@ async def sql(request: Request[Any, Any, Any]) -> Response[bytes]:
     reply = await house.request(subjects.QUERY_SQL, body, {}, timeout=60)
     if reply is None:
         return unavailable()
-    answer = answer_decoder.decode(reply)
+    try:
+        answer = answer_decoder.decode(reply)
+    except msgspec.DecodeError:  # not an answer of the query service's
+        return json_response({"status": "bad_gateway", "message": "no answer to read"}, 502)
     if isinstance(answer, SqlError):
         return json_response({"status": "error", "message": answer.message}, 400)
     if query.format == "parquet":
