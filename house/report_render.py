@@ -271,6 +271,14 @@ def as_pdf(report: Report, lang: str) -> bytes:
     for spec in chart_specs(report, lang):
         pdf.image(io.BytesIO(charts.png(spec)), w=170)
         pdf.ln(4)
+    months = [
+        (f"{str(m.month)[:7]}   {w['people']}: {shown(m.people, lang)}   "
+         f"{w['contributions']}: {shown(m.contributions, lang)}",
+         "" if m.top_10pct_share is None else shown(m.top_10pct_share, lang),
+         "contributions, load_balance")
+        for m in report.months
+    ]  # fmt: skip
+    _pdf_rows(pdf, f"{w['by_month']} ({w['share']})", months)
     return bytes(pdf.output())
 
 
