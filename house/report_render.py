@@ -152,11 +152,12 @@ def chart_specs(report: Report, lang: str) -> list[dict[str, Any]]:
         for m in report.months
         if m.top_10pct_share is not None
     ]
-    return [
+    specs = [
         charts.bars(people, "month", "people", w["people_title"]),
         charts.stacked_area(kinds, "month", "contributions", "kind", w["kinds_title"]),
         charts.line(share, "month", {"share": w["share"]}, w["share_title"]),
     ]
+    return [spec for spec in specs if spec["data"]["values"]]  # a chart of nothing is no chart
 
 
 def _cell(value: int | float | None) -> int | float | str:

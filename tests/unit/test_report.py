@@ -105,6 +105,13 @@ def test_no_name_reaches_the_csv_or_the_html() -> None:
     assert "<svg" in report_render.as_html(made, "da")
 
 
+def test_a_period_with_nothing_in_it_still_makes_every_format() -> None:
+    empty = report.build(JUNE, JULY, totals(), [], [], [], funnel(days_to_first_contribution=None))
+    assert report_render.as_pdf(empty, "da").startswith(b"%PDF")
+    assert "<svg" not in report_render.as_html(empty, "en")
+    assert "meals_held,Meals held,0,meal_stats" in report_render.as_csv(empty, "en")
+
+
 def test_the_dashboard_charts_the_month_and_the_eleven_before() -> None:
     assert since_of(datetime.date(2026, 12, 5)) == datetime.date(2026, 1, 1)
     assert since_of(datetime.date(2026, 1, 31)) == datetime.date(2025, 2, 1)
