@@ -166,10 +166,7 @@ def test_the_dashboard_shows_what_the_views_hold(demo: House) -> None:
     assert {p["month"]: p["people"] for p in shown["people_months"]} == per_month
     newcomers = [f for f in sql(env, "select * from onboarding_funnel")
                  if day_of(f["arrived_at"]) >= since]  # fmt: skip
-    funnel = shown["funnel"]
-    assert funnel["registered"] == len(newcomers)
-    assert funnel["welcomed"] == sum(f["outcome"] == "onboarded" for f in newcomers)
-    assert funnel["regular"] == sum(bool(f["regular"]) for f in newcomers) > 0
+    assert_the_funnel(shown["funnel"], newcomers)
     drifting = sql(env, "select display_name from drifting_away order by display_name")
     assert sorted(d["display_name"] for d in shown["drifting"]) == [
         d["display_name"] for d in drifting
@@ -177,6 +174,32 @@ def test_the_dashboard_shows_what_the_views_hold(demo: House) -> None:
     assert_the_next_14_days(env, shown)
     assert set(shown["charts"]) == {"load", "people", "kinds", "people_months", "funnel"}
     assert all(svg.startswith("<svg") for svg in shown["charts"].values())
+
+
+def assert_the_funnel(funnel: dict[str, Any], newcomers: list[dict[str, Any]]) -> None:
+    def median(column: str, rows: list[dict[str, Any]]) -> float | None:
+        values = [f[column] for f in rows if f[column] is not None]
+        return statistics.median(values) if values else None
+
+    welcomed = [f for f in newcomers if f["outcome"] == "onboarded"]
+    assert funnel == {
+        "registered": len(newcomers),
+        "conversation": sum(f["conversation_held_at"] is not None for f in newcomers),
+        "welcomed": len(welcomed),
+        "redirected": sum(f["outcome"] == "redirected" for f in newcomers),
+        "first_contribution": sum(f["first_contribution_at"] is not None for f in newcomers),
+        "regular": sum(bool(f["regular"]) for f in newcomers),
+        "days_to_conversation": median("days_to_conversation", newcomers),
+        "days_conversation_to_welcome": median("days_conversation_to_outcome", welcomed),
+        "days_welcome_to_first_contribution": median(
+            "days_outcome_to_first_contribution", newcomers
+        ),
+        "days_first_contribution_to_regular": median(
+            "days_first_contribution_to_regular", newcomers
+        ),
+        "days_to_first_contribution": median("days_to_first_contribution", newcomers),
+    }
+    assert funnel["regular"] > 0 and funnel["days_to_first_contribution"]
 
 
 def assert_the_next_14_days(env: dict[str, str], shown: dict[str, Any]) -> None:
