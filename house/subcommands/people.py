@@ -194,10 +194,13 @@ def cmd_link(args: argparse.Namespace) -> int:
 
     async def registered(nc: Any) -> bool:
         """Whether the crew registry knows them (and they are not forgotten), asking again for
-        a moment: someone registered a breath ago may not be in the views yet."""
+        a moment: someone registered a breath ago may not be in the views yet. With
+        --coordinator, also until the views show the role just granted, so that the dashboard
+        link printed next opens at once."""
         deadline = asyncio.get_running_loop().time() + LINK_WAIT_S
         while True:
-            if await client.rows_of(nc, PERSON, args.crew_id):
+            found = await client.rows_of(nc, PERSON, args.crew_id)
+            if found and (found[0].coordinator or not args.coordinator):
                 return True
             if asyncio.get_running_loop().time() > deadline:
                 return False
