@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import crew_environment, start_house
 from tests.integration.cli import crew, sql
 from tests.integration.test_kiosk_http import base, kiosk_token
+from tests.polling import eventually as poll
 
 House = tuple[dict[str, str], subprocess.Popen[bytes]]
 START, END = datetime.date(2026, 1, 1), datetime.date(2026, 12, 31)
@@ -267,7 +268,12 @@ def test_only_the_coordinator_role_sees_the_dashboard_and_its_sql_box(demo: Hous
     no_files = ask(env, token, {"sql": "select * from read_csv('/etc/passwd')"})
     assert no_files.status_code == 400
     crew(env, "link", "--coordinator", "--revoke", "carla")
-    assert dashboard(env, token).status_code == 403  # the role ended; the link still opens /me
+    poll(  # the role ends once the views have it; the link still opens /me
+        lambda: dashboard(env, token).status_code,
+        until=lambda status: status == 403,
+        seconds=15,
+        what="the dashboard after the role was taken back",
+    )
 
 
 def test_the_report_holds_no_name_and_no_id_and_its_pdf_renders(
