@@ -134,12 +134,15 @@ class House:
         if self.nc:
             await self.nc.close()
 
-    async def ask(self, *requests: SqlRequest) -> list[SqlResult] | Response[bytes]:
+    async def ask(
+        self, *requests: SqlRequest, in_turn: bool = False
+    ) -> list[SqlResult] | Response[bytes]:
         """The query service's answers to named queries (projections/queries.py); else 503
-        when the bus cannot be reached, 502 when the query service said no."""
-        raw = await asyncio.gather(
-            *(self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests)
-        )
+        when the bus cannot be reached, 502 when the query service said no. `in_turn` asks one
+        after another: queries over the heavier views share the query service's memory cap
+        (CREW_DUCKDB_MEMORY_LIMIT), and a few of them at once can run out of it."""
+        asked = [self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests]
+        raw = [await one for one in asked] if in_turn else await asyncio.gather(*asked)
         if any(body is None for body in raw):
             return unavailable()
         answers = [answer_decoder.decode(body or b"") for body in raw]

@@ -101,7 +101,7 @@ async def dashboard(
         overview.DRIFTING.ask(),
         overview.VIEW_COLUMNS.ask(),
     ]
-    answers = await house.ask(*asked)
+    answers = await house.ask(*asked, in_turn=True)
     if isinstance(answers, Response):
         return answers
     shown = Dashboard(
