@@ -37,12 +37,14 @@ lint: $(DEV)
 	$(BIN)/lint-imports
 
 # What the tests need from Debian: chromium for the browser tests (never a downloaded browser),
-# docker-compose to validate compose.yaml.
+# docker-compose to validate compose.yaml, poppler-utils (pdftoppm) to render the report's PDF.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 debian-packages:
-	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null && \
+	  command -v pdftoppm >/dev/null || \
 	  ($(SUDO) apt-get update -qq && \
-	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose)
+	   $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose \
+	     poppler-utils)
 
 # JavaScript the browser tests inject (axe-core), pinned in package-lock.json; never a CDN.
 NODE_TOOLS := node_modules/.installed

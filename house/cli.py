@@ -29,6 +29,7 @@ SUBCOMMANDS: list[Callable[[Subcommands], None]] = [
     sending.add_import_crew,
     running.add_kiosk,
     reading.add_export_view,
+    reading.add_report,
     people.add_ical,
     people.add_link,
     reading.add_notices,

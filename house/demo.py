@@ -1,11 +1,15 @@
 """`crew up --demo`: a realistic small house, seeded through the real command path.
 
-Twenty crew members and five newcomers at every stage of onboarding; meal days Monday to
+Twenty crew members and five newcomers at every stage of onboarding, and six newcomers of the
+past half year who were welcomed and joined in; meal days Monday to
 Friday from a rota series, with cooks, helpers and
 diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
 intentions, a hand-over, check-ins; and half a year of past meal days in which three people
 carry most of the cooking, three regulars have drifted away, and one person's load is rising
-steeply. The generator is seeded: the same seed gives the same house."""
+steeply; half a year of past cleaning parties and opening shifts, with check-ins, so every chart
+of the coordinators' dashboard and the report has data; an extra meal tomorrow with no cook, and
+three people who asked to hear of it. The generator is seeded: the same seed
+gives the same house."""
 
 from __future__ import annotations
 
@@ -172,6 +176,104 @@ async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
         )
 
 
+PAST_SERIES: list[dict[str, Any]] = [  # the half year before this week, scheduled back then
+    {
+        "series_id": "cleaning-past",
+        "kind": "cleaning_party",
+        "title": "Cleaning party",
+        "weekdays": [3],
+        "start": "17:00",
+        "end": "19:00",
+        "tasks": [{"task": "kitchen", "capacity": 3}, {"task": "floors", "capacity": 4}],
+    },
+    {
+        "series_id": "opening-past",
+        "kind": "shift",
+        "title": "Open the house",
+        "weekdays": [0, 2],
+        "start": "08:00",
+        "end": "10:00",
+        "capacity": 2,
+    },
+]
+
+
+def at_on(day: datetime.date, clock: str) -> str:
+    """A command's `at` on a past day (house time is near enough UTC for a demo)."""
+    return f"{day.isoformat()}T{clock}:00+00:00"
+
+
+async def seed_past_rota(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
+    """Half a year of cleaning parties and opening shifts, each command dated on its day (a
+    coordinator may send `at`), with who came: the same few carry most, the drifters stop."""
+    monday = datetime.date.today() - datetime.timedelta(days=datetime.date.today().weekday())
+    first = monday - datetime.timedelta(weeks=weeks)
+    for series in PAST_SERIES:
+        body = {**series, "starts_on": first, "until": monday - datetime.timedelta(days=1)}
+        body |= {"weeks_ahead": weeks, "at": at_on(first, "07:00")}
+        await s.send("rota.schedule_series", body, series["series_id"])
+    for day in (first + datetime.timedelta(days=n) for n in range(weeks * 7)):
+        weeks_ago = (monday - day).days // 7
+        pool = [c for c in ACTIVE if c != RISING] + list(CARRIERS) * 3
+        pool += [RISING] * (6 if weeks_ago < 4 else 0) + list(DRIFTERS if weeks_ago >= 12 else ())
+        pool += welcomed_by(weeks_ago)
+        if day.weekday() == 3:
+            await seed_past_occurrence(s, f"cleaning-past-{day:%Y%m%d}", day, pool, rng, 8)
+        elif day.weekday() in (0, 2):
+            await seed_past_occurrence(s, f"opening-past-{day:%Y%m%d}", day, pool, rng, 2)
+
+
+PAST_NEWCOMERS = {  # arrived this many weeks ago, welcomed a week later, then joined in
+    "vera": ("Vera Dahl", 22), "william": ("William Eske", 19), "yasmin": ("Yasmin Okafor", 16),
+    "zaid": ("Zaid Haddad", 13), "alma": ("Alma Vestergaard", 10), "bjarke": ("Bjarke Lind", 7),
+}  # fmt: skip
+
+
+async def seed_past_newcomers(s: Seeder, monday: datetime.date) -> None:
+    """Newcomers of the past half year, each dated on their day: arrived, talked with a host
+    five days later, welcomed with a buddy two days after that; the funnel has every step."""
+    for n, (newcomer, (name, weeks)) in enumerate(PAST_NEWCOMERS.items()):
+        arrived = monday - datetime.timedelta(weeks=weeks)
+        talk = arrived + datetime.timedelta(days=5)
+        host = CARRIERS[n % len(CARRIERS)]
+        steps: list[tuple[str, dict[str, Any], datetime.date]] = [
+            ("register_newcomer", {"display_name": name, "brought_by": "a friend"}, arrived),
+            (
+                "schedule_conversation",
+                {"host_crew_id": host, "when": at_on(talk, "16:00")},
+                arrived,
+            ),
+            ("record_conversation", {"host_crew_id": host, "notes": "a good talk"}, talk),
+            ("onboard_newcomer", {"buddy_crew_id": host}, talk + datetime.timedelta(days=2)),
+        ]
+        for command, body, on in steps:
+            body = {"newcomer_id": newcomer, **body, "at": at_on(on, "16:30")}
+            await s.send(f"onboarding.{command}", body, f"{command}-{newcomer}")
+
+
+def welcomed_by(weeks_ago: int) -> list[str]:
+    """The past newcomers welcomed by then, twice each: new people join in eagerly."""
+    return [n for n, (_, weeks) in PAST_NEWCOMERS.items() if weeks_ago < weeks - 1] * 2
+
+
+async def seed_past_occurrence(
+    s: Seeder, occurrence: str, day: datetime.date, pool: list[str], rng: random.Random, n: int
+) -> None:
+    """Who joined a past party or shift (in the week before), and who checked in on the day."""
+    people = list(dict.fromkeys(rng.sample(pool, min(len(pool), n * 2))))[:n]
+    join = (
+        "rota.sign_up_for_shift" if occurrence.startswith("opening") else "rota.join_cleaning_party"
+    )
+    joined_at = at_on(day - datetime.timedelta(days=2), "12:00")
+    for who in people:
+        body = {"occurrence_id": occurrence, "crew_id": who}
+        await s.send(join, {**body, "at": joined_at}, f"{occurrence}-{who}")
+        if rng.random() < 0.85:
+            await s.send(
+                "rota.check_in", {**body, "at": at_on(day, "08:05")}, f"{occurrence}-{who}-in"
+            )
+
+
 SERIES: list[dict[str, Any]] = [  # each starts on this week's Monday
     {
         "series_id": "meal-days",
@@ -266,11 +368,15 @@ async def seed_cleaning_parties(
 async def seed_coming_days(
     s: Seeder, nc: NATS, rng: random.Random, monday: datetime.date, today: datetime.date
 ) -> None:
-    """The next two weeks' opening shifts and meals: cooks, helpers and diners."""
+    """The next two weeks' opening shifts and meals: cooks, helpers and diners. The first meal
+    after today has no cook yet: the notices ask for one, and the dashboard shows the gap."""
+    no_cook_yet: datetime.date | None = None
     for offset in range(10):
         day = monday + datetime.timedelta(days=offset + (offset // 5) * 2)
         if day < today:
             continue
+        if day > today and no_cook_yet is None:
+            no_cook_yet = day
         shift = f"opening-{day:%Y%m%d}"
         for who in rng.sample(ACTIVE, 2):
             await s.send(
@@ -281,11 +387,12 @@ async def seed_coming_days(
         meal = f"meal-days-{day:%Y%m%d}"
         await wait_for_meal(nc, meal)
         cooks = rng.sample(ACTIVE, 4)
-        await s.send(
-            "meals.volunteer_to_cook",
-            {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
-            f"{meal}-head",
-        )
+        if day != no_cook_yet:
+            await s.send(
+                "meals.volunteer_to_cook",
+                {"meal_id": meal, "crew_id": cooks[0], "role": "head_cook"},
+                f"{meal}-head",
+            )
         for helper in cooks[1 : 1 + rng.randint(0, 3)]:
             await s.send(
                 "meals.volunteer_to_cook",
@@ -316,9 +423,22 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
         await seed_newcomers(s, rng)
         say("  demo: half a year of meal days ...")
         await seed_history(s, rng)
+        say("  demo: half a year of cleaning parties, opening shifts and newcomers ...")
+        await seed_past_newcomers(s, monday)
+        await seed_past_rota(s, rng)
         await seed_series(s, monday)
         await seed_cleaning_parties(s, rng, monday, today)
         await seed_coming_days(s, nc, rng, monday, today)
+        tomorrow = today + datetime.timedelta(days=1)  # an extra meal with no cook yet: asked
+        extra = {"meal_id": f"extra-{tomorrow:%Y%m%d}", "date": tomorrow, "time": "12:00"}
+        await s.send("meals.plan_meal", {**extra, "helper_slots": 2}, "extra-meal")
+        for who in ("maja", "lars", "tove"):  # they asked to hear when a meal needs hands
+            await s.send(
+                "notices.set_address", {"crew_id": who, "email": f"{who}@example.org"}, f"a-{who}"
+            )
+            for topic in ("meal_needs_cook", "meal_needs_helpers"):
+                body = {"crew_id": who, "topic": topic}
+                await s.send("notices.subscribe", body, f"s-{who}-{topic}")
         today_party = f"cleaning-{today:%Y%m%d}"
         if today.weekday() == 3:
             await s.send(

@@ -194,10 +194,13 @@ def cmd_link(args: argparse.Namespace) -> int:
 
     async def registered(nc: Any) -> bool:
         """Whether the crew registry knows them (and they are not forgotten), asking again for
-        a moment: someone registered a breath ago may not be in the views yet."""
+        a moment: someone registered a breath ago may not be in the views yet. With
+        --coordinator, also until the views show the role just granted, so that the dashboard
+        link printed next opens at once."""
         deadline = asyncio.get_running_loop().time() + LINK_WAIT_S
         while True:
-            if await client.rows_of(nc, PERSON, args.crew_id):
+            found = await client.rows_of(nc, PERSON, args.crew_id)
+            if found and (found[0].coordinator or not args.coordinator):
                 return True
             if asyncio.get_running_loop().time() > deadline:
                 return False
@@ -239,6 +242,9 @@ def cmd_link(args: argparse.Namespace) -> int:
         secret = await tokens.add(nc, args.crew_id, tokens.PAGE_BUCKET)
         print(f"{args.crew_id}: their own page (asking again makes a new link; the old one ends):")
         print(f"{base_url(args)}/me#token={secret}")
+        if args.coordinator:  # the same token opens the coordinators' dashboard
+            print(f"{args.crew_id}: the coordinators' dashboard (docs/coordinator.md):")
+            print(f"{base_url(args)}/coordinator#token={secret}")
         return 0
 
     return asyncio.run(with_house(work))
@@ -252,7 +258,8 @@ def add_link(sub: Subcommands) -> None:
         "(only its hash is kept; the token never reaches a server log). With it they plan, sign up, "
         "host and change things from their phone, as themselves. Asking again makes a new link and "
         "ends the old one; --revoke ends it; `crew forget` ends it too. --coordinator also grants "
-        "them the coordinator role (an event) and prints their new link; --coordinator --revoke "
+        "them the coordinator role (an event) and prints their new link and the same link to the "
+        "coordinators' dashboard (/coordinator); --coordinator --revoke "
         "takes the role back (an event) and leaves the link as it is. See docs/pages.md.",
     )
     add_address_options(p, "end the link (with --coordinator: take the role back instead)")

@@ -13,12 +13,12 @@ from typing import Any
 import msgspec
 
 from crew import subjects
+from crew.tables import format_rows, write_parquet
 from house import client
 from house.subcommands import (
     Subcommands,
     with_house,
 )
-from house.subcommands.tables import format_rows, write_parquet
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -356,3 +356,46 @@ def add_notices(sub: Subcommands) -> None:
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(run=cmd_notices)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from house import report, report_render
+
+    if args.to < args.start:
+        print("crew report: --to is before --from", file=sys.stderr)
+        return 2
+    out = Path(args.out or f"report.{args.format}")
+
+    async def work(nc: Any) -> int:
+        made = await report.gather(nc, args.start, args.to)
+        if args.format == "pdf":
+            out.write_bytes(report_render.as_pdf(made, args.lang))
+        elif args.format == "csv":
+            out.write_text(report_render.as_csv(made, args.lang))
+        else:
+            out.write_text(report_render.as_html(made, args.lang))
+        print(f"wrote {out} ({args.format}, {args.start} to {args.to})", file=sys.stderr)
+        return 0
+
+    return asyncio.run(with_house(work))
+
+
+def add_report(sub: Subcommands) -> None:
+    import datetime
+
+    p = sub.add_parser(
+        "report",
+        help="write the report for funders: counts only, no name, no id",
+        description="What the house did in a period, for funders and the municipality: meals, "
+        "cleaning parties, how many took part and how evenly, newcomers, hours. Counts only; "
+        "groups under 5 people are merged so no one can be singled out, and every figure names "
+        "the view it came from. See docs/coordinator.md.",
+        epilog="example: crew report --from 2026-01-01 --to 2026-12-31 --format pdf --out 2026.pdf",
+    )
+    day = datetime.date.fromisoformat
+    p.add_argument("--from", dest="start", type=day, required=True, metavar="DATE")
+    p.add_argument("--to", type=day, required=True, metavar="DATE")
+    p.add_argument("--format", choices=("html", "pdf", "csv"), default="html")
+    p.add_argument("--lang", choices=("da", "en"), default="da", help="Danish (default) or English")
+    p.add_argument("--out", help="the file (default report.<format>)")
+    p.set_defaults(run=cmd_report)

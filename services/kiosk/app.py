@@ -134,12 +134,15 @@ class House:
         if self.nc:
             await self.nc.close()
 
-    async def ask(self, *requests: SqlRequest) -> list[SqlResult] | Response[bytes]:
+    async def ask(
+        self, *requests: SqlRequest, in_turn: bool = False
+    ) -> list[SqlResult] | Response[bytes]:
         """The query service's answers to named queries (projections/queries.py); else 503
-        when the bus cannot be reached, 502 when the query service said no."""
-        raw = await asyncio.gather(
-            *(self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests)
-        )
+        when the bus cannot be reached, 502 when the query service said no. `in_turn` asks one
+        after another: queries over the heavier views share the query service's memory cap
+        (CREW_DUCKDB_MEMORY_LIMIT), and a few of them at once can run out of it."""
+        asked = [self.request(subjects.QUERY_SQL, msgspec.json.encode(r), {}) for r in requests]
+        raw = [await one for one in asked] if in_turn else await asyncio.gather(*asked)
         if any(body is None for body in raw):
             return unavailable()
         answers = [answer_decoder.decode(body or b"") for body in raw]
@@ -239,6 +242,17 @@ def authorised(request: Request[Any, Any, Any]) -> Caller | Response[bytes]:
         house.guesses.spend(address)
         return unauthorized()
     return caller
+
+
+def person_of(request: Request[Any, Any, Any], why: str) -> str | Response[bytes]:
+    """The person whose personal link the bearer token is; else the answer: 503, 401, 429, or
+    403 for a kiosk token, saying `why` it needs a personal link."""
+    caller = authorised(request)
+    if isinstance(caller, Response):
+        return caller
+    if caller.person is None:
+        return forbidden(why)
+    return caller.person
 
 
 def forbidden(message: str) -> Response[bytes]:
@@ -429,7 +443,8 @@ async def ical_feed(
 
 
 def build_app(config: Settings) -> Litestar:
-    from services.kiosk import pages  # the pages use this module's House: imported here
+    # the pages use this module's House: imported here
+    from services.kiosk import coordinator, pages
     from services.kiosk.openapi import Document
 
     house = House(config)
@@ -438,9 +453,12 @@ def build_app(config: Settings) -> Litestar:
             send_command,
             board,
             pages.me,
+            coordinator.dashboard,
+            coordinator.sql,
             ical_feed,
             pages.kiosk_page,
             pages.me_page,
+            coordinator.coordinator_page,
             pages.script,
             taps.confirm,
             taps.tap,
@@ -452,7 +470,15 @@ def build_app(config: Settings) -> Litestar:
             title="crew kiosk API",
             version="1",
             path="/api/v1",
-            render_plugins=[Document(shown=[("/api/v1/board", Board), ("/api/v1/me", pages.Me)])],
+            render_plugins=[
+                Document(
+                    shown=[
+                        ("/api/v1/board", Board),
+                        ("/api/v1/me", pages.Me),
+                        ("/api/v1/coordinator", coordinator.Dashboard),
+                    ]
+                )
+            ],
             components=Components(
                 security_schemes={
                     "kiosk_token": SecurityScheme(

@@ -21,10 +21,12 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from schemas.common import ID_PATTERN, Accepted, Invalid, Refused, Unavailable
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import MEMBER_MAY
+from services.kiosk.coordinator import Query
 
 REF = "#/components/schemas/{name}"
 GENERIC = "/api/v1/commands/{context}/{command}"
 ICAL = "/ical/{crew_id}"
+SQL_BOX = "/api/v1/coordinator/sql"  # docs/coordinator.md
 
 
 class Problem(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,6 +94,29 @@ def _command(context: str, command: str, name: str) -> dict[str, Any]:
     }
 
 
+def _sql_box() -> dict[str, Any]:
+    """The coordinators' SQL box: its body is read as bytes, so Litestar cannot know it."""
+    problem = {"content": _content("Problem")}
+    return {
+        "requestBody": {"required": True, "content": _content("Query")},
+        "responses": {
+            "200": {
+                "description": "the answer as a file: CSV, or Parquet",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.apache.parquet": {
+                        "schema": {"type": "string", "format": "binary"}
+                    },
+                },
+            },
+            "400": {"description": "the query service refused the query, or it failed", **problem},
+            "422": {"description": "the body is not such an object", **problem},
+            "502": {"description": "the query service's answer was not one", **problem},
+            **_responses(REFUSALS),
+        },
+    }
+
+
 def document(
     generated: dict[str, Any],
     may: dict[str, frozenset[str]] = MEMBER_MAY,
@@ -105,6 +130,7 @@ def document(
         for command in sorted(may[context])
     }
     kinds = [*sent.values(), *(kind for _, kind in REPLIES.values()), *(k for _, k in shown)]
+    kinds.append(Query)
     _, components = msgspec.json.schema_components(kinds, ref_template=REF)
     for kind in sent.values():
         components[kind.__name__] = _as_sent(components[kind.__name__])
@@ -117,6 +143,8 @@ def document(
             "200": {"description": "what it shows", "content": _content(kind.__name__)},
             **_responses({k: v for k, v in REFUSALS.items() if k != "429"}),
         }
+    if SQL_BOX in paths:
+        paths[SQL_BOX]["post"] |= _sql_box()
     if ICAL in paths:
         paths[ICAL]["get"]["responses"] = {
             **paths[ICAL]["get"]["responses"],

@@ -16,7 +16,7 @@ from litestar import Request, Response, get
 
 from projections import queries
 from schemas.notices import TOPICS
-from services.kiosk.app import House, authorised, forbidden, json_response
+from services.kiosk.app import House, json_response, person_of
 
 PAGE = (Path(__file__).parent / "kiosk.html").read_bytes()
 ME_PAGE = (Path(__file__).parent / "me.html").read_bytes()
@@ -97,29 +97,27 @@ NO_CHOICES = queries.NoticeChoices(topics=[], has_address=False, stopped=False)
 )
 async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
     house: House = request.app.state.house
-    caller = authorised(request)
-    if isinstance(caller, Response):
-        return caller
-    if caller.person is None:
-        return forbidden("a kiosk is no one's own page: this needs a personal link")
+    person = person_of(request, "a kiosk is no one's own page: this needs a personal link")
+    if isinstance(person, Response):
+        return person
     answers = await house.ask(
-        queries.PERSON.ask(caller.person),
+        queries.PERSON.ask(person),
         queries.CHANGES.ask(),
         queries.NEWCOMERS_WAITING.ask(),
-        queries.PERSON_CONTRIBUTIONS.ask(caller.person),
-        queries.MY_HISTORY.ask(caller.person),
+        queries.PERSON_CONTRIBUTIONS.ask(person),
+        queries.MY_HISTORY.ask(person),
         queries.SERIES_ON_PAGE.ask(),
-        queries.MY_INTENTIONS.ask(caller.person),
-        queries.MY_CLAIMS.ask(caller.person),
-        queries.MY_NOTICE_CHOICES.ask(caller.person),
+        queries.MY_INTENTIONS.ask(person),
+        queries.MY_CLAIMS.ask(person),
+        queries.MY_NOTICE_CHOICES.ask(person),
     )
     if isinstance(answers, Response):
         return answers
-    person = next(iter(queries.PERSON.rows(answers[0])), None)
+    found = next(iter(queries.PERSON.rows(answers[0])), None)
     shown = Me(
-        crew_id=caller.person,
-        display_name=person.display_name if person else None,
-        coordinator=person.coordinator if person else False,
+        crew_id=person,
+        display_name=found.display_name if found else None,
+        coordinator=found.coordinator if found else False,
         checkpoint=min(answer.checkpoint or 0 for answer in answers),
         changes=queries.CHANGES.rows(answers[1]),
         newcomers=queries.NEWCOMERS_WAITING.rows(answers[2]),

@@ -8,8 +8,8 @@ import io
 
 import pytest
 
+from crew.tables import format_rows
 from house.cli import parser
-from house.subcommands.tables import format_rows
 
 NASTY = "ok\x1b]0;owned\x07\x1b[2J\rfake\nline\t\x9b31m\u202eevil"
 

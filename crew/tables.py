@@ -1,5 +1,5 @@
-"""How the CLI shows rows: a table on a terminal, CSV, JSON, Parquet; never a raw control
-character, never a spreadsheet formula."""
+"""How rows are shown, by the CLI and the coordinators' SQL box: a table on a terminal, CSV,
+JSON, Parquet; never a raw control character, never a spreadsheet formula."""
 
 from __future__ import annotations
 
@@ -100,3 +100,13 @@ def write_parquet(out: Path, columns: list[str], types: list[str], rows: list[li
             )
         finally:
             con.close()
+
+
+def parquet_bytes(columns: list[str], types: list[str], rows: list[list[Any]]) -> bytes:
+    """The rows as a Parquet file's bytes (as write_parquet writes them), for a download."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rows.parquet"
+        write_parquet(out, columns, types, rows)
+        return out.read_bytes()
