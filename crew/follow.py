@@ -92,6 +92,15 @@ async def bucket(nc: NATS, replicas: int = 1) -> KeyValue:
         )
 
 
+def stop_if_cancelled() -> None:
+    """Raise the cancellation a request may have swallowed. nats-py waits for each answer with
+    Python 3.11's `asyncio.wait_for`, which drops a cancel that comes as the answer arrives;
+    a loop that goes on asking would then never stop (found: a follower outlived its house)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Lease:
     """One follower's key, held by this instance."""
 
@@ -109,6 +118,7 @@ class Lease:
         key starts where the durable of an older house left off (`migrated_position`)."""
         seen: tuple[int | None, float] = (-1, 0.0)  # the revision last seen, and since when
         while True:
+            stop_if_cancelled()
             try:
                 entry = await self._kv.get(self.key)
             except nats.js.errors.KeyNotFoundError:
@@ -168,6 +178,7 @@ class Lease:
         """Renew the key every RENEW_S until it is lost (a failed renewal is tried again)."""
         while not self.lost.is_set():
             await asyncio.sleep(RENEW_S)
+            stop_if_cancelled()
             try:
                 await self._write(self.seq)
             except LeaseLost:
@@ -242,6 +253,7 @@ async def _follow(nc: NATS, follower: Follower, lease: Lease, react: React) -> N
     try:
         await replay.start()
         while not lease.lost.is_set():
+            stop_if_cancelled()
             for event in await replay.take(1, timeout=RENEW_S):
                 await _handle(event, lease, react, follower.name)
                 await lease.advance(event.seq)

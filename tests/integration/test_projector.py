@@ -239,18 +239,20 @@ async def test_killing_the_projector_mid_replay_gives_views_identical_to_a_clean
 
 
 def lose_one_message(replay: Replay) -> list[int]:
-    """Make the reader's client lose one message of a fetch, once; the list says which."""
-    assert replay._sub is not None
-    fetch = replay._sub.fetch
+    """Make the reader's client lose the second message of a pull, once; the list says which."""
+    arrived = replay._arrived
     dropped: list[int] = []
+    count = 0
 
-    async def lossy_fetch(batch: int, timeout: float | None = None) -> list[Msg]:
-        msgs = await fetch(batch, timeout=timeout)
-        if not dropped and len(msgs) > 2:
-            dropped.append(msgs.pop(1).metadata.sequence.stream)
-        return msgs
+    def lossy(msg: Msg) -> None:
+        nonlocal count
+        count += 1 if msg.reply else 0
+        if not dropped and count == 2:
+            dropped.append(msg.metadata.sequence.stream)
+            return
+        arrived(msg)
 
-    replay._sub.fetch = lossy_fetch  # type: ignore[method-assign]
+    replay._arrived = lossy  # type: ignore[method-assign]
     return dropped
 
 
@@ -277,17 +279,16 @@ async def test_the_last_message_lost_on_the_way_is_asked_for_again_though_none_f
     await meals_workload(nc, meals=1)
     last = await stream_last_seq(nc)
     replay = await Replay(nc, 1).start()
-    assert replay._sub is not None
-    fetch = replay._sub.fetch
+    arrived = replay._arrived
     dropped: list[int] = []
 
-    async def loses_the_newest(batch: int, timeout: float | None = None) -> list[Msg]:
-        msgs = await fetch(batch, timeout=timeout)
-        if not dropped and msgs and msgs[-1].metadata.sequence.stream == last:
-            dropped.append(msgs.pop().metadata.sequence.stream)
-        return msgs
+    def loses_the_newest(msg: Msg) -> None:
+        if not dropped and msg.reply and msg.metadata.sequence.stream == last:
+            dropped.append(last)
+            return
+        arrived(msg)
 
-    replay._sub.fetch = loses_the_newest  # type: ignore[method-assign]
+    replay._arrived = loses_the_newest  # type: ignore[method-assign]
     seen: list[int] = []
     for _ in range(20):
         seen += [e.seq for e in await replay.take(100, timeout=0.5)]
@@ -298,52 +299,51 @@ async def test_the_last_message_lost_on_the_way_is_asked_for_again_though_none_f
     assert seen == list(range(1, last + 1))
 
 
-async def test_a_pull_that_gives_up_with_a_bare_timeout_is_an_idle_moment_not_a_crash(
+async def test_a_pull_the_server_never_answers_is_an_idle_moment_not_a_stall(
     nc: NATS,
 ) -> None:
-    """On a loaded machine nats-py's fetch can run out of time between its two requests and
-    raise asyncio's own TimeoutError, not nats' (found by a fresh-clone run under load): the
-    reader takes it as an empty moment, as it does nats' timeout, and goes on reading."""
+    """A pull whose answer is lost (a cut connection, a restart) would leave the reader waiting
+    for ever: past its wait and ANSWER_S it counts as lost, the reader looks at its consumer,
+    and goes on reading."""
     await meals_workload(nc, meals=1)
     last = await stream_last_seq(nc)
     replay = await Replay(nc, 1).start()
-    assert replay._sub is not None
-    fetch = replay._sub.fetch
-    gave_up: list[bool] = []
+    arrived = replay._arrived
+    lost: list[bool] = []
 
-    async def gives_up_once(batch: int, timeout: float | None = None) -> list[Msg]:
-        if not gave_up:
-            gave_up.append(True)
-            raise TimeoutError
-        return await fetch(batch, timeout=timeout)
+    def loses_the_first_answer(msg: Msg) -> None:
+        if not lost:
+            lost.append(True)  # the first message of the first pull, and with it the pull
+            return
+        arrived(msg)
 
-    replay._sub.fetch = gives_up_once  # type: ignore[method-assign]
-    seen = [e.seq for e in await replay.take(100, timeout=5)]  # the next fetch reads on
-    assert gave_up
+    replay._arrived = loses_the_first_answer  # type: ignore[method-assign]
+    seen: list[int] = []
     while not seen or seen[-1] < last:
-        seen += [e.seq for e in await replay.take(100, timeout=5)]
+        seen += [e.seq for e in await replay.take(1, timeout=10)]
     await replay.stop()
+    assert lost
     assert seen == list(range(1, last + 1))
 
 
-async def test_an_event_caught_by_a_fetch_that_gave_up_is_read_at_once_not_after_the_wait(
+async def test_an_event_caught_by_a_pull_given_up_is_read_at_once_not_after_the_wait(
     nc: NATS,
 ) -> None:
-    """A fetch that gives up leaves its pull request at the server; the next event goes to it
-    and reaches the next fetch, which nats-py then holds until its whole wait is over. This is
-    how the notices service once saw a forget 30 s late. The reader's fetches are short, so the
-    event comes well within a wait that a single fetch would have used up."""
+    """A pull given up leaves its request at the server, and the next event goes to it. With
+    nats-py's fetch that event reached the next fetch, which then held it until its whole wait
+    was over: the notices service once saw a forget 30 s late. The reader keeps its inbox for
+    as long as its consumer lives, so the event is read at once."""
     await meals_workload(nc, meals=1)
     replay = await Replay(nc, 1).start()
     while await replay.take(1000, timeout=0.5):
         pass  # read to the end
-    assert replay._sub is not None
-    orphan = {"batch": 1, "expires": 20_000_000_000}  # what a fetch giving up leaves behind
-    await nc.publish(replay._sub._nms, msgspec.json.encode(orphan), replay._sub._deliver)
+    orphan = {"batch": 1, "expires": 20_000_000_000}  # what a pull given up leaves behind
+    next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{subjects.STREAM}.{replay._name}"
+    await nc.publish(next_subject, msgspec.json.encode(orphan), replay._inbox)
     await nc.flush()
     reading = asyncio.create_task(replay.take(1000, timeout=60))
     await eventually_async(  # the take's own pull request waits behind the orphan
-        lambda: replay._sub.consumer_info(),  # type: ignore[union-attr]
+        lambda: nc.jetstream().consumer_info(subjects.STREAM, replay._name or ""),
         until=lambda info: info.num_waiting >= 2,
         what="the orphan and the take both wait at the server",
     )
