@@ -46,7 +46,7 @@ from schemas.common import (
     reply_decoder,
 )
 from services.kiosk import ical, taps, tokens
-from services.kiosk.commands import ACTS_AS, KIOSK_MAY, MEMBER_MAY
+from services.kiosk.commands import ABOUT_SOMEONE, ACTS_AS, KIOSK_MAY, MEMBER_MAY
 from services.kiosk.limits import Bucket
 from services.kiosk.tokens import Tokens
 
@@ -294,7 +294,7 @@ async def send_command(
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
         # or check in on another day.
         return invalid("$.at", f"the house sets the time; {caller.what} may not send `at`")
-    named = decoded.get(ACTS_AS)
+    named = decoded.get(ACTS_AS) if (context, command) not in ABOUT_SOMEONE else None
     if caller.person is not None and isinstance(named, str) and named != caller.person:
         return forbidden(
             f"a personal page acts for its own person only: {ACTS_AS} must be {caller.person}"
