@@ -212,7 +212,8 @@ def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
         "meals_cooked_in_window": 1, "meals_helped_in_window": 1,
         "cleaning_parties_in_window": 2, "shifts_in_window": 1,
         "covered_for_others_in_window": 1, "conversations_hosted_in_window": 1,
-        "buddy_for_in_window": 1, "days_since_last": 5,
+        "buddy_for_in_window": 1, "days_since_last": 5, "activities_in_window": 0,
+        "initiatives_in_window": 0, "recorded_contributions_in_window": 0,
     }  # fmt: skip
     first = datetime.datetime.combine(days_ago(400), datetime.time(17, 30))
     last = datetime.datetime.combine(days_ago(5), datetime.time(10, 0))
