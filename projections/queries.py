@@ -220,6 +220,9 @@ PERSON_FIELDS = (
     "host_crew_id",
     "buddy_crew_id",
     "from_crew_id",
+    "to_crew_id",
+    "started_by",
+    "guest_id",
 )
 
 
