@@ -41,7 +41,7 @@ def test_a_forgotten_guest_stays_counted_and_their_name_is_nowhere(house: House)
                 "contact": GUEST_CONTACT,
             },
             "activities.sign_up_guest",
-        ),  # fmt: skip
+        ),
         ({"activity_id": "wk1", "crew_id": "ak1"}, "activities.sign_up"),
         (
             {"activity_id": "wk1", "guest_id": "gq2", "display_name": "Other"},
