@@ -34,6 +34,7 @@ from crew import shell, subjects, urls
 from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from crew.sql import SqlError, SqlRequest, SqlResult, answer_decoder
+from projections import activity_queries as aq
 from projections import queries
 from schemas.common import (
     ID_PATTERN,
@@ -347,6 +348,9 @@ class Board(msgspec.Struct, kw_only=True):
     cleaning_party: queries.CleaningPartyOnBoard | None
     shifts: list[queries.ShiftOnBoard]
     crew: list[queries.CrewOnBoard]
+    activities: list[aq.ActivityOnBoard] = []  # the coming weeks' activities and workshops
+    initiatives: list[aq.InitiativeOnBoard] = []
+    contribution_kinds: list[aq.KindOnBoard] = []  # what "Jeg har bidraget" offers
 
 
 KIOSK_DAYS = (7, 3)  # how far ahead the kiosk shows meals, and shifts
@@ -357,7 +361,9 @@ MOST_DAYS = 14  # how far ahead anyone may ask (a crew member's own page asks th
     "/api/v1/board",
     summary="What the kiosk page shows",
     description="This week's meals with open cook and helper slots, the next cleaning party with its tasks, "
-    "the next duty shifts (3 days), and the crew's display names to pick from (newcomers marked). Only "
+    "the next duty shifts (3 days), the crew's display names to pick from (newcomers marked), the "
+    "activities of the coming weeks (guests counted, never named), the initiatives and the kinds of "
+    "contribution. Only "
     "what a passer-by may see. `days` (1-14) shows meals and shifts that many days ahead instead.",
     security=[{"kiosk_token": []}, {"page_token": []}],
 )
@@ -374,10 +380,13 @@ async def board(
         queries.BOARD_CLEANING_PARTY.ask(),
         queries.BOARD_SHIFTS.ask(shift_days),
         queries.BOARD_CREW.ask(),
+        aq.BOARD_ACTIVITIES.ask(aq.ACTIVITY_DAYS),
+        aq.BOARD_INITIATIVES.ask(),
+        aq.CONTRIBUTION_KINDS.ask(),
     )
     if isinstance(answers, Response):
         return answers
-    meals, party, shifts, crew = answers
+    meals, party, shifts, crew, activities, initiatives, kinds = answers
     shown = Board(
         today=date.today(),
         until=date.today() + timedelta(days=meal_days - 1),
@@ -386,6 +395,9 @@ async def board(
         cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),
         shifts=queries.BOARD_SHIFTS.rows(shifts),
         crew=queries.BOARD_CREW.rows(crew),
+        activities=aq.BOARD_ACTIVITIES.rows(activities),
+        initiatives=aq.BOARD_INITIATIVES.rows(initiatives),
+        contribution_kinds=aq.CONTRIBUTION_KINDS.rows(kinds),
     )
     return json_response(shown, 200)
 
@@ -393,7 +405,7 @@ async def board(
 @get(
     "/ical/{crew_id:str}",
     summary="A person's calendar feed",
-    description="Upcoming meals they cook or help with, cleaning parties and shifts, as iCalendar. "
+    description="Upcoming meals they cook or help with, cleaning parties, shifts and activities, as iCalendar. "
     "The `key` is the secret from `crew ical <crew_id>`; asking again rotates it.",
 )
 async def ical_feed(
@@ -415,12 +427,15 @@ async def ical_feed(
     ):
         return json_response({"status": "not_found", "message": "no such calendar"}, 404)
     answers = await house.ask(
-        queries.CALENDAR_MEALS.ask(crew_id), queries.CALENDAR_ROTA.ask(crew_id)
+        queries.CALENDAR_MEALS.ask(crew_id),
+        queries.CALENDAR_ROTA.ask(crew_id),
+        aq.CALENDAR_ACTIVITIES.ask(crew_id),
     )
     if isinstance(answers, Response):
         return answers
     meals, rota = queries.CALENDAR_MEALS.rows(answers[0]), queries.CALENDAR_ROTA.rows(answers[1])
-    body = ical.feed(crew_id, meals, rota, datetime.now(UTC)).encode()
+    activities = aq.CALENDAR_ACTIVITIES.rows(answers[2])
+    body = ical.feed(crew_id, meals, rota, datetime.now(UTC), activities).encode()
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",
