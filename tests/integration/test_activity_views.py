@@ -13,10 +13,10 @@ import pytest
 
 from crew import subjects
 from crew.eventstore import Recorded
-from projections.projection import Projection
 from schemas import activities as a
 from schemas import meals as m
 from schemas import onboarding as o
+from tests.integration import test_views as views
 
 UTC = datetime.UTC
 NOW = datetime.datetime.now(UTC).replace(microsecond=0)
@@ -24,12 +24,10 @@ LAST_WEEK = NOW - datetime.timedelta(days=7)
 NEXT_WEEK = NOW + datetime.timedelta(days=7)
 
 
-class House:
-    def __init__(self, path: Path) -> None:
-        self.projection = Projection(path)
-        self.seq = 0
+class House(views.House):
+    """test_views' house, with the activities context's aggregates."""
 
-    def add(self, *events: Any, at: datetime.datetime | None = None) -> None:
+    def add(self, *events: Any, at: datetime.datetime | None = None) -> None:  # type: ignore[override]
         for event in events:
             at = at or datetime.datetime.now(UTC)
             self.seq += 1
@@ -44,11 +42,6 @@ class House:
                 recorded_at=at,
             )
             assert self.projection.apply([record]).dead == 0
-
-    def rows(self, sql: str) -> list[dict[str, Any]]:
-        cursor = self.projection.con.execute(sql)
-        names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @pytest.fixture
