@@ -52,6 +52,7 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
         "rota",
         "onboarding",
         "notices",
+        "activities",
         "projector",
         "query",
         "kiosk",
