@@ -58,7 +58,7 @@ def test_one_tap_sign_up_join_and_a_contribution_from_the_own_page_and_the_kiosk
     tablet.goto(personal_link(env, "anna").split("/me#")[0] + f"/kiosk#token={token}")
     tablet.click("[data-testid=me-bo]")
     tablet.click("[data-testid=activity-sign-up-w-sy]")
-    tablet.wait_for_selector("[data-testid=answers] li", timeout=45000)
+    tablet.wait_for_selector("[data-testid=answers] li:has-text('ventelisten')", timeout=45000)
     eventually(
         env, "select waitlist from activities where activity_id = 'w-sy'", [{"waitlist": ["bo"]}]
     )
