@@ -75,7 +75,9 @@ over_time as (
 )
 select i.initiative_id, i.title, i.description, i.started_by, i.started_at, i.lead,
        display_name(i.lead) as lead_name, i.leads, i.members, len(i.members) as member_count,
-       coalesce(t.activities, 0) as activities, t.activity_by_month, i.updated_at, i.last_seq
+       coalesce(t.activities, 0) as activities, t.activity_by_month, i.updated_at, i.last_seq,
+       (select list(s.series_id order by s.series_id) from series_rows s
+        where s.initiative_id = i.initiative_id) as series
 from initiatives_rows i
 left join over_time t using (initiative_id)
 order by i.started_at, i.initiative_id;

@@ -16,6 +16,7 @@ from crew.eventstore import Recorded
 from schemas import activities as a
 from schemas import meals as m
 from schemas import onboarding as o
+from schemas import rota as r
 from tests.integration import test_views as views
 
 UTC = datetime.UTC
@@ -32,7 +33,7 @@ class House(views.House):
             at = at or datetime.datetime.now(UTC)
             self.seq += 1
             tag = str(type(event).__struct_config__.tag)
-            names = ("activity_id", "initiative_id", "meal_id", "person_id")
+            names = ("activity_id", "series_id", "initiative_id", "meal_id", "person_id")
             aggregate = next((getattr(event, n) for n in names if hasattr(event, n)), a.BOOK)
             record = Recorded(
                 seq=self.seq,
@@ -97,11 +98,22 @@ def test_initiatives_keep_their_leads_history_and_activity_over_time(house: Hous
         a.LeftInitiative(initiative_id="i1", crew_id="anna"),
         planned("w1", NEXT_WEEK, initiative_id="i1"),
         planned("w2", NEXT_WEEK, initiative_id="i1"),
+        r.SeriesScheduled(
+            series_id="vr-fridays",
+            kind="shift",
+            title="Vores Rum: åbent værksted",
+            weekdays=[4],
+            start="16:00",
+            end="18:00",
+            starts_on=NOW.date(),
+            initiative_id="i1",
+        ),
     )
     [row] = house.rows("from initiatives")
     assert (row["lead"], row["lead_name"], row["members"]) == ("cy", "Cy", ["bo", "cy"])
     assert [lead["crew_id"] for lead in row["leads"]] == ["anna", "cy"]
     assert row["activities"] == 2 and row["activity_by_month"][0]["activities"] == 2
+    assert row["series"] == ["vr-fridays"], "an initiative may own series in the rota"
 
 
 def test_activities_initiatives_and_recorded_contributions_count_one_each_with_minutes(

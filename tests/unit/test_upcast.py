@@ -190,7 +190,11 @@ def plain(value: Any) -> Any:
 # Folds added after the log was written, of events it already holds: they fill from it.
 FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows"}
 # Columns added after the log was written: the old events leave them empty.
-COLUMNS_SINCE = {"participation_rows": {"minutes"}, "meal_plan_rows": {"ends_at"}}
+COLUMNS_SINCE = {
+    "participation_rows": {"minutes"},
+    "meal_plan_rows": {"ends_at"},
+    "series_rows": {"initiative_id"},
+}
 
 
 def without_later_columns(
