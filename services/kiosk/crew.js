@@ -221,8 +221,11 @@ function renderActivities(main, { lang, board, who, tap }) {
   main.append(el("h2", {}, w("initiatives")));
   for (const i of board.initiatives || []) {
     const body = { initiative_id: i.initiative_id, crew_id: who }, member = i.members.includes(who);
+    const coming = (board.activities || []).filter(a => a.initiative_id === i.initiative_id)
+      .map(a => el("li", {}, `${a.title}: ${actWhen(lang, a.starts_at)}`));
     main.append(el("div", { class: "card", "data-testid": `initiative-${i.initiative_id}` }, el("b", {}, i.title),
       el("div", { class: "meta" }, `${w("lead")}: ${i.lead_name || ""} · ${i.member_count} ${w("members")}`),
+      i.description ? el("div", {}, i.description) : "", coming.length ? el("ul", {}, ...coming) : "",
       member ? el("button", { class: "quiet", onclick: () => tap("activities", "leave_initiative", body) }, w("leave"))
              : el("button", { "data-testid": `initiative-join-${i.initiative_id}`, onclick: () => tap("activities", "join_initiative", body) }, w("join"))));
   }
