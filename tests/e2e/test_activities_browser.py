@@ -52,6 +52,9 @@ def test_one_tap_sign_up_join_and_a_contribution_from_the_own_page_and_the_kiosk
         "select recorded_contributions, initiatives from crew_contributions where crew_id = 'anna'",
         [{"recorded_contributions": 1, "initiatives": 1}],
     )
+    page.reload()
+    thanks = page.wait_for_selector("[data-testid=thanks]:has-text('anden måde')", timeout=30000)
+    assert "været med i 1 initiativ" in thanks.inner_text()
 
     token = crew(env, "kiosk", "add", "hall").stdout.splitlines()[1].strip()
     tablet = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
