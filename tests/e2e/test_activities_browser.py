@@ -53,6 +53,8 @@ def test_one_tap_sign_up_join_and_a_contribution_from_the_own_page_and_the_kiosk
         [{"recorded_contributions": 1, "initiatives": 1}],
     )
     page.reload()
+    page.select_option("[data-testid=series-kind]", "meal")  # the daily joint meal is lunch
+    assert page.input_value("#series-start") == "12:00"
     thanks = page.wait_for_selector("[data-testid=thanks]:has-text('anden måde')", timeout=30000)
     assert "været med i 1 initiativ" in thanks.inner_text()
 
