@@ -8,11 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from crew import subjects
-from crew.eventstore import Recorded
 from schemas import activities as a
 from schemas import meals as m
 from schemas import onboarding as o
@@ -28,21 +25,12 @@ NEXT_WEEK = NOW + datetime.timedelta(days=7)
 class House(views.House):
     """test_views' house, with the activities context's aggregates."""
 
+    AGGREGATES = ("activity_id", "series_id", "initiative_id", "meal_id", "person_id")
+    OTHERWISE = a.BOOK
+
     def add(self, *events: Any, at: datetime.datetime | None = None) -> None:  # type: ignore[override]
         for event in events:
-            at = at or datetime.datetime.now(UTC)
-            self.seq += 1
-            tag = str(type(event).__struct_config__.tag)
-            names = ("activity_id", "series_id", "initiative_id", "meal_id", "person_id")
-            aggregate = next((getattr(event, n) for n in names if hasattr(event, n)), a.BOOK)
-            record = Recorded(
-                seq=self.seq,
-                subject=subjects.event_subject(tag, aggregate),
-                data=msgspec.json.encode(event),
-                headers={subjects.EVENT_TYPE: tag, subjects.OCCURRED_AT: at.isoformat()},
-                recorded_at=at,
-            )
-            assert self.projection.apply([record]).dead == 0
+            super().add(event, at)
 
 
 @pytest.fixture

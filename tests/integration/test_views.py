@@ -47,6 +47,9 @@ def utc(text: str) -> datetime.datetime:
 class House:
     """Events appended in order to a projection, each at the moment given."""
 
+    AGGREGATES: tuple[str, ...] = ("meal_id", "occurrence_id", "person_id", "series_id")
+    OTHERWISE = ""  # the aggregate of an event that names none of those
+
     def __init__(self, path: Path) -> None:
         self.projection = Projection(path)
         self.seq = 0
@@ -56,9 +59,8 @@ class House:
         self.seq += 1
         tag = str(type(event).__struct_config__.tag)
         aggregate = next(
-            getattr(event, name)
-            for name in ("meal_id", "occurrence_id", "person_id", "series_id")
-            if hasattr(event, name)
+            (getattr(event, name) for name in self.AGGREGATES if hasattr(event, name)),
+            self.OTHERWISE,
         )
         record = Recorded(
             seq=self.seq,
