@@ -348,6 +348,20 @@ def _see_activity(
                 occurrence.date, occurrence.start = at.date(), at.strftime("%H:%M")
         case a.ActivityCancelled(activity_id=aid) if aid in picture.occurrences:
             picture.occurrences[aid].cancelled = True
+        # a place or a task is theirs: the weekly digest lists it among their own sign-ups
+        case a.SignedUpForActivity(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            picture.occurrences[aid].join(who)
+        case a.PromotedOnActivity(activity_id=aid, crew_id=str(who)) if aid in picture.occurrences:
+            picture.occurrences[aid].join(who)
+        case a.TookActivityTask(activity_id=aid, crew_id=who, task=task) if (
+            aid in picture.occurrences
+        ):
+            picture.occurrences[aid].join(who, task)
+        case a.WithdrewFromActivity(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            if who not in picture.occurrences[aid].task_of:  # a task keeps them in it
+                picture.occurrences[aid].leave(who)
+        case a.DroppedActivityTask(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            picture.occurrences[aid].task_of.pop(who, None)
         case a.ActivitySignUpAffected():
             _happened(picture, Happened(seq=seq, recorded_at=recorded_at, event=event))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 
+import msgspec
+
 from schemas import activities as a
 from services.activities import decider as d
 from services.notices.rules import due
@@ -74,3 +76,29 @@ def told_to(events: list[a.ActivityEvent], who: str) -> list[tuple[str, str, str
     return [
         (n.rule, n.facts["date"], n.facts["what"]) for n in due(seen, NOW, None) if n.crew_id == who
     ]
+
+
+def test_the_weekly_digest_lists_a_persons_own_activities_and_no_guest() -> None:
+    from schemas import notices as n
+    from tests.unit.test_notices_digest import digests, readers
+
+    on_thursday = datetime.datetime(2030, 1, 10, 9, 0, tzinfo=datetime.UTC)  # 10:00 house time
+    plan = msgspec.structs.replace(
+        PLAN, starts_at=on_thursday, ends_at=on_thursday + datetime.timedelta(hours=2)
+    )
+    events = decided(
+        plan,
+        a.SignUpForActivity(activity_id="w1", crew_id="anna"),
+        a.SignUpForActivity(activity_id="w1", crew_id="bo"),  # waitlisted: not (yet) theirs
+        a.SignUpGuest(activity_id="w1", guest_id="g1", display_name="Gitte"),
+    )
+    told = digests(*events, *readers("anna", "bo"))
+    mine = n.Listed(mine=True, date=on_thursday.date(), time="10:00", title="Repair cafe")
+    assert told["anna"].listing == [mine]
+    assert (told["anna"].facts["my_sign_ups"], told["bo"].listing) == ("1", [])
+    gone = decided(
+        plan,
+        a.SignUpForActivity(activity_id="w1", crew_id="anna"),
+        a.WithdrawFromActivity(activity_id="w1", crew_id="anna"),
+    )
+    assert digests(*gone, *readers("anna"))["anna"].listing == []
