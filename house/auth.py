@@ -207,6 +207,9 @@ ROLES: dict[str, Permissions] = {
     # the calendar reads the series so far; the rota follows withdrawals in meals
     "rota": service("rota", replays=True, follows=follows_meals.CONSUMER),
     "onboarding": service("onboarding", forgets=True),
+    # activities, initiatives and contributions: its own commands and events; guests' names
+    # are sealed under the guests' own keys
+    "activities": service("activities"),
     # notices read the whole log (a picture of the house), seal and unseal the addresses,
     # show coordinators the mail not sent yet (`crew notices`), sign one-tap links with the
     # house's link key, and ask everyday SQL for the burnout watch (this month's load_balance)
@@ -317,6 +320,7 @@ COMPONENT_USERS = {
     "rota": "rota",
     "onboarding": "onboarding",
     "notices": "notices",
+    "activities": "activities",
     "projector": "projector",
     "kiosk": "kiosk",
 }

@@ -1,9 +1,11 @@
 """`crew up --demo`: a realistic small house, seeded through the real command path.
 
 Twenty crew members and five newcomers at every stage of onboarding, and six newcomers of the
-past half year who were welcomed and joined in; meal days Monday to
-Friday from a rota series, with cooks, helpers and
-diners; the weekly cleaning party on Thursdays with its tasks; a morning duty shift; standing
+past half year who were welcomed and joined in; lunch, the daily joint meal, Monday to Friday
+from a rota series, with cooks, helpers and diners; two initiatives, a season of activities
+(one full, with a waitlist and guests) and contributions of several kinds
+(house/demo_activities.py); the weekly cleaning party on Thursdays with its tasks; a morning
+duty shift; standing
 intentions, a hand-over, check-ins; and half a year of past meal days in which three people
 carry most of the cooking, three regulars have drifted away, and one person's load is rising
 steeply; half a year of past cleaning parties and opening shifts, with check-ins, so every chart
@@ -24,6 +26,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from house import client
+from house.demo_activities import seed_activities
 from schemas.common import Accepted, Refused, Reply, reply_decoder
 
 NAMES = {
@@ -154,7 +157,7 @@ async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
         meal = f"hist-{day:%Y%m%d}"
         await s.send(
             "meals.plan_meal",
-            {"meal_id": meal, "date": day, "helper_slots": 2, "seats": 40},
+            {"meal_id": meal, "date": day, "helper_slots": 2, "seats": 40, "ends_at": "13:30"},
             f"{meal}-p",
         )
         await s.send(
@@ -280,8 +283,8 @@ SERIES: list[dict[str, Any]] = [  # each starts on this week's Monday
         "kind": "meal",
         "title": "Joint meal",
         "weekdays": [0, 1, 2, 3, 4],
-        "start": "17:30",
-        "end": "19:00",
+        "start": "12:00",  # the daily joint meal is lunch
+        "end": "13:30",
         "weeks_ahead": 2,
         "helper_slots": 2,
         "seats": 40,
@@ -439,6 +442,9 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
             for topic in ("meal_needs_cook", "meal_needs_helpers"):
                 body = {"crew_id": who, "topic": topic}
                 await s.send("notices.subscribe", body, f"s-{who}-{topic}")
+        say("  demo: initiatives, a season of activities, contributions of every kind ...")
+        others = [c for c in CREW if c not in (*DRIFTERS, RISING)]  # they show what they show
+        await seed_activities(s, rng, others)
         today_party = f"cleaning-{today:%Y%m%d}"
         if today.weekday() == 3:
             await s.send(

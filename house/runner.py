@@ -52,6 +52,7 @@ COMPONENTS = (
     Component("rota", "services.rota", ("rota",)),
     Component("onboarding", "services.onboarding", ("onboarding",)),
     Component("notices", "services.notices", ("notices",)),
+    Component("activities", "services.activities", ("activities",)),
     Component("projector", "projections", ("projector", "query")),
     Component("kiosk", "services.kiosk", ("kiosk",)),
 )

@@ -6,7 +6,12 @@ from crew.settings import ProjectorSettings
 from projections.view import SqlView
 from schemas.common import HOUSE_TIMEZONE
 
-COUNTED = "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy')"
+# An activity place or task, initiative membership (now or before) and a recorded contribution
+# count too: one contribution each (docs/views.md).
+COUNTED = (
+    "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy', 'on_task', 'member', "
+    "'former_member', 'recorded')"
+)
 KIND_COLUMNS = {  # column: the kind of contribution it counts (a cover counts in its kind)
     "meals_cooked": "meal_head_cook",
     "meals_helped": "meal_helper",
@@ -14,6 +19,10 @@ KIND_COLUMNS = {  # column: the kind of contribution it counts (a cover counts i
     "shifts": "shift",
     "conversations_hosted": "conversation_host",
     "buddy_for": "buddy",
+    # the families beyond the three routines (activities context)
+    "activities": "activity",
+    "initiatives": "initiative",
+    "recorded_contributions": "contribution",
 }
 OWN_KINDS = "(" + ", ".join(f"'{kind}'" for kind in KIND_COLUMNS.values()) + ")"
 
@@ -46,7 +55,7 @@ create or replace macro house_now() as timezone('{HOUSE_TIMEZONE}', now());
 create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands and has happened
-select crew_id, kind, occurrence_id, "at", covered_for
+select crew_id, kind, occurrence_id, "at", covered_for, minutes
 from participation
 where {STANDS} and "at" <= house_now();
 create or replace view crew_contributions as
@@ -56,7 +65,8 @@ with counted as (
            count(*) as contributions,
            count(*) filter (where in_contribution_window("at")) as contributions_in_window,
            min("at") as first_contribution_at,
-           max("at") as last_contribution_at
+           max("at") as last_contribution_at,
+           sum(minutes) as minutes
     from contributions
     group by crew_id
 ),
@@ -77,7 +87,8 @@ select p.crew_id,
        -- greatest() skips a NULL: someone who never contributed has no days since
        if(c.last_contribution_at is null, null,
           greatest(date_diff('day', c.last_contribution_at::date, house_now()::date), 0))
-           as days_since_last
+           as days_since_last,
+       coalesce(c.minutes, 0)::bigint as minutes  -- where start and end (or minutes) are known
 from people p
 left join counted c using (crew_id)
 order by contributions desc, display_name;

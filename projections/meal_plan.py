@@ -32,12 +32,15 @@ create table if not exists meal_plan_rows (
     updated_at        timestamptz,
     last_seq          bigint
 );
+-- added after the first release: a file made before gets the column at its end
+alter table meal_plan_rows add column if not exists ends_at varchar;
 create or replace view meal_plan as
 select meal_id, date, head_cook, helpers, open_helper_slots, diners, status, time,
        helper_slots, waitlist, portions, seats, served_diners, cancel_reason,
        planned_at, updated_at, last_seq,
        display_name(head_cook) as head_cook_name,
-       (select list(display_name(h) order by i) from unnest(helpers) with ordinality t(h, i)) as helper_names
+       (select list(display_name(h) order by i) from unnest(helpers) with ordinality t(h, i)) as helper_names,
+       ends_at
 from meal_plan_rows;
 """
 
@@ -62,6 +65,7 @@ class MealRow(msgspec.Struct):
     planned_at: str | datetime.datetime | None = None
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
+    ends_at: str | None = None
 
 
 def _counted(row: MealRow) -> MealRow:
@@ -84,6 +88,7 @@ def fold(row: MealRow | None, fact: Fact, meal_id: str) -> MealRow:
                 time=event.time,
                 helper_slots=event.helper_slots,
                 seats=event.seats,
+                ends_at=event.ends_at,
                 status="open",
                 planned_at=fact.occurred_at,
             )

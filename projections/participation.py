@@ -13,6 +13,7 @@ import duckdb
 import msgspec
 from msgspec.structs import replace
 
+from projections import activity_participation
 from projections.view import Fact, KeyedFold
 from schemas import meals as m
 from schemas import onboarding as o
@@ -39,11 +40,16 @@ create table if not exists participation_rows (
     updated_at    timestamptz,
     last_seq      bigint
 );
+-- added after the first release: a file made before gets the column at its end
+alter table participation_rows add column if not exists minutes integer;
 create or replace view participation as
 select p.crew_id,
-       case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind else p.role end as kind,
+       case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind
+                      when 'activities' then 'activity' when 'initiative' then 'initiative'
+                      when 'contribution' then 'contribution' else p.role end as kind,
        p.occurrence_id,
        coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
+                timezone('{HOUSE_TIMEZONE}', a.starts_at),
                 timezone('{HOUSE_TIMEZONE}', p.happened_at)) as at,
        p.status,
        p.role,
@@ -54,10 +60,18 @@ select p.crew_id,
        coalesce(r.series_id, '') as series_id,
        p.updated_at,
        p.first_seq,
-       p.last_seq
+       p.last_seq,
+       -- how long, where start and end are known: an activity, a rota day (a meal day too),
+       -- a meal with an end, or the minutes a recorded contribution names
+       coalesce(p.minutes, date_diff('minute', a.starts_at, a.ends_at),
+                date_diff('minute', cast(coalesce(r.start_time, mr.start_time) as time),
+                          cast(coalesce(r.end_time, mr.end_time) as time)),
+                date_diff('minute', cast(m.time as time), cast(m.ends_at as time))) as minutes
 from participation_rows p
 left join rota_rows r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
-left join meal_plan_rows m on p.context = 'meals' and m.meal_id = p.occurrence_id;
+left join meal_plan_rows m on p.context = 'meals' and m.meal_id = p.occurrence_id
+left join rota_rows mr on p.context = 'meals' and mr.occurrence_id = p.occurrence_id
+left join activities_rows a on p.context = 'activities' and a.activity_id = p.occurrence_id;
 """
 
 
@@ -78,6 +92,7 @@ class ParticipationRow(msgspec.Struct):
     first_seq: int = 0
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
+    minutes: int | None = None  # a recorded contribution's own minutes
 
 
 def key(context: str, occurrence_id: str, crew_id: str) -> str:
@@ -110,7 +125,7 @@ def keys_of(event: object) -> list[str]:
             return [key("conversation", newcomer, host)]
         case o.BuddyAssigned(person_id=newcomer, buddy_crew_id=buddy):
             return [key("buddy", newcomer, buddy)]
-    return []
+    return activity_participation.keys_of(event)
 
 
 def _step(row: ParticipationRow, step: str, fact: Fact, role: str | None) -> ParticipationRow:
@@ -133,6 +148,9 @@ def fold(row: ParticipationRow | None, fact: Fact, row_key: str) -> Participatio
         crew_id=crew_id,
         first_seq=fact.seq,
     )
+    if context in activity_participation.CONTEXTS:
+        row = activity_participation.fold(row, fact, crew_id, _status)
+        return replace(row, updated_at=fact.occurred_at, last_seq=fact.seq)
     match event:
         case r.JoinedCleaningParty():
             row = _status(row, "joined", fact)

@@ -25,6 +25,7 @@ from crew.eventstore import Recorded
 from crew.personal import unseal_payload
 from crew.settings import ProjectorSettings
 from crew.shell import where, without_values
+from projections.activities import ACTIVITIES, CONTRIBUTION_KINDS, INITIATIVES
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
     DRIFTING_AWAY,
@@ -54,6 +55,9 @@ VIEWS: tuple[View, ...] = (
     ROTA,
     SERIES,
     INTENTIONS,
+    INITIATIVES,
+    ACTIVITIES,
+    CONTRIBUTION_KINDS,
     PARTICIPATION,
     MEMBERSHIP,
     CREW_CONTRIBUTIONS,

@@ -164,6 +164,7 @@ class Participation(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime.datetime | None
     first_seq: int | None
     last_seq: int | None
+    minutes: int | None
 
 
 class Contributions(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,6 +177,9 @@ class Contributions(msgspec.Struct, frozen=True, kw_only=True):
     covered_for_others: int
     conversations_hosted: int
     buddy_for: int
+    activities: int
+    initiatives: int
+    recorded_contributions: int
     contributions: int
     window_months: int
     contributions_in_window: int
@@ -186,9 +190,13 @@ class Contributions(msgspec.Struct, frozen=True, kw_only=True):
     covered_for_others_in_window: int
     conversations_hosted_in_window: int
     buddy_for_in_window: int
+    activities_in_window: int
+    initiatives_in_window: int
+    recorded_contributions_in_window: int
     first_contribution_at: datetime.datetime | None
     last_contribution_at: datetime.datetime | None
     days_since_last: int | None
+    minutes: int
 
 
 PERSON_PARTICIPATION = named(
@@ -212,6 +220,9 @@ PERSON_FIELDS = (
     "host_crew_id",
     "buddy_crew_id",
     "from_crew_id",
+    "to_crew_id",
+    "started_by",
+    "guest_id",
 )
 
 

@@ -28,6 +28,8 @@ create table if not exists series_rows (
     updated_at      timestamptz,
     last_seq        bigint
 );
+-- added after the first release: a file made before gets the column at its end
+alter table series_rows add column if not exists initiative_id varchar;
 create table if not exists intention_rows (
     intention_id    varchar primary key,
     series_id       varchar,
@@ -54,6 +56,7 @@ class SeriesRow(msgspec.Struct):
     changed_from: datetime.date | None = None
     updated_at: str | None = None
     last_seq: int = 0
+    initiative_id: str | None = None  # the initiative that owns the series, if one does
 
 
 class IntentionRow(msgspec.Struct):
@@ -80,6 +83,7 @@ def fold_series(row: SeriesRow | None, fact: Fact, series_id: str) -> SeriesRow 
                 until=e.until,
                 tasks=[t.task for t in e.tasks],
                 capacity=e.capacity,
+                initiative_id=e.initiative_id,
             )
         case r.SeriesChanged() as e if row is not None:
             row = replace(

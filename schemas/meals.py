@@ -38,12 +38,15 @@ class _Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class PlanMeal(_Command, frozen=True, kw_only=True, tag="meals.plan_meal"):
-    """Put a meal on the calendar: one head-cook slot, `helper_slots` helpers, optional seats."""
+    """Put a meal on the calendar: one head-cook slot, `helper_slots` helpers, optional seats.
+    The daily joint meal is lunch: 12:00 unless said otherwise; `ends_at` (HH:MM) gives its
+    length to the hours a contribution counts."""
 
     date: datetime.date
-    time: ClockTime = "17:30"
+    time: ClockTime = "12:00"
     helper_slots: HelperSlots
     seats: Seats | None = None
+    ends_at: ClockTime | None = None
 
 
 class VolunteerToCook(_Command, frozen=True, kw_only=True, tag="meals.volunteer_to_cook"):
@@ -130,6 +133,7 @@ class MealPlanned(_Event, frozen=True, kw_only=True, tag="meals.meal_planned"):
     time: str
     helper_slots: int
     seats: int | None = None
+    ends_at: str | None = None
 
 
 class VolunteeredToCook(_Event, frozen=True, kw_only=True, tag="meals.volunteered_to_cook"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas import meals, notices, onboarding, rota
+from schemas import activities, meals, notices, onboarding, rota
 from schemas.upcast import is_current, upcast
 
-CONTEXTS = (meals, rota, onboarding, notices)
+CONTEXTS = (meals, rota, onboarding, notices, activities)
 
 EVENT_TYPES: dict[str, type[msgspec.Struct]] = {
     kind.__struct_config__.tag: kind  # type: ignore[misc]

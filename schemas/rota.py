@@ -95,6 +95,7 @@ class ScheduleSeries(_SeriesCommand, frozen=True, kw_only=True, tag="rota.schedu
     claim_confirm_days: Annotated[int, msgspec.Meta(ge=0, le=28)] = 2
     helper_slots: Annotated[int, msgspec.Meta(ge=0, le=50)] = 2
     seats: Capacity | None = None
+    initiative_id: Id | None = None  # the initiative that owns it (activities), if one does
     at: At = None
 
 
@@ -276,6 +277,7 @@ class SeriesScheduled(_Event, frozen=True, kw_only=True, tag="rota.series_schedu
     helper_slots: int = 2
     seats: int | None = None
     timezone: str = HOUSE_TIMEZONE
+    initiative_id: str | None = None
 
 
 class SeriesChanged(_Event, frozen=True, kw_only=True, tag="rota.series_changed"):

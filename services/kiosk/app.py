@@ -17,7 +17,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -34,6 +34,7 @@ from crew import shell, subjects, urls
 from crew.settings import Settings
 from crew.shell import MAX_BODY_BYTES, too_big, too_deep
 from crew.sql import SqlError, SqlRequest, SqlResult, answer_decoder
+from projections import activity_queries as aq
 from projections import queries
 from schemas.common import (
     ID_PATTERN,
@@ -45,8 +46,8 @@ from schemas.common import (
     Unavailable,
     reply_decoder,
 )
-from services.kiosk import ical, taps, tokens
-from services.kiosk.commands import ACTS_AS, KIOSK_MAY, MEMBER_MAY
+from services.kiosk import taps, tokens
+from services.kiosk.commands import ABOUT_SOMEONE, ACTS_AS, KIOSK_MAY, MEMBER_MAY
 from services.kiosk.limits import Bucket
 from services.kiosk.tokens import Tokens
 
@@ -296,7 +297,7 @@ async def send_command(
             {"Retry-After": "1"},
         )
     key = request.headers.get("idempotency-key", "")
-    if not _matches_id(key):
+    if not matches_id(key):
         return invalid("header:Idempotency-Key", "required; 1-64 of A-Z a-z 0-9 _ -")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:  # the house answers the same; NATS would not even carry it
@@ -308,7 +309,7 @@ async def send_command(
         # The house's clock says when a tap happened; a tablet may not backdate a sign-up
         # or check in on another day.
         return invalid("$.at", f"the house sets the time; {caller.what} may not send `at`")
-    named = decoded.get(ACTS_AS)
+    named = decoded.get(ACTS_AS) if (context, command) not in ABOUT_SOMEONE else None
     if caller.person is not None and isinstance(named, str) and named != caller.person:
         return forbidden(
             f"a personal page acts for its own person only: {ACTS_AS} must be {caller.person}"
@@ -330,7 +331,7 @@ def invalid(path: str, message: str) -> Response[bytes]:
     return json_response(shell.invalid(path, message), 422)
 
 
-def _matches_id(value: str) -> bool:
+def matches_id(value: str) -> bool:
     return _ID.fullmatch(value) is not None
 
 
@@ -348,7 +349,7 @@ def _object_of(body: bytes) -> dict[str, Any] | None:
 
 def _crew_of(decoded: dict[str, Any]) -> str | None:
     who = decoded.get("crew_id") or decoded.get("newcomer_id")
-    return who if isinstance(who, str) and _matches_id(who) else None
+    return who if isinstance(who, str) and matches_id(who) else None
 
 
 class Board(msgspec.Struct, kw_only=True):
@@ -361,6 +362,9 @@ class Board(msgspec.Struct, kw_only=True):
     cleaning_party: queries.CleaningPartyOnBoard | None
     shifts: list[queries.ShiftOnBoard]
     crew: list[queries.CrewOnBoard]
+    activities: list[aq.ActivityOnBoard] = []  # the coming weeks' activities and workshops
+    initiatives: list[aq.InitiativeOnBoard] = []
+    contribution_kinds: list[aq.KindOnBoard] = []  # what "Jeg har bidraget" offers
 
 
 KIOSK_DAYS = (7, 3)  # how far ahead the kiosk shows meals, and shifts
@@ -371,7 +375,9 @@ MOST_DAYS = 14  # how far ahead anyone may ask (a crew member's own page asks th
     "/api/v1/board",
     summary="What the kiosk page shows",
     description="This week's meals with open cook and helper slots, the next cleaning party with its tasks, "
-    "the next duty shifts (3 days), and the crew's display names to pick from (newcomers marked). Only "
+    "the next duty shifts (3 days), the crew's display names to pick from (newcomers marked), the "
+    "activities of the coming weeks (guests counted, never named), the initiatives and the kinds of "
+    "contribution. Only "
     "what a passer-by may see. `days` (1-14) shows meals and shifts that many days ahead instead.",
     security=[{"kiosk_token": []}, {"page_token": []}],
 )
@@ -388,10 +394,13 @@ async def board(
         queries.BOARD_CLEANING_PARTY.ask(),
         queries.BOARD_SHIFTS.ask(shift_days),
         queries.BOARD_CREW.ask(),
+        aq.BOARD_ACTIVITIES.ask(aq.ACTIVITY_DAYS),
+        aq.BOARD_INITIATIVES.ask(),
+        aq.CONTRIBUTION_KINDS.ask(),
     )
     if isinstance(answers, Response):
         return answers
-    meals, party, shifts, crew = answers
+    meals, party, shifts, crew, activities, initiatives, kinds = answers
     shown = Board(
         today=date.today(),
         until=date.today() + timedelta(days=meal_days - 1),
@@ -400,51 +409,16 @@ async def board(
         cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),
         shifts=queries.BOARD_SHIFTS.rows(shifts),
         crew=queries.BOARD_CREW.rows(crew),
+        activities=aq.BOARD_ACTIVITIES.rows(activities),
+        initiatives=aq.BOARD_INITIATIVES.rows(initiatives),
+        contribution_kinds=aq.CONTRIBUTION_KINDS.rows(kinds),
     )
     return json_response(shown, 200)
 
 
-@get(
-    "/ical/{crew_id:str}",
-    summary="A person's calendar feed",
-    description="Upcoming meals they cook or help with, cleaning parties and shifts, as iCalendar. "
-    "The `key` is the secret from `crew ical <crew_id>`; asking again rotates it.",
-)
-async def ical_feed(
-    request: Request[Any, Any, Any], crew_id: FromPath[str], key: str = ""
-) -> Response[bytes]:
-    crew_id = crew_id.removesuffix(".ics")
-    house: House = request.app.state.house
-    if house.nc is None or not house.ready:
-        return unavailable()
-    # Every fetch spends, found or not: each costs the house a key lookup and two queries.
-    address = address_of(request)
-    if wait := house.ical_fetches.wait_s(address):
-        return slow_down(wait)
-    house.ical_fetches.spend(address)
-    if (
-        not _matches_id(crew_id)
-        or not key
-        or not await tokens.matches(house.nc, crew_id, key, tokens.ICAL_BUCKET)
-    ):
-        return json_response({"status": "not_found", "message": "no such calendar"}, 404)
-    answers = await house.ask(
-        queries.CALENDAR_MEALS.ask(crew_id), queries.CALENDAR_ROTA.ask(crew_id)
-    )
-    if isinstance(answers, Response):
-        return answers
-    meals, rota = queries.CALENDAR_MEALS.rows(answers[0]), queries.CALENDAR_ROTA.rows(answers[1])
-    body = ical.feed(crew_id, meals, rota, datetime.now(UTC)).encode()
-    return Response(
-        content=body,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 def build_app(config: Settings) -> Litestar:
     # the pages use this module's House: imported here
-    from services.kiosk import coordinator, pages
+    from services.kiosk import calendar_feed, coordinator, pages
     from services.kiosk.openapi import Document
 
     house = House(config)
@@ -455,7 +429,7 @@ def build_app(config: Settings) -> Litestar:
             pages.me,
             coordinator.dashboard,
             coordinator.sql,
-            ical_feed,
+            calendar_feed.ical_feed,
             pages.kiosk_page,
             pages.me_page,
             coordinator.coordinator_page,

@@ -23,6 +23,18 @@ KIOSK_MAY: dict[str, frozenset[str]] = {
     "onboarding": frozenset({"register_newcomer"}),
     # "send my page to my e-mail": only ever to the address the person gave
     "notices": frozenset({"ask_for_page_link"}),
+    # one tap to sign up to an activity, take its task, join an initiative, "jeg har bidraget"
+    "activities": frozenset(
+        {
+            "sign_up",
+            "withdraw",
+            "take_task",
+            "drop_task",
+            "join_initiative",
+            "leave_initiative",
+            "record_contribution",
+        }
+    ),
 }
 
 # Leadership is shared: with their own link (`crew link`) every crew member may do what a tablet
@@ -51,9 +63,23 @@ MEMBER_MAY: dict[str, frozenset[str]] = {
         "assign_buddy",
     },
     "notices": KIOSK_MAY["notices"] | {"subscribe", "unsubscribe", "set_address", "stop_notices"},
+    "activities": KIOSK_MAY["activities"]
+    | {
+        "plan_activity",
+        "change_activity",
+        "cancel_activity",
+        "sign_up_guest",
+        "withdraw_guest",
+        "start_initiative",
+        "hand_on_initiative",
+        "define_contribution_kind",
+    },
 }
 
 # The field that names who acts. From a personal page it must name the page's own person (else
 # 403); the other people a command may name (a host, a buddy, whom a hand-over is taken from)
 # are about someone else by nature.
 ACTS_AS = "crew_id"
+# Commands whose `crew_id` is someone else by nature: anyone may record another person's
+# contribution, with that person as the one credited.
+ABOUT_SOMEONE: frozenset[tuple[str, str]] = frozenset({("activities", "record_contribution")})

@@ -49,6 +49,18 @@ const REFUSED = {
         person_forgotten: "Det navn kan ikke bruges igen.",
         not_subscribed: "Du får ikke de beskeder.",
         no_address: "Vi har ingen e-mailadresse til dig endnu – spørg en fra crewet om at skrive den ind.",
+        activity_not_planned: "Den aktivitet er ikke på planen (længere).",
+        activity_already_planned: "Der er allerede en aktivitet med det navn.",
+        activity_cancelled: "Den aktivitet er aflyst.",
+        ends_before_it_starts: "Slutningen skal ligge efter starten.",
+        not_open_to_guests: "Den aktivitet er kun for crewet.",
+        no_such_task: "Den opgave findes ikke ved den aktivitet.",
+        initiative_not_started: "Det initiativ er ikke startet.",
+        initiative_already_started: "Der er allerede et initiativ med det navn.",
+        lead_hands_on_first: "Giv initiativet videre til en anden, før du går fra det.",
+        not_a_member: "Du er ikke med i det initiativ.",
+        unknown_contribution_kind: "Den slags bidrag kender huset ikke (endnu).",
+        contribution_already_recorded: "Det bidrag er allerede skrevet ned.",
         forbidden: "Det kan man ikke gøre herfra." },
   en: { meal_not_planned: "That meal is not on the plan (any more).",
         meal_closed: "Sign-ups for that meal are closed.",
@@ -94,6 +106,18 @@ const REFUSED = {
         person_forgotten: "That name cannot be used again.",
         not_subscribed: "You do not get those notices.",
         no_address: "We have no e-mail address for you yet – ask someone from the crew to add it.",
+        activity_not_planned: "That activity is not on the plan (any more).",
+        activity_already_planned: "There is already an activity with that name.",
+        activity_cancelled: "That activity was cancelled.",
+        ends_before_it_starts: "The end must come after the start.",
+        not_open_to_guests: "That activity is for the crew only.",
+        no_such_task: "That activity has no such task.",
+        initiative_not_started: "That initiative has not been started.",
+        initiative_already_started: "There is already an initiative with that name.",
+        lead_hands_on_first: "Hand the initiative on to someone else before you leave it.",
+        not_a_member: "You are not in that initiative.",
+        unknown_contribution_kind: "The house does not know that kind of contribution (yet).",
+        contribution_already_recorded: "That contribution is already recorded.",
         forbidden: "That can't be done from here." },
 };
 const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => (vars || {})[k] ?? "");
@@ -150,3 +174,84 @@ function crewLabel(board, id, mark) {
 }
 // The helpers of a meal, by name, newcomers marked: the cook sees who is new.
 const helperLine = (board, meal, mark, nobody) => (meal.helpers || []).map(h => crewLabel(board, h, mark)).join(", ") || nobody;
+
+// Activities, initiatives and "jeg har bidraget": one section both pages show, from the board
+// (docs/activities.md). `who` is the person acting; guests are counted, never named.
+const ACT_WORDS = {
+  da: { activities: "Aktiviteter", initiatives: "Initiativer", sign_up: "Jeg er med", withdraw: "Jeg kan ikke alligevel",
+        open: (n) => n === null ? "plads til alle" : n === 1 ? "1 ledig plads" : `${n} ledige pladser`,
+        waiting: "på venteliste", guests: "gæster", on_list: "du står på ventelisten", you_in: "du er med",
+        join: "Jeg er med", leave: "Jeg træder ud", lead: "tovholder", members: "med", task: "Jeg tager",
+        contributed: "Jeg har bidraget", kind: "Hvad?", for_whom: "Hvem?", minutes: "Minutter (frivilligt)",
+        note: "Et par ord (frivilligt)", record: "Skriv det ned", none: "Ingen aktiviteter de næste uger.",
+        mine: "Dine aktiviteter", part_signed_up: "med", part_waitlisted: "på venteliste", cancelled: "aflyst" },
+  en: { activities: "Activities", initiatives: "Initiatives", sign_up: "I'm in", withdraw: "I can't after all",
+        open: (n) => n === null ? "room for everyone" : n === 1 ? "1 place open" : `${n} places open`,
+        waiting: "waiting", guests: "guests", on_list: "you are on the waitlist", you_in: "you are in",
+        join: "I'm in", leave: "I'm stepping out", lead: "lead", members: "in it", task: "I'll take",
+        contributed: "I contributed", kind: "What?", for_whom: "Who?", minutes: "Minutes (optional)",
+        note: "A few words (optional)", record: "Note it", none: "No activities in the coming weeks.",
+        mine: "Your activities", part_signed_up: "in", part_waitlisted: "waitlisted", cancelled: "cancelled" },
+};
+const actWord = (lang, k, arg) => { const v = ACT_WORDS[lang][k] ?? k; return typeof v === "function" ? v(arg) : v; };
+const actWhen = (lang, iso) => new Date(iso).toLocaleString(lang === "da" ? "da-DK" : "en-GB",
+  { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+// The coming activities with one tap to sign up, the initiatives with one tap to join, and a
+// contribution of a chosen kind, for oneself or (on the kiosk) for someone else.
+function renderActivities(main, { lang, board, who, tap }) {
+  const w = (k, arg) => actWord(lang, k, arg), names = Object.fromEntries((board.crew || []).map(c => [c.crew_id, c.display_name]));
+  main.append(el("h2", {}, w("activities")));
+  if (!(board.activities || []).length) main.append(el("p", { class: "meta" }, w("none")));
+  for (const a of board.activities || []) {
+    const inIt = a.signed_up.includes(who), onList = a.waitlist.includes(who);
+    const meta = [a.initiative_title, a.place, w("open", a.open_places), a.guests ? `${a.guests} ${w("guests")}` : "",
+      a.waitlist.length + a.guests_waiting ? `${a.waitlist.length + a.guests_waiting} ${w("waiting")}` : "", a.fee_note,
+      inIt ? w("you_in") : onList ? w("on_list") : ""].filter(Boolean).join(" · ");
+    const card = el("div", { class: "card", "data-testid": `activity-${a.activity_id}` },
+      el("div", {}, el("b", {}, `${a.title}: ${actWhen(lang, a.starts_at)}`)), el("div", { class: "meta" }, meta),
+      el("div", { class: "meta" }, (a.signed_up_names || []).join(", ")));
+    const body = { activity_id: a.activity_id, crew_id: who };
+    card.append(inIt || onList
+      ? el("button", { class: "quiet", "data-testid": `activity-withdraw-${a.activity_id}`, onclick: () => tap("activities", "withdraw", body) }, w("withdraw"))
+      : el("button", { "data-testid": `activity-sign-up-${a.activity_id}`, onclick: () => tap("activities", "sign_up", body) }, w("sign_up")));
+    for (const k of a.tasks || []) card.append(el("button", { class: "quiet", disabled: k.people.length >= k.capacity || k.people.includes(who) ? "" : null,
+      onclick: () => tap("activities", "take_task", { ...body, task: k.task }) }, `${w("task")} ${k.task} (${k.people.length}/${k.capacity})`));
+    main.append(card);
+  }
+  main.append(el("h2", {}, w("initiatives")));
+  for (const i of board.initiatives || []) {
+    const body = { initiative_id: i.initiative_id, crew_id: who }, member = i.members.includes(who);
+    const coming = (board.activities || []).filter(a => a.initiative_id === i.initiative_id)
+      .map(a => el("li", {}, `${a.title}: ${actWhen(lang, a.starts_at)}`));
+    main.append(el("div", { class: "card", "data-testid": `initiative-${i.initiative_id}` }, el("b", {}, i.title),
+      el("div", { class: "meta" }, `${w("lead")}: ${i.lead_name || ""} · ${i.member_count} ${w("members")}`),
+      i.description ? el("div", {}, i.description) : "", coming.length ? el("ul", {}, ...coming) : "",
+      member ? el("button", { class: "quiet", onclick: () => tap("activities", "leave_initiative", body) }, w("leave"))
+             : el("button", { "data-testid": `initiative-join-${i.initiative_id}`, onclick: () => tap("activities", "join_initiative", body) }, w("join"))));
+  }
+  renderContributed(main, { lang, board, who, tap, names });
+}
+function renderContributed(main, { lang, board, who, tap, names }) {
+  const w = (k) => actWord(lang, k);
+  const kind = el("select", { id: "contribution-kind", "data-testid": "contribution-kind" },
+    ...(board.contribution_kinds || []).map(k => el("option", { value: k.kind }, lang === "da" ? k.label_da : k.label_en)));
+  const whom = el("select", { id: "contribution-for", "data-testid": "contribution-for" },
+    el("option", { value: who }, names[who] || who), ...(board.crew || []).filter(c => c.crew_id !== who && !c.newcomer)
+      .map(c => el("option", { value: c.crew_id }, c.display_name || c.crew_id)));
+  const minutes = el("input", { id: "contribution-minutes", type: "number", min: "1", max: "1440", "data-testid": "contribution-minutes" });
+  const note = el("input", { id: "contribution-note", maxlength: "500", "data-testid": "contribution-note" });
+  main.append(el("h2", {}, w("contributed")), el("div", { class: "card", "data-testid": "contributed" },
+    el("label", { for: "contribution-kind" }, w("kind")), kind, el("label", { for: "contribution-for" }, w("for_whom")), whom,
+    el("label", { for: "contribution-minutes" }, w("minutes")), minutes, el("label", { for: "contribution-note" }, w("note")), note,
+    el("button", { "data-testid": "contribution-record", onclick: () => {
+      const body = { contribution_id: "c-" + randomId(), crew_id: whom.value, kind: kind.value };
+      if (Number(minutes.value) > 0) body.minutes = Number(minutes.value);
+      if (note.value.trim()) body.note = note.value.trim();
+      tap("activities", "record_contribution", body); minutes.value = ""; note.value = ""; } }, w("record"))));
+}
+// A person's own activities, for "Min del" on their page.
+function myActivities(lang, mine) {
+  return (mine || []).map(a => el("li", { "data-testid": `my-activity-${a.activity_id}` },
+    `${a.title}: ${actWhen(lang, a.starts_at)} · ${a.status === "cancelled" ? actWord(lang, "cancelled")
+      : actWord(lang, `part_${a.part}`) !== `part_${a.part}` ? actWord(lang, `part_${a.part}`) : a.part}`));
+}

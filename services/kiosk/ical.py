@@ -1,4 +1,5 @@
-"""A personal calendar feed: upcoming meals someone cooks for, cleaning parties and shifts.
+"""A personal calendar feed: upcoming meals someone cooks for, cleaning parties, shifts and
+the activities they have a place or a task at.
 
 `crew ical <crew_id>` prints the feed's URL; its secret is stored only as a hash, and asking
 again rotates it (the old URL stops working)."""
@@ -9,6 +10,7 @@ import datetime
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
+from projections.activity_queries import CalendarActivity
 from projections.queries import CalendarMeal, CalendarShift
 
 HOUSE = ZoneInfo("Europe/Copenhagen")
@@ -29,6 +31,7 @@ def feed(
     meals: Iterable[CalendarMeal],
     rota: Iterable[CalendarShift],
     now: datetime.datetime,
+    activities: Iterable[CalendarActivity] = (),
 ) -> str:
     stamp = now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crew//kiosk//EN", "CALSCALE:GREGORIAN",
@@ -47,5 +50,8 @@ def feed(
     for occ in rota:
         event(f"rota-{occ.occurrence_id}-{crew_id}", _utc(occ.date, occ.start_time),
               _utc(occ.date, occ.end_time), occ.title)  # fmt: skip
+    for act in activities:  # house time, as the view gives it
+        start, end = (_utc(t.date(), f"{t:%H:%M}") for t in (act.starts_at, act.ends_at))
+        event(f"activity-{act.activity_id}-{crew_id}", start, end, act.title)
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 
+from projections import activity_queries as aq
 from projections import queries
 from schemas.notices import TOPICS
 from services.kiosk.app import House, json_response, person_of
@@ -77,7 +78,11 @@ class Me(msgspec.Struct, kw_only=True):
     intentions: list[queries.IntentionOnPage]  # their standing intentions
     claims: list[queries.ClaimOnPage]  # places held for them, to confirm or release
     notices: queries.NoticeChoices  # the topics they chose, and whether an address is set
-    topics: tuple[str, ...] = TOPICS  # every topic they may choose (docs/notices.md)
+    topics: tuple[str, ...] = TOPICS
+    my_activities: list[aq.MyActivity] = []  # their part in activities: "Min del"
+    activities: list[aq.ActivityOnBoard] = []  # the coming activities, one tap to sign up
+    initiatives: list[aq.InitiativeOnBoard] = []
+    contribution_kinds: list[aq.KindOnBoard] = []  # every topic they may choose (docs/notices.md)
 
 
 NO_CHOICES = queries.NoticeChoices(topics=[], has_address=False, stopped=False)
@@ -90,8 +95,9 @@ NO_CHOICES = queries.NoticeChoices(topics=[], has_address=False, stopped=False)
     "in the house from the log, newest first, with who made them and why, and the newcomers "
     "waiting for their conversation or its outcome, their own contributions "
     "(crew_contributions) and latest places (participation), the weekly series, their "
-    "standing intentions and the places held for them, and their notice topics and whether an "
-    "address is set (never the address). 401 no or bad token, "
+    "standing intentions and the places held for them, their notice topics and whether an "
+    "address is set (never the address), their part in activities, the coming activities, the "
+    "initiatives and the kinds of contribution. 401 no or bad token, "
     "403 a kiosk token (a tablet is no one's own page).",
     security=[{"page_token": []}],
 )
@@ -110,6 +116,10 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         queries.MY_INTENTIONS.ask(person),
         queries.MY_CLAIMS.ask(person),
         queries.MY_NOTICE_CHOICES.ask(person),
+        aq.MY_ACTIVITIES.ask(person),
+        aq.BOARD_ACTIVITIES.ask(aq.ACTIVITY_DAYS),
+        aq.BOARD_INITIATIVES.ask(),
+        aq.CONTRIBUTION_KINDS.ask(),
     )
     if isinstance(answers, Response):
         return answers
@@ -127,6 +137,10 @@ async def me(request: Request[Any, Any, Any]) -> Response[bytes]:
         intentions=queries.MY_INTENTIONS.rows(answers[6]),
         claims=queries.MY_CLAIMS.rows(answers[7]),
         notices=next(iter(queries.MY_NOTICE_CHOICES.rows(answers[8])), NO_CHOICES),
+        my_activities=aq.MY_ACTIVITIES.rows(answers[9]),
+        activities=aq.BOARD_ACTIVITIES.rows(answers[10]),
+        initiatives=aq.BOARD_INITIATIVES.rows(answers[11]),
+        contribution_kinds=aq.CONTRIBUTION_KINDS.rows(answers[12]),
     )
     return json_response(shown, 200)
 

@@ -110,6 +110,7 @@ def _plan(meal: Meal, command: m.PlanMeal) -> list[m.MealEvent]:
         time=command.time,
         helper_slots=command.helper_slots,
         seats=command.seats,
+        ends_at=command.ends_at,
     )
     if meal.plan is None:
         return [planned]

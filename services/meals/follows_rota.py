@@ -60,6 +60,7 @@ def meals_command(event: Any) -> m.MealCommand | None:
                 time=event.start,
                 helper_slots=event.helper_slots,
                 seats=event.seats,
+                ends_at=event.end,
             )
         case r.OccurrenceMoved() | r.OccurrenceChanged() if event.date is not None:
             return m.RescheduleMeal(meal_id=meal_id, date=event.date, time=event.start)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from schemas import activities as a
 from schemas import meals as m
 from schemas import notices as n
 from schemas import onboarding as o
@@ -173,7 +174,7 @@ class Happened:
 
     seq: int
     recorded_at: datetime.datetime
-    event: r.SignUpAffected | r.ClaimReleased
+    event: r.SignUpAffected | r.ClaimReleased | a.ActivitySignUpAffected
 
 
 @dataclass
@@ -227,6 +228,8 @@ def see(picture: Picture, event: msgspec.Struct, recorded_at: datetime.datetime,
         _see_taking_part(picture, event, seq)
     elif isinstance(event, n.EVENTS):
         _see_notices(picture, event)
+    elif isinstance(event, a.EVENTS):
+        _see_activity(picture, event, _aware(recorded_at), seq)
 
 
 def _aware(at: datetime.datetime) -> datetime.datetime:
@@ -317,9 +320,50 @@ def _see_rota(
             occurrence.shaped(event.tasks, event.capacity)
         # A claim its holder let go themselves is no news to them: only the house's releases.
         case r.SignUpAffected() | r.ClaimReleased(by_holder=False):
-            cutoff = recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
-            picture.happened = [h for h in picture.happened if h.recorded_at >= cutoff]
-            picture.happened.append(Happened(seq=seq, recorded_at=recorded_at, event=event))
+            _happened(picture, Happened(seq=seq, recorded_at=recorded_at, event=event))
+
+
+def _happened(picture: Picture, happened: Happened) -> None:
+    cutoff = happened.recorded_at - PERSONAL_FRESH  # keep the picture small: old news goes
+    picture.happened = [h for h in picture.happened if h.recorded_at >= cutoff]
+    picture.happened.append(happened)
+
+
+def _see_activity(
+    picture: Picture, event: a.ActivityEvent, recorded_at: datetime.datetime, seq: int
+) -> None:
+    """An activity is an occurrence to the rules: its title, day and start, in house time;
+    what a change or a cancellation did to someone's place is theirs to be told."""
+    match event:
+        case a.ActivityPlanned(activity_id=aid, title=title, starts_at=starts):
+            at = starts.astimezone(HOUSE)
+            picture.occurrences[aid] = Occurrence(
+                title=title, date=at.date(), start=at.strftime("%H:%M"), kind="activity"
+            )
+        case a.ActivityChanged(activity_id=aid) if aid in picture.occurrences:
+            occurrence = picture.occurrences[aid]
+            occurrence.title = event.title or occurrence.title
+            if event.starts_at is not None:
+                at = event.starts_at.astimezone(HOUSE)
+                occurrence.date, occurrence.start = at.date(), at.strftime("%H:%M")
+        case a.ActivityCancelled(activity_id=aid) if aid in picture.occurrences:
+            picture.occurrences[aid].cancelled = True
+        # a place or a task is theirs: the weekly digest lists it among their own sign-ups
+        case a.SignedUpForActivity(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            picture.occurrences[aid].join(who)
+        case a.PromotedOnActivity(activity_id=aid, crew_id=str(who)) if aid in picture.occurrences:
+            picture.occurrences[aid].join(who)
+        case a.TookActivityTask(activity_id=aid, crew_id=who, task=task) if (
+            aid in picture.occurrences
+        ):
+            picture.occurrences[aid].join(who, task)
+        case a.WithdrewFromActivity(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            if who not in picture.occurrences[aid].task_of:  # a task keeps them in it
+                picture.occurrences[aid].leave(who)
+        case a.DroppedActivityTask(activity_id=aid, crew_id=who) if aid in picture.occurrences:
+            picture.occurrences[aid].task_of.pop(who, None)
+        case a.ActivitySignUpAffected():
+            _happened(picture, Happened(seq=seq, recorded_at=recorded_at, event=event))
 
 
 def _see_taking_part(picture: Picture, event: r.RotaEvent, seq: int) -> None:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas import activities as a
 from schemas import notices as n
 from schemas import rota as r
 from services.notices import rota_rules
@@ -222,18 +223,22 @@ def _personal_notices(
         if not picture.reachable(event.crew_id, "my_sign_ups"):
             continue
         rule: Rule = "claim_released"
+        about = str(getattr(event, "occurrence_id", None) or getattr(event, "activity_id", ""))
         # The rota's reason for a released claim may name who took the place: left out.
-        facts = {**_occurrence_facts(picture, event.occurrence_id), "reason": ""}
+        facts = {**_occurrence_facts(picture, about), "reason": ""}
         if isinstance(event, r.SignUpAffected):
             rule = "task_released" if event.outcome == "task_released" else "sign_up_affected"
             facts.update(_affected_facts(picture, event))
+        elif isinstance(event, a.ActivitySignUpAffected):  # the house's words for the change
+            rule = "sign_up_affected"
+            facts.update(outcome=event.outcome, what=event.outcome, reason=event.reason)
         found.append(
             Due(
                 crew_id=event.crew_id,
-                notice_id=notice_id(rule, event.occurrence_id, event.crew_id, str(happened.seq)),
+                notice_id=notice_id(rule, about, event.crew_id, str(happened.seq)),
                 topic="my_sign_ups",
                 rule=rule,
-                about=event.occurrence_id,
+                about=about,
                 send_after=after,
                 facts=facts,
             )

@@ -30,9 +30,9 @@ from tests.faults.harness import say
 from tests.polling import eventually_async
 from tests.ports import free_port
 
-USERS = ("meals", "rota", "onboarding", "notices", "projector", "query", "kiosk", "coordinator",
+USERS = ("meals", "rota", "onboarding", "notices", "activities", "projector", "query", "kiosk", "coordinator",
          "observer", "house", "nobody")  # fmt: skip
-SERVICES = {"meals", "rota", "onboarding", "notices"}
+SERVICES = {"meals", "rota", "onboarding", "notices", "activities"}
 # Who reads the log (Direct and API gets): the services, the projector, coordinators, observers.
 LOG_READERS = SERVICES | {"projector", "coordinator", "observer", "house"}
 # Who replays the log with consumers named at random: the projector, the CLI, the rota's
@@ -75,6 +75,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("publish", "crew.evt.onboarding.p1.person_forgotten", {"onboarding", "house"}),
     ("publish", "crew.evt.rota.s1.series_planned", {"rota", "house"}),
     ("publish", "crew.evt.notices.p1.notice_sent", {"notices", "house"}),
+    ("publish", "crew.evt.activities.a1.activity_planned", {"activities", "house"}),
     # the mail not sent yet, with addresses: coordinators ask, the notices service answers
     ("publish", "crew.notices.outbox", {"coordinator", "house"}),
     ("subscribe", "crew.notices.outbox", {"notices", "house"}),
@@ -102,6 +103,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     # replies go to the asker's own inbox only; the projector answers rebuilds as responses
     ("publish", "_INBOX_coordinator.progress", {"house"}),
     ("subscribe", "crew.cmd.meals.*", {"meals", "house"}),
+    ("subscribe", "crew.cmd.activities.*", {"activities", "house"}),
     ("subscribe", "crew.cmd.>", {"house"}),
     ("subscribe", "crew.query.sql", {"query", "house"}),
     ("subscribe", "crew.query.restricted_sql", {"query", "house"}),

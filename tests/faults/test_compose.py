@@ -88,11 +88,11 @@ def test_compose_yaml_is_valid_and_has_the_whole_house(tmp_path: Path) -> None:
     services = set(compose(env_file, "config", "--services").split())
     assert services == {
         "nats1", "nats2", "nats3", "prepare", "meals", "rota", "onboarding", "notices",
-        "projector", "kiosk",
+        "activities", "projector", "kiosk",
     }  # fmt: skip
     assert "projector" in compose(env_file, "config", "--volumes").split()
     text = compose(env_file, "config")
-    assert text.count("healthcheck:") == 9  # every node and every long-running service
+    assert text.count("healthcheck:") == 10  # every node and every long-running service
     say(f"docker-compose config: valid; services {sorted(services)}")
 
 
@@ -124,7 +124,7 @@ def test_nodes_get_only_hashes_and_components_their_plain_passwords(
             assert env[auth.env_name(user)] not in json.dumps(given), f"{node} knows {user}'s"
     for service, user in {
         "meals": "meals", "rota": "rota", "onboarding": "onboarding", "notices": "notices",
-        "projector": "projector",
+        "activities": "activities", "projector": "projector",
         "kiosk": "kiosk", "prepare": "house",
     }.items():  # fmt: skip
         urls = environment(services[service])["CREW_NATS_URL"].split(",")

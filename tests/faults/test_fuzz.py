@@ -19,17 +19,20 @@ from crew.decider import Decider, Refusal
 from schemas import notices as nt
 from schemas.meals import PlanMeal
 from schemas.registry import COMMAND_TYPES
+from services.activities.decider import ACTIVITIES
 from services.meals.decider import MEALS
 from services.notices.decider import NOTICES
 from services.onboarding.decider import ONBOARDING
 from services.rota.decider import ROTA
 from tests.faults.harness import events_by_command, fleet, say
+from tests.unit.test_activities_decider import ONE_STEP as activity_commands
+from tests.unit.test_activities_decider import PLAN as ACTIVITY_PLAN
 from tests.unit.test_meals_decider import DAY
 from tests.unit.test_meals_decider import commands as meals_commands
 from tests.unit.test_onboarding_decider import commands as onboarding_commands
 from tests.unit.test_rota_decider import PARTY, party_commands
 
-DECIDERS: list[Decider[Any]] = [MEALS, ROTA, ONBOARDING, NOTICES]
+DECIDERS: list[Decider[Any]] = [MEALS, ROTA, ONBOARDING, NOTICES, ACTIVITIES]
 IDS = st.sampled_from(["a", "b", "c"])
 NOON = datetime.datetime(2030, 1, 7, 12, 0, tzinfo=datetime.UTC)
 
@@ -61,6 +64,7 @@ OPENINGS: dict[str, list[msgspec.Struct]] = {
         nt.SetAddress(crew_id="a", email="a@example.org"),
         nt.Subscribe(crew_id="a", topic="meal_needs_cook"),
     ],
+    "activities": [ACTIVITY_PLAN],
 }
 NOTICES_COMMANDS = st.sampled_from(
     [
@@ -84,6 +88,7 @@ DOMAIN = {
     "rota": party_commands,
     "onboarding": onboarding_commands,
     "notices": NOTICES_COMMANDS,
+    "activities": activity_commands,
 }
 
 
@@ -163,7 +168,13 @@ ALL_COMMANDS = st.sampled_from(sorted(COMMAND_TYPES)).flatmap(
 async def test_every_command_subject_answers_any_body_and_invalid_input_appends_nothing(
     tmp_path: Path,
 ) -> None:
-    services = ("services.meals", "services.rota", "services.onboarding", "services.notices")
+    services = (
+        "services.meals",
+        "services.rota",
+        "services.onboarding",
+        "services.notices",
+        "services.activities",
+    )
     replies: dict[str, str] = {}
     async with fleet(tmp_path / "home", *services) as (house, nc):
         loop = asyncio.get_running_loop()

@@ -52,6 +52,7 @@ def test_rebuild_shows_progress_and_sigterm_stops_every_process(
         "rota",
         "onboarding",
         "notices",
+        "activities",
         "projector",
         "query",
         "kiosk",
@@ -322,7 +323,8 @@ def test_the_demo_house_fills_every_view_and_shows_carriers_and_drifters(
 ) -> None:
     with start_house(crew_env, "--demo") as (env, _):
         views = ["meal_plan", "rota", "participation", "crew", "crew_contributions", "load_balance",
-                 "drifting_away", "meal_stats", "onboarding_funnel", "event_log", "membership_history"]  # fmt: skip
+                 "drifting_away", "meal_stats", "onboarding_funnel", "event_log", "membership_history",
+                 "activities", "initiatives"]  # fmt: skip
         for view in views:
             assert sql(env, f"select count(*) > 0 as some from {view}") == [{"some": True}], view
         drifters = {r["crew_id"] for r in sql(env, "select crew_id from drifting_away")}
@@ -339,6 +341,15 @@ def test_the_demo_house_fills_every_view_and_shows_carriers_and_drifters(
         assert rising == [{"seen": True}]
         stages = {r["stage"] for r in sql(env, "select stage from onboarding_funnel")}
         assert stages == {"newcomer", "crew", "redirected"}
+        full = sql(env, "select len(waitlist) + guests_waiting as waiting, guests from activities "
+                        "where open_places = 0 and guests > 0")  # fmt: skip
+        assert full and full[0]["waiting"] > 0, "one activity is full, with a waitlist and guests"
+        kinds = sql(env, "select count(distinct role) as n from participation "
+                         "where kind = 'contribution'")  # fmt: skip
+        assert kinds[0]["n"] >= 4
+        assert sql(env, "select count(*) as n from initiatives") == [{"n": 2}]
+        lunch = sql(env, "select distinct time from meal_plan where meal_id like 'meal-days%'")
+        assert lunch == [{"time": "12:00"}], "the daily joint meal is lunch"
 
 
 # The tests below share one house that nothing is written to; last, so that it stops early.

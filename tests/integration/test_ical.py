@@ -91,8 +91,9 @@ def test_the_feed_lists_the_meals_cleaning_parties_and_shifts_a_person_is_in(
     assert events_in(feed_url(env, "anna")) == [
         ("Bar shift", utc("2030-01-12T19:00:00"), utc("2030-01-12T22:00:00")),
         ("Cleaning party", utc("2030-01-10T16:00:00"), utc("2030-01-10T18:00:00")),
-        ("Joint meal: head cook", utc("2030-01-07T16:30:00"), utc("2030-01-07T18:30:00")),
-        ("Joint meal: helper", utc("2030-01-09T16:30:00"), utc("2030-01-09T18:30:00")),
+        # the daily joint meal is lunch: 12:00 house time unless planned otherwise
+        ("Joint meal: head cook", utc("2030-01-07T11:00:00"), utc("2030-01-07T13:00:00")),
+        ("Joint meal: helper", utc("2030-01-09T11:00:00"), utc("2030-01-09T13:00:00")),
     ]
     assert events_in(feed_url(env, "bo")) == [
         ("Cleaning party", utc("2030-01-10T16:00:00"), utc("2030-01-10T18:00:00")),

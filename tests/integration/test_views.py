@@ -47,6 +47,9 @@ def utc(text: str) -> datetime.datetime:
 class House:
     """Events appended in order to a projection, each at the moment given."""
 
+    AGGREGATES: tuple[str, ...] = ("meal_id", "occurrence_id", "person_id", "series_id")
+    OTHERWISE = ""  # the aggregate of an event that names none of those
+
     def __init__(self, path: Path) -> None:
         self.projection = Projection(path)
         self.seq = 0
@@ -56,9 +59,8 @@ class House:
         self.seq += 1
         tag = str(type(event).__struct_config__.tag)
         aggregate = next(
-            getattr(event, name)
-            for name in ("meal_id", "occurrence_id", "person_id", "series_id")
-            if hasattr(event, name)
+            (getattr(event, name) for name in self.AGGREGATES if hasattr(event, name)),
+            self.OTHERWISE,
         )
         record = Recorded(
             seq=self.seq,
@@ -212,7 +214,8 @@ def test_crew_contributions_counts_each_kind_in_all_time_and_in_the_window(
         "meals_cooked_in_window": 1, "meals_helped_in_window": 1,
         "cleaning_parties_in_window": 2, "shifts_in_window": 1,
         "covered_for_others_in_window": 1, "conversations_hosted_in_window": 1,
-        "buddy_for_in_window": 1, "days_since_last": 5,
+        "buddy_for_in_window": 1, "days_since_last": 5, "activities_in_window": 0,
+        "initiatives_in_window": 0, "recorded_contributions_in_window": 0,
     }  # fmt: skip
     first = datetime.datetime.combine(days_ago(400), datetime.time(17, 30))
     last = datetime.datetime.combine(days_ago(5), datetime.time(10, 0))

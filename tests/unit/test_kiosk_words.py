@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import services.activities.decider
 import services.meals.decider
 import services.notices.decider
 import services.onboarding.decider
@@ -34,6 +35,7 @@ def sentences(lang: str) -> set[str]:
 
 def test_every_refusal_a_page_can_meet_has_a_danish_and_an_english_sentence() -> None:
     assert services.meals.decider and services.onboarding.decider
+    assert services.activities.decider
     assert sentences("da") == sentences("en")
     missing = codes() - SERVICES_ONLY - sentences("da")
     assert not missing, f"add these to REFUSED in crew.js, in both languages: {missing}"

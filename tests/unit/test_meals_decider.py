@@ -13,7 +13,7 @@ from services.meals import decider as d
 from services.meals.decider import MEALS
 
 DAY = datetime.date(2030, 1, 7)
-PLANNED = m.MealPlanned(meal_id="m1", date=DAY, time="17:30", helper_slots=2, seats=10)
+PLANNED = m.MealPlanned(meal_id="m1", date=DAY, time="12:00", helper_slots=2, seats=10)
 
 
 def given_(*events: m.MealEvent) -> d.Meal:

@@ -773,7 +773,7 @@ def test_a_meal_day_a_change_brings_back_is_planned_again_as_a_new_meal() -> Non
     restored = [e for e in events if isinstance(e, r.OccurrenceRestored)]
     assert [(e.occurrence_id, e.meal_id) for e in restored] == [(TUE2, f"{TUE2}-r1")]
     assert meals_command(restored[0]) == m.PlanMeal(
-        meal_id=f"{TUE2}-r1", date=day(8), time="17:30", helper_slots=1, seats=None
+        meal_id=f"{TUE2}-r1", date=day(8), time="17:30", helper_slots=1, seats=None, ends_at="19:00"
     )
     series, events = run(
         r.StateIntention(series_id="meals", crew_id="anna", task="head_cook", at=at(MONDAY)),

@@ -189,6 +189,22 @@ def plain(value: Any) -> Any:
 
 # Folds added after the log was written, of events it already holds: they fill from it.
 FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows"}
+# Columns added after the log was written: the old events leave them empty.
+COLUMNS_SINCE = {
+    "participation_rows": {"minutes"},
+    "meal_plan_rows": {"ends_at"},
+    "series_rows": {"initiative_id"},
+}
+
+
+def without_later_columns(
+    found: dict[str, list[dict[str, Any]]],
+) -> dict[str, list[dict[str, Any]]]:
+    for name, columns in COLUMNS_SINCE.items():
+        for row in found.get(name, []):
+            for column in columns:
+                assert row.pop(column) is None, (name, column)
+    return found
 
 
 @pytest.mark.parametrize("shape", ["as written", "today's shape"])
@@ -200,7 +216,8 @@ def test_the_views_of_the_older_log_are_what_they_were_before_the_upcasters(
     try:
         applied = projection.apply(log)
         assert (applied.events, applied.dead) == (29, 0)
-        found, before = tables(projection), json.loads((OLD_LOG / "views.json").read_text())
+        found = without_later_columns(tables(projection))
+        before = json.loads((OLD_LOG / "views.json").read_text())
         assert {name: found[name] for name in before} == before
         since = found.keys() - before.keys() - FOLDS_OF_OLD_EVENTS
         assert not any(found[name] for name in since), "views since: empty"

@@ -1,0 +1,1 @@
+"""Activities, initiatives and contributions of any kind: the context beyond the three routines."""
