@@ -10,6 +10,7 @@ import io
 from typing import Any
 
 from house.report import Report
+from projections import overview
 from services.kiosk import charts
 
 WORDS: dict[str, dict[str, str]] = {
@@ -59,12 +60,6 @@ WORDS: dict[str, dict[str, str]] = {
         "kinds_title": "Bidrag efter slags",
         "people_title": "Forskellige personer, der bidrog, pr. måned",
         "share_title": "Andel båret af de travleste 10 %",
-        "meal_head_cook": "kok",
-        "meal_helper": "hjælper",
-        "cleaning_party": "rengøringsfest",
-        "shift": "vagt",
-        "conversation_host": "snak med en ny",
-        "buddy": "makker",
         "other": "andet (under 5 personer)",
     },
     "en": {
@@ -113,12 +108,6 @@ WORDS: dict[str, dict[str, str]] = {
         "kinds_title": "Contributions by kind",
         "people_title": "Different people who contributed, per month",
         "share_title": "Share carried by the busiest 10 %",
-        "meal_head_cook": "head cook",
-        "meal_helper": "helper",
-        "cleaning_party": "cleaning party",
-        "shift": "shift",
-        "conversation_host": "conversation with a newcomer",
-        "buddy": "buddy",
         "other": "other (under 5 people)",
     },
 }
@@ -140,13 +129,17 @@ def shown(value: Any, lang: str) -> str:
 
 
 def outcome_words(names: list[str], lang: str) -> str:
-    return " + ".join(WORDS[lang][name] for name in names)
+    words = {**overview.KIND_WORDS[lang], **WORDS[lang]}
+    return " + ".join(words.get(name, name) for name in names)
 
 
 def chart_specs(report: Report, lang: str) -> list[dict[str, Any]]:
     w = WORDS[lang]
     people = [{"month": str(m.month), "people": m.people} for m in report.months if m.people]
-    kinds = [{**row, "month": str(row["month"]), "kind": w[row["kind"]]} for row in report.kinds]
+    kinds = [
+        {**row, "month": str(row["month"]), "kind": overview.kind_in_words(row["kind"], lang)}
+        for row in report.kinds
+    ]
     share = [
         {"month": str(m.month), "share": m.top_10pct_share}
         for m in report.months

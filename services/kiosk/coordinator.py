@@ -147,26 +147,6 @@ CHART_WORDS = {
 }
 
 
-KIND_WORDS = {
-    "da": {
-        "meal_head_cook": "kok",
-        "meal_helper": "hjælper",
-        "cleaning_party": "rengøringsfest",
-        "shift": "vagt",
-        "conversation_host": "snak med ny",
-        "buddy": "makker",
-    },
-    "en": {
-        "meal_head_cook": "head cook",
-        "meal_helper": "helper",
-        "cleaning_party": "cleaning party",
-        "shift": "shift",
-        "conversation_host": "conversation",
-        "buddy": "buddy",
-    },
-}
-
-
 def funnel_steps(funnel: overview.Funnel, lang: str) -> list[dict[str, Any]]:
     counts = [
         funnel.registered,
@@ -191,7 +171,7 @@ def drawn(shown: Dashboard, lang: str) -> dict[str, str]:
         "people": charts.bars(people, "name", "contributions", w["people"], ordinal=True),
         "kinds": charts.stacked_area(
             [
-                {**msgspec.to_builtins(row), "kind": KIND_WORDS[lang].get(row.kind, row.kind)}
+                {**msgspec.to_builtins(row), "kind": overview.kind_in_words(row.kind, lang)}
                 for row in shown.kinds
             ],
             "month",
