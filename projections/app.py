@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import duckdb
@@ -20,7 +21,7 @@ from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
 from crew.shell import where, without_values
 from projections.projector import Projector, RebuildProgress, RebuildRequest
-from projections.query import SqlError, SqlRequest, encode_reply, run_query
+from projections.query import OUT_OF_MEMORY, SqlError, SqlReply, SqlRequest, encode_reply, run_query
 
 log = structlog.get_logger("crew.projections")
 sql_decoder = msgspec.json.Decoder(SqlRequest)
@@ -46,6 +47,46 @@ def serving(current: Callable[[], T | None], wait_s: float = SWAP_WAIT_S) -> T:
     return found
 
 
+class Turns:
+    """Queries run side by side and share DuckDB's memory limit; one that ran out of it while
+    others ran is asked again alone: new queries wait until it is answered, and it waits until
+    those running are done. Only a query too big on its own is answered "out of memory"."""
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._alone = False
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def side_by_side(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._alone)
+            self._running += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._alone)
+            self._alone = True
+            await self._changed.wait_for(lambda: self._running == 0)
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+
+def out_of_memory(reply: SqlReply) -> bool:
+    return isinstance(reply, SqlError) and reply.message.startswith(OUT_OF_MEMORY)
+
+
 class Running:
     """The process's running parts, once started: the projector and its NATS connection."""
 
@@ -54,6 +95,7 @@ class Running:
         self.tuning = config.projector
         self.projector: Projector | None = None
         self.nc: Any = None
+        self.turns = Turns()
 
     def live(self) -> Any:
         return serving(lambda: self.projector.projection if self.projector else None).con
@@ -98,11 +140,17 @@ async def answer(body: bytes, connection: Callable[[], Any], path: str, running:
         version = request.version
         connection = lambda: running.version(version)  # noqa: E731
     tuning = running.tuning
+
+    def ask() -> SqlReply:
+        return run_query(connection, request, tuning.query_timeout_s, tuning.query_answer_bytes)
+
     for attempt in range(2):
         try:
-            reply = await asyncio.to_thread(
-                run_query, connection, request, tuning.query_timeout_s, tuning.query_answer_bytes
-            )
+            async with running.turns.side_by_side():
+                reply = await asyncio.to_thread(ask)
+            if out_of_memory(reply):  # others may have held the memory: once more, alone
+                async with running.turns.alone():
+                    reply = await asyncio.to_thread(ask)
         except duckdb.ConnectionException as exc:  # a swap closed the file under the query
             if attempt == 0:
                 continue  # ask the new file, once (serving() waits for it)
