@@ -148,7 +148,7 @@ def build(
             _mean([r.top_10pct_share for r in shown_loads]),
         ),
         ("load", "gini", "load_balance", _mean([r.gini for r in shown_loads])),
-        ("hours", "hours", "contributions, rota_rows", t.hours),
+        ("hours", "hours", "contributions", t.hours),
     ]
     open_ = funnel.registered - funnel.welcomed - funnel.redirected
     outcomes = {"welcomed": funnel.welcomed, "redirected": funnel.redirected, "open": open_}

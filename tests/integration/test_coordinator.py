@@ -48,7 +48,7 @@ def day_of(value: str) -> datetime.date:
 def expected_report(env: dict[str, str]) -> dict[str, Any]:
     """Every figure of the report for 2026, counted here from the views' plain rows."""
     today = datetime.date.today()
-    done = sql(env, 'select crew_id, kind, occurrence_id, "at" from contributions')
+    done = sql(env, 'select crew_id, kind, occurrence_id, "at", minutes from contributions')
     inside = [c for c in done if START <= day_of(c["at"]) <= END]
     length = (END - START).days + 1
     before = {
@@ -67,6 +67,9 @@ def expected_report(env: dict[str, str]) -> dict[str, Any]:
         for r in rota
         if r["status"] == "scheduled" and START <= day_of(r["date"]) <= min(END, today)
     )
+    # Minutes where start and end are known: a rota day from its times, an activity, a meal
+    # with an end, or what a recorded contribution says; computed here from the rota's times
+    # where the contribution is a rota day, and taken as recorded otherwise.
     times = {r["occurrence_id"]: r for r in rota if r["start_time"] and r["end_time"]}
     minutes = sum(
         (
@@ -74,8 +77,9 @@ def expected_report(env: dict[str, str]) -> dict[str, Any]:
             - datetime.datetime.strptime(times[c["occurrence_id"]]["start_time"], "%H:%M")
         ).seconds
         // 60
-        for c in inside
         if c["occurrence_id"] in times
+        else c["minutes"] or 0
+        for c in inside
     )
     who = lambda kind: {c["crew_id"] for c in inside if c["kind"] == kind}  # noqa: E731
     funnel = [
