@@ -123,10 +123,25 @@ def fold(row: MealRow | None, fact: Fact, meal_id: str) -> MealRow:
         case m.MealServed(diners=diners):
             row = replace(row, status="served", served_diners=diners)
         case m.MealRescheduled(date=day, time=at):
-            row = replace(row, date=day, time=at)
+            row = replace(
+                row, date=day, time=at, ends_at=moved_end(row.ends_at, row.time or at, at)
+            )
         case m.MealCancelled(reason=reason):
             row = replace(row, status="cancelled", cancel_reason=reason)
     return _counted(replace(row, updated_at=fact.occurred_at, last_seq=fact.seq))
+
+
+def moved_end(ends_at: str | None, was: str, now: str) -> str | None:
+    """A moved meal keeps its length: its end moves with its start (HH:MM). One moved so late
+    that it would end after midnight has no known end any more."""
+    if ends_at is None:
+        return None
+
+    def minutes(clock: str) -> int:
+        return int(clock[:2]) * 60 + int(clock[3:5])
+
+    end = minutes(ends_at) + minutes(now) - minutes(was)
+    return f"{end // 60:02d}:{end % 60:02d}" if 0 <= end < 24 * 60 else None
 
 
 def meal_of(event: object) -> list[str]:

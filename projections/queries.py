@@ -113,6 +113,7 @@ class CalendarMeal(msgspec.Struct, frozen=True, kw_only=True):
     date: datetime.date
     time: str
     head_cook: str | None
+    ends_at: str | None = None  # HH:MM; unknown: the feed gives the meal two hours
 
 
 class CalendarShift(msgspec.Struct, frozen=True, kw_only=True):

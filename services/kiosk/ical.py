@@ -44,7 +44,7 @@ def feed(
     for meal in meals:
         role = "head cook" if meal.head_cook == crew_id else "helper"
         h, m = (int(x) for x in meal.time.split(":"))
-        end = f"{min(h + 2, 23):02d}:{m:02d}"
+        end = meal.ends_at or f"{min(h + 2, 23):02d}:{m:02d}"
         event(f"meal-{meal.meal_id}-{crew_id}", _utc(meal.date, meal.time), _utc(meal.date, end),
               f"Joint meal: {role}")  # fmt: skip
     for occ in rota:
