@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import peer, run
+from bench import at_rest, peer, run
 from bench.run import EXTRAS, RESULTS, SIZES, Figure, bench, say
 
 
@@ -48,6 +48,12 @@ def main() -> None:
     started = time.perf_counter()
     figures = asyncio.run(bench(args.size))
     figures += peer.figures(args.size, figures)
+    say("the whole house at rest: crew up, then each process's resident memory ...")
+    rest = {name: round(mb, 1) for name, mb in at_rest.measure().items()}
+    parts = sorted(((n, mb) for n, mb in rest.items() if n != "total"), key=lambda p: -p[1])
+    EXTRAS["the whole house at rest (RSS)"] = f"{rest['total']:.0f} MB: " + ", ".join(
+        f"{name} {mb:.0f}" for name, mb in parts
+    )
     print(table(figures))
     for name, value in EXTRAS.items():
         print(f"{name:<48} {value}")
@@ -63,6 +69,7 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - started, 1),
                 "figures": [{**asdict(f), "ratio": round(f.ratio, 3)} for f in figures],
                 "measures": EXTRAS,
+                "house_at_rest_mb": rest,
             },
             indent=2,
         )

@@ -45,5 +45,7 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
         "freshness, 64 concurrent commands",
         "projector peak memory during rebuild",
         "peer durability (SQLite)",
+        "the whole house at rest (RSS)",
     }
+    assert results["house_at_rest_mb"]["total"] > 0
     assert "ratio" in run.stdout
