@@ -48,12 +48,15 @@ def main() -> None:
     started = time.perf_counter()
     figures = asyncio.run(bench(args.size))
     figures += peer.figures(args.size, figures)
-    say("the whole house at rest: crew up, then each process's resident memory ...")
-    rest = {name: round(mb, 1) for name, mb in at_rest.measure().items()}
-    parts = sorted(((n, mb) for n, mb in rest.items() if n != "total"), key=lambda p: -p[1])
-    EXTRAS["the whole house at rest (RSS)"] = f"{rest['total']:.0f} MB: " + ", ".join(
-        f"{name} {mb:.0f}" for name, mb in parts
-    )
+    rest = {}
+    for label, flags in (("", ()), (", --one-process", ("--one-process",))):
+        say(f"the whole house at rest{label}: crew up, then each process's resident memory ...")
+        sizes = {name: round(mb, 1) for name, mb in at_rest.measure(*flags).items()}
+        parts = sorted(((n, mb) for n, mb in sizes.items() if n != "total"), key=lambda p: -p[1])
+        EXTRAS[f"the whole house at rest{label} (RSS)"] = f"{sizes['total']:.0f} MB: " + ", ".join(
+            f"{name} {mb:.0f}" for name, mb in parts
+        )
+        rest[flags[0] if flags else "separate"] = sizes
     print(table(figures))
     for name, value in EXTRAS.items():
         print(f"{name:<48} {value}")

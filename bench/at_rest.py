@@ -66,13 +66,13 @@ def wait_for_banner(process: subprocess.Popen[bytes], timeout: float = 240) -> N
             raise SystemExit("crew up did not come up:\n" + output.decode(errors="replace")[-2000:])
 
 
-def measure() -> dict[str, float]:
-    """MB of RSS per component of a house at rest, and `total`."""
+def measure(*flags: str) -> dict[str, float]:
+    """MB of RSS per component of a house at rest (`crew up` with `flags`), and `total`."""
     with tempfile.TemporaryDirectory(prefix="crew-bench-rest-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREW_")}
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         command = ["crew", "up", "--home", str(Path(tmp) / "home")]
-        command += ["--nats-port", str(free_port()), "--http-port", str(free_port())]
+        command += ["--nats-port", str(free_port()), "--http-port", str(free_port()), *flags]
         process = subprocess.Popen(
             command,
             env=env,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -157,3 +158,22 @@ def run(
     config = config or settings.load()
     logs.configure(decider.context, config.log_format)
     asyncio.run(build_app(decider, config, companions).run())
+
+
+async def serve_together(apps: Sequence[FastStream]) -> None:
+    """Several contexts' apps in one process (`crew up --one-process`), each on its own NATS
+    connections and user, until SIGINT or SIGTERM; then each stops as it would alone."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    started: list[FastStream] = []
+    try:
+        for app in apps:
+            await app.start()
+            started.append(app)
+        await stopping.wait()
+    finally:
+        for app in reversed(started):
+            with contextlib.suppress(Exception):
+                await app.stop()

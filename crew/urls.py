@@ -42,3 +42,8 @@ def without_credentials(urls: str) -> str:
         urlunsplit(p._replace(netloc=p.netloc.rsplit("@", 1)[-1]))
         for p in (urlsplit(u.strip()) for u in urls.split(","))
     )
+
+
+def url_variable(context: str) -> str:
+    """Where `crew up --one-process` gives each context its own NATS URL (house/together.py)."""
+    return f"CREW_NATS_URL_{context.upper()}"

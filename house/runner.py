@@ -21,6 +21,7 @@ from crew import follow, links, urls
 from crew.eventstore import ensure_event_store
 from crew.personal import FORGOTTEN_MARKER, KEYS_BUCKET
 from crew.settings import HOUSE_FILE
+from crew.urls import url_variable
 from house import auth, client
 from house.backup import (
     LEDGER,
@@ -87,6 +88,12 @@ RAN_A_WHILE_S = 30.0  # a component that ran this long restarts at once; a crash
 MAX_BACKOFF_S = 30
 
 
+# `crew up --one-process`: the contexts in one process (house/together.py), for a small machine.
+TOGETHER = Component(
+    "contexts", "house.together", ("meals", "rota", "onboarding", "notices", "activities")
+)
+
+
 def expected_answers() -> list[str]:
     return [name for c in COMPONENTS for name in c.answers_as]
 
@@ -105,6 +112,7 @@ class House:
         nats_url: str = "",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        one_process: bool = False,
     ) -> None:
         self.say = say  # progress for whoever started the house (the CLI prints it)
         self.restore = restore
@@ -121,8 +129,14 @@ class House:
         self.public_url = urls.without_credentials(self.nats_url) if self.nats_url else ""
         self.passwords: dict[str, str] = {}
         self.components = [Component(c.name, c.module, c.answers_as) for c in COMPONENTS]
+        if one_process:
+            alone = [c for c in self.components if c.name not in TOGETHER.answers_as]
+            self.components = [
+                *alone,
+                Component(TOGETHER.name, TOGETHER.module, TOGETHER.answers_as),
+            ]
         for component in self.components:
-            if component.name in ("kiosk", "notices"):  # notices: the address of its links
+            if component.name in ("kiosk", "notices", "contexts"):  # notices: its links' address
                 component.env["CREW_HTTP_PORT"] = str(http_port)
         self.kiosk_token = ""
         self._stopping = asyncio.Event()
@@ -134,18 +148,29 @@ class House:
             return self.nats_url
         return urls.with_credentials(self.public_url, user, self.passwords[user])
 
-    def _spawn(self, component: Component) -> None:
+    def env_of(self, component: Component) -> dict[str, str]:
+        """The component's environment: its own NATS user's URL. In one process (--one-process)
+        each context still connects as its own user, from CREW_NATS_URL_<CONTEXT>."""
+        users = component.answers_as if component.name == TOGETHER.name else (component.name,)
         env = {
             **os.environ,
-            "CREW_NATS_URL": self.url_of(auth.COMPONENT_USERS[component.name]),
+            "CREW_NATS_URL": self.url_of(auth.COMPONENT_USERS[users[0]]),
             "CREW_HOME": str(self.home),
             **component.env,
         }
+        for context in TOGETHER.answers_as:  # only the one process gets the contexts' URLs
+            env.pop(url_variable(context), None)
+            if component.name == TOGETHER.name:
+                env[url_variable(context)] = self.url_of(auth.COMPONENT_USERS[context])
         # Only the projector's process holds the query service, so only it gets that password.
         env.pop("CREW_QUERY_NATS_URL", None)
         if component.name == "projector":
             env["CREW_QUERY_NATS_URL"] = self.url_of("query")
         env.setdefault("CREW_LOG_FORMAT", "json")
+        return env
+
+    def _spawn(self, component: Component) -> None:
+        env = self.env_of(component)
         log = (self.home / "logs" / f"{component.name}.log").open("ab")
         component.process = subprocess.Popen(
             [sys.executable, "-m", component.module], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -46,6 +46,8 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
         "projector peak memory during rebuild",
         "peer durability (SQLite)",
         "the whole house at rest (RSS)",
+        "the whole house at rest, --one-process (RSS)",
     }
-    assert results["house_at_rest_mb"]["total"] > 0
+    rest = results["house_at_rest_mb"]
+    assert rest["separate"]["total"] > 0 and rest["--one-process"]["total"] > 0
     assert "ratio" in run.stdout
