@@ -23,7 +23,7 @@ from crew.personal import KEYS_BUCKET, LINK_TOKENS
 from house import natsserver
 from services.kiosk import tokens
 from services.kiosk.commands import MEMBER_MAY
-from services.kiosk.taps import TAP_MAY
+from services.kiosk.tap_actions import TAP_MAY
 from services.meals import follows_rota
 from services.rota import follows_meals
 

@@ -25,7 +25,7 @@ from house.natsserver import NatsServer
 from house.runner import prepare
 from schemas.registry import COMMAND_TYPES
 from services.kiosk.commands import MEMBER_MAY
-from services.kiosk.taps import TAP_MAY
+from services.kiosk.tap_actions import TAP_MAY
 from tests.faults.harness import say
 from tests.polling import eventually_async
 from tests.ports import free_port

@@ -12,7 +12,7 @@ import msgspec
 from crew import links
 from schemas import notices as n
 from schemas import rota as r
-from services.kiosk.taps import ACTIONS, TAP_MAY
+from services.kiosk.tap_actions import ACTIONS, TAP_MAY
 from services.notices.answers import answers, tap_id
 
 KEY = b"k" * 32
