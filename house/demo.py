@@ -27,7 +27,7 @@ from nats.aio.client import Client as NATS
 
 from house import client
 from house.demo_activities import seed_activities
-from schemas.common import Accepted, Refused, Reply, reply_decoder
+from schemas.common import Accepted, Refused, Reply, house_today, reply_decoder
 
 NAMES = {
     "anna": "Anna Holm", "bo": "Bo Madsen", "carla": "Carla Nørgaard", "dorte": "Dorte Lund",
@@ -139,7 +139,7 @@ ACTIVE = [c for c in CREW if c not in DRIFTERS]
 
 async def seed_history(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
     """Half a year of past meal days, so that every coordinator view has something to say."""
-    today = datetime.date.today()
+    today = house_today()
     regulars = [c for c in CREW if c not in (*CARRIERS, *DRIFTERS, RISING)]
     for back in range(weeks * 7, 0, -1):
         day = today - datetime.timedelta(days=back)
@@ -209,7 +209,7 @@ def at_on(day: datetime.date, clock: str) -> str:
 async def seed_past_rota(s: Seeder, rng: random.Random, weeks: int = 26) -> None:
     """Half a year of cleaning parties and opening shifts, each command dated on its day (a
     coordinator may send `at`), with who came: the same few carry most, the drifters stop."""
-    monday = datetime.date.today() - datetime.timedelta(days=datetime.date.today().weekday())
+    monday = house_today() - datetime.timedelta(days=house_today().weekday())
     first = monday - datetime.timedelta(weeks=weeks)
     for series in PAST_SERIES:
         body = {**series, "starts_on": first, "until": monday - datetime.timedelta(days=1)}
@@ -414,7 +414,7 @@ async def seed(nats_url: str, say: Callable[[str], None], seed: int = 7) -> None
     rng = random.Random(seed)
     nc = await client.connect(nats_url, name="crew-demo")
     s = Seeder(nc, say)
-    today = datetime.date.today()
+    today = house_today()
     monday = today - datetime.timedelta(days=today.weekday())
     try:
         for crew_id, name in NAMES.items():

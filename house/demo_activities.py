@@ -9,7 +9,7 @@ import random
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from schemas.common import HOUSE_TIMEZONE
+from schemas.common import HOUSE_TIMEZONE, house_today
 
 HOUSE = ZoneInfo(HOUSE_TIMEZONE)
 INITIATIVES = (
@@ -51,7 +51,7 @@ async def seed_initiatives(s: Sends) -> None:
 
 
 async def seed_season(s: Sends, rng: random.Random, crew: list[str]) -> None:
-    today = datetime.date.today()
+    today = house_today()
     for aid, title, days, hour, hours, capacity, initiative, guests, needs in SEASON:
         plan = {
             "activity_id": aid,
@@ -90,7 +90,7 @@ async def seed_season(s: Sends, rng: random.Random, crew: list[str]) -> None:
 async def seed_contributions(s: Sends, rng: random.Random, crew: list[str]) -> None:
     define = {"kind": "sang", "label_da": "Sang for os", "label_en": "Sang for us"}
     await s.send("activities.define_contribution_kind", define, "kind-sang")
-    today = datetime.date.today()
+    today = house_today()
     for n in range(40):
         body: dict[str, Any] = {
             "contribution_id": f"demo-c{n}",

@@ -108,7 +108,7 @@ class CalendarActivity(msgspec.Struct, frozen=True, kw_only=True):
 CALENDAR_ACTIVITIES = named(
     "calendar_activities",
     CalendarActivity,
-    "from activities where status = 'planned' and starts_at >= current_date - 1 "
+    "from activities where status = 'planned' and starts_at >= house_today() - 1 "
     "and (list_contains(signed_up, $1) or "
     "len(list_filter(tasks, lambda k: list_contains(k.people, $1))) > 0) order by starts_at",
     "crew_id",

@@ -50,8 +50,8 @@ WINDOW_TOTALS = ",\n".join(f"coalesce(c.{name}_in_window, 0) as {name}_in_window
 
 CREW_CONTRIBUTIONS_DDL = f"""
 create or replace macro contribution_window_months() as {WINDOW_MONTHS};
--- `at` is house time (a TIMESTAMP with no zone), so "now" is house time too
-create or replace macro house_now() as timezone('{HOUSE_TIMEZONE}', now());
+-- `at` is house time (a TIMESTAMP with no zone), so "now" is house time too (house_now(),
+-- projection.py's CORE_DDL)
 create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands and has happened

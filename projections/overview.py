@@ -39,13 +39,13 @@ COMING = NamedQuery(
     "'meal' as title, (head_cook is not null)::int + len(helpers) as people, "
     "head_cook is null as needs_cook, open_helper_slots, null::int as open_places, "
     "0 as open_task_places from meal_plan "
-    "where status in ('open', 'closed') and date >= current_date "
-    "and date < current_date + cast($1 as integer) "
+    "where status in ('open', 'closed') and date >= house_today() "
+    "and date < house_today() + cast($1 as integer) "
     "union all select kind, occurrence_id, date, start_time, title, len(people), false, 0, "
     "open_places, coalesce(list_sum(list_transform(tasks, lambda t: "
     "greatest(0, t.capacity - len(t.people) - len(t.tentative)))), 0)::int "
     "from rota where kind in ('cleaning_party', 'shift') and status = 'scheduled' "
-    "and date < current_date + cast($1 as integer)"
+    "and date < house_today() + cast($1 as integer)"
     ") order by date, start_time, kind, occurrence_id",
     ("days",),
 )
@@ -252,7 +252,7 @@ class Totals(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _IN = '"at" >= cast($1 as date) and "at" < cast($2 as date) + 1'
-_DAYS = "date between cast($1 as date) and least(cast($2 as date), current_date)"
+_DAYS = "date between cast($1 as date) and least(cast($2 as date), house_today())"
 _BEFORE = (
     '"at" >= cast($1 as date) - cast(cast($2 as date) - cast($1 as date) + 1 as integer) '
     'and "at" < cast($1 as date)'

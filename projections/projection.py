@@ -42,6 +42,7 @@ from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.series import INTENTIONS, SERIES
 from projections.view import Fact, View
+from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
 
 VIEWS: tuple[View, ...] = (
@@ -69,7 +70,10 @@ VIEWS: tuple[View, ...] = (
     NOTICE_CHOICES,
 )
 
-CORE_DDL = """
+CORE_DDL = f"""
+-- house time: "now" and "today" where the house is, not UTC (from 23:00 UTC it is tomorrow)
+create or replace macro house_now() as timezone('{HOUSE_TIMEZONE}', now());
+create or replace macro house_today() as cast(house_now() as date);
 create table if not exists projector_checkpoint (
     id  integer primary key,
     seq bigint not null         -- the last stream sequence applied to every table here

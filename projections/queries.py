@@ -78,7 +78,7 @@ class CrewOnBoard(msgspec.Struct, frozen=True, kw_only=True):
 BOARD_MEALS = named(
     "board_meals",
     MealOnBoard,
-    "from meal_plan where date >= current_date and date < current_date + cast($1 as integer) "
+    "from meal_plan where date >= house_today() and date < house_today() + cast($1 as integer) "
     "and status in ('open', 'closed') order by date, time",
     "days",
 )
@@ -91,7 +91,7 @@ BOARD_SHIFTS = named(
     "board_shifts",
     ShiftOnBoard,
     "from rota where kind = 'shift' and status = 'scheduled' "
-    "and date < current_date + cast($1 as integer) order by date, start_time",
+    "and date < house_today() + cast($1 as integer) order by date, start_time",
     "days",
 )
 # The crew and the newcomers not yet welcomed (nor pointed elsewhere): a newcomer may eat and
@@ -127,7 +127,7 @@ class CalendarShift(msgspec.Struct, frozen=True, kw_only=True):
 CALENDAR_MEALS = named(
     "calendar_meals",
     CalendarMeal,
-    "from meal_plan where date >= current_date - 1 and status in ('open', 'closed') "
+    "from meal_plan where date >= house_today() - 1 and status in ('open', 'closed') "
     "and (head_cook = $1 or list_contains(helpers, $1))",
     "crew_id",
 )
@@ -309,7 +309,7 @@ class SeriesOnPage(msgspec.Struct, frozen=True, kw_only=True):
 SERIES_ON_PAGE = named(
     "series_on_page",
     SeriesOnPage,
-    "from series_rows where until is null or until >= current_date order by title, series_id",
+    "from series_rows where until is null or until >= house_today() order by title, series_id",
 )
 
 

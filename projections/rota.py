@@ -40,7 +40,7 @@ select occurrence_id, series_id, kind, title, date, start_time, end_time, status
        updated_at, last_seq,
        (select list(display_name(p) order by i) from unnest(people) with ordinality t(p, i)) as people_names
 from rota_rows
-where date >= current_date
+where date >= house_today()
 order by date, start_time, occurrence_id;
 """
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -11,6 +13,12 @@ import msgspec
 # Python ("m1\n" would pass, then fail as a NATS subject), and `\Z` does not exist in ECMA.
 END = r"(?![\s\S])"
 HOUSE_TIMEZONE = "Europe/Copenhagen"  # house time: where dates and clock times are read
+
+
+def house_today() -> datetime.date:
+    """Today in the house: between 23:00 and midnight UTC it is already tomorrow there."""
+    return datetime.datetime.now(ZoneInfo(HOUSE_TIMEZONE)).date()
+
 
 ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,64}}{END}"
 

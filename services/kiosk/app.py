@@ -44,6 +44,7 @@ from schemas.common import (
     Reply,
     StatusReply,
     Unavailable,
+    house_today,
     reply_decoder,
 )
 from services.kiosk import taps, tokens
@@ -402,8 +403,8 @@ async def board(
         return answers
     meals, party, shifts, crew, activities, initiatives, kinds = answers
     shown = Board(
-        today=date.today(),
-        until=date.today() + timedelta(days=meal_days - 1),
+        today=house_today(),
+        until=house_today() + timedelta(days=meal_days - 1),
         checkpoint=min(answer.checkpoint or 0 for answer in answers),
         meals=queries.BOARD_MEALS.rows(meals),
         cleaning_party=next(iter(queries.BOARD_CLEANING_PARTY.rows(party)), None),

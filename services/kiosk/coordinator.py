@@ -22,6 +22,7 @@ from crew import subjects
 from crew.sql import SqlError, SqlRequest, answer_decoder
 from crew.tables import format_rows, parquet_bytes
 from projections import overview, queries
+from schemas.common import house_today
 from services.kiosk import charts
 from services.kiosk.app import House, forbidden, json_response, person_of, unavailable
 from services.kiosk.pages import page_headers
@@ -87,7 +88,7 @@ async def dashboard(
     house: House = request.app.state.house
     if isinstance(refused := await coordinator_of(request), Response):
         return refused
-    today = datetime.date.today()
+    today = house_today()
     since = since_of(today)
     period = (since.isoformat(), today.isoformat())
     asked = [
