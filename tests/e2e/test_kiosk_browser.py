@@ -16,12 +16,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Route
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from schemas.common import house_today
 from tests.e2e.browsing import shot
 from tests.integration.cli import crew, eventually, send, sql
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
 QUEUE_IN_STORAGE = "localStorage.getItem('crew.queue')"
-TODAY = datetime.date.today()
+TODAY = house_today()
 TOMORROW = TODAY + datetime.timedelta(days=1)
 ANSWERS = "[data-testid=answers]"
 OLD_BROWSER = "delete AbortSignal.timeout; delete Crypto.prototype.randomUUID;"

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page
 
+from schemas.common import house_today
 from tests.e2e.browsing import axe_problems, shot
 from tests.integration.cli import crew, eventually, send
 
 House = tuple[dict[str, str], subprocess.Popen[str]]
 PHONE = {"width": 390, "height": 844}
-TOMORROW = datetime.date.today() + datetime.timedelta(days=1)
+TOMORROW = house_today() + datetime.timedelta(days=1)
 ANSWERS = "[data-testid=answers]"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.common import house_today
 from tests.conftest import crew_environment, start_house
 from tests.integration.cli import crew, sql
 from tests.integration.test_kiosk_http import base, kiosk_token
@@ -47,7 +48,7 @@ def day_of(value: str) -> datetime.date:
 
 def expected_report(env: dict[str, str]) -> dict[str, Any]:
     """Every figure of the report for 2026, counted here from the views' plain rows."""
-    today = datetime.date.today()
+    today = house_today()
     done = sql(env, 'select crew_id, kind, occurrence_id, "at", minutes from contributions')
     inside = [c for c in done if START <= day_of(c["at"]) <= END]
     length = (END - START).days + 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from schemas.common import house_today
 from tests.conftest import crew_environment, start_house
 from tests.integration.cli import crew, eventually, sql
 from tests.polling import eventually as poll
@@ -276,7 +277,7 @@ def test_a_version_built_side_by_side_is_queryable_beside_the_live_one_until_the
 
     env, _ = house
     for meal, days_ago in (("two-months-ago", 60), ("ten-days-ago", 10)):
-        day = (datetime.date.today() - datetime.timedelta(days=days_ago)).isoformat()
+        day = (house_today() - datetime.timedelta(days=days_ago)).isoformat()
         crew(
             env,
             "send",

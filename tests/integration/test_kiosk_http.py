@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
 import os
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from crew import settings, urls
 from house.natsserver import NatsServer
+from schemas.common import house_today
 from services.kiosk import tokens
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually, send, sql
@@ -141,7 +141,7 @@ def test_the_board_shows_meals_the_party_and_names_only(house: House) -> None:
         "onboarding.register_crew_member",
         {"crew_id": "anna", "display_name": "Anna Holm", "contact": "a@x.dk"},
     )
-    today = datetime.date.today()
+    today = house_today()
     send(env, "meals.plan_meal", {"meal_id": "today", "date": str(today), "helper_slots": 2})
     party = {
         "series_id": "cleaning",

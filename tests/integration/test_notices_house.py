@@ -34,7 +34,10 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 
 def plan_tomorrow(env: Env, meal_id: str) -> None:
-    body = {"meal_id": meal_id, "date": str(TOMORROW), "time": "17:30", "helper_slots": 2}
+    """A meal 20 hours from now, house time: within the cook rule's 36 hours at any hour of
+    the day (tomorrow at 17:30 is 41 hours away just after midnight)."""
+    at = datetime.datetime.now(ZoneInfo(HOUSE_TIMEZONE)) + datetime.timedelta(hours=20)
+    body = {"meal_id": meal_id, "date": str(at.date()), "time": f"{at:%H:%M}", "helper_slots": 2}
     assert send(env, "meals.plan_meal", body)["status"] == "accepted"
 
 

@@ -3,13 +3,13 @@ and the followers between contexts work, and SIGTERM stops it all."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
 import signal
 import subprocess
 
+from schemas.common import house_today
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually
 
@@ -30,7 +30,7 @@ def test_one_process_serves_every_context_and_stops_cleanly(crew_env: dict[str, 
             "weekdays": WEEKDAYS,
             "start": "12:00",
             "end": "13:00",
-            "starts_on": datetime.date.today().isoformat(),
+            "starts_on": house_today().isoformat(),
         }
         sent = crew(env, "send", "rota.schedule_series", json.dumps(series), check=False)
         assert json.loads(sent.stdout)["status"] == "accepted", sent.stdout + sent.stderr

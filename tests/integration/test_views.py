@@ -28,12 +28,13 @@ from projections.query import SqlError, SqlRequest, SqlResult, run_query
 from schemas import meals as m
 from schemas import onboarding as o
 from schemas import rota as r
+from schemas.common import house_today
 from services.meals.decider import MEALS
 from tests.integration.workload import meals_workload
 from tests.polling import eventually_async
 
 UTC = datetime.UTC
-TODAY = datetime.date.today()
+TODAY = house_today()
 
 
 def days_ago(n: int) -> datetime.date:

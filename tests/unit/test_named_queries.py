@@ -22,9 +22,10 @@ from schemas import meals as m
 from schemas import notices as n
 from schemas import onboarding as o
 from schemas import rota as r
+from schemas.common import house_today
 from services.notices.burnout import MONTH_LOAD, MonthLoad
 
-TODAY = datetime.date.today()
+TODAY = house_today()
 # the month of the one meal that has happened (m0, three days ago): the burnout watch's month
 M0_MONTH = (TODAY - datetime.timedelta(days=3)).replace(day=1)
 AT = datetime.datetime(2020, 1, 6, 9, tzinfo=datetime.UTC)
