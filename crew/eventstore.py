@@ -3,6 +3,12 @@
 Appends carry the expected last sequence of the aggregate's subjects, so two writers can never
 both decide on the same state. Several events of one command go in one atomic batch. An
 aggregate is loaded with one batched Direct Get from the sequence the caller already knows.
+
+A command's first event carries the command id as `Nats-Msg-Id`, and the stream deduplicates
+on it for as long as the house lives (DUPLICATE_WINDOW): an id used again for another append
+is refused by JetStream itself, in the same fsynced write, so an accepted command needs no
+second write to be told apart from a reuse. Refusals and "already true" leave no event: the
+outcomes bucket keeps those.
 """
 
 from __future__ import annotations
@@ -31,11 +37,19 @@ from crew import subjects
 from crew.personal import ensure_vault
 
 WRONG_LAST_SEQUENCE = 10071
+DUPLICATE_IN_BATCH = 10201  # "atomic publish batch contains duplicate message id"
 DIRECT_GET_BATCH = 1000
+# JetStream keeps every message id seen within this window (and rebuilds it from the stream on
+# restart), like a KV key per command. A hundred years: a command id is never forgotten.
+DUPLICATE_WINDOW = 100 * 365 * 24 * 3600.0
 
 
 class ConcurrencyConflict(Exception):
     """Someone appended to the aggregate since we loaded it."""
+
+
+class DuplicateCommand(Exception):
+    """JetStream has an append with this command id already (its `Nats-Msg-Id`)."""
 
 
 class StoreUnavailable(Exception):
@@ -106,16 +120,20 @@ def stream_config(replicas: int = 1) -> StreamConfig:
         deny_purge=True,
         allow_direct=True,
         allow_atomic=True,
-        duplicate_window=120.0,
+        duplicate_window=DUPLICATE_WINDOW,
     )
 
 
 async def ensure_event_store(nc: NATS, replicas: int = 1, admin: bool = False) -> None:
-    """Create the stream and the outcomes bucket if missing. Never updates the event stream;
-    an `admin` (crew up, crew prepare) may widen an older keys bucket (crew.personal)."""
+    """Create the stream and the outcomes bucket if missing. Services never update the event
+    stream; an `admin` (crew up, crew prepare) widens an older house's 2-minute duplicate
+    window to DUPLICATE_WINDOW, and an older keys bucket (crew.personal)."""
     js = nc.jetstream()
     try:
-        await js.stream_info(subjects.STREAM)
+        info = await js.stream_info(subjects.STREAM)
+        if admin and (info.config.duplicate_window or 0) < DUPLICATE_WINDOW:
+            info.config.duplicate_window = DUPLICATE_WINDOW
+            await js.update_stream(info.config)
     except nats.js.errors.NotFoundError:
         try:
             await js.add_stream(stream_config(replicas))
@@ -191,7 +209,8 @@ class JetStreamEventStore:
     async def append(
         self, context: str, aggregate_id: str, expected: int, events: Sequence[NewEvent]
     ) -> list[int]:
-        """Append all of `events` or none, only if the aggregate's last sequence is `expected`."""
+        """Append all of `events` or none, only if the aggregate's last sequence is `expected`
+        and no append carried the first event's `Nats-Msg-Id` before (DuplicateCommand)."""
         if not events:
             return []
         guard = {
@@ -216,6 +235,8 @@ class JetStreamEventStore:
                 raise StoreUnavailable("the event store did not acknowledge") from exc
             except nats.js.errors.APIError as exc:
                 raise refused_by_store(str(exc)) from exc
+            if ack.duplicate:
+                raise DuplicateCommand(f"already appended at {ack.seq}")
             return [ack.seq]
         return await self._append_batch(aggregate_id, events, guard)
 
@@ -244,6 +265,8 @@ class JetStreamEventStore:
             if error:
                 if error.get("err_code") == WRONG_LAST_SEQUENCE:
                     raise ConcurrencyConflict(error.get("description", ""))
+                if error.get("err_code") == DUPLICATE_IN_BATCH:
+                    raise DuplicateCommand(error.get("description", ""))
                 raise refused_by_store(error.get("description", "batch refused"))
             final = int(answer["seq"])
             return list(range(final - last + 1, final + 1))
@@ -283,6 +306,7 @@ class InMemoryEventStore:
     def __init__(self) -> None:
         self.log: list[Recorded] = []
         self.outcomes: dict[str, bytes] = {}
+        self.message_ids: set[str] = set()  # JetStream's deduplication
         self._lock = asyncio.Lock()
 
     def _of(self, context: str, aggregate_id: str) -> list[Recorded]:
@@ -299,6 +323,10 @@ class InMemoryEventStore:
             mine = self._of(context, aggregate_id)
             if (mine[-1].seq if mine else 0) != expected:
                 raise ConcurrencyConflict(f"wrong last sequence: {expected}")
+            ids = {e.headers["Nats-Msg-Id"] for e in events if "Nats-Msg-Id" in e.headers}
+            if ids & self.message_ids:
+                raise DuplicateCommand("already appended")
+            self.message_ids |= ids
             seqs = []
             for event in events:
                 seq = len(self.log) + 1

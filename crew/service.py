@@ -116,9 +116,6 @@ def build_app(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if "it" in shell:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(shell["it"].settled(), 5)
         if nc := connection.get("nc"):
             await close_quickly(nc)
 

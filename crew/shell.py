@@ -1,10 +1,14 @@
 """The command shell, written once for every context: decode -> load -> decide -> append -> reply.
 
 A retry with the same command id gets the first reply and appends nothing:
-- the reply of every command is kept in the outcomes KV bucket (beyond the 2-minute dedup window),
-  with a fingerprint of what it addressed, so a reused id on another command is told apart;
-- every event carries its command id as causation, so a crash between append and recording the
-  outcome is still answered with the original events.
+- every event carries its command id as causation, so a retry on the same aggregate finds the
+  events it appended, also after a crash between the append and the reply;
+- the command's first event carries the id as `Nats-Msg-Id`, which JetStream deduplicates for
+  the house's lifetime: the id reused for an append elsewhere is refused in the same fsynced
+  write (an accepted command costs one write);
+- a refusal or an "already true" appends nothing, so its reply is kept in the outcomes KV
+  bucket, with a fingerprint of what it addressed, so a reused id on another command is told
+  apart.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from crew import subjects
 from crew.decider import Decider, Refusal
 from crew.eventstore import (
     ConcurrencyConflict,
+    DuplicateCommand,
     EventStore,
     NewEvent,
     Recorded,
@@ -192,7 +197,6 @@ class CommandShell(Generic[S]):
         self._cache_size = cache_size
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}  # commands holding or waiting for each lock
-        self._keeping: set[asyncio.Task[None]] = set()
 
     async def execute(self, command: msgspec.Struct, meta: CommandMeta) -> Reply:
         """Carry out one command given as its Struct: what callers in the same process use.
@@ -311,26 +315,22 @@ class CommandShell(Generic[S]):
             # lock: a retry waiting behind another command must see the first one's answer.
             async with lock:
                 if (earlier := await self.store.outcome(command_id)) is not None:
-                    return self._replay(earlier, fingerprint)
+                    return await self._answered(earlier, fingerprint, aggregate_id, command_id)
                 reply = await self._decide_and_append(
                     command, command_id, fingerprint, aggregate_id, meta
                 )
-                outcome = msgspec.json.encode(
-                    Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
-                )
-                if isinstance(reply, Accepted) and reply.events:
-                    # Appended: the events are the record (Crew-Causation-Id), and a retry on
-                    # this aggregate finds them. So the reply need not wait for the bucket,
-                    # whose entry tells a reuse of this id on another aggregate apart.
-                    keeping = asyncio.create_task(self._keep(command_id, outcome))
-                    self._keeping.add(keeping)
-                    keeping.add_done_callback(self._keeping.discard)
+                if reply is REUSED or (isinstance(reply, Accepted) and reply.events):
+                    # Appended: the events are the record (their causation, and the first
+                    # one's Nats-Msg-Id). A reuse is not the id's outcome: never keep it.
                     return reply
                 # A refusal or "already true" leaves no trace in the log: the bucket is its
                 # only record. First writer wins across instances.
+                outcome = msgspec.json.encode(
+                    Outcome(fingerprint=fingerprint, reply=msgspec.Raw(msgspec.json.encode(reply)))
+                )
                 kept = await self.store.record_outcome(command_id, outcome)
                 if kept is not None:
-                    return self._replay(kept, fingerprint)
+                    return await self._answered(kept, fingerprint, aggregate_id, command_id)
                 return reply
         finally:
             # The last one out drops the lock, so idle aggregates hold none.
@@ -339,22 +339,20 @@ class CommandShell(Generic[S]):
             else:
                 self._locks.pop(aggregate_id, None)
 
-    async def _keep(self, command_id: str, outcome: bytes) -> None:
-        try:
-            await self.store.record_outcome(command_id, outcome)
-        except StoreUnavailable as exc:
-            log.warning("outcome_not_kept", command_id=command_id, error=str(exc))
-
-    async def settled(self) -> None:
-        """Wait until every accepted reply is kept in the outcomes bucket too."""
-        while self._keeping:
-            await asyncio.gather(*self._keeping)
-
-    def _replay(self, earlier: bytes, fingerprint: str) -> Reply:
-        outcome = msgspec.json.decode(earlier, type=Outcome)
-        if outcome.fingerprint != fingerprint:
-            return REUSED
-        return reply_decoder.decode(outcome.reply)  # accepted or refused: only those are kept
+    async def _answered(
+        self, kept: bytes, fingerprint: str, aggregate_id: str, command_id: str
+    ) -> Reply:
+        """The reply kept for this command id, if it was kept for this command. Otherwise the
+        id was reused: by this command after it appended here (the causations answer), or by
+        another command."""
+        outcome = msgspec.json.decode(kept, type=Outcome)
+        if outcome.fingerprint == fingerprint:
+            return reply_decoder.decode(outcome.reply)  # accepted or refused: only those kept
+        loaded = await self._catch_up(aggregate_id, self._cache.get(aggregate_id))
+        caused = loaded.causations.get(command_id)
+        if caused is not None and caused.fingerprint in (None, fingerprint):
+            return Accepted(events=caused.events)
+        return REUSED
 
     async def _decide_and_append(
         self,
@@ -393,7 +391,7 @@ class CommandShell(Generic[S]):
             for event in events:
                 if (person := self.decider.forgets(event)) is not None:
                     await self.vault.forget(person)  # the key goes before the fact is recorded
-            new = [await self._new_event(e, command_id, meta) for e in events]
+            new = [await self._new_event(e, command_id, meta, n) for n, e in enumerate(events)]
             try:
                 seqs = await self.store.append(
                     self.decider.context, aggregate_id, loaded.version, new
@@ -402,6 +400,12 @@ class CommandShell(Generic[S]):
                 log.info("append_conflict", attempt=attempt)
                 loaded, fresh = await self._catch_up(aggregate_id, loaded), True
                 continue
+            except DuplicateCommand:  # the id was appended before: here (retry) or elsewhere
+                loaded = await self._catch_up(aggregate_id, loaded)
+                if command_id in loaded.causations:
+                    continue  # answered from the causations above
+                log.info("command_id_reused")
+                return REUSED
             refs = [EventRef(seq=s, type=e.type) for s, e in zip(seqs, new, strict=True)]
             state = loaded.state
             for appended in new:  # the cache holds what the log holds: personal data sealed
@@ -411,9 +415,11 @@ class CommandShell(Generic[S]):
             return Accepted(events=refs)
         raise StillConflicting(f"still conflicting after {MAX_ATTEMPTS} attempts")
 
-    async def _new_event(self, event: Any, command_id: str, meta: CommandMeta) -> NewEvent:
+    async def _new_event(self, event: Any, command_id: str, meta: CommandMeta, n: int) -> NewEvent:
+        """The `n`th event of a command; the first carries the command id as `Nats-Msg-Id`."""
         event_type = type(event).__struct_config__.tag
         event_id = self._new_id()
+        message_id = f"{command_id}:{n}" if n else command_id
         return NewEvent(
             type=event_type,
             data=await seal_event(event, self.vault),
@@ -428,7 +434,7 @@ class CommandShell(Generic[S]):
                 )[:128],
                 subjects.CAUSATION_ID: command_id,
                 subjects.SOURCE: meta.source[:128],
-                "Nats-Msg-Id": f"{command_id}:{event_id}",
+                "Nats-Msg-Id": message_id,
             },
         )
 

@@ -12,12 +12,15 @@ from nats.js.api import DiscardPolicy, StorageType
 
 from crew import subjects
 from crew.eventstore import (
+    DUPLICATE_WINDOW,
     ConcurrencyConflict,
+    DuplicateCommand,
     EventStore,
     InMemoryEventStore,
     JetStreamEventStore,
     NewEvent,
     ensure_event_store,
+    stream_config,
 )
 from house.natsserver import VERSION, NatsServer, binary
 from tests.conftest import ROOT
@@ -73,6 +76,54 @@ async def test_other_aggregates_do_not_move_an_aggregates_expected_sequence(
     await store.append("meals", "m1", 0, [event("a", 1)])
     await store.append("meals", "m10", 0, [event("a", 2)])  # m1 must not match m10 (token wildcard)
     assert await store.append("meals", "m1", 1, [event("b", 3)]) == [3]
+
+
+def first_of(command_id: str, name: str, n: int) -> NewEvent:
+    """A command's first event, as the shell makes it: the command id is its message id."""
+    plain = event(name, n)
+    return NewEvent(plain.type, plain.data, {**plain.headers, "Nats-Msg-Id": command_id})
+
+
+async def test_a_command_id_appended_once_is_refused_on_any_other_aggregate(
+    store: EventStore,
+) -> None:
+    await store.append("meals", "m1", 0, [first_of("c1", "a", 1)])
+    with pytest.raises(DuplicateCommand):
+        await store.append("meals", "m2", 0, [first_of("c1", "a", 2)])
+    with pytest.raises(DuplicateCommand):  # in a batch too
+        await store.append("meals", "m3", 0, [first_of("c1", "a", 3), event("b", 4)])
+    assert await store.read("meals", "m2") == [] and await store.read("meals", "m3") == []
+
+
+async def test_the_duplicate_window_outlives_a_restart(nats_server: NatsServer) -> None:
+    """JetStream keeps the message ids of the whole log (DUPLICATE_WINDOW), and rebuilds them
+    from the stream when it starts again: a command id is never forgotten."""
+    nc = await nats.connect(nats_server.url)
+    await ensure_event_store(nc)
+    await JetStreamEventStore(nc).append("meals", "m1", 0, [first_of("c1", "a", 1)])
+    await nc.close()
+    nats_server.stop()
+    nats_server.start()
+    nc = await nats.connect(nats_server.url)
+    with pytest.raises(DuplicateCommand):
+        await JetStreamEventStore(nc).append("meals", "m2", 0, [first_of("c1", "a", 2)])
+    await nc.close()
+
+
+async def test_an_older_house_gets_the_long_duplicate_window_from_an_admin(
+    nats_server: NatsServer,
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    older = stream_config()
+    older.duplicate_window = 120.0  # as houses before one write per command were made
+    await nc.jetstream().add_stream(older)
+    await ensure_event_store(nc)  # a service never changes the stream
+    info = await nc.jetstream().stream_info(subjects.STREAM)
+    assert info.config.duplicate_window == 120.0
+    await ensure_event_store(nc, admin=True)  # crew up, crew prepare
+    info = await nc.jetstream().stream_info(subjects.STREAM)
+    assert info.config.duplicate_window == DUPLICATE_WINDOW
+    await nc.close()
 
 
 async def test_command_outcomes_are_kept_by_command_id(store: EventStore) -> None:

@@ -175,8 +175,6 @@ class House:
                     if follower.wants(record) and not await follower.react(record):
                         raise AssertionError(f"{follower.name} could not handle {record.seq}")
                     follower.position = record.seq
-        for shell in self.shells.values():
-            await shell.settled()
         fresh = [record for record in self.log if record.seq > self.projection.checkpoint]
         if fresh:
             await apply_batch(self.projection, fresh, self.vault)

@@ -133,11 +133,28 @@ async def test_an_id_reused_on_another_meal_is_refused_also_by_a_fresh_instance(
     _, store = planned
     count = len(store.log)
     other = b'{"meal_id":"m2","date":"2030-01-08","helper_slots":2}'
-    await planned[0].settled()
     reply = await send(CommandShell(MEALS, store), "plan_meal", other, "plan")  # after a restart
     assert reply["code"] == "command_id_reused"
     assert len(store.log) == count
-    assert "plan" in store.outcomes  # the accepted plan is kept, not only refusals
+    assert "plan" not in store.outcomes  # its event is the record (Nats-Msg-Id), in one write
+
+
+async def test_the_first_command_keeps_its_reply_when_its_id_was_reused_for_a_refusal(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    """An accepted command's event is its record; a reuse of its id that appends nothing is
+    kept in the bucket. The first command's retry is still answered from its events."""
+    shell, store = planned
+    body = b'{"meal_id":"m1","crew_id":"anna","role":"helper"}'
+    first = await send(shell, "volunteer_to_cook", body, "c1")
+    reused = await send(
+        CommandShell(MEALS, store), "withdraw", b'{"meal_id":"m9","crew_id":"a"}', "c1"
+    )
+    assert reused["status"] == "refused"
+    count = len(store.log)
+    for instance in (shell, CommandShell(MEALS, store)):
+        assert await send(instance, "volunteer_to_cook", body, "c1") == first
+    assert len(store.log) == count
 
 
 class EverConflictingStore(InMemoryEventStore):
