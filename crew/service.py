@@ -17,6 +17,7 @@ from faststream.nats import NatsBroker, NatsMessage
 
 from crew import logs, settings, subjects, urls
 from crew.decider import Decider
+from crew.desk import CommandDesk
 from crew.eventstore import JetStreamEventStore, ensure_event_store
 from crew.personal import JetStreamVault
 from crew.shell import CommandShell, where
@@ -79,20 +80,12 @@ Companion = Callable[[nats.NATS, CommandShell[Any]], Awaitable[None]]
 def build_app(
     decider: Decider[Any], config: settings.Settings, companions: Sequence[Companion] = ()
 ) -> FastStream:
-    """The context's command subscriber, its status responder, and companions: long-running
-    tasks of the same process (a calendar, a reactor) that share its event store connection."""
+    """The context's command desk, its status responder, and companions: long-running tasks of
+    the same process (a calendar, a reactor) that share its event store connection (the desk
+    takes commands on that connection too)."""
     broker = raw_broker(config.nats_url, f"crew-{decider.context}")
     shell: dict[str, CommandShell[Any]] = {}
-    crash = crash_before_replying(config.fault_exit_after_appends)
-
-    @broker.subscriber(
-        subjects.commands_of(decider.context), queue=decider.context, max_workers=config.workers
-    )
-    async def on_command(msg: NatsMessage) -> bytes:
-        reply = await shell["it"].handle(msg.raw_message.subject, msg.headers, msg.body)
-        crash(reply)
-        return reply
-
+    desk: dict[str, CommandDesk] = {}
     status_responder(broker, decider.context)
     app = FastStream(broker, logger=None)
     connection: dict[str, nats.NATS] = {}
@@ -107,12 +100,17 @@ def build_app(
         connection["nc"] = nc
         vault = JetStreamVault(nc, config.fault_exit_after_forget_marker)
         shell["it"] = CommandShell(decider, JetStreamEventStore(nc), vault=vault)
+        crash = crash_before_replying(config.fault_exit_after_appends)
+        desk["it"] = CommandDesk(nc, shell["it"], config.workers, before_reply=crash)
+        await desk["it"].open()
         for companion in companions:
             tasks.append(asyncio.create_task(_supervised(companion, nc, shell["it"])))
         log.info("service_started", subject=subjects.commands_of(decider.context))
 
     @app.on_shutdown
     async def close_store() -> None:
+        if "it" in desk:
+            await desk["it"].close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -123,9 +121,9 @@ def build_app(
 
 
 async def close_quickly(nc: nats.NATS) -> None:
-    """Flush what was published, then close. (Draining this connection is not needed, as
-    commands arrive on the broker's own connection, and after heavy load it hit nats-py's 30 s
-    drain timeout.)"""
+    """Flush what was published, then close. (Draining this connection is not needed, as the
+    desk has finished its commands by then, and after heavy load it hit nats-py's 30 s drain
+    timeout.)"""
     with contextlib.suppress(Exception):
         await nc.flush(timeout=2)
     await nc.close()
