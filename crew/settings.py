@@ -43,7 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     nats_url: str
     query_nats_url: str = ""  # the query service's own user, when the house has users
     log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal
-    workers: AtLeastOne = 16  # commands a service handles at once
+    workers: AtLeastOne = 64  # commands a service handles at once (the rest wait, in order)
     calendar_tick_s: Positive = 3600.0  # how often the rota's calendar advances every series
     http_host: str = "0.0.0.0"  # where the kiosk listens
     http_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
