@@ -1,6 +1,6 @@
-"""`python -m bench.profile_commands [--count N] [--out DIR]`: where a sequential command's time
-goes. Starts an embedded NATS, runs the meals service under py-spy (dev extras), sends N
-sign-ups one at a time, and writes the service's profile as collapsed stacks (`meals.folded`,
+"""`python -m bench.profile_commands [--count N] [--concurrency C] [--out DIR]`: where a
+command's time goes. Starts an embedded NATS, runs the meals service under py-spy (dev extras),
+sends N sign-ups, one at a time or C in flight, and writes the service's profile as collapsed stacks (`meals.folded`,
 which speedscope.app and flamegraph.pl read), then prints the rate and the share of the
 service's samples in each layer (docs/performance.md quotes them)."""
 
@@ -61,7 +61,7 @@ def shares(folded: Path) -> list[tuple[str, float]]:
     return [(layer, n / total) for layer, n in counts.most_common()]
 
 
-async def drive(url: str, count: int) -> float:
+async def drive(url: str, count: int, concurrency: int) -> float:
     nc = await nats.connect(url)
     await ensure_event_store(nc)
     if await client.wait_for_components(url, ["meals"], timeout=30):
@@ -69,7 +69,7 @@ async def drive(url: str, count: int) -> float:
     for n in range(MEALS):
         body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
         await client.send(nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"p{n}")
-    rate = await command_path(nc, count, 1, 0, MEALS)
+    rate = await command_path(nc, count, concurrency, 0, MEALS)
     await nc.close()
     return rate
 
@@ -77,6 +77,9 @@ async def drive(url: str, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_commands", description=__doc__)
     parser.add_argument("--count", type=int, default=3000, help="sign-ups sent (default 3000)")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="commands in flight (default 1: sequential)"
+    )
     parser.add_argument("--out", type=Path, default=Path("."), help="where the profile goes")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -94,12 +97,15 @@ def main() -> None:
             )
             try:
                 time.sleep(1)
-                rate = asyncio.run(drive(server.url, args.count))
+                rate = asyncio.run(drive(server.url, args.count, args.concurrency))
             finally:
                 spying.send_signal(2)  # py-spy writes its profile on SIGINT
                 spying.wait(60)
                 server.stop()
-    say(f"sequential sign-ups under the profiler: {rate:,.0f}/s ({args.count} commands)")
+    say(
+        f"sign-ups under the profiler, {args.concurrency} in flight: {rate:,.0f}/s "
+        f"({args.count} commands)"
+    )
     for layer, share in shares(folded):
         print(f"{share:6.1%}  {layer}")
 
