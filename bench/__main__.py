@@ -12,7 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import at_rest, peer, run
-from bench.run import EXTRAS, RESULTS, SIZES, Figure, bench, say
+from bench.run import EXTRAS, NUMBERS, RESULTS, SIZES, Figure, bench, say
+from bench.targets import targets
 
 
 def table(figures: list[Figure]) -> str:
@@ -57,9 +58,14 @@ def main() -> None:
             f"{name} {mb:.0f}" for name, mb in parts
         )
         rest[flags[0] if flags else "separate"] = sizes
+    NUMBERS["house_at_rest_one_process_mb"] = rest["--one-process"]["total"]
+    checked = targets(figures, NUMBERS)
     print(table(figures))
     for name, value in EXTRAS.items():
         print(f"{name:<48} {value}")
+    print("\ntargets (issue 18):")
+    for target in checked:
+        print(target.line())
     args.out.write_text(
         json.dumps(
             {
@@ -72,6 +78,8 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - started, 1),
                 "figures": [{**asdict(f), "ratio": round(f.ratio, 3)} for f in figures],
                 "measures": EXTRAS,
+                "numbers": NUMBERS,
+                "targets": [{**asdict(t), "met": t.met} for t in checked],
                 "house_at_rest_mb": rest,
             },
             indent=2,

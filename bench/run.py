@@ -72,6 +72,7 @@ CONCURRENCY = 64
 KIOSK_CLIENTS = 32
 RESULTS = Path(__file__).with_name("results.json")
 EXTRAS: dict[str, str] = {}  # latencies and memory: no raw counterpart, reported as they are
+NUMBERS: dict[str, float] = {}  # the same as numbers, for the targets (bench/targets.py)
 
 
 @dataclass
@@ -155,11 +156,13 @@ async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meal
     return await rate(count, concurrency, one)
 
 
-def percentiles(latencies: list[float]) -> str:
+def quantile_ms(latencies: list[float], q: float) -> float:
     ordered = sorted(latencies)
-    p50 = ordered[len(ordered) // 2] * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    return ordered[min(len(ordered) - 1, max(int(len(ordered) * q) - 1, 0))] * 1000
+
+
+def percentiles(latencies: list[float]) -> str:
+    return f"p50 {quantile_ms(latencies, 0.5):.1f} ms, p99 {quantile_ms(latencies, 0.99):.1f} ms"
 
 
 async def timed(
@@ -238,7 +241,7 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
     )
 
 
-async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> str:
+async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> list[float]:
     """From `accepted` to visible in meal_plan (the projector's checkpoint reaches the event's
     sequence, which it commits in the same transaction as the row), p50 and p99."""
     stop = asyncio.Event()
@@ -278,11 +281,11 @@ async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> str:
         await asyncio.sleep(0.05 if not heavy else 0.01)
     stop.set()
     await asyncio.gather(*load, return_exceptions=True)
-    return percentiles(latencies)
+    return latencies
 
 
 def query_latency(path: Path, rounds: int = 20) -> dict[str, str]:
-    """p50 and p95 of the coordinator views over the rebuilt file."""
+    """p50 and p95 of the coordinator views over the rebuilt file (NUMBERS: `<view>_p95_ms`)."""
     projection = Projection(path)
     found = {}
     for view in ("crew_contributions", "load_balance"):
@@ -291,10 +294,8 @@ def query_latency(path: Path, rounds: int = 20) -> dict[str, str]:
             started = time.perf_counter()
             projection.con.execute(f"select * from {view}").fetchall()
             times.append(time.perf_counter() - started)
-        ordered = sorted(times)
-        found[view] = (
-            f"p50 {ordered[len(ordered) // 2] * 1000:.1f} ms, p95 {ordered[int(len(ordered) * 0.95) - 1] * 1000:.1f} ms"
-        )
+        NUMBERS[f"{view}_p95_ms"] = quantile_ms(times, 0.95)
+        found[view] = f"p50 {quantile_ms(times, 0.5):.1f} ms, p95 {quantile_ms(times, 0.95):.1f} ms"
     projection.close()
     return found
 
@@ -396,12 +397,12 @@ async def measure_freshness(
             if answer.get("rows") and answer["rows"][0][0] >= caught_up:
                 break
             await asyncio.sleep(0.2)
-        EXTRAS["freshness, light load"] = await freshness(
-            nc, plan["samples"], plan["meals"], heavy=False
-        )
-        EXTRAS[f"freshness, {CONCURRENCY} concurrent commands"] = await freshness(
-            nc, plan["samples"], plan["meals"], heavy=True
-        )
+        for heavy, label in ((False, "light load"), (True, f"{CONCURRENCY} concurrent commands")):
+            latencies = await freshness(nc, plan["samples"], plan["meals"], heavy=heavy)
+            EXTRAS[f"freshness, {label}"] = percentiles(latencies)
+            NUMBERS[f"freshness_{'heavy' if heavy else 'light'}_p99_ms"] = quantile_ms(
+                latencies, 0.99
+            )
     finally:
         projector.terminate()
         projector.wait(30)
@@ -418,9 +419,9 @@ async def rebuild(nc: NATS, server: NatsServer, folder: Path, plan: dict[str, in
     rebuilt = await median_of(
         replays, "rebuild", lambda r: projector_rebuild(server.url, folder, r)
     )
-    EXTRAS["projector peak memory during rebuild"] = (
-        f"{max(p['peak_rss_mb'] for p in PROBES):.0f} MB for {last:,} events"
-    )
+    peak = max(p["peak_rss_mb"] for p in PROBES)
+    EXTRAS["projector peak memory during rebuild"] = f"{peak:.0f} MB for {last:,} events"
+    NUMBERS.update(rebuild_peak_mb=peak, rebuild_events=last, rebuild_seconds=last / rebuilt)
     for view, figure in query_latency(folder / "rebuild-0.duckdb").items():
         EXTRAS[f"{view} query over {last:,} events"] = figure
     return Figure(f"projector rebuild ({last:,} events)", rebuilt, "raw ordered replay", raw, "/s")

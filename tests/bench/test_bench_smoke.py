@@ -48,6 +48,9 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
         "the whole house at rest (RSS)",
         "the whole house at rest, --one-process (RSS)",
     }
+    checked = {t["name"]: t for t in results["targets"]}  # issue 18's, for a script to check
+    assert len(checked) == 11 and all(isinstance(t["met"], bool) for t in checked.values())
+    assert checked["load_balance p95"]["unit"] == "ms"
     rest = results["house_at_rest_mb"]
     assert rest["separate"]["total"] > 0 and rest["--one-process"]["total"] > 0
-    assert "ratio" in run.stdout
+    assert "ratio" in run.stdout and "targets (issue 18):" in run.stdout
