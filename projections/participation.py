@@ -20,6 +20,37 @@ from schemas import onboarding as o
 from schemas import rota as r
 from schemas.common import HOUSE_TIMEZONE
 
+# What the view makes of a row and its occurrence: kind, when (house time) and how long. The
+# contributions the projector counts (contribution_counts.py) are made by the same expressions.
+KIND = """case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind
+                      when 'activities' then 'activity' when 'initiative' then 'initiative'
+                      when 'contribution' then 'contribution' else p.role end"""
+AT = f"""coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
+                timezone('{HOUSE_TIMEZONE}', a.starts_at),
+                timezone('{HOUSE_TIMEZONE}', p.happened_at))"""
+# how long, where start and end are known: an activity, a rota day (a meal day too), a meal
+# with an end, or the minutes a recorded contribution names
+MINUTES = """coalesce(p.minutes, date_diff('minute', a.starts_at, a.ends_at),
+                date_diff('minute', cast(coalesce(r.start_time, mr.start_time) as time),
+                          cast(coalesce(r.end_time, mr.end_time) as time)),
+                date_diff('minute', cast(m.time as time), cast(m.ends_at as time)))"""
+
+
+def occurrences(
+    rows: str = "participation_rows",
+    rota: str = "rota_rows",
+    meals: str = "meal_plan_rows",
+    activities: str = "activities_rows",
+) -> str:
+    """The rows (`p`) with their occurrences (`r`, `m`, `mr`, `a`), from these tables or a part
+    of them."""
+    return f"""{rows} p
+left join {rota} r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
+left join {meals} m on p.context = 'meals' and m.meal_id = p.occurrence_id
+left join {rota} mr on p.context = 'meals' and mr.occurrence_id = p.occurrence_id
+left join {activities} a on p.context = 'activities' and a.activity_id = p.occurrence_id"""
+
+
 DDL = f"""
 create table if not exists participation_rows (
     key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>; context is
@@ -44,13 +75,9 @@ create table if not exists participation_rows (
 alter table participation_rows add column if not exists minutes integer;
 create or replace view participation as
 select p.crew_id,
-       case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind
-                      when 'activities' then 'activity' when 'initiative' then 'initiative'
-                      when 'contribution' then 'contribution' else p.role end as kind,
+       {KIND} as kind,
        p.occurrence_id,
-       coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
-                timezone('{HOUSE_TIMEZONE}', a.starts_at),
-                timezone('{HOUSE_TIMEZONE}', p.happened_at)) as at,
+       {AT} as at,
        p.status,
        p.role,
        p.late,
@@ -61,17 +88,8 @@ select p.crew_id,
        p.updated_at,
        p.first_seq,
        p.last_seq,
-       -- how long, where start and end are known: an activity, a rota day (a meal day too),
-       -- a meal with an end, or the minutes a recorded contribution names
-       coalesce(p.minutes, date_diff('minute', a.starts_at, a.ends_at),
-                date_diff('minute', cast(coalesce(r.start_time, mr.start_time) as time),
-                          cast(coalesce(r.end_time, mr.end_time) as time)),
-                date_diff('minute', cast(m.time as time), cast(m.ends_at as time))) as minutes
-from participation_rows p
-left join rota_rows r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
-left join meal_plan_rows m on p.context = 'meals' and m.meal_id = p.occurrence_id
-left join rota_rows mr on p.context = 'meals' and mr.occurrence_id = p.occurrence_id
-left join activities_rows a on p.context = 'activities' and a.activity_id = p.occurrence_id;
+       {MINUTES} as minutes
+from {occurrences()};
 """
 
 
