@@ -56,8 +56,8 @@ create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands and has happened
 select crew_id, kind, occurrence_id, "at", covered_for, minutes
-from participation
-where {STANDS} and "at" <= house_now();
+from contribution_rows  -- what stands in participation, kept by the projector
+where "at" <= house_now();
 create or replace view crew_contributions as
 with counted as (
     select crew_id,

@@ -188,7 +188,7 @@ def plain(value: Any) -> Any:
 
 
 # Folds added after the log was written, of events it already holds: they fill from it.
-FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows"}
+FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows", "contribution_rows", "contribution_counts"}
 # Columns added after the log was written: the old events leave them empty.
 COLUMNS_SINCE = {
     "participation_rows": {"minutes"},
