@@ -1,17 +1,22 @@
-"""`contribution_rows` and `contribution_counts`: every contribution that stands, and how many
-each person made of each kind per week and per month, kept by the projector as it folds the log.
+"""`contribution_counts`: how many contributions each person made of each kind per week and
+per month, kept by the projector as it folds the log; and, in `participation_rows`, what each
+row counts (`counted_kind`, `counted_at`, ...).
 
-The views that count contributions (`crew_contributions`, `load_balance`, `drifting_away`) read
-these instead of joining every participation row with its occurrence on every query. A batch
-changes the counts by delta: the rows of `participation_rows` it touched, and those whose meal,
-rota day or activity it touched (a move changes when a contribution happens), are made again
-with `participation`'s own expressions; what they counted before is subtracted and what they
-count now added. A withdrawal, a cancelled meal or a hand-over subtracts; a row that is counted
-again unchanged adds nothing.
+The views that count contributions (`contributions`, `crew_contributions`, `load_balance`,
+`drifting_away`) read these instead of joining every participation row with its occurrence on
+every query. A batch changes the counts by delta: the rows of `participation_rows` it touched,
+and those whose meal, rota day or activity it touched (a move changes when a contribution
+happens), are made again with `participation`'s own expressions; what they counted before is
+subtracted and what they count now added. A withdrawal, a cancelled meal or a hand-over
+subtracts; a row counted again unchanged writes nothing.
 
 Counts are per whole week and month. "Up to now" and the rolling window are not stored: they
 move with the house's clock, so the views add this month's rows (and the window's first month)
 one by one to the whole periods before it (contributions.py).
+
+Neither table gets an index of its own for this: at a million events an index of every
+contribution's key held some 25 MB more in memory during a rebuild; what a row counted lives
+beside it, under participation_rows' key, and a batch's few groups are found by a scan.
 """
 
 from __future__ import annotations
@@ -30,28 +35,17 @@ from projections.view import Fact, Where
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 
 DDL = f"""
-create table if not exists contribution_rows (
-    key           varchar primary key,  -- as in participation_rows
-    crew_id       varchar,
-    kind          varchar,
-    occurrence_id varchar,
-    "at"          timestamp,            -- house time; ahead of now for a sign-up still to come
-    covered_for   varchar,
-    minutes       bigint
-);
 create table if not exists contribution_counts (
     crew_id       varchar,
     period        varchar,              -- week or month
     period_start  date,                 -- the Monday, or the first of the month (house time)
     contributions bigint,               -- never 0: a count that falls to 0 is deleted
     {" ".join(f"{name} bigint," for name in COUNTS)}
-    minutes       bigint,               -- their minutes, where known (0 where none is)
-    primary key (crew_id, period, period_start)
+    minutes       bigint                -- their minutes, where known (0 where none is)
 );
 """
 
 COLUMNS = 'key, crew_id, kind, occurrence_id, "at", covered_for, minutes'
-
 # Rows this batch touched, or whose occurrence it touched: every table keeps the seq of the
 # last event folded into a row. An id that names an occurrence in another context only makes
 # a row be counted again, unchanged.
@@ -82,21 +76,24 @@ standing as (
 )
 select {COLUMNS}, 1 as sign from standing where {STANDS}
 union all
-select {COLUMNS}, -1 as sign from contribution_rows where key in (select key from touched)
+select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_for,
+       counted_minutes, -1 as sign
+from touched_rows where counted_kind is not null
 """
 
 SUMMED = ["contributions", *COUNTS, "minutes"]
-# Each count moved by its delta; a group new to the table starts from it.
-ADD = f"""
-insert into contribution_counts
-select unnest($crew_id), unnest($period), unnest($period_start),
-       {", ".join(f"unnest(${name})" for name in SUMMED)}
-on conflict do update set {", ".join(f"{name} = {name} + excluded.{name}" for name in SUMMED)}
-returning crew_id, period, period_start, contributions
-"""
+GROUP = """(select unnest($crew_id) as crew_id, unnest($period) as period,
+            unnest($period_start) as period_start) g"""
+FOUND = (
+    f"select c.* from contribution_counts c semi join {GROUP} using (crew_id, period, period_start)"
+)
+FORGET = f"""delete from contribution_counts c using {GROUP}
+where c.crew_id = g.crew_id and c.period = g.period and c.period_start = g.period_start"""
 
-Row = tuple[Any, ...]  # contribution_rows' columns, in order
+Row = tuple[Any, ...]  # key, crew_id, kind, occurrence_id, at, covered_for, minutes
+COUNTED = ["key", "counted_kind", "counted_at", "counted_covered_for", "counted_minutes"]
 Group = tuple[str, str, datetime.date]  # crew_id, period, period_start
+GROUPED = ("crew_id", "period", "period_start")
 
 
 @dataclass(frozen=True)
@@ -114,8 +111,10 @@ class ContributionCounts:
             count_again(con, [key for (key,) in touched])
 
     def fill(self, con: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> None:
-        """Count a file folded before this table existed: every row, a part at a time."""
-        if con.execute("select count(*) from contribution_rows").fetchone() != (0,):
+        """Count a file folded before the counts existed: every row, a part at a time."""
+        if con.execute(
+            "select count(*) from participation_rows where counted_kind is not null"
+        ).fetchone() != (0,):
             return
         keys = [k for (k,) in con.execute("select key from participation_rows").fetchall()]
         con.execute("begin transaction")  # all or nothing: a part filled would never be again
@@ -141,14 +140,21 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     if not changed:
         return
     rows = [now[key] for key in changed if key in now]
-    write(con, "contribution_rows", rows, [(key,) for key in changed if key not in now], ["key"])
+    update = con.appender("participation_rows", columns=COUNTED, action="update", key=["key"])
+    update.append_rows(now[key][:1] + now[key][2:3] + now[key][4:] if key in now
+                       else (key, None, None, None, None) for key in changed)  # fmt: skip
+    update.flush()
     deltas = moved(counts_of(rows), counts_of(was[key] for key in changed if key in was))
-    if deltas:
-        columns = [list(c) for c in zip(*(g + tuple(d) for g, d in deltas.items()), strict=True)]
-        names = ["crew_id", "period", "period_start", *SUMMED]
-        added = con.execute(ADD, dict(zip(names, columns, strict=True))).fetchall()
-        gone = [(crew_id, period, start) for crew_id, period, start, n in added if n == 0]
-        write(con, "contribution_counts", [], gone, ["crew_id", "period", "period_start"])
+    if not deltas:
+        return
+    groups = dict(zip(GROUPED, map(list, zip(*deltas, strict=True)), strict=True))
+    for crew_id, period, start, *counts in con.execute(FOUND, groups).fetchall():
+        delta = deltas[crew_id, period, start]
+        deltas[crew_id, period, start] = [a + b for a, b in zip(counts, delta, strict=True)]
+    con.execute(FORGET, groups)
+    appender = con.appender("contribution_counts")
+    appender.append_rows((*g, *n) for g, n in deltas.items() if n[0] != 0)
+    appender.flush()
 
 
 def moved(after: dict[Group, list[int]], before: dict[Group, list[int]]) -> dict[Group, list[int]]:
@@ -191,18 +197,6 @@ def counted(row: Row) -> list[int]:
     kinds = [int(covered_for is not None) if column == "covered_for_others"
              else int(kind == KIND_COLUMNS[column]) for column in COUNTS]  # fmt: skip
     return [1, *kinds, minutes or 0]
-
-
-def write(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row], gone: list[Row],
-          key: list[str]) -> None:  # fmt: skip
-    if rows:
-        upsert = con.appender(table, action="upsert")
-        upsert.append_rows(rows)
-        upsert.flush()
-    if gone:
-        delete = con.appender(table, action="delete", key=key)
-        delete.append_rows(gone)
-        delete.flush()
 
 
 CONTRIBUTION_COUNTS = ContributionCounts()

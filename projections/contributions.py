@@ -53,9 +53,10 @@ create or replace macro contribution_window_months() as {WINDOW_MONTHS};
 create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands and has happened
-select crew_id, kind, occurrence_id, "at", covered_for, minutes
-from contribution_rows  -- what stands in participation, kept by the projector
-where "at" <= house_now();
+select crew_id, counted_kind as kind, occurrence_id, counted_at as "at",
+       counted_covered_for as covered_for, counted_minutes as minutes
+from participation_rows  -- what each counts, kept by the projector (contribution_counts.py)
+where counted_at <= house_now();
 create or replace view crew_contributions as
 with counted_rows as (
     -- whole months before this one, from the kept counts
@@ -257,7 +258,8 @@ quiet as (
     where p.contributions >= 4
       and coalesce(r.stage, 'crew') <> 'forgotten'
       and not exists (  -- one planned ahead: not drifting
-          select 1 from contribution_rows c where c.crew_id = p.crew_id and c."at" > house_now())
+          select 1 from participation_rows c
+          where c.crew_id = p.crew_id and c.counted_at > house_now())
       and date_diff('day', p.last_contribution_at::date, house_now()::date) > 42
 ),
 history as (

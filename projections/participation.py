@@ -73,6 +73,12 @@ create table if not exists participation_rows (
 );
 -- added after the first release: a file made before gets the column at its end
 alter table participation_rows add column if not exists minutes integer;
+-- the contribution the row counts, as the projector last counted it (contribution_counts.py);
+-- NULL while it counts none
+alter table participation_rows add column if not exists counted_kind varchar;
+alter table participation_rows add column if not exists counted_at timestamp;
+alter table participation_rows add column if not exists counted_covered_for varchar;
+alter table participation_rows add column if not exists counted_minutes bigint;
 create or replace view participation as
 select p.crew_id,
        {KIND} as kind,
@@ -111,6 +117,11 @@ class ParticipationRow(msgspec.Struct):
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
     minutes: int | None = None  # a recorded contribution's own minutes
+    # what the row counts, as last counted: kept by contribution_counts.py, never by the fold
+    counted_kind: str | None = None
+    counted_at: datetime.datetime | None = None
+    counted_covered_for: str | None = None
+    counted_minutes: int | None = None
 
 
 def key(context: str, occurrence_id: str, crew_id: str) -> str:
