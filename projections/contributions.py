@@ -38,12 +38,10 @@ _BY_KIND = [(column, f"kind = '{kind}'") for column, kind in KIND_COLUMNS.items(
 KINDS = dict(  # column: the contributions it counts; covering someone, after the shifts
     [*_BY_KIND[:4], ("covered_for_others", "covered_for is not null"), *_BY_KIND[4:]]
 )
-COUNTS = ",\n".join(
-    [f"count(*) filter (where {where}) as {name}" for name, where in KINDS.items()]
-    + [
-        f'count(*) filter (where {where} and in_contribution_window("at")) as {name}_in_window'
-        for name, where in KINDS.items()
-    ]
+AS_COUNTS = ", ".join(f"({where})::bigint" for where in KINDS.values())  # one row as counts
+SUMS = ",\n".join(
+    [f"sum({name}) filter (where in_total)::bigint as {name}" for name in KINDS]
+    + [f"sum({name}) filter (where in_window)::bigint as {name}_in_window" for name in KINDS]
 )
 KIND_TOTALS = ",\n".join(f"coalesce(c.{name}, 0) as {name}" for name in KINDS)
 WINDOW_TOTALS = ",\n".join(f"coalesce(c.{name}_in_window, 0) as {name}_in_window" for name in KINDS)
@@ -55,18 +53,44 @@ create or replace macro contribution_window_months() as {WINDOW_MONTHS};
 create or replace macro in_contribution_window(t) as
     t >= house_now() - to_months(contribution_window_months());
 create or replace view contributions as  -- every contribution that stands and has happened
-select crew_id, kind, occurrence_id, "at", covered_for, minutes
-from participation
-where {STANDS} and "at" <= house_now();
+select crew_id, counted_kind as kind, occurrence_id, counted_at as "at",
+       counted_covered_for as covered_for, counted_minutes as minutes
+from participation_rows  -- what each counts, kept by the projector (contribution_counts.py)
+where counted_at <= house_now();
 create or replace view crew_contributions as
-with counted as (
+with counted_rows as (
+    -- whole months before this one, from the kept counts
+    select crew_id, contributions, {", ".join(KINDS)}, minutes, true as in_total,
+           period_start > date_trunc('month', house_now() - to_months(contribution_window_months()))
+               as in_window
+    from contribution_counts
+    where period = 'month' and period_start < date_trunc('month', house_now())
+    union all
+    -- one by one: this month up to now, and the part of the window's first month in the window
+    select crew_id, 1, {AS_COUNTS}, coalesce(minutes, 0),
+           "at" >= date_trunc('month', house_now()), in_contribution_window("at")
+    from contributions
+    where "at" >= date_trunc('month', house_now())
+       or (in_contribution_window("at")
+           and "at" < date_trunc('month', house_now() - to_months(contribution_window_months()))
+                      + interval 1 month)
+),
+counted as (
     select crew_id,
-           {COUNTS},
-           count(*) as contributions,
-           count(*) filter (where in_contribution_window("at")) as contributions_in_window,
-           min("at") as first_contribution_at,
-           max("at") as last_contribution_at,
-           sum(minutes) as minutes
+           {SUMS},
+           sum(contributions) filter (where in_total)::bigint as contributions,
+           sum(contributions) filter (where in_window)::bigint as contributions_in_window,
+           sum(minutes) filter (where in_total) as minutes
+    from (  -- summed first without a filter: a few rows per person
+        select crew_id, in_total, in_window, sum(contributions) as contributions,
+               {", ".join(f"sum({name}) as {name}" for name in KINDS)}, sum(minutes) as minutes
+        from counted_rows
+        group by crew_id, in_total, in_window
+    )
+    group by crew_id
+),
+times as (
+    select crew_id, min("at") as first_contribution_at, max("at") as last_contribution_at
     from contributions
     group by crew_id
 ),
@@ -82,108 +106,177 @@ select p.crew_id,
        contribution_window_months() as window_months,
        coalesce(c.contributions_in_window, 0) as contributions_in_window,
        {WINDOW_TOTALS},
-       c.first_contribution_at,
-       c.last_contribution_at,
+       t.first_contribution_at,
+       t.last_contribution_at,
        -- greatest() skips a NULL: someone who never contributed has no days since
-       if(c.last_contribution_at is null, null,
-          greatest(date_diff('day', c.last_contribution_at::date, house_now()::date), 0))
+       if(t.last_contribution_at is null, null,
+          greatest(date_diff('day', t.last_contribution_at::date, house_now()::date), 0))
            as days_since_last,
        coalesce(c.minutes, 0)::bigint as minutes  -- where start and end (or minutes) are known
 from people p
 left join counted c using (crew_id)
+left join times t using (crew_id)
 order by contributions desc, display_name;
 """
 
+# Who was crew in a period: welcomed or registered before it ended, and not forgotten before it
+# began (house time).
+CREW_IN = """r.since < p.period_end
+     and (r.stage = 'crew' or (r.stage = 'forgotten' and r.forgotten >= p.period_start))"""
+CREW_IN_PP = (  # the same, for the period of a row of per_person
+    CREW_IN.replace("p.period_start", "pp.period_start").replace(
+        "p.period_end",
+        "(pp.period_start + if(pp.period = 'week', interval 7 day, interval 1 month))",
+    )
+)
+
+# Everyone who was crew in a period counts, with zero for those who did nothing. They are not
+# listed one by one: ranked by load the zeros come first, so the gini and the top-10 % share
+# follow from how many contributed how much (a tie ranks the same in any order: its ranks' sum
+# is fixed). Only someone with 3 or more can be rising.
 LOAD_BALANCE_DDL = f"""
 create or replace view load_balance as
-with per_person as (
-    select 'week' as period, date_trunc('week', "at")::date as period_start, crew_id, count(*) as n
-    from contributions group by all
+with per_person as (  -- whole periods from the kept counts; this week and month as of now
+    select period, period_start, crew_id, contributions as n
+    from contribution_counts
+    where period_start < if(period = 'week', date_trunc('week', house_now()),
+                            date_trunc('month', house_now()))
     union all
-    select 'month', date_trunc('month', "at")::date, crew_id, count(*) from contributions group by all
+    select 'week', date_trunc('week', "at")::date, crew_id, count(*) from contributions
+    where "at" >= date_trunc('week', house_now()) group by all
+    union all
+    select 'month', date_trunc('month', "at")::date, crew_id, count(*) from contributions
+    where "at" >= date_trunc('month', house_now()) group by all
 ),
 periods as (
-    select distinct period, period_start,
-           period_start + if(period = 'week', interval 7 day, interval 1 month) as period_end
+    select period, period_start,
+           period_start + if(period = 'week', interval 7 day, interval 1 month) as period_end,
+           count(*) as contributors, sum(n) as total
     from per_person
+    group by period, period_start
 ),
-members as (  -- crew at some time in the period (a forgotten person counts until forgotten),
-              -- and anyone who contributed in it: people who did nothing count as zeros
-    select p.period, p.period_start, r.person_id as crew_id
+registry as (  -- crew at some time (a forgotten person counts until forgotten), in house time
+    select person_id as crew_id, stage,
+           timezone('{HOUSE_TIMEZONE}', coalesce(onboarded_at, registered_at)) as since,
+           timezone('{HOUSE_TIMEZONE}', forgotten_at) as forgotten
+    from crew_registry_rows
+    where stage in ('crew', 'forgotten')
+),
+crew_sizes as (  -- the crew of each period
+    select p.period, p.period_start, sum(r.people) as members
     from periods p
-    join crew_registry_rows r
-      on timezone('{HOUSE_TIMEZONE}', coalesce(r.onboarded_at, r.registered_at)) < p.period_end
-     and (r.stage = 'crew'
-          or (r.stage = 'forgotten' and timezone('{HOUSE_TIMEZONE}', r.forgotten_at) >= p.period_start))
-    union
-    select period, period_start, crew_id from per_person
+    join (select stage, since, forgotten, count(*) as people from registry group by all) r
+      on {{CREW_IN}}
+    group by p.period, p.period_start
 ),
-loads as (
-    select m.period, m.period_start, m.crew_id, coalesce(pp.n, 0) as n
-    from members m
-    left join per_person pp using (period, period_start, crew_id)
+outsiders as (  -- who contributed in a period without being crew in it
+    select pp.period, pp.period_start, count(*) as outsiders
+    from per_person pp
+    left join registry r using (crew_id)
+    where not coalesce({{CREW_IN_PP}}, false)
+    group by pp.period, pp.period_start
 ),
-ranked as (
-    select *,
-           row_number() over (partition by period, period_start order by n, crew_id) as rank_up,
-           row_number() over (partition by period, period_start order by n desc, crew_id) as rank_down,
-           count(*) over (partition by period, period_start) as people,
-           sum(n) over (partition by period, period_start) as total,
-           -- the 3 calendar periods before: one with no contributions listed is a zero
-           sum(n) over (partition by period, crew_id order by period_start
-                        range between interval 21 day preceding and interval 7 day preceding)
-               / 3.0 as usual_week,
-           sum(n) over (partition by period, crew_id order by period_start
-                        range between interval 3 month preceding and interval 1 month preceding)
-               / 3.0 as usual_month,
-           count(*) over (partition by period, crew_id order by period_start
-                          rows between unbounded preceding and 1 preceding) as counted_before
-    from loads
+sizes as (  -- people counted: the crew of the period, and anyone else who contributed in it
+    select p.*, (coalesce(c.members, 0) + coalesce(o.outsiders, 0))::bigint as people
+    from periods p
+    left join crew_sizes c using (period, period_start)
+    left join outsiders o using (period, period_start)
 ),
-flagged as (  -- rising: counted in an earlier period, and at least double their usual, and 3 more
-    select *,
-           coalesce(if(period = 'week', usual_week, usual_month), 0) as usual,
-           counted_before > 0 and n >= 2 * usual and n >= usual + 3 as rising
-    from ranked
+tally as (  -- how many did n, and how many did less (the zeros too) and more
+    select t.*, s.people, s.total,
+           s.people - s.contributors
+               + coalesce(sum(c) over (partition by period, period_start order by n
+                                       rows between unbounded preceding and 1 preceding), 0)
+               as below,
+           coalesce(sum(c) over (partition by period, period_start order by n desc
+                                 rows between unbounded preceding and 1 preceding), 0) as above
+    from (select period, period_start, n, count(*) as c from per_person group by all) t
+    join sizes s using (period, period_start)
+),
+shares as (
+    select period, period_start,
+           -- the busiest 10 % of the people counted (rounded up, at least one)
+           sum(n * greatest(least(c, greatest(ceil(people * 0.1), 1) - above), 0)) as top,
+           -- the sum of rank times load, ranked from the least loaded up
+           sum(n * (c * below + c * (c + 1) // 2)) as ranked
+    from tally
+    group by period, period_start
+),
+heavy as (  -- at least double their usual (the 3 calendar periods before) and 3 more
+    select c.period, c.period_start, c.crew_id, c.n,
+           -- a period with nothing listed is a zero
+           coalesce(sum(b.n) filter (where b.period_start >= c.usual_from) / 3.0, 0) as usual,
+           count(b.n) > 0 as contributed_before
+    from (select *,
+                 (period_start - if(period = 'week', interval 21 day, interval 3 month))::date
+                     as usual_from,
+                 (period_start - if(period = 'week', interval 7 day, interval 1 month))::date
+                     as usual_to
+          from per_person where n >= 3) c
+    left join per_person b
+      on b.period = c.period and b.crew_id = c.crew_id and b.period_start <= c.usual_to
+    group by c.period, c.period_start, c.crew_id, c.n
+    having c.n >= 2 * usual and c.n >= usual + 3
+),
+rising as (  -- heavy, and counted in an earlier period: they contributed, or were crew
+    select h.period, h.period_start,
+           list(h.crew_id order by h.n desc, h.crew_id) as rising_load,
+           list(display_name(h.crew_id) order by h.n desc, h.crew_id) as rising_load_names
+    from heavy h
+    where h.contributed_before
+       or exists (select 1 from registry r
+                  join periods p on p.period = h.period and p.period_start < h.period_start
+                  where r.crew_id = h.crew_id and {{CREW_IN}})
+    group by h.period, h.period_start
 )
-select period,
-       period_start,
-       any_value(total)::bigint as contributions,  -- a sum is HUGEINT, which Parquet lacks
-       count(*) filter (where n > 0) as contributors,
-       any_value(people) as crew,
-       round(sum(n) filter (where rank_down <= greatest(ceil(people * 0.1), 1))::double / any_value(total), 3)
-           as top_10pct_share,
-       round(2.0 * sum(rank_up * n) / (any_value(people) * any_value(total))
-             - (any_value(people) + 1.0) / any_value(people), 3) as gini,
-       list(crew_id order by n desc, crew_id) filter (where rising) as rising_load,
-       list(display_name(crew_id) order by n desc, crew_id) filter (where rising) as rising_load_names
-from flagged
-group by period, period_start
-order by period, period_start;
-"""
+select s.period,
+       s.period_start,
+       s.total::bigint as contributions,  -- a sum is HUGEINT, which Parquet lacks
+       s.contributors,
+       s.people as crew,
+       round(t.top::double / s.total, 3) as top_10pct_share,
+       round(2.0 * t.ranked / (s.people * s.total) - (s.people + 1.0) / s.people, 3) as gini,
+       r.rising_load,
+       r.rising_load_names
+from sizes s
+join shares t using (period, period_start)
+left join rising r using (period, period_start)
+order by s.period, s.period_start;
+""".replace("{CREW_IN}", CREW_IN).replace("{CREW_IN_PP}", CREW_IN_PP)
 
-DRIFTING_AWAY_DDL = f"""
+# The usual gap is worked out only for those who may be drifting: 4 or more, none for 6 weeks.
+DRIFTING_AWAY_DDL = """
 create or replace view drifting_away as
-with history as (
-    select crew_id, "at",
+with people as (
+    select crew_id, count(*) as contributions, max("at") as last_contribution_at
+    from contributions group by crew_id
+),
+quiet as (
+    select p.*
+    from people p
+    left join crew_registry_rows r on r.person_id = p.crew_id
+    where p.contributions >= 4
+      and coalesce(r.stage, 'crew') <> 'forgotten'
+      and not exists (  -- one planned ahead: not drifting
+          select 1 from participation_rows c
+          where c.crew_id = p.crew_id and c.counted_at > house_now())
+      and date_diff('day', p.last_contribution_at::date, house_now()::date) > 42
+),
+history as (
+    select crew_id,
            date_diff('day', lag("at") over (partition by crew_id order by "at"), "at") as gap_days
     from contributions
+    where crew_id in (select crew_id from quiet)
 ),
-people as (
-    select crew_id, count(*) as contributions, max("at") as last_contribution_at,
-           coalesce(median(gap_days), 7) as usual_gap_days
-    from history group by crew_id
+gaps as (
+    select crew_id, coalesce(median(gap_days), 7) as usual_gap_days from history group by crew_id
 )
 select p.crew_id, display_name(p.crew_id) as display_name, p.contributions, p.last_contribution_at,
        date_diff('day', p.last_contribution_at::date, house_now()::date) as days_since_last,
-       p.usual_gap_days
-from people p
-left join crew_registry_rows r on r.person_id = p.crew_id
-where p.contributions >= 4
-  and coalesce(r.stage, 'crew') <> 'forgotten'
-  and not exists (  -- one planned ahead: not drifting
-      select 1 from participation c where c.crew_id = p.crew_id and {STANDS} and c."at" > house_now())
-  and date_diff('day', p.last_contribution_at::date, house_now()::date) > greatest(42, 3 * p.usual_gap_days)
+       g.usual_gap_days
+from quiet p
+join gaps g using (crew_id)
+where date_diff('day', p.last_contribution_at::date, house_now()::date) > greatest(42, 3 * g.usual_gap_days)
 order by days_since_last desc;
 """
 

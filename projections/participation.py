@@ -20,6 +20,37 @@ from schemas import onboarding as o
 from schemas import rota as r
 from schemas.common import HOUSE_TIMEZONE
 
+# What the view makes of a row and its occurrence: kind, when (house time) and how long. The
+# contributions the projector counts (contribution_counts.py) are made by the same expressions.
+KIND = """case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind
+                      when 'activities' then 'activity' when 'initiative' then 'initiative'
+                      when 'contribution' then 'contribution' else p.role end"""
+AT = f"""coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
+                timezone('{HOUSE_TIMEZONE}', a.starts_at),
+                timezone('{HOUSE_TIMEZONE}', p.happened_at))"""
+# how long, where start and end are known: an activity, a rota day (a meal day too), a meal
+# with an end, or the minutes a recorded contribution names
+MINUTES = """coalesce(p.minutes, date_diff('minute', a.starts_at, a.ends_at),
+                date_diff('minute', cast(coalesce(r.start_time, mr.start_time) as time),
+                          cast(coalesce(r.end_time, mr.end_time) as time)),
+                date_diff('minute', cast(m.time as time), cast(m.ends_at as time)))"""
+
+
+def occurrences(
+    rows: str = "participation_rows",
+    rota: str = "rota_rows",
+    meals: str = "meal_plan_rows",
+    activities: str = "activities_rows",
+) -> str:
+    """The rows (`p`) with their occurrences (`r`, `m`, `mr`, `a`), from these tables or a part
+    of them."""
+    return f"""{rows} p
+left join {rota} r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
+left join {meals} m on p.context = 'meals' and m.meal_id = p.occurrence_id
+left join {rota} mr on p.context = 'meals' and mr.occurrence_id = p.occurrence_id
+left join {activities} a on p.context = 'activities' and a.activity_id = p.occurrence_id"""
+
+
 DDL = f"""
 create table if not exists participation_rows (
     key           varchar primary key,  -- <context>:<occurrence_id>:<crew_id>; context is
@@ -42,15 +73,17 @@ create table if not exists participation_rows (
 );
 -- added after the first release: a file made before gets the column at its end
 alter table participation_rows add column if not exists minutes integer;
+-- the contribution the row counts, as the projector last counted it (contribution_counts.py);
+-- NULL while it counts none
+alter table participation_rows add column if not exists counted_kind varchar;
+alter table participation_rows add column if not exists counted_at timestamp;
+alter table participation_rows add column if not exists counted_covered_for varchar;
+alter table participation_rows add column if not exists counted_minutes bigint;
 create or replace view participation as
 select p.crew_id,
-       case p.context when 'meals' then 'meal_' || p.role when 'rota' then r.kind
-                      when 'activities' then 'activity' when 'initiative' then 'initiative'
-                      when 'contribution' then 'contribution' else p.role end as kind,
+       {KIND} as kind,
        p.occurrence_id,
-       coalesce(r.date + cast(r.start_time as time), m.date + cast(m.time as time),
-                timezone('{HOUSE_TIMEZONE}', a.starts_at),
-                timezone('{HOUSE_TIMEZONE}', p.happened_at)) as at,
+       {AT} as at,
        p.status,
        p.role,
        p.late,
@@ -61,17 +94,8 @@ select p.crew_id,
        p.updated_at,
        p.first_seq,
        p.last_seq,
-       -- how long, where start and end are known: an activity, a rota day (a meal day too),
-       -- a meal with an end, or the minutes a recorded contribution names
-       coalesce(p.minutes, date_diff('minute', a.starts_at, a.ends_at),
-                date_diff('minute', cast(coalesce(r.start_time, mr.start_time) as time),
-                          cast(coalesce(r.end_time, mr.end_time) as time)),
-                date_diff('minute', cast(m.time as time), cast(m.ends_at as time))) as minutes
-from participation_rows p
-left join rota_rows r on p.context = 'rota' and r.occurrence_id = p.occurrence_id
-left join meal_plan_rows m on p.context = 'meals' and m.meal_id = p.occurrence_id
-left join rota_rows mr on p.context = 'meals' and mr.occurrence_id = p.occurrence_id
-left join activities_rows a on p.context = 'activities' and a.activity_id = p.occurrence_id;
+       {MINUTES} as minutes
+from {occurrences()};
 """
 
 
@@ -93,6 +117,11 @@ class ParticipationRow(msgspec.Struct):
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
     minutes: int | None = None  # a recorded contribution's own minutes
+    # what the row counts, as last counted: kept by contribution_counts.py, never by the fold
+    counted_kind: str | None = None
+    counted_at: datetime.datetime | None = None
+    counted_covered_for: str | None = None
+    counted_minutes: int | None = None
 
 
 def key(context: str, occurrence_id: str, crew_id: str) -> str:

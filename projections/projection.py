@@ -26,6 +26,7 @@ from crew.personal import unseal_payload
 from crew.settings import ProjectorSettings
 from crew.shell import where, without_values
 from projections.activities import ACTIVITIES, CONTRIBUTION_KINDS, INITIATIVES
+from projections.contribution_counts import CONTRIBUTION_COUNTS, ContributionCounts
 from projections.contributions import (
     CREW_CONTRIBUTIONS,
     DRIFTING_AWAY,
@@ -61,6 +62,7 @@ VIEWS: tuple[View, ...] = (
     CONTRIBUTION_KINDS,
     PARTICIPATION,
     MEMBERSHIP,
+    CONTRIBUTION_COUNTS,  # after participation and the occurrences it reads
     CREW_CONTRIBUTIONS,
     ONBOARDING_FUNNEL,
     LOAD_BALANCE,
@@ -187,6 +189,8 @@ class Projection:
         for view in self.views:
             if view.ddl:
                 self._on(view).execute(view.ddl)
+            if isinstance(view, ContributionCounts):  # a file folded before it had the counts
+                view.fill(self.con)
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
         self._folded: dict[str, int] = {}  # the last seq each in-memory view has folded

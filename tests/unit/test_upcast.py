@@ -188,12 +188,16 @@ def plain(value: Any) -> Any:
 
 
 # Folds added after the log was written, of events it already holds: they fill from it.
-FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows"}
+FOLDS_OF_OLD_EVENTS = {"series_rows", "intention_rows", "contribution_counts"}
 # Columns added after the log was written: the old events leave them empty.
 COLUMNS_SINCE = {
     "participation_rows": {"minutes"},
     "meal_plan_rows": {"ends_at"},
     "series_rows": {"initiative_id"},
+}
+# Columns added after, that fold the old events too: what a participation row counts.
+FOLDED_SINCE = {
+    "participation_rows": {"counted_kind", "counted_at", "counted_covered_for", "counted_minutes"}
 }
 
 
@@ -204,6 +208,10 @@ def without_later_columns(
         for row in found.get(name, []):
             for column in columns:
                 assert row.pop(column) is None, (name, column)
+    for name, columns in FOLDED_SINCE.items():
+        for row in found.get(name, []):
+            for column in columns:
+                row.pop(column)
     return found
 
 

@@ -1,0 +1,202 @@
+"""`contribution_counts`: how many contributions each person made of each kind per week and
+per month, kept by the projector as it folds the log; and, in `participation_rows`, what each
+row counts (`counted_kind`, `counted_at`, ...).
+
+The views that count contributions (`contributions`, `crew_contributions`, `load_balance`,
+`drifting_away`) read these instead of joining every participation row with its occurrence on
+every query. A batch changes the counts by delta: the rows of `participation_rows` it touched,
+and those whose meal, rota day or activity it touched (a move changes when a contribution
+happens), are made again with `participation`'s own expressions; what they counted before is
+subtracted and what they count now added. A withdrawal, a cancelled meal or a hand-over
+subtracts; a row counted again unchanged writes nothing.
+
+Counts are per whole week and month. "Up to now" and the rolling window are not stored: they
+move with the house's clock, so the views add this month's rows (and the window's first month)
+one by one to the whole periods before it (contributions.py).
+
+Neither table gets an index of its own for this: at a million events an index of every
+contribution's key held some 25 MB more in memory during a rebuild; what a row counted lives
+beside it, under participation_rows' key, and a batch's few groups are found by a scan.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from projections.contributions import KIND_COLUMNS, KINDS, STANDS
+from projections.participation import AT, KIND, MINUTES, occurrences
+from projections.view import Fact, Where
+
+COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
+
+DDL = f"""
+create table if not exists contribution_counts (
+    crew_id       varchar,
+    period        varchar,              -- week or month
+    period_start  date,                 -- the Monday, or the first of the month (house time)
+    contributions bigint,               -- never 0: a count that falls to 0 is deleted
+    {" ".join(f"{name} bigint," for name in COUNTS)}
+    minutes       bigint                -- their minutes, where known (0 where none is)
+);
+"""
+
+COLUMNS = 'key, crew_id, kind, occurrence_id, "at", covered_for, minutes'
+# Rows this batch touched, or whose occurrence it touched: every table keeps the seq of the
+# last event folded into a row. An id that names an occurrence in another context only makes
+# a row be counted again, unchanged.
+TOUCHED = """
+select key from participation_rows where last_seq >= $first
+union
+select p.key from participation_rows p
+semi join (select occurrence_id from rota_rows where last_seq >= $first
+           union all select meal_id from meal_plan_rows where last_seq >= $first
+           union all select activity_id from activities_rows where last_seq >= $first) o
+       on p.occurrence_id = o.occurrence_id
+"""
+
+# The touched rows as they count now (+1) and as they counted before (-1).
+DELTA = f"""
+with touched as (select unnest($keys) as key),
+touched_rows as (select * from participation_rows where key in (select key from touched)),
+touched_rota as (
+    select * from rota_rows where occurrence_id in (select occurrence_id from touched_rows)),
+touched_meals as (
+    select * from meal_plan_rows where meal_id in (select occurrence_id from touched_rows)),
+touched_activities as (
+    select * from activities_rows where activity_id in (select occurrence_id from touched_rows)),
+standing as (
+    select p.key, p.crew_id, {KIND} as kind, p.occurrence_id, {AT} as "at", p.covered_for,
+           {MINUTES} as minutes, p.status
+    from {occurrences("touched_rows", "touched_rota", "touched_meals", "touched_activities")}
+)
+select {COLUMNS}, 1 as sign from standing where {STANDS}
+union all
+select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_for,
+       counted_minutes, -1 as sign
+from touched_rows where counted_kind is not null
+"""
+
+SUMMED = ["contributions", *COUNTS, "minutes"]
+GROUP = """(select unnest($crew_id) as crew_id, unnest($period) as period,
+            unnest($period_start) as period_start) g"""
+FOUND = (
+    f"select c.* from contribution_counts c semi join {GROUP} using (crew_id, period, period_start)"
+)
+FORGET = f"""delete from contribution_counts c using {GROUP}
+where c.crew_id = g.crew_id and c.period = g.period and c.period_start = g.period_start"""
+
+Row = tuple[Any, ...]  # key, crew_id, kind, occurrence_id, at, covered_for, minutes
+COUNTED = ["key", "counted_kind", "counted_at", "counted_covered_for", "counted_minutes"]
+Group = tuple[str, str, datetime.date]  # crew_id, period, period_start
+GROUPED = ("crew_id", "period", "period_start")
+
+
+@dataclass(frozen=True)
+class ContributionCounts:
+    """The keyed fold of contributions: after the participation, rota, meal and activity folds
+    of the same batch, in the same transaction."""
+
+    name: str = "contribution_counts"
+    ddl: str = DDL
+    where: Where = "file"
+
+    def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
+        if facts:
+            touched = con.execute(TOUCHED, {"first": facts[0].seq}).fetchall()
+            count_again(con, [key for (key,) in touched])
+
+    def fill(self, con: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> None:
+        """Count a file folded before the counts existed: every row, a part at a time."""
+        if con.execute(
+            "select count(*) from participation_rows where counted_kind is not null"
+        ).fetchone() != (0,):
+            return
+        keys = [k for (k,) in con.execute("select key from participation_rows").fetchall()]
+        con.execute("begin transaction")  # all or nothing: a part filled would never be again
+        try:
+            for start in range(0, len(keys), chunk):
+                count_again(con, keys[start : start + chunk])
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
+def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
+    """Subtract what the touched rows counted, add what they count now. A row counted again
+    unchanged (most of a meal's when one more cook signs up) writes nothing."""
+    if not keys:
+        return
+    now: dict[str, Row] = {}
+    was: dict[str, Row] = {}
+    for *values, sign in con.execute(DELTA, {"keys": keys}).fetchall():
+        (now if sign > 0 else was)[values[0]] = tuple(values)
+    changed = [key for key in now.keys() | was.keys() if now.get(key) != was.get(key)]
+    if not changed:
+        return
+    rows = [now[key] for key in changed if key in now]
+    update = con.appender("participation_rows", columns=COUNTED, action="update", key=["key"])
+    update.append_rows(now[key][:1] + now[key][2:3] + now[key][4:] if key in now
+                       else (key, None, None, None, None) for key in changed)  # fmt: skip
+    update.flush()
+    deltas = moved(counts_of(rows), counts_of(was[key] for key in changed if key in was))
+    if not deltas:
+        return
+    groups = dict(zip(GROUPED, map(list, zip(*deltas, strict=True)), strict=True))
+    for crew_id, period, start, *counts in con.execute(FOUND, groups).fetchall():
+        delta = deltas[crew_id, period, start]
+        deltas[crew_id, period, start] = [a + b for a, b in zip(counts, delta, strict=True)]
+    con.execute(FORGET, groups)
+    appender = con.appender("contribution_counts")
+    appender.append_rows((*g, *n) for g, n in deltas.items() if n[0] != 0)
+    appender.flush()
+
+
+def moved(after: dict[Group, list[int]], before: dict[Group, list[int]]) -> dict[Group, list[int]]:
+    """What changed, group by group: after less before, where it is not nothing."""
+    none = [0] * len(SUMMED)
+    deltas = {}
+    for group in after.keys() | before.keys():
+        was = before.get(group, none)
+        delta = [a - b for a, b in zip(after.get(group, none), was, strict=True)]
+        if any(delta):
+            deltas[group] = delta
+    return deltas
+
+
+def counts_of(rows: Iterable[Row]) -> dict[Group, list[int]]:
+    """contribution_counts' columns after the key, for these rows."""
+    counts: dict[Group, list[int]] = {}
+    for row in rows:
+        added = counted(row)
+        for group in periods_of(row):
+            so_far = counts.setdefault(group, [0] * len(added))
+            for n, value in enumerate(added):
+                so_far[n] += value
+    return counts
+
+
+def periods_of(row: Row) -> tuple[Group, Group]:
+    """The week and the month of a contribution, as DuckDB's date_trunc has them."""
+    day = row[4].date()
+    return (row[1], "week", day - datetime.timedelta(days=day.weekday())), (
+        row[1],
+        "month",
+        day.replace(day=1),
+    )
+
+
+def counted(row: Row) -> list[int]:
+    """What one contribution adds to contribution_counts' columns, after the key."""
+    _, _, kind, _, _, covered_for, minutes = row
+    kinds = [int(covered_for is not None) if column == "covered_for_others"
+             else int(kind == KIND_COLUMNS[column]) for column in COUNTS]  # fmt: skip
+    return [1, *kinds, minutes or 0]
+
+
+CONTRIBUTION_COUNTS = ContributionCounts()
