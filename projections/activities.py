@@ -214,6 +214,7 @@ ACTIVITIES = KeyedFold(
     row_type=ActivityRow,
     keys_of=activity_of,
     fold=fold_activity,
+    reads=("activities",),
 )
 
 
@@ -270,6 +271,7 @@ INITIATIVES = KeyedFold(
     row_type=InitiativeRow,
     keys_of=initiative_of,
     fold=fold_initiative,
+    reads=("activities",),
 )
 
 
@@ -300,4 +302,5 @@ CONTRIBUTION_KINDS = KeyedFold(
     row_type=KindRow,
     keys_of=lambda e: [e.kind] if isinstance(e, a.ContributionKindDefined) else [],
     fold=fold_kind,
+    reads=("activities",),
 )

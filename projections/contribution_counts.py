@@ -30,7 +30,7 @@ import duckdb
 
 from projections.contributions import KIND_COLUMNS, KINDS, STANDS
 from projections.participation import AT, KIND, MINUTES, occurrences
-from projections.view import Fact, Where
+from projections.view import Fact, Reads, Where
 
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 
@@ -104,6 +104,9 @@ class ContributionCounts:
     name: str = "contribution_counts"
     ddl: str = DDL
     where: Where = "file"
+    # What it counts changes only with the participation, rota, meal plan and activities folds,
+    # which read no notices: a batch of notices alone counts nothing again.
+    reads: Reads = ("rota", "meals", "activities", "onboarding")
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         if facts:

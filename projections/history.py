@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from projections.view import AppendView, Fact, Where
+from projections.view import AppendView, Fact, Reads, Where
 from schemas import meals as m
 from schemas import rota as r
 
@@ -146,6 +146,7 @@ class History:
     ddl: str
     tables: tuple[AppendView, ...]
     where: Where = "file"
+    reads: Reads = None
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         for table in self.tables:
@@ -160,5 +161,11 @@ MEMBERSHIP = History(
         AppendView(
             name="occurrence_changes", ddl="", table="occurrence_changes", rows=occurrence_rows
         ),
+    ),
+    reads=(
+        *(m.VolunteeredToCook, m.PromotedFromWaitlist, m.Withdrew, m.MealCancelled),
+        *(r.JoinedCleaningParty, r.SignedUpForShift, r.LeftCleaningParty, r.WithdrewFromShift),
+        *(r.SignUpAffected, r.HandOverTaken, r.OccurrenceScheduled, r.OccurrenceRestored),
+        *(r.OccurrenceMoved, r.OccurrenceChanged, r.OccurrenceCancelled),
     ),
 )

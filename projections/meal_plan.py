@@ -156,4 +156,5 @@ MEAL_PLAN = KeyedFold(
     row_type=MealRow,
     keys_of=meal_of,
     fold=fold,
+    reads=("meals",),
 )

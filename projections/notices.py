@@ -91,6 +91,7 @@ NOTICES = KeyedFold(
     row_type=NoticeRow,
     keys_of=notices_of,
     fold=fold,
+    reads=("notices",),
 )
 
 
@@ -149,4 +150,5 @@ NOTICE_CHOICES = KeyedFold(
     row_type=ChoicesRow,
     keys_of=choosers_of,
     fold=fold_choices,
+    reads=("notices",),
 )

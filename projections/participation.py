@@ -270,4 +270,10 @@ PARTICIPATION = Participation(
     row_type=ParticipationRow,
     keys_of=keys_of,
     fold=fold,
+    reads=(
+        *(r.HandOverTaken, r.SignUpAffected, r.JoinedCleaningParty, r.LeftCleaningParty),
+        *(r.SignedUpForShift, r.WithdrewFromShift, r.CheckedIn, r.TookTask, r.DroppedTask),
+        *(m.VolunteeredToCook, m.WaitlistedToHelp, m.PromotedFromWaitlist, m.Withdrew),
+        *(m.MealCancelled, o.ConversationHeld, o.BuddyAssigned, "activities"),
+    ),
 )

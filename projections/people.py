@@ -231,6 +231,7 @@ NAMES = KeyedFold(
     keys_of=person_of,
     fold=fold_name,
     where="memory",
+    reads=("onboarding",),
 )
 REGISTRY = KeyedFold(
     name="crew",
@@ -240,6 +241,7 @@ REGISTRY = KeyedFold(
     row_type=RegistryRow,
     keys_of=person_of,
     fold=fold_registry,
+    reads=("onboarding",),
 )
 COORDINATORS = KeyedFold(
     name="coordinator_rows",
@@ -249,6 +251,7 @@ COORDINATORS = KeyedFold(
     row_type=CoordinatorRow,
     keys_of=person_of,
     fold=fold_coordinator,
+    reads=("onboarding",),
 )
 DETAILS = KeyedFold(
     name="people_details",
@@ -259,6 +262,7 @@ DETAILS = KeyedFold(
     keys_of=person_of,
     fold=fold_details,
     where="restricted",
+    reads=("onboarding",),
 )
 NOTES = KeyedFold(
     name="conversation_notes",
@@ -269,4 +273,5 @@ NOTES = KeyedFold(
     keys_of=person_of,
     fold=fold_notes,
     where="restricted",
+    reads=("onboarding",),
 )

@@ -42,7 +42,7 @@ from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.series import INTENTIONS, SERIES
-from projections.view import Fact, View
+from projections.view import Fact, View, facts_for
 from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
 
@@ -267,8 +267,11 @@ class Projection:
         # DuckDB writes one database per transaction, so these commit apart from the file. After
         # a crash they are rebuilt from the log up to the file's checkpoint, so nothing drifts.
         for view in self.views:
-            todo = [f for f in facts if f.seq > self._folded.get(view.name, 0)]
-            if view.where == "file" or not todo:
+            if view.where == "file":
+                continue
+            folded = self._folded.get(view.name, 0)
+            todo = facts_for(view.reads, [f for f in facts if f.seq > folded])
+            if not todo:
                 continue
             try:
                 self._fold(view, todo)
@@ -315,6 +318,9 @@ class Projection:
 def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
     """The view folds the facts; whatever it raises, other than a fault of the machine, is a
     FoldFailed (naming the fact when it is the only one)."""
+    facts = facts_for(view.reads, facts)
+    if not facts:
+        return
     try:
         view.apply(con, facts)
     except PASSING_FAULTS:

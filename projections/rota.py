@@ -218,4 +218,5 @@ ROTA = KeyedFold(
     row_type=RotaRow,
     keys_of=occurrences_of,
     fold=fold,
+    reads=("rota",),
 )

@@ -138,6 +138,7 @@ SERIES = KeyedFold(
     row_type=SeriesRow,
     keys_of=series_of,
     fold=fold_series,
+    reads=("rota",),
 )
 INTENTIONS = KeyedFold(
     name="intention_rows",
@@ -147,4 +148,5 @@ INTENTIONS = KeyedFold(
     row_type=IntentionRow,
     keys_of=intentions_of,
     fold=fold_intention,
+    reads=("rota",),
 )

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import duckdb
 import msgspec
+
+from schemas.registry import EVENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,35 @@ class Fact:
         return self.headers.get("Crew-Occurred-At") or self.recorded_at.isoformat()
 
 
+Reads = tuple[str | type[msgspec.Struct], ...] | None
+"""What a view folds: whole contexts by name (`"meals"`) and single event types (a schema's
+class). The projector hands a view only these events, so it never spends time on the others
+(most of a house's log is people signing up to eat). None: every event."""
+
+
+@cache
+def types_in(reads: tuple[str | type[msgspec.Struct], ...]) -> frozenset[str]:
+    """The event types (`<context>.<name>` tags) a view reads."""
+    tags: set[str] = set()
+    for item in reads:
+        if isinstance(item, str):
+            found = {t for t in EVENT_TYPES if t.partition(".")[0] == item}
+            if not found:
+                raise ValueError(f"no context {item!r} has events")
+            tags |= found
+        else:
+            tags.add(item.__struct_config__.tag)  # type: ignore[arg-type]
+    return frozenset(tags)
+
+
+def facts_for(reads: Reads, facts: Sequence[Fact]) -> Sequence[Fact]:
+    """The facts of a batch that a view reading `reads` folds, in log order."""
+    if reads is None:
+        return facts
+    wanted = types_in(reads)
+    return [f for f in facts if f.type in wanted]
+
+
 Where = Literal["file", "memory", "restricted"]
 """Where a view's rows live: the DuckDB file; the in-memory `personal` catalog of the same
 instance (display names: never written to the file); or a separate in-memory instance that only
@@ -46,6 +78,9 @@ class View(Protocol):
     @property
     def where(self) -> Where: ...
 
+    @property
+    def reads(self) -> Reads: ...
+
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None: ...
 
 
@@ -58,6 +93,7 @@ class AppendView:
     table: str
     rows: Callable[[Fact], Sequence[tuple[Any, ...]]]
     where: Where = "file"
+    reads: Reads = None
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         appender = con.appender(self.table)
@@ -84,6 +120,7 @@ class KeyedFold(Generic[R]):
     keys_of: Callable[[Any], Sequence[str]]
     fold: Callable[[R | None, Fact, str], R | None]
     where: Where = "file"
+    reads: Reads = None
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
@@ -113,6 +150,7 @@ class SqlView:
     name: str
     ddl: str
     where: Where = "file"
+    reads: Reads = ()
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         return None

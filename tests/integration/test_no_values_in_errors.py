@@ -34,6 +34,7 @@ class ChokesOnNames:
     where: str
     name: str = "chokes"
     ddl: str = ""
+    reads: None = None
 
     def apply(self, con: Any, facts: Any) -> None:
         for fact in facts:

@@ -209,6 +209,7 @@ class Seen:
     name: str = "seen"
     ddl: str = "create table if not exists personal.seen (seq bigint)"
     where: str = "memory"
+    reads: None = None
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         con.executemany("insert into personal.seen values (?)", [[f.seq] for f in facts])

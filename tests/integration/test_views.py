@@ -433,6 +433,7 @@ class ChokesOnNames:
     name: str = "chokes"
     ddl: str = ""
     where: str = "file"
+    reads: None = None
 
     def apply(self, con: Any, facts: Any) -> None:
         for fact in facts:
