@@ -81,6 +81,32 @@ select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_fo
 from touched_rows where counted_kind is not null
 """
 
+# Every row at once, as `count_again` would count them one batch at a time: what each counts,
+# beside it, then its week's and its month's sums.
+FILL = [
+    f"""create or replace temp table filling as
+    with standing as (
+        select p.key, p.crew_id, {KIND} as kind, p.occurrence_id, {AT} as "at", p.covered_for,
+               {MINUTES} as minutes, p.status
+        from {occurrences()}
+    )
+    select {COLUMNS} from standing where {STANDS}""",
+    """update participation_rows p
+    set counted_kind = f.kind, counted_at = f."at", counted_covered_for = f.covered_for,
+        counted_minutes = f.minutes
+    from filling f where p.key = f.key""",
+    f"""insert into contribution_counts
+    select crew_id, period, period_start, count(*),
+           {", ".join(f"sum(({where})::bigint)" for where in KINDS.values())},
+           sum(coalesce(minutes, 0))
+    from (select *, 'week' as period, date_trunc('week', "at")::date as period_start
+          from filling
+          union all
+          select *, 'month', date_trunc('month', "at")::date from filling)
+    group by crew_id, period, period_start""",
+    "drop table filling",
+]
+
 SUMMED = ["contributions", *COUNTS, "minutes"]
 GROUP = """(select unnest($crew_id) as crew_id, unnest($period) as period,
             unnest($period_start) as period_start) g"""
@@ -113,17 +139,17 @@ class ContributionCounts:
             touched = con.execute(TOUCHED, {"first": facts[0].seq}).fetchall()
             count_again(con, [key for (key,) in touched])
 
-    def fill(self, con: duckdb.DuckDBPyConnection, chunk: int = 20_000) -> None:
-        """Count a file folded before the counts existed: every row, a part at a time."""
+    def fill(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Count every row of a file that counts none yet (folded before the counts existed, or
+        by a rebuild that counts at the end), in SQL over the whole table at once."""
         if con.execute(
             "select count(*) from participation_rows where counted_kind is not null"
         ).fetchone() != (0,):
             return
-        keys = [k for (k,) in con.execute("select key from participation_rows").fetchall()]
         con.execute("begin transaction")  # all or nothing: a part filled would never be again
         try:
-            for start in range(0, len(keys), chunk):
-                count_again(con, keys[start : start + chunk])
+            for statement in FILL:
+                con.execute(statement)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

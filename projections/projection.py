@@ -158,9 +158,13 @@ class Projection:
         threads: int = 2,
         window_months: int | None = None,
         config: ProjectorSettings = DEFAULTS,
+        count_at_end: bool = False,
     ) -> None:
         self.path = path
         self.views = tuple(views)
+        # A rebuild counts contributions once, when it has folded the log (`count_now`), not
+        # batch by batch: the same numbers for a tenth of the work.
+        self.counting = not count_at_end
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
         self.con = duckdb.connect(
@@ -219,6 +223,14 @@ class Projection:
         for con in (self.con, self.restricted):
             con.execute("set enable_external_access = false")
             con.execute("set lock_configuration = true")
+
+    def count_now(self) -> None:
+        """Count every contribution folded so far, and from here on count batch by batch."""
+        if not self.counting:
+            for view in self.views:
+                if isinstance(view, ContributionCounts):
+                    view.fill(self.con)
+            self.counting = True
 
     def close(self) -> None:
         self.con.execute("checkpoint")
@@ -299,7 +311,9 @@ class Projection:
         try:
             if facts:
                 for view in self.views:
-                    if view.where == "file":
+                    if view.where == "file" and (
+                        self.counting or not isinstance(view, ContributionCounts)
+                    ):
                         fold_into(view, con, facts)
             if dead:
                 appender = con.appender("dead_letters")

@@ -343,7 +343,9 @@ class Projector:
             remove_database(fresh_path)
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
-            fresh = await asyncio.to_thread(Projection, fresh_path, VIEWS, 2, months, self.config)
+            fresh = await asyncio.to_thread(
+                Projection, fresh_path, VIEWS, 2, months, self.config, count_at_end=True
+            )
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -359,6 +361,7 @@ class Projector:
             size = self.config.projector_batch
             replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
+                await asyncio.to_thread(fresh.count_now)  # before the catch-up, which counts
                 async with self._applying:
                     assert self.projection is not None
                     await replay_into(
