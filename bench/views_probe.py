@@ -27,7 +27,7 @@ from house.natsserver import NatsServer, free_port
 from projections.projection import Projection
 
 VIEWS = ("crew_contributions", "load_balance", "drifting_away")
-MOMENTS = (None, "2030-07-01 12:00:00", "2030-12-31 20:00:00")
+MOMENTS = (None, "2030-07-01 12:00:00", workload.YEAR_END)
 
 
 def latency(con: duckdb.DuckDBPyConnection, view: str, rounds: int) -> str:

@@ -23,6 +23,9 @@ from schemas import onboarding as o
 from schemas import rota as r
 
 EPOCH = datetime.datetime(2030, 1, 1, 8, 0, tzinfo=datetime.UTC)
+# The seeded year's last evening, house time: the counting views then count all of it (at the
+# machine's own now, before 2030, they count nothing yet).
+YEAR_END = "2030-12-31 20:00:00"
 
 
 def house_events(house: int, rng: random.Random, start: datetime.date) -> Iterator[msgspec.Struct]:
