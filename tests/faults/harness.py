@@ -251,23 +251,31 @@ async def events_by_command(nc: NATS) -> collections.Counter[str]:
     counts: collections.Counter[str] = collections.Counter()
     if last == 0:
         return counts
-    sub = await js.pull_subscribe(
-        subjects.EVENTS_ALL,
-        stream=subjects.STREAM,
-        config=ConsumerConfig(
-            name=f"audit-{uuid.uuid4().hex[:8]}",
-            ack_policy=AckPolicy.NONE,
-            deliver_policy=DeliverPolicy.ALL,
-            inactive_threshold=30,
-        ),
+    config = ConsumerConfig(
+        name=f"audit-{uuid.uuid4().hex[:8]}",
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=DeliverPolicy.ALL,
+        inactive_threshold=30,
+    )
+    # Right after a node of a cluster was killed, making a consumer waits for the cluster to
+    # elect a new meta leader (seconds on a busy machine). The same name and config again is
+    # the same consumer, so asking again is safe.
+    sub = await eventually_async(
+        lambda: js.pull_subscribe(subjects.EVENTS_ALL, stream=subjects.STREAM, config=config),
+        until=lambda _: True,
+        seconds=60,
+        ignoring=(nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError),
+        what="the audit's consumer",
     )
     seen = 0
+    deadline = time.monotonic() + 120
     try:
         while seen < last:
             try:
                 batch = await sub.fetch(1000, timeout=5)
-            except nats.errors.TimeoutError:
-                break
+            except nats.errors.TimeoutError:  # not every event read yet: the audit waits on
+                assert time.monotonic() < deadline, f"the audit read {seen} of {last} events"
+                continue
             for msg in batch:
                 seen = msg.metadata.sequence.stream
                 counts[(msg.headers or {}).get(subjects.CAUSATION_ID, "")] += 1
