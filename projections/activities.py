@@ -36,6 +36,8 @@ create table if not exists activities_rows (
     updated_at    timestamptz,
     last_seq      bigint
 );
+-- the seq of the last event that changed when it is or what it counts as (KeyedFold.moves)
+alter table activities_rows add column if not exists moved_seq bigint;
 create or replace view activities as
 select a.activity_id, a.title,
        timezone('{HOUSE_TIMEZONE}', a.starts_at) as starts_at,
@@ -138,6 +140,7 @@ class ActivityRow(msgspec.Struct):
     planned_at: str | datetime.datetime | None = None
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
+    moved_seq: int | None = None
 
 
 def _planned(row: ActivityRow, event: a.ActivityPlanned, fact: Fact) -> ActivityRow:
@@ -215,6 +218,7 @@ ACTIVITIES = KeyedFold(
     keys_of=activity_of,
     fold=fold_activity,
     reads=("activities",),
+    moves=("starts_at", "ends_at"),
 )
 
 

@@ -46,16 +46,18 @@ create table if not exists contribution_counts (
 """
 
 COLUMNS = 'key, crew_id, kind, occurrence_id, "at", covered_for, minutes'
-# Rows this batch touched, or whose occurrence it touched: every table keeps the seq of the
-# last event folded into a row. An id that names an occurrence in another context only makes
-# a row be counted again, unchanged.
+# Rows this batch touched, or whose occurrence it moved (changed when it is, or what it counts
+# as): participation_rows keep the seq of the last event folded into a row, the occurrences
+# that of the last one that moved them (`moved_seq`). One more helper at a meal counts that
+# helper's row again, not the whole meal's. An id that names an occurrence in another context
+# only makes a row be counted again, unchanged.
 TOUCHED = """
 select key from participation_rows where last_seq >= $first
 union
 select p.key from participation_rows p
-semi join (select occurrence_id from rota_rows where last_seq >= $first
-           union all select meal_id from meal_plan_rows where last_seq >= $first
-           union all select activity_id from activities_rows where last_seq >= $first) o
+semi join (select occurrence_id from rota_rows where moved_seq >= $first
+           union all select meal_id from meal_plan_rows where moved_seq >= $first
+           union all select activity_id from activities_rows where moved_seq >= $first) o
        on p.occurrence_id = o.occurrence_id
 """
 

@@ -34,6 +34,8 @@ create table if not exists meal_plan_rows (
 );
 -- added after the first release: a file made before gets the column at its end
 alter table meal_plan_rows add column if not exists ends_at varchar;
+-- the seq of the last event that changed when it is or what it counts as (KeyedFold.moves)
+alter table meal_plan_rows add column if not exists moved_seq bigint;
 create or replace view meal_plan as
 select meal_id, date, head_cook, helpers, open_helper_slots, diners, status, time,
        helper_slots, waitlist, portions, seats, served_diners, cancel_reason,
@@ -66,6 +68,7 @@ class MealRow(msgspec.Struct):
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
     ends_at: str | None = None
+    moved_seq: int | None = None
 
 
 def _counted(row: MealRow) -> MealRow:
@@ -157,4 +160,5 @@ MEAL_PLAN = KeyedFold(
     keys_of=meal_of,
     fold=fold,
     reads=("meals",),
+    moves=("date", "time", "ends_at"),
 )

@@ -34,6 +34,8 @@ create table if not exists rota_rows (
     updated_at         timestamptz,
     last_seq           bigint
 );
+-- the seq of the last event that changed when it is or what it counts as (KeyedFold.moves)
+alter table rota_rows add column if not exists moved_seq bigint;
 create or replace view rota as
 select occurrence_id, series_id, kind, title, date, start_time, end_time, status, people,
        tentative, capacity, open_places, tasks, checked_in, hand_overs_offered, note,
@@ -64,6 +66,7 @@ class RotaRow(msgspec.Struct):
     note: str | None = None
     updated_at: str | datetime.datetime | None = None
     last_seq: int = 0
+    moved_seq: int | None = None
 
 
 def _drop(values: list[str], who: str) -> list[str]:
@@ -219,4 +222,5 @@ ROTA = KeyedFold(
     keys_of=occurrences_of,
     fold=fold,
     reads=("rota",),
+    moves=("kind", "date", "start_time", "end_time"),
 )

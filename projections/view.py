@@ -121,6 +121,11 @@ class KeyedFold(Generic[R]):
     fold: Callable[[R | None, Fact, str], R | None]
     where: Where = "file"
     reads: Reads = None
+    # An occurrence's fields that say when it is and what it counts as (a meal's date and
+    # time, say): an event that changes one sets the row's `moved_seq`, and the contributions
+    # at the occurrence are counted again (contribution_counts.py). Other changes (one more
+    # helper) leave them as counted.
+    moves: tuple[str, ...] = ()
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
@@ -132,7 +137,11 @@ class KeyedFold(Generic[R]):
         ).fetchall()
         rows: dict[str, R | None] = {row[0]: self.row_type(*row) for row in found}
         for key, fact in keyed:
-            rows[key] = self.fold(rows.get(key), fact, key)
+            before = rows.get(key)
+            after = self.fold(before, fact, key)
+            if self.moves and after is not None and moved(before, after, self.moves):
+                after = msgspec.structs.replace(after, moved_seq=fact.seq)
+            rows[key] = after
         upsert = con.appender(self.table, action="upsert")
         upsert.append_rows(msgspec.structs.astuple(row) for row in rows.values() if row is not None)
         upsert.flush()
@@ -141,6 +150,11 @@ class KeyedFold(Generic[R]):
             delete = con.appender(self.table, action="delete", key=[self.key])
             delete.append_rows(gone)
             delete.flush()
+
+
+def moved(before: msgspec.Struct | None, after: msgspec.Struct, fields: Sequence[str]) -> bool:
+    """Whether the fold changed any of these fields (a new row: it did)."""
+    return before is None or any(getattr(before, f) != getattr(after, f) for f in fields)
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,10 @@ COLUMNS_SINCE = {
 }
 # Columns added after, that fold the old events too: what a participation row counts.
 FOLDED_SINCE = {
-    "participation_rows": {"counted_kind", "counted_at", "counted_covered_for", "counted_minutes"}
+    "participation_rows": {"counted_kind", "counted_at", "counted_covered_for", "counted_minutes"},
+    "rota_rows": {"moved_seq"},
+    "meal_plan_rows": {"moved_seq"},
+    "activities_rows": {"moved_seq"},
 }
 
 

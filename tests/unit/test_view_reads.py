@@ -5,6 +5,7 @@ checks that the view would have made no key and no row of them."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import msgspec
@@ -77,3 +78,14 @@ def test_no_event_type_is_a_kind_of_another() -> None:
     subclass, so none may exist."""
     kinds = list(EVENT_TYPES.values())
     assert not [(a, b) for a in kinds for b in kinds if a is not b and issubclass(a, b)]
+
+
+def test_an_occurrence_moves_with_every_column_its_contributions_are_counted_by() -> None:
+    """What a contribution counts (kind, when, how long) reads these columns of its occurrence:
+    an event that changes any of them must count the occurrence's contributions again."""
+    from projections.participation import AT, KIND, MINUTES
+
+    read = set(re.findall(r"\b(r|mr|m|a)\.(\w+)", KIND + AT + MINUTES))
+    tables = {"r": ROTA, "mr": ROTA, "m": MEAL_PLAN, "a": ACTIVITIES}
+    for alias, column in read:
+        assert column in tables[alias].moves, f"{tables[alias].name}.{column}"
