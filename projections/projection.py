@@ -162,8 +162,8 @@ class Projection:
     ) -> None:
         self.path = path
         self.views = tuple(views)
-        # A rebuild counts contributions once, when it has folded the log (`count_now`), not
-        # batch by batch: the same numbers for a tenth of the work.
+        # A rebuild counts contributions once, in SQL over the whole file, when it has folded
+        # the log (`count_now`), not by delta batch by batch: the same numbers, far less work.
         self.counting = not count_at_end
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).

@@ -259,22 +259,20 @@ def test_the_counts_are_the_rows_counted(folded: Projection) -> None:
     assert sorted(counted) == sorted(kept)
 
 
-def test_a_rebuild_in_other_batches_keeps_the_same_counts(
-    tmp_path: Path, events: list[msgspec.Struct], folded: Projection
+@pytest.mark.parametrize(
+    ("batch", "one_by_one", "count_at_end"),
+    [(997, 0, False), (5000, 40, True)],
+    ids=["in other batches", "counted once at the end, as a rebuild does, then live"],
+)
+def test_a_rebuild_keeps_the_same_counts(
+    tmp_path: Path,
+    events: list[msgspec.Struct],
+    folded: Projection,
+    batch: int,
+    one_by_one: int,
+    count_at_end: bool,
 ) -> None:
-    rebuilt = fold(tmp_path / "rebuilt.duckdb", events, 997, 0)
-    try:
-        for name in KEPT:
-            assert kept(rebuilt.con, name) == kept(folded.con, name), name
-        assert disagreements(rebuilt.con, MOMENTS[::3]) == []
-    finally:
-        rebuilt.close()
-
-
-def test_a_rebuild_that_counts_once_at_the_end_keeps_the_same_counts(
-    tmp_path: Path, events: list[msgspec.Struct], folded: Projection
-) -> None:
-    rebuilt = fold(tmp_path / "rebuilt.duckdb", events, 5000, 40, count_at_end=True)
+    rebuilt = fold(tmp_path / "rebuilt.duckdb", events, batch, one_by_one, count_at_end)
     try:
         for name in KEPT:
             assert kept(rebuilt.con, name) == kept(folded.con, name), name
