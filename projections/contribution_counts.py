@@ -83,31 +83,39 @@ select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_fo
 from touched_rows where counted_kind is not null
 """
 
-# Every row at once, as `count_again` would count them one batch at a time: what each counts,
-# beside it, then its week's and its month's sums.
-FILL = [
-    f"""create or replace temp table filling as
-    with standing as (
-        select p.key, p.crew_id, {KIND} as kind, p.occurrence_id, {AT} as "at", p.covered_for,
-               {MINUTES} as minutes, p.status
-        from {occurrences()}
-    )
-    select {COLUMNS} from standing where {STANDS}""",
-    """update participation_rows p
+# Every row, as `count_again` would count them one batch at a time: what each counts, beside
+# it, then its week's and its month's sums from that. One part of the people at a time (by a
+# hash of their id, so each person's periods are summed whole), to bound the memory it takes.
+FILL_PART = [
+    f"""update participation_rows
     set counted_kind = f.kind, counted_at = f."at", counted_covered_for = f.covered_for,
         counted_minutes = f.minutes
-    from filling f where p.key = f.key""",
+    from (
+        select {COLUMNS} from (
+            select p.key, p.crew_id, {KIND} as kind, p.occurrence_id, {AT} as "at",
+                   p.covered_for, {MINUTES} as minutes, p.status
+            from {occurrences()}
+            where hash(p.crew_id) % $parts = $part
+        ) where {STANDS}
+    ) f
+    where participation_rows.key = f.key""",
     f"""insert into contribution_counts
+    with counted as (
+        select crew_id, counted_kind as kind, counted_at as "at",
+               counted_covered_for as covered_for, counted_minutes as minutes
+        from participation_rows
+        where counted_kind is not null and hash(crew_id) % $parts = $part
+    )
     select crew_id, period, period_start, count(*),
            {", ".join(f"sum(({where})::bigint)" for where in KINDS.values())},
            sum(coalesce(minutes, 0))
     from (select *, 'week' as period, date_trunc('week', "at")::date as period_start
-          from filling
+          from counted
           union all
-          select *, 'month', date_trunc('month', "at")::date from filling)
+          select *, 'month', date_trunc('month', "at")::date from counted)
     group by crew_id, period, period_start""",
-    "drop table filling",
 ]
+ROWS_A_PART = 50_000
 
 SUMMED = ["contributions", *COUNTS, "minutes"]
 GROUP = """(select unnest($crew_id) as crew_id, unnest($period) as period,
@@ -143,15 +151,18 @@ class ContributionCounts:
 
     def fill(self, con: duckdb.DuckDBPyConnection) -> None:
         """Count every row of a file that counts none yet (folded before the counts existed, or
-        by a rebuild that counts at the end), in SQL over the whole table at once."""
+        by a rebuild that counts at the end), in SQL, a part of the people at a time."""
         if con.execute(
             "select count(*) from participation_rows where counted_kind is not null"
         ).fetchone() != (0,):
             return
+        (rows,) = con.execute("select count(*) from participation_rows").fetchone() or (0,)
+        parts = max(1, -(-rows // ROWS_A_PART))
         con.execute("begin transaction")  # all or nothing: a part filled would never be again
         try:
-            for statement in FILL:
-                con.execute(statement)
+            for part in range(parts):
+                for statement in FILL_PART:
+                    con.execute(statement, {"parts": parts, "part": part})
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

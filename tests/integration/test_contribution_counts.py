@@ -21,6 +21,7 @@ import pytest
 from bench import workload
 from crew import subjects
 from crew.eventstore import Recorded
+from projections import contribution_counts
 from projections.projection import Projection
 from schemas import activities as a
 from schemas import meals as m
@@ -260,18 +261,26 @@ def test_the_counts_are_the_rows_counted(folded: Projection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("batch", "one_by_one", "count_at_end"),
-    [(997, 0, False), (5000, 40, True)],
-    ids=["in other batches", "counted once at the end, as a rebuild does, then live"],
+    ("batch", "one_by_one", "count_at_end", "rows_a_part"),
+    [(997, 0, False, None), (5000, 40, True, None), (5000, 0, True, 100)],
+    ids=[
+        "in other batches",
+        "counted once at the end, as a rebuild does, then live",
+        "counted at the end, a hundred rows' people at a time",
+    ],
 )
 def test_a_rebuild_keeps_the_same_counts(
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     events: list[msgspec.Struct],
     folded: Projection,
     batch: int,
     one_by_one: int,
     count_at_end: bool,
+    rows_a_part: int | None,
 ) -> None:
+    if rows_a_part:
+        monkeypatch.setattr(contribution_counts, "ROWS_A_PART", rows_a_part)
     rebuilt = fold(tmp_path / "rebuilt.duckdb", events, batch, one_by_one, count_at_end)
     try:
         for name in KEPT:
