@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import nats
@@ -155,14 +155,22 @@ def run(
     asyncio.run(build_app(decider, config, companions).run())
 
 
-async def serve_together(apps: Sequence[FastStream]) -> None:
+class Part(Protocol):
+    """What runs beside others in one process: a context's FastStream app, or the kiosk."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_together(apps: Sequence[Part]) -> None:
     """Several contexts' apps in one process (`crew up --one-process`), each on its own NATS
     connections and user, until SIGINT or SIGTERM; then each stops as it would alone."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    started: list[FastStream] = []
+    started: list[Part] = []
     try:
         for app in apps:
             await app.start()

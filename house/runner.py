@@ -88,9 +88,10 @@ RAN_A_WHILE_S = 30.0  # a component that ran this long restarts at once; a crash
 MAX_BACKOFF_S = 30
 
 
-# `crew up --one-process`: the contexts in one process (house/together.py), for a small machine.
+# `crew up --one-process`: the contexts and the kiosk in one process (house/together.py), for a
+# small machine.
 TOGETHER = Component(
-    "contexts", "house.together", ("meals", "rota", "onboarding", "notices", "activities")
+    "contexts", "house.together", ("meals", "rota", "onboarding", "notices", "activities", "kiosk")
 )
 
 

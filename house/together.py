@@ -1,10 +1,12 @@
-"""`python -m house.together`: the house's contexts in one process (`crew up --one-process`).
+"""`python -m house.together`: the house's contexts and its kiosk in one process (`crew up
+--one-process`).
 
 Each Python process costs about 50 MB before it does anything (docs/performance.md, "The whole
-house at rest"), so a small house on a small machine runs its five contexts as one. Nothing
-else changes: each context keeps its own NATS user and connections (its URL comes in
-CREW_NATS_URL_<CONTEXT>), its queue group, its companions and its status answer. Compose and a
-cluster keep one process per context."""
+house at rest"), so a small house on a small machine runs its five contexts and the kiosk as
+one. Nothing else changes: each keeps its own NATS user and connections (its URL comes in
+CREW_NATS_URL_<CONTEXT>, the kiosk's in CREW_NATS_URL_KIOSK), its queue group, its companions
+and its status answer. The projector stays apart: a rebuild would hold the contexts' commands
+behind its folds. Compose and a cluster keep one process per component."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ import msgspec
 
 from crew import logs, settings
 from crew.decider import Decider
-from crew.service import Companion, build_app, serve_together
+from crew.service import Companion, Part, build_app, serve_together
 from crew.urls import url_variable
 from services.activities.decider import ACTIVITIES
+from services.kiosk.server import KioskBeside
 from services.meals.decider import MEALS
 from services.meals.follows_rota import follow_rota
 from services.notices import app as notices_app
@@ -37,17 +40,23 @@ CONTEXTS: dict[str, Parts] = {
     "notices": lambda config: (NOTICES, notices_app.companions(config)),
     "activities": lambda config: (ACTIVITIES, ()),
 }
+KIOSK = "kiosk"  # beside the contexts, with its own NATS user
 
 
 def main() -> None:
     base = settings.load()
     logs.configure("contexts", base.log_format)
-    apps = []
+
+    def config_of(name: str) -> settings.Settings:
+        url = os.environ.get(url_variable(name), base.nats_url)
+        return msgspec.structs.replace(base, nats_url=url)
+
+    apps: list[Part] = []
     for context, parts in CONTEXTS.items():
-        url = os.environ.get(url_variable(context), base.nats_url)
-        config = msgspec.structs.replace(base, nats_url=url)
+        config = config_of(context)
         decider, companions = parts(config)
         apps.append(build_app(decider, config, companions))
+    apps.append(KioskBeside(config_of(KIOSK)))
     asyncio.run(serve_together(apps))
 
 

@@ -137,9 +137,9 @@ def add_up(sub: Subcommands) -> None:
     p.add_argument(
         "--one-process",
         action="store_true",
-        help="run the five contexts (meals, rota, onboarding, notices, activities) in one "
-        "process, each still as its own NATS user: about 230 MB less memory, for a small "
-        "machine (compose keeps one container each)",
+        help="run the five contexts (meals, rota, onboarding, notices, activities) and the "
+        "kiosk in one process, each still as its own NATS user: about 265 MB less memory, "
+        "for a small machine (compose keeps one container each)",
     )
     add_mail_flags(p)
     p.set_defaults(run=cmd_up)

@@ -1,5 +1,6 @@
-"""`crew up --one-process` on a real NATS: every context answers from one process, commands
-and the followers between contexts work, and SIGTERM stops it all."""
+"""`crew up --one-process` on a real NATS: every context and the kiosk answer from one process,
+commands (over NATS and over the kiosk's HTTP) and the followers between contexts work, and
+SIGTERM stops it all."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 from schemas.common import house_today
 from tests.conftest import start_house
 from tests.integration.cli import crew, eventually
+from tests.integration.test_kiosk_http import base, kiosk_token, post
 
 CONTEXTS = ("meals", "rota", "onboarding", "notices", "activities")
 WEEKDAYS = [0, 1, 2, 3, 4, 5, 6]
@@ -21,8 +23,8 @@ def test_one_process_serves_every_context_and_stops_cleanly(crew_env: dict[str, 
     with start_house(crew_env, "--one-process") as (env, process):
         status = crew(env, "status").stdout
         pids = dict(re.findall(r"^(\w+)\s+ok \(pid (\d+)\)", status, re.M))
-        assert len({pids[c] for c in CONTEXTS}) == 1, status
-        assert pids["kiosk"] != pids["meals"] != pids["projector"]
+        assert len({pids[c] for c in (*CONTEXTS, "kiosk")}) == 1, status
+        assert pids["meals"] != pids["projector"]
         series = {
             "series_id": "lunch",
             "kind": "meal",
@@ -47,6 +49,12 @@ def test_one_process_serves_every_context_and_stops_cleanly(crew_env: dict[str, 
         }
         sent = crew(env, "send", "activities.plan_activity", json.dumps(activity))
         assert json.loads(sent.stdout)["status"] == "accepted"
+        signed_up = post(  # the kiosk, beside the contexts, as its own NATS user
+            f"{base(env)}/api/v1/commands/activities/sign_up",
+            {"activity_id": "a1", "crew_id": "c-kiosk"},
+            kiosk_token(env),
+        )
+        assert signed_up.json()["status"] == "accepted", signed_up.text
         os.killpg(process.pid, signal.SIGTERM)
         assert process.wait(30) == 0
         leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True)

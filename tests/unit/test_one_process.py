@@ -1,4 +1,5 @@
-"""`crew up --one-process`: the contexts in one process, each still as its own NATS user."""
+"""`crew up --one-process`: the contexts and the kiosk in one process, each still as its own NATS
+user."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ def one_process_house(tmp_path: Path) -> House:
 
 
 def test_the_one_process_runs_the_contexts_the_runner_names() -> None:
-    assert tuple(together.CONTEXTS) == TOGETHER.answers_as
+    assert (*together.CONTEXTS, together.KIOSK) == TOGETHER.answers_as
 
 
 def test_the_one_process_takes_the_contexts_place_and_the_rest_stay_apart(tmp_path: Path) -> None:
     names = [c.name for c in one_process_house(tmp_path).components]
-    assert names == ["projector", "kiosk", "contexts"]
+    assert names == ["projector", "contexts"]
     alone = [c.name for c in House(tmp_path, 4222, 8080, False, say=print).components]
     assert alone == ["meals", "rota", "onboarding", "notices", "activities", "projector", "kiosk"]
 
@@ -35,6 +36,6 @@ def test_each_context_in_the_one_process_connects_as_its_own_user(tmp_path: Path
     env = house.env_of(contexts)
     for context in TOGETHER.answers_as:
         assert urlsplit(env[url_variable(context)]).username == context
-    kiosk = house.env_of(next(c for c in house.components if c.name == "kiosk"))
-    assert not any(url_variable(c) in kiosk for c in TOGETHER.answers_as), "no one else's URLs"
+    projector = house.env_of(next(c for c in house.components if c.name == "projector"))
+    assert not any(url_variable(c) in projector for c in TOGETHER.answers_as), "no one else's"
     assert "CREW_QUERY_NATS_URL" not in env
