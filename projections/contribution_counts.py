@@ -28,11 +28,12 @@ from typing import Any
 
 import duckdb
 
-from projections.contributions import KIND_COLUMNS, KINDS, STANDS
+from projections.contributions import ADDS, KINDS, STANDS
 from projections.participation import AT, KIND, MINUTES, occurrences
 from projections.view import Fact, Reads, Where
 
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
+SUMMED = ["contributions", *COUNTS, "minutes"]  # in ADDS' order
 
 DDL = f"""
 create table if not exists contribution_counts (
@@ -46,6 +47,8 @@ create table if not exists contribution_counts (
 """
 
 COLUMNS = 'key, crew_id, kind, occurrence_id, "at", covered_for, minutes'
+# The week and the month a contribution counts in (house time, as `at` is).
+PERIODS = """date_trunc('week', "at")::date as week, date_trunc('month', "at")::date as month"""
 # Rows this batch touched, or whose occurrence it moved (changed when it is, or what it counts
 # as): participation_rows keep the seq of the last event folded into a row, the occurrences
 # that of the last one that moved them (`moved_seq`). One more helper at a meal counts that
@@ -61,7 +64,8 @@ semi join (select occurrence_id from rota_rows where moved_seq >= $first
        on p.occurrence_id = o.occurrence_id
 """
 
-# The touched rows as they count now (+1) and as they counted before (-1).
+# The touched rows as they count now (+1) and as they counted before (-1), each with its
+# periods and what it adds to them.
 DELTA = f"""
 with touched as (select unnest($keys) as key),
 touched_rows as (select * from participation_rows where key in (select key from touched)),
@@ -75,12 +79,15 @@ standing as (
     select p.key, p.crew_id, {KIND} as kind, p.occurrence_id, {AT} as "at", p.covered_for,
            {MINUTES} as minutes, p.status
     from {occurrences("touched_rows", "touched_rota", "touched_meals", "touched_activities")}
+),
+signed as (
+    select {COLUMNS}, 1 as sign from standing where {STANDS}
+    union all
+    select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_for,
+           counted_minutes, -1 as sign
+    from touched_rows where counted_kind is not null
 )
-select {COLUMNS}, 1 as sign from standing where {STANDS}
-union all
-select key, crew_id, counted_kind, occurrence_id, counted_at, counted_covered_for,
-       counted_minutes, -1 as sign
-from touched_rows where counted_kind is not null
+select {COLUMNS}, sign, {PERIODS}, {ADDS} from signed
 """
 
 # Every row, as `count_again` would count them one batch at a time: what each counts, beside
@@ -101,23 +108,20 @@ FILL_PART = [
     where participation_rows.key = f.key""",
     f"""insert into contribution_counts
     with counted as (
-        select crew_id, counted_kind as kind, counted_at as "at",
-               counted_covered_for as covered_for, counted_minutes as minutes
-        from participation_rows
-        where counted_kind is not null and hash(crew_id) % $parts = $part
+        select crew_id, {PERIODS}, {ADDS}
+        from (select crew_id, counted_kind as kind, counted_at as "at",
+                     counted_covered_for as covered_for, counted_minutes as minutes
+              from participation_rows
+              where counted_kind is not null and hash(crew_id) % $parts = $part)
     )
-    select crew_id, period, period_start, count(*),
-           {", ".join(f"sum(({where})::bigint)" for where in KINDS.values())},
-           sum(coalesce(minutes, 0))
-    from (select *, 'week' as period, date_trunc('week', "at")::date as period_start
-          from counted
+    select crew_id, period, period_start, {", ".join(f"sum({name})" for name in SUMMED)}
+    from (select *, 'week' as period, week as period_start from counted
           union all
-          select *, 'month', date_trunc('month', "at")::date from counted)
+          select *, 'month', month from counted)
     group by crew_id, period, period_start""",
 ]
 ROWS_A_PART = 50_000
 
-SUMMED = ["contributions", *COUNTS, "minutes"]
 GROUP = """(select unnest($crew_id) as crew_id, unnest($period) as period,
             unnest($period_start) as period_start) g"""
 FOUND = (
@@ -127,6 +131,8 @@ FORGET = f"""delete from contribution_counts c using {GROUP}
 where c.crew_id = g.crew_id and c.period = g.period and c.period_start = g.period_start"""
 
 Row = tuple[Any, ...]  # key, crew_id, kind, occurrence_id, at, covered_for, minutes
+Periods = tuple[datetime.date, datetime.date]  # the week's Monday, the month's first
+Counted = tuple[Row, Periods, list[int]]  # a row, its periods, what it adds to them (ADDS)
 COUNTED = ["key", "counted_kind", "counted_at", "counted_covered_for", "counted_minutes"]
 Group = tuple[str, str, datetime.date]  # crew_id, period, period_start
 GROUPED = ("crew_id", "period", "period_start")
@@ -174,19 +180,22 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     unchanged (most of a meal's when one more cook signs up) writes nothing."""
     if not keys:
         return
-    now: dict[str, Row] = {}
-    was: dict[str, Row] = {}
-    for *values, sign in con.execute(DELTA, {"keys": keys}).fetchall():
-        (now if sign > 0 else was)[values[0]] = tuple(values)
-    changed = [key for key in now.keys() | was.keys() if now.get(key) != was.get(key)]
+    now: dict[str, Counted] = {}
+    was: dict[str, Counted] = {}
+    for values in con.execute(DELTA, {"keys": keys}).fetchall():
+        row, sign, periods, adds = values[:7], values[7], values[8:10], list(values[10:])
+        (now if sign > 0 else was)[row[0]] = (row, periods, adds)
+    changed = [key for key in now.keys() | was.keys() if row_of(now, key) != row_of(was, key)]
     if not changed:
         return
-    rows = [now[key] for key in changed if key in now]
     update = con.appender("participation_rows", columns=COUNTED, action="update", key=["key"])
-    update.append_rows(now[key][:1] + now[key][2:3] + now[key][4:] if key in now
+    update.append_rows(now[key][0][:1] + now[key][0][2:3] + now[key][0][4:] if key in now
                        else (key, None, None, None, None) for key in changed)  # fmt: skip
     update.flush()
-    deltas = moved(counts_of(rows), counts_of(was[key] for key in changed if key in was))
+    deltas = moved(
+        counts_of(now[key] for key in changed if key in now),
+        counts_of(was[key] for key in changed if key in was),
+    )
     if not deltas:
         return
     groups = dict(zip(GROUPED, map(list, zip(*deltas, strict=True)), strict=True))
@@ -211,34 +220,20 @@ def moved(after: dict[Group, list[int]], before: dict[Group, list[int]]) -> dict
     return deltas
 
 
-def counts_of(rows: Iterable[Row]) -> dict[Group, list[int]]:
-    """contribution_counts' columns after the key, for these rows."""
+def row_of(counted: dict[str, Counted], key: str) -> Row | None:
+    return counted[key][0] if key in counted else None
+
+
+def counts_of(rows: Iterable[Counted]) -> dict[Group, list[int]]:
+    """contribution_counts' columns after the key, for these rows: what each adds (ADDS,
+    worked out in SQL), summed in its week and its month."""
     counts: dict[Group, list[int]] = {}
-    for row in rows:
-        added = counted(row)
-        for group in periods_of(row):
-            so_far = counts.setdefault(group, [0] * len(added))
-            for n, value in enumerate(added):
+    for row, (week, month), adds in rows:
+        for group in ((row[1], "week", week), (row[1], "month", month)):
+            so_far = counts.setdefault(group, [0] * len(adds))
+            for n, value in enumerate(adds):
                 so_far[n] += value
     return counts
-
-
-def periods_of(row: Row) -> tuple[Group, Group]:
-    """The week and the month of a contribution, as DuckDB's date_trunc has them."""
-    day = row[4].date()
-    return (row[1], "week", day - datetime.timedelta(days=day.weekday())), (
-        row[1],
-        "month",
-        day.replace(day=1),
-    )
-
-
-def counted(row: Row) -> list[int]:
-    """What one contribution adds to contribution_counts' columns, after the key."""
-    _, _, kind, _, _, covered_for, minutes = row
-    kinds = [int(covered_for is not None) if column == "covered_for_others"
-             else int(kind == KIND_COLUMNS[column]) for column in COUNTS]  # fmt: skip
-    return [1, *kinds, minutes or 0]
 
 
 CONTRIBUTION_COUNTS = ContributionCounts()

@@ -38,7 +38,14 @@ _BY_KIND = [(column, f"kind = '{kind}'") for column, kind in KIND_COLUMNS.items(
 KINDS = dict(  # column: the contributions it counts; covering someone, after the shifts
     [*_BY_KIND[:4], ("covered_for_others", "covered_for is not null"), *_BY_KIND[4:]]
 )
-AS_COUNTS = ", ".join(f"({where})::bigint" for where in KINDS.values())  # one row as counts
+# What one contribution adds to each count: contribution_counts' columns after its key, and
+# crew_contributions' sums, in that order. The one place that says which kind counts where; the
+# projector's counts (contribution_counts.py) and the views sum these.
+ADDS = ", ".join(
+    ["1 as contributions"]
+    + [f"({where})::bigint as {name}" for name, where in KINDS.items()]
+    + ["coalesce(minutes, 0) as minutes"]
+)
 SUMS = ",\n".join(
     [f"sum({name}) filter (where in_total)::bigint as {name}" for name in KINDS]
     + [f"sum({name}) filter (where in_window)::bigint as {name}_in_window" for name in KINDS]
@@ -67,7 +74,7 @@ with counted_rows as (
     where period = 'month' and period_start < date_trunc('month', house_now())
     union all
     -- one by one: this month up to now, and the part of the window's first month in the window
-    select crew_id, 1, {AS_COUNTS}, coalesce(minutes, 0),
+    select crew_id, {ADDS},
            "at" >= date_trunc('month', house_now()), in_contribution_window("at")
     from contributions
     where "at" >= date_trunc('month', house_now())
