@@ -157,22 +157,26 @@ class ContributionCounts:
 
     def fill(self, con: duckdb.DuckDBPyConnection) -> None:
         """Count every row of a file that counts none yet (folded before the counts existed, or
-        by a rebuild that counts at the end), in SQL, a part of the people at a time."""
+        by a rebuild that counts at the end), in SQL, in a transaction of its own."""
+        con.execute("begin transaction")  # all or nothing: a part filled would never be again
+        try:
+            self.fill_within(con)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+    def fill_within(self, con: duckdb.DuckDBPyConnection) -> None:
+        """`fill`, in the transaction `con` is in, a part of the people at a time."""
         if con.execute(
             "select count(*) from participation_rows where counted_kind is not null"
         ).fetchone() != (0,):
             return
         (rows,) = con.execute("select count(*) from participation_rows").fetchone() or (0,)
         parts = max(1, -(-rows // ROWS_A_PART))
-        con.execute("begin transaction")  # all or nothing: a part filled would never be again
-        try:
-            for part in range(parts):
-                for statement in FILL_PART:
-                    con.execute(statement, {"parts": parts, "part": part})
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        for part in range(parts):
+            for statement in FILL_PART:
+                con.execute(statement, {"parts": parts, "part": part})
 
 
 def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:

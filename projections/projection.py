@@ -165,6 +165,7 @@ class Projection:
         # A rebuild counts contributions once, in SQL over the whole file, when it has folded
         # the log (`count_now`), not by delta batch by batch: the same numbers, far less work.
         self.counting = not count_at_end
+        self._count_at: int | None = None  # count_later(until): the seq whose batch counts
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
         self.con = duckdb.connect(
@@ -223,6 +224,12 @@ class Projection:
         for con in (self.con, self.restricted):
             con.execute("set enable_external_access = false")
             con.execute("set lock_configuration = true")
+
+    def count_later(self, until: int) -> None:
+        """Fold without counting contributions until the batch that reaches seq `until`, then
+        count them all at once, in SQL, in that batch's transaction: no query sees the
+        checkpoint there without the counts. A first start over a long log does this."""
+        self.counting, self._count_at = False, until
 
     def count_now(self) -> None:
         """Count every contribution folded so far, and from here on count batch by batch."""
@@ -321,12 +328,19 @@ class Projection:
                 appender.flush()
                 if EVENT_LOG in self.views:
                     fold_into(EVENT_LOG, con, [d.in_log for d in dead])
+            counts_now = self._count_at is not None and last_seq >= self._count_at
+            if counts_now:  # count_later: the batch that reaches its seq counts everything
+                for view in self.views:
+                    if isinstance(view, ContributionCounts):
+                        view.fill_within(con)
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
         self.checkpoint = last_seq
+        if counts_now:
+            self.counting, self._count_at = True, None
 
 
 def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:

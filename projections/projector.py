@@ -182,6 +182,10 @@ class Projector:
             remove_database(leftover)  # candidates live as long as the projector; build again
         projection = await asyncio.to_thread(self._open, self.path)
         await self._restore_or_halt(projection)
+        if projection.checkpoint == 0 and (last := await stream_last_seq(self._nc)) > 0:
+            # A first start over a log (a restored house, say): the catch-up counts the
+            # contributions once, at its end, as a rebuild does.
+            projection.count_later(until=last)
         self.projection = projection
         self._replay = await Replay(self._nc, self.projection.checkpoint + 1).start()
         self._task = asyncio.create_task(self._run(), name="projector")

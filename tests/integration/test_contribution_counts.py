@@ -189,15 +189,20 @@ def fold(
     batch: int,
     one_by_one: int,
     count_at_end: bool = False,
+    count_until: int | None = None,
 ) -> Projection:
     """A projection of the events: in batches, then the last `one_by_one` a batch each (and,
-    as a rebuild does, counted once between the two)."""
+    as a rebuild does, counted once between the two; or in the batch reaching `count_until`, as
+    a first start does)."""
     records = [record(n + 1, e, workload.EPOCH) for n, e in enumerate(events)]
     projection = Projection(path, count_at_end=count_at_end)
+    if count_until:
+        projection.count_later(until=count_until)
     cut = len(records) - one_by_one
     for start in range(0, cut, batch):
         assert projection.apply(records[start : min(start + batch, cut)]).dead == 0
-    projection.count_now()
+    if count_until is None:
+        projection.count_now()
     for single in records[cut:]:
         assert projection.apply([single]).dead == 0
     return projection
@@ -261,12 +266,18 @@ def test_the_counts_are_the_rows_counted(folded: Projection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("batch", "one_by_one", "count_at_end", "rows_a_part"),
-    [(997, 0, False, None), (5000, 40, True, None), (5000, 0, True, 100)],
+    ("batch", "one_by_one", "count_at_end", "rows_a_part", "count_until"),
+    [
+        (997, 0, False, None, None),
+        (5000, 40, True, None, None),
+        (5000, 0, True, 100, None),
+        (997, 40, False, None, 7_777),
+    ],
     ids=[
         "in other batches",
         "counted once at the end, as a rebuild does, then live",
         "counted at the end, a hundred rows' people at a time",
+        "counted in the batch that reaches a seq, as a first start does, then live",
     ],
 )
 def test_a_rebuild_keeps_the_same_counts(
@@ -278,10 +289,13 @@ def test_a_rebuild_keeps_the_same_counts(
     one_by_one: int,
     count_at_end: bool,
     rows_a_part: int | None,
+    count_until: int | None,
 ) -> None:
     if rows_a_part:
         monkeypatch.setattr(contribution_counts, "ROWS_A_PART", rows_a_part)
-    rebuilt = fold(tmp_path / "rebuilt.duckdb", events, batch, one_by_one, count_at_end)
+    path = tmp_path / "rebuilt.duckdb"
+    rebuilt = fold(path, events, batch, one_by_one, count_at_end, count_until)
+    assert rebuilt.counting
     try:
         for name in KEPT:
             assert kept(rebuilt.con, name) == kept(folded.con, name), name

@@ -173,6 +173,41 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
     assert updates and updates[-1].done
 
 
+COUNTS = (
+    "select * from contribution_counts order by all",
+    "select key, counted_kind, counted_at, counted_covered_for, counted_minutes "
+    "from participation_rows order by key",
+)
+
+
+async def test_a_first_start_over_a_log_counts_once_caught_up_then_batch_by_batch(
+    nc: NATS, tmp_path: Path
+) -> None:
+    """A restored house's projector starts on an empty file over a long log: it folds it
+    without counting, counts it all in SQL at the end (as a rebuild does), then counts live."""
+    await meals_workload(nc, meals=20)
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    assert projector.projection is not None and not projector.projection.counting
+    last = await stream_last_seq(nc)
+    await wait_for(projector, last)
+    seen = await views(  # one statement: what a query sees at once
+        projector,
+        "select (select seq from projector_checkpoint), (select count(*) from contribution_counts)",
+    )
+    assert seen[0][0] >= last and seen[0][1] > 0, "the checkpoint at the end came with the counts"
+    await meals_workload(nc, meals=2, seed=5)  # after the catch-up: counted batch by batch
+    await wait_for(projector, await stream_last_seq(nc))
+    counted = [await views(projector, sql) for sql in COUNTS]
+    await projector.stop()
+    clean = Projection(tmp_path / "clean.duckdb")  # counts every batch
+    replay = await replay_into(nc, clean, await stream_last_seq(nc), JetStreamVault(nc))
+    await replay.stop()
+    expected = [[list(row) for row in clean.con.execute(sql).fetchall()] for sql in COUNTS]
+    clean.close()
+    assert counted[0] and counted == expected
+
+
 def start_projector(url: str, home: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
