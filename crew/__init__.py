@@ -3,7 +3,10 @@
 structlog draws exceptions with `rich` when it can import it (litestar brings it along), and
 `rich` costs every process about 8 MB of memory at rest. crew formats exceptions itself
 (crew.logs), so structlog is loaded here without it; `rich` stays importable for whoever
-asks for it later. Every package of the house imports this first (its `__init__`)."""
+asks for it later. Every package of the house imports this first (its `__init__`).
+
+It also puts a faster parser of NATS headers in place of nats-py's own (crew/nats_headers.py).
+"""
 
 import sys
 
@@ -14,3 +17,7 @@ if "structlog" not in sys.modules and "rich" not in sys.modules:
         import structlog.tracebacks  # noqa: F401
     finally:
         del sys.modules["rich"]
+
+from crew import nats_headers  # after structlog, as above
+
+nats_headers.install()  # headers parsed about 3x faster in every process of the house
