@@ -22,7 +22,7 @@ async def main(url: str, path: Path, until: int | None = None) -> None:
     nc = await nats.connect(url)
     last = min(until or 2**63, await stream_last_seq(nc))
     started = time.perf_counter()
-    projection = Projection(path, count_at_end=True)  # as the projector's rebuild does
+    projection = Projection(path, count_at_end=True, in_memory=False)  # as a rebuild does
     replay = await replay_into(nc, projection, last, JetStreamVault(nc))
     projection.count_now()
     seconds = time.perf_counter() - started

@@ -159,9 +159,13 @@ class Projection:
         window_months: int | None = None,
         config: ProjectorSettings = DEFAULTS,
         count_at_end: bool = False,
+        in_memory: bool = True,
     ) -> None:
         self.path = path
         self.views = tuple(views)
+        # A rebuild that is swapped in folds the file only: the file is opened again after the
+        # swap, and its in-memory views are refilled from the log then (Projector.rebuild).
+        self.folds_in_memory = in_memory
         # A rebuild counts contributions once, in SQL over the whole file, when it has folded
         # the log (`count_now`), not by delta batch by batch: the same numbers, far less work.
         self.counting = not count_at_end
@@ -270,7 +274,8 @@ class Projection:
         try:
             # The in-memory views first: each remembers how far it has folded, so a batch
             # tried again after the file's commit failed is not folded into them twice.
-            self._apply_in_memory(facts)
+            if self.folds_in_memory:
+                self._apply_in_memory(facts)
             self._commit(facts, dead, fresh[-1].seq)
         except FoldFailed:
             if len(fresh) == 1:

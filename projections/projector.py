@@ -348,7 +348,16 @@ class Projector:
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
             fresh = await asyncio.to_thread(
-                Projection, fresh_path, VIEWS, 2, months, self.config, count_at_end=True
+                Projection,
+                fresh_path,
+                VIEWS,
+                2,
+                months,
+                self.config,
+                count_at_end=True,
+                # swapped in, it is opened again and its in-memory views refilled; a version
+                # side by side answers queries as it is, names and all
+                in_memory=bool(version),
             )
             last_report = 0.0
 

@@ -19,14 +19,16 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from crew import subjects
-from crew.eventstore import Recorded
+from crew.eventstore import JetStreamEventStore, Recorded
 from crew.personal import JetStreamVault
 from crew.replay import Replay
+from crew.shell import CommandShell
 from house.client import connect
 from house.natsserver import NatsServer
 from projections.projection import Projection, decode
 from projections.projector import Projector, replay_into, stream_last_seq
 from projections.query import SqlRequest, SqlResult, run_query
+from services.onboarding.decider import ONBOARDING
 from tests.integration.workload import meals_workload
 from tests.polling import eventually_async
 
@@ -171,6 +173,27 @@ async def test_rebuild_swaps_in_a_file_identical_to_the_live_one(nc: NATS, tmp_p
     assert after == before
     assert result.done and result.applied == live
     assert updates and updates[-1].done
+
+
+async def test_a_rebuild_swapped_in_shows_the_names_again(nc: NATS, tmp_path: Path) -> None:
+    """A rebuild to be swapped in folds the file only; the names, in memory, come back when
+    the new file is opened, before any query sees it."""
+    shell = CommandShell(ONBOARDING, JetStreamEventStore(nc), vault=JetStreamVault(nc))
+    body = {"crew_id": "anna", "display_name": "Anna Andersen"}
+    headers = {subjects.COMMAND_ID: "register-anna"}
+    reply = await shell.handle(
+        "crew.cmd.onboarding.register_crew_member", headers, msgspec.json.encode(body)
+    )
+    assert msgspec.json.decode(reply)["status"] == "accepted", reply
+    projector = Projector(nc, tmp_path / "views.duckdb")
+    await projector.start()
+    await wait_for(projector, await stream_last_seq(nc))
+    named = "select display_name('anna')"
+    before = await views(projector, named)
+    await projector.rebuild()
+    after = await views(projector, named)
+    await projector.stop()
+    assert before == after == [["Anna Andersen"]]
 
 
 COUNTS = (
