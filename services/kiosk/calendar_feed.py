@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
 from projections import activity_queries as aq
 from projections import queries
@@ -21,7 +21,7 @@ from services.kiosk.app import House, address_of, json_response, matches_id, slo
     "The `key` is the secret from `crew ical <crew_id>`; asking again rotates it.",
 )
 async def ical_feed(
-    request: Request[Any, Any, Any], crew_id: FromPath[str], key: str = ""
+    request: Request[Any, Any, Any], crew_id: FromPath[str], key: FromQuery[str] = ""
 ) -> Response[bytes]:
     crew_id = crew_id.removesuffix(".ics")
     house: House = request.app.state.house
