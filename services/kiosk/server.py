@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
+import structlog
 import uvicorn
 
 from crew.settings import Settings
 from services.kiosk.app import build_app
+
+log = structlog.get_logger("crew.kiosk")
 
 
 def server(config: Settings, kind: type[uvicorn.Server] = uvicorn.Server) -> uvicorn.Server:
@@ -43,21 +46,49 @@ class _Beside(uvicorn.Server):
 
 
 class KioskBeside:
-    """The kiosk started and stopped like a context's app (crew.service.serve_together)."""
+    """The kiosk started and stopped like a context's app (crew.service.serve_together).
+
+    Alone, a kiosk that cannot listen (its port taken) exits and the supervisor starts it
+    again. Beside the contexts it must not take them down with it: it says so in the log and
+    tries again every RETRY_S, while the contexts go on answering."""
+
+    RETRY_S = 5.0
 
     def __init__(self, config: Settings) -> None:
-        self._server = server(config, _Beside)
+        self._config = config
+        self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
+        self._tried = asyncio.Event()  # the first attempt is listening, or has failed
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        self._serving = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # listening, or given up (the port taken, say)
-            if self._serving.done():
-                self._serving.result()  # its error, if it has one
-                raise RuntimeError("the kiosk's server stopped as it started")
-            await asyncio.sleep(0.05)
+        self._serving = asyncio.create_task(self._serve(), name="kiosk")
+        await self._tried.wait()
 
     async def stop(self) -> None:
-        self._server.should_exit = True
+        self._stopping.set()
+        if self._server is not None:
+            self._server.should_exit = True
         if self._serving is not None:
             await self._serving
+
+    async def _serve(self) -> None:
+        while not self._stopping.is_set():
+            self._server = server(self._config, _Beside)
+            listening = asyncio.create_task(self._note_listening(self._server))
+            try:
+                await self._server.serve()
+            except SystemExit:  # uvicorn's way of saying it could not start
+                log.error(
+                    "kiosk_not_listening", port=self._config.http_port, retry_in_s=self.RETRY_S
+                )
+            finally:
+                listening.cancel()
+                self._tried.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.RETRY_S)
+
+    async def _note_listening(self, serving: uvicorn.Server) -> None:
+        while not serving.started:
+            await asyncio.sleep(0.05)
+        self._tried.set()
