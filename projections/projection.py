@@ -150,6 +150,20 @@ class Applied:
 DEFAULTS = ProjectorSettings()  # CREW_DUCKDB_MEMORY_LIMIT and the rest, as when none is set
 
 
+def restricted_instance(config: ProjectorSettings) -> duckdb.DuckDBPyConnection:
+    """Contact details and notes: the same memory cap, and no spilling to disk (a temporary
+    file would put them on disk), so a query too big for memory fails instead."""
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "threads": 1,
+            "memory_limit": config.duckdb_memory_limit,
+            "temp_directory": "",
+            "max_temp_directory_size": "0B",
+        },
+    )
+
+
 class Projection:
     def __init__(
         self,
@@ -183,17 +197,7 @@ class Projection:
             },
         )
         self.con.execute("attach ':memory:' as personal")  # display names: never in the file
-        # Contact details and notes: the same memory cap, and no spilling to disk (a temporary
-        # file would put them on disk), so a query too big for memory fails instead.
-        self.restricted = duckdb.connect(
-            ":memory:",
-            config={
-                "threads": 1,
-                "memory_limit": config.duckdb_memory_limit,
-                "temp_directory": "",
-                "max_temp_directory_size": "0B",
-            },
-        )
+        self.restricted = restricted_instance(config)
         self.con.execute(CORE_DDL)
         for view in self.views:
             if view.ddl:

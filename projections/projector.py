@@ -347,18 +347,7 @@ class Projector:
             remove_database(fresh_path)
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
-            fresh = await asyncio.to_thread(
-                Projection,
-                fresh_path,
-                VIEWS,
-                2,
-                months,
-                self.config,
-                count_at_end=True,
-                # swapped in, it is opened again and its in-memory views refilled; a version
-                # side by side answers queries as it is, names and all
-                in_memory=bool(version),
-            )
+            fresh = await asyncio.to_thread(self._fresh, fresh_path, months, bool(version))
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -395,6 +384,14 @@ class Projector:
             finally:
                 await replay.stop()
             return await self._report(started, target, fresh, progress, swapped=True)
+
+    def _fresh(self, path: Path, window_months: int, beside: bool) -> Projection:
+        """A rebuild's new file: it counts at the end. Swapped in, it is opened again and its
+        in-memory views refilled then; a version side by side answers queries as it is, names
+        and all, so only that one folds them as it goes."""
+        return Projection(
+            path, VIEWS, 2, window_months, self.config, count_at_end=True, in_memory=beside
+        )
 
     @staticmethod
     async def _report(
