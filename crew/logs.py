@@ -7,12 +7,41 @@ logger's name), `timestamp` and the component, so that an alert rule reads every
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import Any, TextIO
 
 import msgspec
 import structlog
+
+# What every line logged while a command is carried out also says (its ids): one context
+# variable holding them all, set once per command. structlog's `bound_contextvars` copies the
+# whole context and sets a variable per key, twice: 4 % of a command's time at 64 in flight.
+_BOUND: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "crew_bound", default=MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add `fields` to every line logged inside (in this task, and tasks and threads it starts)."""
+    token = _BOUND.set({**_BOUND.get(), **fields})
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def merge_bound(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in _BOUND.get().items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def _json(event: object, **_: object) -> str:
@@ -44,6 +73,7 @@ def configure(component: str, fmt: str = "auto") -> None:
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        merge_bound,
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import structlog
 
-from crew import subjects
+from crew import logs, subjects
 from crew.decider import Decider, Refusal
 from crew.eventstore import (
     ConcurrencyConflict,
@@ -206,7 +206,7 @@ class CommandShell(Generic[S]):
         `invalid`, never turned into a subject."""
         started = time.perf_counter()
         command_name = self._names.get(type(command), type(command).__name__)
-        with structlog.contextvars.bound_contextvars(
+        with logs.bound(
             context=self.decider.context, command=command_name, command_id=meta.command_id
         ):
             body = msgspec.json.encode(command)
@@ -223,7 +223,7 @@ class CommandShell(Generic[S]):
         started = time.perf_counter()
         command_name = subject.rsplit(".", 1)[-1]
         meta = CommandMeta.of_headers(headers)
-        with structlog.contextvars.bound_contextvars(
+        with logs.bound(
             context=self.decider.context, command=command_name, command_id=meta.command_id
         ):
             command = self._decode(command_name, meta.command_id, body)
@@ -242,7 +242,7 @@ class CommandShell(Generic[S]):
         if getattr(command, "at", False) is None:  # time comes in with the command
             command = msgspec.structs.replace(command, at=self._clock())
         aggregate_id = self.decider.aggregate_of(command)
-        with structlog.contextvars.bound_contextvars(aggregate_id=aggregate_id):
+        with logs.bound(aggregate_id=aggregate_id):
             # What the command is and addresses, never its body: a hash of a body with a
             # name or a phone number in it would be personal data that outlives forgetting.
             addressed = f"{command_name}\0{aggregate_id}".encode()

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 import structlog
 
+from crew import logs
 from crew.eventstore import ConcurrencyConflict, InMemoryEventStore, NewEvent, StoreUnavailable
 from crew.shell import MAX_ATTEMPTS, MAX_BODY_BYTES, CommandMeta, CommandShell
 from schemas import meals as m
@@ -278,9 +279,7 @@ async def test_one_log_line_per_command_with_ids_and_never_the_payload(
 ) -> None:
     shell, _ = planned
     body = b'{"meal_id":"m1","crew_id":"anna","portions":2,"diet_note":"SECRET nut allergy"}'
-    with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars]
-    ) as lines:
+    with structlog.testing.capture_logs(processors=[logs.merge_bound]) as lines:
         await send(shell, "sign_up_to_eat", body, "eat-1")
         await send(shell, "sign_up_to_eat", b'{"meal_id":"m1","crew_id":7}', "eat-2")
     assert [line["event"] for line in lines] == ["command_accepted", "command_invalid"]
