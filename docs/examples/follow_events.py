@@ -5,21 +5,23 @@ Schema (docs/schemas/events/<type>.json). docs/integrations.md walks through it.
     python follow_events.py --house /path/to/var/house.json --from 1 --subject 'crew.evt.meals.>'
 
 It prints one line per event, `<seq> <type> <occurred_at> <payload as JSON>`, and keeps
-following until stopped (or until --count events). Keep the last seq you handled: after a
-restart, follow from the one after it."""
+following until stopped (or until --count events); what it skips, and why, it logs to stderr.
+Keep the last seq you handled: after a restart, follow from the one after it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
+
+log = logging.getLogger("follow_events")
 
 
 def load_validators(schemas: Path) -> dict[str, jsonschema.Draft202012Validator]:
@@ -54,7 +56,7 @@ async def follow(
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
             ),
         )
-        print(f"following {subject} from seq {start}", file=sys.stderr, flush=True)
+        log.info("following %s from seq %d", subject, start)
         handled = 0
         async for msg in sub.messages:
             seq = msg.metadata.sequence.stream
@@ -64,11 +66,11 @@ async def follow(
             validator = validators.get(kind)
             if validator is None:
                 # Newer than your copy of the schemas: fetch them again, skip it meanwhile.
-                print(f"{seq} {kind}: no schema for this type", file=sys.stderr, flush=True)
+                log.warning("%d %s: no schema for this type", seq, kind)
             else:
                 errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(event)]
                 if errors:
-                    print(f"{seq} {kind} does not match: {errors}", file=sys.stderr, flush=True)
+                    log.warning("%d %s does not match: %s", seq, kind, errors)
                 else:
                     occurred = headers.get("Crew-Occurred-At", "")
                     print(f"{seq} {kind} {occurred} {json.dumps(event)}", flush=True)
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("--schemas", type=Path, default=Path("docs/schemas"))
     parser.add_argument("--count", type=int, help="stop after this many events")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")  # to stderr
     url = args.url or json.loads(args.house.read_text())["observer_url"]
     validators = load_validators(args.schemas)
     if not validators:
