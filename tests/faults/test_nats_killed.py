@@ -32,10 +32,15 @@ async def test_killing_nats_during_2000_sign_ups_loses_and_duplicates_nothing(
             await eventually_async(  # well into the sign-ups
                 lambda: len(tally.accepted) >= 40 + 300, seconds=120, every=0.01
             )
-            killed_at = len(tally.accepted) - 40
+            killed_at, attempts = len(tally.accepted) - 40, tally.attempts
             house.server.kill()
             say(f"nats-server killed (SIGKILL) after {killed_at} accepted sign-ups")
-            await asyncio.sleep(1.5)  # how long the outage lasts
+            await eventually_async(  # the outage lasts until the clients have felt it
+                lambda: not nc.is_connected and tally.attempts > attempts,
+                seconds=60,
+                every=0.05,
+                what="a sign-up sent again while nats-server was down",
+            )
             house.server.start()
             say("nats-server restarted on the same store")
 

@@ -635,11 +635,20 @@ def test_the_time_limit_covers_parsing_and_the_checks(
 ) -> None:
     house.projection.lock_down()
     checks = query.refuse
+    watchdogs: list[query.Watchdog] = []
+
+    class Watched(query.Watchdog):
+        def __init__(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
+            super().__init__(cursor, timeout_s)
+            watchdogs.append(self)
 
     def slow_checks(cursor: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> str | None:
-        time.sleep(0.6)  # as a pathological text would take to tokenize and check
+        # as a pathological text would: the checks are still going when the time is up
+        while time.monotonic() < watchdogs[-1].deadline:
+            time.sleep(0.01)
         return checks(cursor, statement)
 
+    monkeypatch.setattr(query, "Watchdog", Watched)
     monkeypatch.setattr(query, "refuse", slow_checks)
     started = time.monotonic()
     reply = run_query(lambda: house.projection.con, SqlRequest(sql="select 1"), 0.3)
