@@ -57,6 +57,7 @@ def volunteer(log: Log, meal: int, who: str, helper: bool) -> Recorded:
 
 
 def build(projection: Projection, log: Log, meals: int, volunteers: int) -> None:
+    projection.count_later(until=meals * (1 + volunteers))  # counted at the end, as a rebuild
     planned = [
         log.record(
             m.MealPlanned(meal_id=f"meal{i}", date=DAY, time="17:30", helper_slots=HELPERS),
@@ -68,7 +69,6 @@ def build(projection: Projection, log: Log, meals: int, volunteers: int) -> None
     for n in range(volunteers):  # a batch per round: one more volunteer on every meal
         batch = [volunteer(log, i, f"crew{n}-{i}", n < HELPERS) for i in range(meals)]
         projection.apply(batch)
-    projection.count_now()
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
 
     projection_module.fold_into = timed  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="crew-live-") as tmp:
-        projection = Projection(Path(tmp) / "views.duckdb", count_at_end=True)
+        projection = Projection(Path(tmp) / "views.duckdb")
         log = Log()
         print(f"folding {args.meals} meals with {args.volunteers} volunteers each ...", flush=True)
         build(projection, log, args.meals, args.volunteers)

@@ -22,9 +22,9 @@ async def main(url: str, path: Path, until: int | None = None) -> None:
     nc = await nats.connect(url)
     last = min(until or 2**63, await stream_last_seq(nc))
     started = time.perf_counter()
-    projection = Projection(path, count_at_end=True, in_memory=False)  # as a rebuild does
+    projection = Projection(path, in_memory=False)  # as a rebuild does
+    projection.count_later(until=last)
     replay = await replay_into(nc, projection, last, JetStreamVault(nc))
-    projection.count_now()
     seconds = time.perf_counter() - started
     await replay.stop()
     projection.close()

@@ -172,7 +172,6 @@ class Projection:
         threads: int = 2,
         window_months: int | None = None,
         config: ProjectorSettings = DEFAULTS,
-        count_at_end: bool = False,
         in_memory: bool = True,
     ) -> None:
         self.path = path
@@ -180,10 +179,9 @@ class Projection:
         # A rebuild that is swapped in folds the file only: the file is opened again after the
         # swap, and its in-memory views are refilled from the log then (Projector.rebuild).
         self.folds_in_memory = in_memory
-        # A rebuild counts contributions once, in SQL over the whole file, when it has folded
-        # the log (`count_now`), not by delta batch by batch: the same numbers, far less work.
-        self.counting = not count_at_end
-        self._count_at: int | None = None  # count_later(until): the seq whose batch counts
+        # count_later(until): the seq whose batch counts every contribution at once
+        self._count_at: int | None = None
+        self._counts = next((v for v in self.views if isinstance(v, ContributionCounts)), None)
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
         self.con = duckdb.connect(
@@ -202,8 +200,8 @@ class Projection:
         for view in self.views:
             if view.ddl:
                 self._on(view).execute(view.ddl)
-            if isinstance(view, ContributionCounts):  # a file folded before it had the counts
-                view.fill(self.con)
+        if self._counts:  # a file folded before it had the counts
+            self._counts.fill(self.con)
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
         self._folded: dict[str, int] = {}  # the last seq each in-memory view has folded
@@ -235,17 +233,16 @@ class Projection:
 
     def count_later(self, until: int) -> None:
         """Fold without counting contributions until the batch that reaches seq `until`, then
-        count them all at once, in SQL, in that batch's transaction: no query sees the
-        checkpoint there without the counts. A first start over a long log does this."""
-        self.counting, self._count_at = False, until
+        count them all at once, in SQL over the file, in that batch's transaction (no query
+        sees the checkpoint there without the counts), and batch by batch again after it: the
+        same numbers, far less work. A rebuild and a first start over a long log do this."""
+        if until > self.checkpoint:
+            self._count_at = until
 
-    def count_now(self) -> None:
-        """Count every contribution folded so far, and from here on count batch by batch."""
-        if not self.counting:
-            for view in self.views:
-                if isinstance(view, ContributionCounts):
-                    view.fill(self.con)
-            self.counting = True
+    @property
+    def counting(self) -> bool:
+        """Whether each batch counts its contributions (not while `count_later` waits)."""
+        return self._count_at is None
 
     def close(self) -> None:
         self.con.execute("checkpoint")
@@ -327,9 +324,7 @@ class Projection:
         try:
             if facts:
                 for view in self.views:
-                    if view.where == "file" and (
-                        self.counting or not isinstance(view, ContributionCounts)
-                    ):
+                    if view.where == "file" and (self.counting or view is not self._counts):
                         fold_into(view, con, facts)
             if dead:
                 appender = con.appender("dead_letters")
@@ -338,10 +333,8 @@ class Projection:
                 if EVENT_LOG in self.views:
                     fold_into(EVENT_LOG, con, [d.in_log for d in dead])
             counts_now = self._count_at is not None and last_seq >= self._count_at
-            if counts_now:  # count_later: the batch that reaches its seq counts everything
-                for view in self.views:
-                    if isinstance(view, ContributionCounts):
-                        view.fill_within(con)
+            if counts_now and self._counts:  # count_later: this batch counts everything
+                self._counts.fill_within(con)
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
             con.execute("commit")
         except BaseException:
@@ -349,7 +342,7 @@ class Projection:
             raise
         self.checkpoint = last_seq
         if counts_now:
-            self.counting, self._count_at = True, None
+            self._count_at = None
 
 
 def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:

@@ -348,6 +348,7 @@ class Projector:
             assert self.projection is not None
             months = window_months if window_months is not None else self.projection.window_months
             fresh = await asyncio.to_thread(self._fresh, fresh_path, months, bool(version))
+            fresh.count_later(until=target)  # the catch-up after it counts batch by batch
             last_report = 0.0
 
             async def report(applied: int, done: bool = False) -> None:
@@ -363,7 +364,6 @@ class Projector:
             size = self.config.projector_batch
             replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
-                await asyncio.to_thread(fresh.count_now)  # before the catch-up, which counts
                 async with self._applying:
                     assert self.projection is not None
                     await replay_into(
@@ -386,12 +386,10 @@ class Projector:
             return await self._report(started, target, fresh, progress, swapped=True)
 
     def _fresh(self, path: Path, window_months: int, beside: bool) -> Projection:
-        """A rebuild's new file: it counts at the end. Swapped in, it is opened again and its
-        in-memory views refilled then; a version side by side answers queries as it is, names
-        and all, so only that one folds them as it goes."""
-        return Projection(
-            path, VIEWS, 2, window_months, self.config, count_at_end=True, in_memory=beside
-        )
+        """A rebuild's new file. Swapped in, it is opened again and its in-memory views
+        refilled then; a version side by side answers queries as it is, names and all, so only
+        that one folds them as it goes."""
+        return Projection(path, VIEWS, 2, window_months, self.config, in_memory=beside)
 
     @staticmethod
     async def _report(

@@ -12,7 +12,7 @@ import datetime
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import msgspec
@@ -188,21 +188,18 @@ def fold(
     events: Sequence[msgspec.Struct],
     batch: int,
     one_by_one: int,
-    count_at_end: bool = False,
-    count_until: int | None = None,
+    count_until: int | Literal["end"] | None = None,
 ) -> Projection:
-    """A projection of the events: in batches, then the last `one_by_one` a batch each (and,
-    as a rebuild does, counted once between the two; or in the batch reaching `count_until`, as
-    a first start does)."""
+    """A projection of the events: in batches, then the last `one_by_one` a batch each;
+    counting batch by batch, or once in the batch that reaches `count_until` (`end`: the
+    last batch before the one-by-one ones, as a rebuild's catch-up follows it)."""
     records = [record(n + 1, e, workload.EPOCH) for n, e in enumerate(events)]
-    projection = Projection(path, count_at_end=count_at_end)
-    if count_until:
-        projection.count_later(until=count_until)
+    projection = Projection(path)
     cut = len(records) - one_by_one
+    if count_until is not None:
+        projection.count_later(until=cut if count_until == "end" else count_until)
     for start in range(0, cut, batch):
         assert projection.apply(records[start : min(start + batch, cut)]).dead == 0
-    if count_until is None:
-        projection.count_now()
     for single in records[cut:]:
         assert projection.apply([single]).dead == 0
     return projection
@@ -266,12 +263,12 @@ def test_the_counts_are_the_rows_counted(folded: Projection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("batch", "one_by_one", "count_at_end", "rows_a_part", "count_until"),
+    ("batch", "one_by_one", "rows_a_part", "count_until"),
     [
-        (997, 0, False, None, None),
-        (5000, 40, True, None, None),
-        (5000, 0, True, 100, None),
-        (997, 40, False, None, 7_777),
+        (997, 0, None, None),
+        (5000, 40, None, "end"),
+        (5000, 0, 100, "end"),
+        (997, 40, None, 7_777),
     ],
     ids=[
         "in other batches",
@@ -287,14 +284,13 @@ def test_a_rebuild_keeps_the_same_counts(
     folded: Projection,
     batch: int,
     one_by_one: int,
-    count_at_end: bool,
     rows_a_part: int | None,
-    count_until: int | None,
+    count_until: int | Literal["end"] | None,
 ) -> None:
     if rows_a_part:
         monkeypatch.setattr(contribution_counts, "ROWS_A_PART", rows_a_part)
     path = tmp_path / "rebuilt.duckdb"
-    rebuilt = fold(path, events, batch, one_by_one, count_at_end, count_until)
+    rebuilt = fold(path, events, batch, one_by_one, count_until)
     assert rebuilt.counting
     try:
         for name in KEPT:
