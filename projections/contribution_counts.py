@@ -30,7 +30,7 @@ import duckdb
 
 from projections.contributions import ADDS, KINDS, STANDS
 from projections.participation import AT, KIND, MINUTES, occurrences
-from projections.view import Fact, Reads, Where
+from projections.view import Fact, Reads, Where, among
 
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 SUMMED = ["contributions", *COUNTS, "minutes"]  # in ADDS' order
@@ -67,8 +67,7 @@ semi join (select occurrence_id from rota_rows where moved_seq >= $first
 # The touched rows as they count now (+1) and as they counted before (-1), each with its
 # periods and what it adds to them.
 DELTA = f"""
-with touched as (select unnest($keys) as key),
-touched_rows as (select * from participation_rows where key in (select key from touched)),
+with touched_rows as (select * from participation_rows where $touched),
 touched_rota as (
     select * from rota_rows where occurrence_id in (select occurrence_id from touched_rows)),
 touched_meals as (
@@ -186,7 +185,8 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
         return
     now: dict[str, Counted] = {}
     was: dict[str, Counted] = {}
-    for values in con.execute(DELTA, {"keys": keys}).fetchall():
+    having, params = among("key", keys)
+    for values in con.execute(DELTA.replace("$touched", having), params).fetchall():
         row, sign, periods, adds = values[:7], values[7], values[8:10], list(values[10:])
         (now if sign > 0 else was)[row[0]] = (row, periods, adds)
     changed = [key for key in now.keys() | was.keys() if row_of(now, key) != row_of(was, key)]
