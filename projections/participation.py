@@ -276,4 +276,5 @@ PARTICIPATION = Participation(
         *(m.VolunteeredToCook, m.WaitlistedToHelp, m.PromotedFromWaitlist, m.Withdrew),
         *(m.MealCancelled, o.ConversationHeld, o.BuddyAssigned, "activities"),
     ),
+    large=True,  # a row per person and occurrence: the biggest table a house has
 )

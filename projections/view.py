@@ -126,13 +126,17 @@ class KeyedFold(Generic[R]):
     # at the occurrence are counted again (contribution_counts.py). Other changes (one more
     # helper) leave them as counted.
     moves: tuple[str, ...] = ()
+    # A table of many rows (one per person and occurrence): a small batch finds its rows
+    # through the key index instead of scanning the key column (INDEXED). Tables of fewer,
+    # wider rows are scanned: DuckDB fetches a long list column row by row slowly.
+    large: bool = False
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
         if not keyed:
             return
         keys = list(dict.fromkeys(key for key, _ in keyed))
-        having, params = among(self.key, keys)
+        having, params = among(self.key, keys, self.large)
         found = con.execute(f"select * from {self.table} where {having}", params).fetchall()
         rows: dict[str, R | None] = {row[0]: self.row_type(*row) for row in found}
         for key, fact in keyed:
@@ -168,19 +172,20 @@ class KeyedFold(Generic[R]):
 
 
 INDEXED = 256
-"""Up to this many keys, a batch finds and rewrites its rows through the table's primary-key
-index. Measured on a 400 k-row table (docs/performance.md, "A live batch"): constants
-(`key in (?, ?, …)`) are looked up one by one, about 13 µs a key, where one list parameter
-(`key in (select unnest(?))`) scans the whole key column, about 25 ns a row; and the upsert
-appender's update of an existing row grows with the table (100 rows: 22 ms), where a delete
-through the index and a plain append do not (3.6 ms). Past this many keys (a rebuild's
-batches), the scan and the upsert cost less than the constants."""
+"""Up to this many keys, a batch rewrites its rows through the table's primary-key index, and
+a large table's rows are found through it. Measured (docs/performance.md, "A live batch"):
+constants (`key in (?, ?, …)`) are looked up one by one, about 13 µs a key on a 400 k-row
+table of short rows, where one list parameter (`key in (select unnest(?))`) scans the whole
+key column, about 25 ns a row; and the upsert appender's update of an existing row grows with
+the table (100 rows: 22 ms), where a delete through the index and a plain append do not
+(3.6 ms). Past this many keys (a rebuild's batches), the scan and the upsert cost less."""
 
 
-def among(column: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
+def among(column: str, keys: Sequence[str], indexed: bool = True) -> tuple[str, list[Any]]:
     """`<column> in (…)` for these keys (at least one), and its parameters: constants up to
-    INDEXED keys, so that the index finds them, and a list parameter past that."""
-    if len(keys) <= INDEXED:
+    INDEXED keys, so that the index finds them, and a list parameter (a scan) past that or
+    when not `indexed`."""
+    if indexed and len(keys) <= INDEXED:
         return f"{column} in ({', '.join('?' * len(keys))})", list(keys)
     return f"{column} in (select unnest(?))", [list(keys)]
 

@@ -1,9 +1,11 @@
 """A keyed fold writes a small batch (a live one) through the table's index and a large one (a
-rebuild's) by upsert. Both ways must leave the same rows: Hypothesis folds the same batches,
+rebuild's) by upsert, and finds a large table's rows through the index. Every way must leave
+the same rows: Hypothesis folds the same batches,
 with rows made, changed and removed (some in one batch), both ways into real DuckDB tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import duckdb
@@ -51,8 +53,11 @@ KEYS = st.lists(st.sampled_from([f"k{i}" for i in range(12)]), min_size=1, max_s
 STEPS = st.lists(st.builds(Step, keys=KEYS, by=st.integers(0, 3)), min_size=1, max_size=8)
 
 
-def folded(batches: list[list[Step]], indexed: int, monkeypatch: pytest.MonkeyPatch) -> list:
+def folded(
+    batches: list[list[Step]], indexed: int, large: bool, monkeypatch: pytest.MonkeyPatch
+) -> list:
     monkeypatch.setattr(projections.view, "INDEXED", indexed)
+    view = dataclasses.replace(TALLY, large=large)
     con = duckdb.connect()
     con.execute(TALLY.ddl)
     seq = 0
@@ -62,7 +67,7 @@ def folded(batches: list[list[Step]], indexed: int, monkeypatch: pytest.MonkeyPa
             seq += 1
             facts.append(Fact(seq, "crew.evt.x.a.y", "x.y", step, {}, AT, b"{}"))
         con.begin()
-        TALLY.apply(con, facts)
+        view.apply(con, facts)
         con.commit()
     return con.execute("select * from tally order by key").fetchall()
 
@@ -73,12 +78,15 @@ def test_a_batch_written_through_the_index_leaves_the_rows_an_upsert_leaves(
     batches: list[list[Step]],
 ) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        through_index = folded(batches, 256, monkeypatch)
-        by_upsert = folded(batches, 0, monkeypatch)
+        by_upsert = folded(batches, 0, False, monkeypatch)
+        through_index = folded(batches, 256, False, monkeypatch)
+        found_through_index = folded(batches, 256, True, monkeypatch)
     assert through_index == by_upsert
+    assert found_through_index == by_upsert
 
 
 def test_among_names_keys_as_constants_up_to_the_limit_and_a_list_past_it() -> None:
     assert among("key", ["a", "b"]) == ("key in (?, ?)", ["a", "b"])
     many = [str(i) for i in range(projections.view.INDEXED + 1)]
     assert among("key", many) == ("key in (select unnest(?))", [many])
+    assert among("key", ["a"], indexed=False) == ("key in (select unnest(?))", [["a"]])
