@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from projections.contributions import ADDS, KINDS, STANDS
+from projections.contributions import ADDS, COUNTED, KINDS, STANDS
 from projections.participation import AT, KIND, MINUTES, occurrences
 from projections.view import Fact, Reads, Where, among
 
@@ -53,15 +53,20 @@ PERIODS = """date_trunc('week', "at")::date as week, date_trunc('month', "at")::
 # as): participation_rows keep the seq of the last event folded into a row, the occurrences
 # that of the last one that moved them (`moved_seq`). One more helper at a meal counts that
 # helper's row again, not the whole meal's. An id that names an occurrence in another context
-# only makes a row be counted again, unchanged.
-TOUCHED = """
-select key from participation_rows where last_seq >= $first
-union
-select p.key from participation_rows p
-semi join (select occurrence_id from rota_rows where moved_seq >= $first
-           union all select meal_id from meal_plan_rows where moved_seq >= $first
-           union all select activity_id from activities_rows where moved_seq >= $first) o
-       on p.occurrence_id = o.occurrence_id
+# only makes a row be counted again, unchanged. A row whose status counts nothing (waitlisted,
+# withdrawn) and that counted nothing before cannot change a count: it is left out.
+TOUCHED = f"""
+select key from (
+    select * from participation_rows where last_seq >= $first
+    union all
+    select p.* from participation_rows p
+    semi join (select occurrence_id from rota_rows where moved_seq >= $first
+               union all select meal_id from meal_plan_rows where moved_seq >= $first
+               union all select activity_id from activities_rows where moved_seq >= $first) o
+           on p.occurrence_id = o.occurrence_id
+)
+where status in {COUNTED} or counted_kind is not null
+group by key
 """
 
 # The touched rows as they count now (+1) and as they counted before (-1), each with its
@@ -132,7 +137,7 @@ where c.crew_id = g.crew_id and c.period = g.period and c.period_start = g.perio
 Row = tuple[Any, ...]  # key, crew_id, kind, occurrence_id, at, covered_for, minutes
 Periods = tuple[datetime.date, datetime.date]  # the week's Monday, the month's first
 Counted = tuple[Row, Periods, list[int]]  # a row, its periods, what it adds to them (ADDS)
-COUNTED = ["key", "counted_kind", "counted_at", "counted_covered_for", "counted_minutes"]
+COUNTED_COLUMNS = ["key", "counted_kind", "counted_at", "counted_covered_for", "counted_minutes"]
 Group = tuple[str, str, datetime.date]  # crew_id, period, period_start
 GROUPED = ("crew_id", "period", "period_start")
 
@@ -192,7 +197,9 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     changed = [key for key in now.keys() | was.keys() if row_of(now, key) != row_of(was, key)]
     if not changed:
         return
-    update = con.appender("participation_rows", columns=COUNTED, action="update", key=["key"])
+    update = con.appender(
+        "participation_rows", columns=COUNTED_COLUMNS, action="update", key=["key"]
+    )
     update.append_rows(now[key][0][:1] + now[key][0][2:3] + now[key][0][4:] if key in now
                        else (key, None, None, None, None) for key in changed)  # fmt: skip
     update.flush()
