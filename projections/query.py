@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import msgspec
@@ -175,19 +175,39 @@ def stopped(exc: duckdb.Error | MemoryError, timeout_s: float) -> SqlError:
 class Watchdog:
     """Interrupts the cursor once the time is up, and again every moment after until stopped:
     an interrupt that lands between two statements (while Python checks the text) is lost, so
-    one interrupt alone could let the next statement run unbounded."""
+    one interrupt alone could let the next statement run unbounded. One thread watches every
+    query of the process (a thread started and joined per query cost the projector 4 % of its
+    time under a dashboard's questions; docs/performance.md, "A live batch")."""
+
+    AGAIN_S: ClassVar[float] = 0.05  # between interrupts, once the time is up
+    _changed: ClassVar[threading.Condition] = threading.Condition()
+    _watched: ClassVar[set[Watchdog]] = set()
+    _watcher: ClassVar[threading.Thread | None] = None
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> None:
         self.deadline = time.monotonic() + timeout_s
-        self._stopped = threading.Event()
+        self._next = self.deadline
         self._cursor = cursor
-        self._thread = threading.Thread(target=self._watch, args=(timeout_s,), daemon=True)
-        self._thread.start()
+        with Watchdog._changed:
+            Watchdog._watched.add(self)
+            if Watchdog._watcher is None or not Watchdog._watcher.is_alive():
+                Watchdog._watcher = threading.Thread(
+                    target=Watchdog._watch, name="sql-watchdog", daemon=True
+                )
+                Watchdog._watcher.start()
+            Watchdog._changed.notify()
 
-    def _watch(self, wait_s: float) -> None:
-        while not self._stopped.wait(wait_s):
-            self._cursor.interrupt()
-            wait_s = 0.05
+    @staticmethod
+    def _watch() -> None:
+        with Watchdog._changed:
+            while True:
+                now = time.monotonic()
+                for watchdog in Watchdog._watched:
+                    if watchdog._next <= now:
+                        watchdog._cursor.interrupt()
+                        watchdog._next = now + Watchdog.AGAIN_S
+                soonest = min((w._next for w in Watchdog._watched), default=None)
+                Watchdog._changed.wait(None if soonest is None else max(0.0, soonest - now))
 
     def check(self) -> None:
         """Raise if the time is up already (before a statement starts)."""
@@ -195,8 +215,10 @@ class Watchdog:
             raise duckdb.InterruptException("the time limit was reached before the query ran")
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
+        """No interrupt reaches the cursor once this returns (the watcher interrupts only while
+        it holds the lock)."""
+        with Watchdog._changed:
+            Watchdog._watched.discard(self)
 
 
 def fetch_within(
