@@ -141,6 +141,8 @@ class House:
                 component.env["CREW_HTTP_PORT"] = str(http_port)
         self.kiosk_token = ""
         self._stopping = asyncio.Event()
+        # a nats-server being started again: a thread, which a cancel does not stop (_stop)
+        self._restarting: asyncio.Future[None] | None = None
         self._clock, self._sleep = clock, sleep  # the supervisor's, injectable for its tests
 
     def url_of(self, user: str) -> str:
@@ -386,9 +388,12 @@ Stop with Ctrl-C.
         while True:
             await self._sleep(POLL_S)
             for server in self.servers:
+                if self._stopping.is_set():  # it stopped with the house (a signal to the group)
+                    return
                 if server.process and server.process.poll() is not None:
                     self.say(f"nats-server {server.name} stopped unexpectedly; restarting it")
-                    await asyncio.to_thread(server.start)
+                    self._restarting = asyncio.ensure_future(asyncio.to_thread(server.start))
+                    await asyncio.shield(self._restarting)
 
     async def _keep_running(self, component: Component) -> None:
         while True:
@@ -396,12 +401,16 @@ Stop with Ctrl-C.
             process = component.process
             if process is None or process.poll() is None:
                 continue
+            if self._stopping.is_set():  # it stopped with the house (a signal to the group)
+                return
             # A crash loop backs off; a component that ran a while restarts at once.
             ran = self._clock() - component.started_at
             component.restarts = 0 if ran > RAN_A_WHILE_S else component.restarts + 1
             delay = min(2**component.restarts, MAX_BACKOFF_S) if component.restarts else 0
             self.say(f"{component.name} exited with {process.returncode}; restarting in {delay} s")
             await self._sleep(delay)
+            if self._stopping.is_set():
+                return
             self._spawn(component)
 
     async def _stop(self) -> None:
@@ -419,6 +428,9 @@ Stop with Ctrl-C.
                 process.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()  # gone before crew up is: nothing of the house outlives it
+        if self._restarting is not None:  # a nats-server started again while the house stopped
+            await asyncio.gather(self._restarting, return_exceptions=True)
         for server in self.servers:
             await asyncio.to_thread(server.stop)
         self.say("stopped.")

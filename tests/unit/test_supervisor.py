@@ -87,3 +87,38 @@ async def test_a_crash_loop_backs_off_alone_and_ctrl_c_does_not_wait_for_it() ->
     house._stopping.set()  # Ctrl-C, in the middle of meals' back-off
     await asyncio.wait_for(supervising, timeout=5)  # at once: the clock did not move
     assert clock.now == 41 and house.starts_of("meals")[-1] == 32
+
+
+class Server:
+    """A nats-server that is only pretended: it has stopped."""
+
+    name = "n1"
+
+    def __init__(self) -> None:
+        self.process = Process(0)
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+
+async def test_what_stops_with_the_house_is_not_started_again() -> None:
+    """A signal to the process group reaches crew up and its components at once: a watch that
+    finds one of them gone after that must not start it again (it would outlive the house)."""
+    clock = Clock()
+    house = Supervised(clock)
+    rota = house.components[1]
+    for component in house.components:
+        house._spawn(component)
+    server = Server()
+    house.servers = [server]  # type: ignore[list-item]
+    watches = [
+        asyncio.create_task(house._keep_running(rota)),
+        asyncio.create_task(house._keep_nats_running()),
+    ]
+    house._stopping.set()  # the signal reached crew up...
+    assert rota.process is not None
+    rota.process.returncode = 0  # type: ignore[misc]  # ...and rota, which stopped
+    await clock.advance_to(10)
+    assert house.starts_of("rota") == [0] and server.starts == 0, house.said
+    assert all(watch.done() for watch in watches)
