@@ -1,7 +1,7 @@
 """A keyed fold writes a small batch (a live one) through the table's index and a large one (a
 rebuild's) by upsert, and finds a large table's rows through the index. Every way must leave
-the same rows: Hypothesis folds the same batches,
-with rows made, changed and removed (some in one batch), both ways into real DuckDB tables."""
+the same rows: Hypothesis folds the same batches, with rows made, changed and removed (some
+in one batch), every way into real DuckDB tables."""
 
 from __future__ import annotations
 
