@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
@@ -35,13 +36,31 @@ from nats.js.kv import KeyValue
 
 from crew import subjects
 from crew.personal import ensure_vault
+from crew.requests import Requests
 
 WRONG_LAST_SEQUENCE = 10071
 DUPLICATE_IN_BATCH = 10201  # "atomic publish batch contains duplicate message id"
 DIRECT_GET_BATCH = 1000
+NOT_FOUND = "404"
 # JetStream keeps every message id seen within this window (and rebuilds it from the stream on
 # restart), like a KV key per command. A hundred years: a command id is never forgotten.
 DUPLICATE_WINDOW = 100 * 365 * 24 * 3600.0
+
+
+class _StoreError(msgspec.Struct):
+    err_code: int = 0
+    description: str = ""
+
+
+class _PublishAck(msgspec.Struct):
+    """JetStream's answer to a publish: where it was stored, or why not."""
+
+    seq: int = 0
+    duplicate: bool = False
+    error: _StoreError | None = None
+
+
+_ack_decoder = msgspec.json.Decoder(_PublishAck)
 
 
 class ConcurrencyConflict(Exception):
@@ -199,6 +218,7 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._kv: KeyValue | None = None
+        self._requests = Requests(nc)  # the append and the outcome lookup of every command
 
     async def read(self, context: str, aggregate_id: str, after: int = 0) -> list[Recorded]:
         """Every event of one aggregate after sequence `after`, in order."""
@@ -222,19 +242,22 @@ class JetStreamEventStore:
         if len(events) == 1:
             event = events[0]
             try:
-                ack = await self._js.publish(
+                msg = await self._requests.request(
                     subjects.event_subject(event.type, aggregate_id),
                     event.data,
-                    headers={**event.headers, **guard},
+                    {**event.headers, **guard},
+                    self._timeout,
                 )
-            except nats.js.errors.BadRequestError as exc:
-                if exc.err_code == WRONG_LAST_SEQUENCE:
-                    raise ConcurrencyConflict(str(exc)) from exc
-                raise refused_by_store(str(exc)) from exc
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
                 raise StoreUnavailable("the event store did not acknowledge") from exc
-            except nats.js.errors.APIError as exc:
-                raise refused_by_store(str(exc)) from exc
+            try:
+                ack = _ack_decoder.decode(msg.data)
+            except msgspec.DecodeError as exc:
+                raise StoreUnavailable("the event store's acknowledgement was unreadable") from exc
+            if ack.error is not None:
+                if ack.error.err_code == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyConflict(ack.error.description)
+                raise refused_by_store(ack.error.description)
             if ack.duplicate:
                 raise DuplicateCommand(f"already appended at {ack.seq}")
             return [ack.seq]
@@ -278,14 +301,23 @@ class JetStreamEventStore:
         return self._kv
 
     async def outcome(self, command_id: str) -> bytes | None:
-        kv = await self._outcomes()
+        """The outcome kept for `command_id`: a Direct Get of its key's last value."""
+        bucket = subjects.OUTCOMES_BUCKET
         try:
-            entry = await kv.get(command_id)
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        except nats.errors.TimeoutError as exc:
+            msg = await self._requests.request(
+                f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{command_id}",
+                timeout=self._timeout,
+            )
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise StoreUnavailable("the outcomes bucket did not answer") from exc
-        return entry.value
+        headers = msg.headers or {}
+        if (status := headers.get("Status")) is not None:
+            if status == NOT_FOUND:
+                return None
+            raise StoreUnavailable(f"the outcomes bucket answered {status}")
+        if headers.get("KV-Operation") in ("DEL", "PURGE"):
+            return None  # a deleted key, as nats-py's `kv.get` reads it
+        return msg.data
 
     async def record_outcome(self, command_id: str, value: bytes) -> bytes | None:
         kv = await self._outcomes()

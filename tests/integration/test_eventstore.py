@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, StorageType
 
 from crew import subjects
@@ -22,6 +24,7 @@ from crew.eventstore import (
     ensure_event_store,
     stream_config,
 )
+from crew.requests import Requests
 from house.natsserver import VERSION, NatsServer, binary
 from tests.conftest import ROOT
 from tests.ports import free_port
@@ -130,6 +133,44 @@ async def test_command_outcomes_are_kept_by_command_id(store: EventStore) -> Non
     assert await store.outcome("c1") is None
     await store.record_outcome("c1", b"first")
     assert await store.outcome("c1") == b"first"
+
+
+async def test_a_deleted_outcome_reads_as_none_as_a_kv_get_would(nc: NATS) -> None:
+    store = JetStreamEventStore(nc)
+    await store.record_outcome("gone", b"kept")
+    kv = await nc.jetstream().key_value(subjects.OUTCOMES_BUCKET)
+    await kv.delete("gone")
+    assert await store.outcome("gone") is None
+    await kv.purge("gone")
+    assert await store.outcome("gone") is None
+
+
+async def test_each_answer_reaches_its_own_request_and_silence_is_a_timeout(nc: NATS) -> None:
+    async def answer(msg: Msg) -> None:
+        await asyncio.sleep(0.05 if msg.data == b"0" else 0)  # the first is answered last
+        await msg.respond(msg.data + b"!")
+
+    answering: set[asyncio.Task[None]] = set()
+
+    async def echo(msg: Msg) -> None:
+        answering.add(asyncio.create_task(answer(msg)))
+
+    async def silent(msg: Msg) -> None:
+        pass
+
+    await nc.subscribe("test.echo", cb=echo)
+    await nc.subscribe("test.silent", cb=silent)
+    requests = Requests(nc)
+    answers = await asyncio.gather(
+        *(requests.request("test.echo", str(n).encode(), timeout=5) for n in range(50))
+    )
+    assert [a.data for a in answers] == [f"{n}!".encode() for n in range(50)]
+    with pytest.raises(nats.errors.TimeoutError):
+        await requests.request("test.silent", b"", timeout=0.2)
+    with pytest.raises(nats.errors.NoRespondersError):
+        await requests.request("test.nobody", b"", timeout=5)
+    assert await requests.request("test.echo", b"again") is not None  # the timeout left no trace
+    assert not requests._waiting
 
 
 async def test_reading_a_long_aggregate_pages_through_direct_get_batches(nc: NATS) -> None:
