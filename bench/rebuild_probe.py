@@ -22,7 +22,7 @@ async def main(url: str, path: Path, until: int | None = None) -> None:
     nc = await nats.connect(url)
     last = min(until or 2**63, await stream_last_seq(nc))
     started = time.perf_counter()
-    projection = Projection(path, in_memory=False)  # as a rebuild does
+    projection = Projection(path, in_memory=False, rebuilding=True)  # as a rebuild does
     projection.count_later(until=last)
     replay = await replay_into(nc, projection, last, JetStreamVault(nc))
     seconds = time.perf_counter() - started

@@ -30,6 +30,9 @@ class ProjectorSettings(msgspec.Struct, frozen=True, kw_only=True):
     projector_batch: AtLeastOne = 5000  # events applied in one transaction, at most
     snapshot_s: Positive = 60.0  # how often snapshot.duckdb is published, when anything changed
     duckdb_memory_limit: str = "128MB"  # DuckDB's buffer pool, per instance
+    # A file being rebuilt answers no query until it has folded the log: a smaller pool then
+    # (the counting at its end, and whatever it serves after, get duckdb_memory_limit).
+    duckdb_rebuild_memory_limit: str = "64MB"
     duckdb_max_temp_size: str = "1GB"  # what a query may spill to disk
     # The contributions window of a file that has none of its own (`crew rebuild` stores one).
     contribution_window_months: Annotated[int, msgspec.Meta(ge=1, le=120)] = 6

@@ -173,6 +173,7 @@ class Projection:
         window_months: int | None = None,
         config: ProjectorSettings = DEFAULTS,
         in_memory: bool = True,
+        rebuilding: bool = False,
     ) -> None:
         self.path = path
         self.views = tuple(views)
@@ -184,11 +185,16 @@ class Projection:
         self._counts = next((v for v in self.views if isinstance(v, ContributionCounts)), None)
         # DuckDB's buffer pool would otherwise grow towards 80 % of the machine's memory as the
         # file grows; with a limit it stays bounded and DuckDB spills instead (docs/performance.md).
+        # A rebuild folds with a smaller pool until it counts or serves (`_serve_fully`).
+        self._memory_limit = config.duckdb_memory_limit
+        self._lean = rebuilding and config.duckdb_rebuild_memory_limit != self._memory_limit
         self.con = duckdb.connect(
             str(path),
             config={
                 "threads": threads,
-                "memory_limit": config.duckdb_memory_limit,
+                "memory_limit": (
+                    config.duckdb_rebuild_memory_limit if rebuilding else config.duckdb_memory_limit
+                ),
                 # What it may spill to <file>.tmp: a query bigger than this fails instead of
                 # filling the disk the log and the views live on.
                 "max_temp_directory_size": config.duckdb_max_temp_size,
@@ -225,8 +231,16 @@ class Projection:
     def _on(self, view: View) -> duckdb.DuckDBPyConnection:
         return self.restricted if view.where == "restricted" else self.con
 
+    def _serve_fully(self) -> None:
+        """The whole buffer pool from here on (a rebuild folded with less)."""
+        if self._lean:
+            limit = self._memory_limit.replace("'", "''")
+            self.con.execute(f"set memory_limit = '{limit}'")
+            self._lean = False
+
     def lock_down(self) -> None:
         """From here on no cursor of either instance reads files or changes a setting."""
+        self._serve_fully()
         for con in (self.con, self.restricted):
             con.execute("set enable_external_access = false")
             con.execute("set lock_configuration = true")
@@ -334,6 +348,7 @@ class Projection:
                     fold_into(EVENT_LOG, con, [d.in_log for d in dead])
             counts_now = self._count_at is not None and last_seq >= self._count_at
             if counts_now and self._counts:  # count_later: this batch counts everything
+                self._serve_fully()  # one transaction's update of every row: it needs the room
                 self._counts.fill_within(con)
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
             con.execute("commit")

@@ -389,7 +389,9 @@ class Projector:
         """A rebuild's new file. Swapped in, it is opened again and its in-memory views
         refilled then; a version side by side answers queries as it is, names and all, so only
         that one folds them as it goes."""
-        return Projection(path, VIEWS, 2, window_months, self.config, in_memory=beside)
+        return Projection(
+            path, VIEWS, 2, window_months, self.config, in_memory=beside, rebuilding=True
+        )
 
     @staticmethod
     async def _report(

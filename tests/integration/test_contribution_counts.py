@@ -21,6 +21,7 @@ import pytest
 from bench import workload
 from crew import subjects
 from crew.eventstore import Recorded
+from crew.settings import ProjectorSettings
 from projections import contribution_counts
 from projections.projection import Projection
 from schemas import activities as a
@@ -316,3 +317,31 @@ def test_a_file_folded_before_the_counts_gets_them_when_opened(
         assert disagreements(reopened.con, MOMENTS[-2:]) == []
     finally:
         reopened.close()
+
+
+def test_a_rebuild_folds_in_a_smaller_pool_then_counts_and_serves_in_the_whole(
+    tmp_path: Path, events: list[msgspec.Struct]
+) -> None:
+    """The counting at the end updates every row in one transaction: it gets the whole pool,
+    as does a rebuilt file that answers queries (docs/performance.md, "Memory")."""
+    settings = ProjectorSettings(duckdb_memory_limit="100MB", duckdb_rebuild_memory_limit="20MB")
+    records = [record(n + 1, e, workload.EPOCH) for n, e in enumerate(events[:200])]
+
+    def pool(projection: Projection) -> str:
+        return str(projection.con.execute("select current_setting('memory_limit')").fetchone())
+
+    counted = Projection(tmp_path / "counted.duckdb", config=settings, rebuilding=True)
+    quiet = Projection(tmp_path / "quiet.duckdb", config=settings, rebuilding=True)
+    try:
+        counted.count_later(until=200)
+        counted.apply(records[:100])
+        folding = pool(counted)
+        counted.apply(records[100:])
+        quiet_folding = pool(quiet)
+        quiet.lock_down()  # nothing to count: it serves in the whole pool all the same
+        assert (folding, pool(counted)) == ("('19.0 MiB',)", "('95.3 MiB',)")
+        assert (quiet_folding, pool(quiet)) == ("('19.0 MiB',)", "('95.3 MiB',)")
+        assert counted.con.execute("select count(*) from contribution_counts").fetchone() != (0,)
+    finally:
+        counted.close()
+        quiet.close()
