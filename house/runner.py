@@ -288,6 +288,12 @@ class House:
         finally:
             await nc.close()
 
+    async def _nats_trouble(self, error: Exception) -> None:
+        """What nats-py reports on crew up's own connection, where its default prints a
+        traceback: one line, and nothing while the house stops (nats-server may go first)."""
+        if not self._stopping.is_set() and not isinstance(error, nats.errors.ConnectionClosedError):
+            self.say(f"NATS reported {type(error).__name__} to crew up; it goes on")
+
     async def _keep_ledgers(self) -> None:
         """Every forget (a marker in the keys bucket), as it happens, into the home's ledger
         and every backup place's. The watch first hands over every key, so a forget made
@@ -295,7 +301,9 @@ class House:
         while True:
             try:
                 nc = await nats.connect(
-                    **urls.connection(self.url_of("house")), name="crew-up-ledgers"
+                    **urls.connection(self.url_of("house")),
+                    name="crew-up-ledgers",
+                    error_cb=self._nats_trouble,
                 )
                 try:
                     kv = await nc.jetstream().key_value(KEYS_BUCKET)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import nats.errors
+
 from house.runner import Component, House
 
 
@@ -122,3 +124,14 @@ async def test_what_stops_with_the_house_is_not_started_again() -> None:
     await clock.advance_to(10)
     assert house.starts_of("rota") == [0] and server.starts == 0, house.said
     assert all(watch.done() for watch in watches)
+
+
+async def test_what_nats_py_reports_to_crew_up_is_a_line_and_nothing_once_stopping() -> None:
+    """nats-py's default error callback prints a traceback: on Ctrl-C, nats-server goes with the
+    group and crew up's own watch could not be made again (ConnectionClosedError)."""
+    house = Supervised(Clock())
+    await house._nats_trouble(nats.errors.ConnectionClosedError())
+    await house._nats_trouble(nats.errors.SlowConsumerError("s", None, 1, None))
+    house._stopping.set()
+    await house._nats_trouble(nats.errors.SlowConsumerError("s", None, 1, None))
+    assert house.said == ["NATS reported SlowConsumerError to crew up; it goes on"]
