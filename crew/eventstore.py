@@ -241,26 +241,8 @@ class JetStreamEventStore:
         }
         if len(events) == 1:
             event = events[0]
-            try:
-                msg = await self._requests.request(
-                    subjects.event_subject(event.type, aggregate_id),
-                    event.data,
-                    {**event.headers, **guard},
-                    self._timeout,
-                )
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-                raise StoreUnavailable("the event store did not acknowledge") from exc
-            try:
-                ack = _ack_decoder.decode(msg.data)
-            except msgspec.DecodeError as exc:
-                raise StoreUnavailable("the event store's acknowledgement was unreadable") from exc
-            if ack.error is not None:
-                if ack.error.err_code == WRONG_LAST_SEQUENCE:
-                    raise ConcurrencyConflict(ack.error.description)
-                raise refused_by_store(ack.error.description)
-            if ack.duplicate:
-                raise DuplicateCommand(f"already appended at {ack.seq}")
-            return [ack.seq]
+            subject = subjects.event_subject(event.type, aggregate_id)
+            return [await self._stored(subject, event.data, {**event.headers, **guard})]
         return await self._append_batch(aggregate_id, events, guard)
 
     async def _append_batch(
@@ -277,23 +259,32 @@ class JetStreamEventStore:
                 await self._nc.publish(subject, event.data, headers=headers)
                 continue
             headers["Nats-Batch-Commit"] = "1"
-            try:
-                reply = await self._nc.request(
-                    subject, event.data, headers=headers, timeout=self._timeout
-                )
-            except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
-                raise StoreUnavailable("the event store did not acknowledge the batch") from exc
-            answer = json.loads(reply.data or b"{}")
-            error = answer.get("error")
-            if error:
-                if error.get("err_code") == WRONG_LAST_SEQUENCE:
-                    raise ConcurrencyConflict(error.get("description", ""))
-                if error.get("err_code") == DUPLICATE_IN_BATCH:
-                    raise DuplicateCommand(error.get("description", ""))
-                raise refused_by_store(error.get("description", "batch refused"))
-            final = int(answer["seq"])
+            final = await self._stored(subject, event.data, headers)
             return list(range(final - last + 1, final + 1))
         raise AssertionError("unreachable")
+
+    async def _stored(self, subject: str, data: bytes, headers: dict[str, str]) -> int:
+        """Publish one message, or a batch's last, and the seq JetStream stored it at: the one
+        reading of its answer for both (a conflict, a duplicate, a refusal, no answer)."""
+        try:
+            msg = await self._requests.request(subject, data, headers, self._timeout)
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise StoreUnavailable("the event store did not acknowledge") from exc
+        try:
+            ack = _ack_decoder.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            raise StoreUnavailable("the event store's acknowledgement was unreadable") from exc
+        if ack.error is not None:
+            if ack.error.err_code == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyConflict(ack.error.description)
+            if ack.error.err_code == DUPLICATE_IN_BATCH:
+                raise DuplicateCommand(ack.error.description)
+            raise refused_by_store(ack.error.description or "refused")
+        if ack.duplicate:
+            raise DuplicateCommand(f"already appended at {ack.seq}")
+        if ack.seq < 1:
+            raise StoreUnavailable("the event store acknowledged without a sequence")
+        return ack.seq
 
     async def _outcomes(self) -> KeyValue:
         if self._kv is None:
