@@ -398,7 +398,7 @@ def dead_letter(record: Recorded, error: str) -> DeadLetter:
     return DeadLetter(
         (record.seq, record.subject, record.type, error[:1000], len(record.data), recorded_at),
         # event_log still lists it (its payload stays in the stream only: it may not be JSON)
-        Fact(record.seq, record.subject, record.type, None, dict(record.headers), recorded_at, b""),
+        Fact(record.seq, record.subject, record.type, None, record.headers, recorded_at, b""),
     )
 
 
@@ -429,7 +429,7 @@ def decode(
                 subject=record.subject,
                 type=kind,
                 event=event,
-                headers=dict(record.headers),
+                headers=record.headers,
                 recorded_at=record.recorded_at or datetime.now(UTC),
                 data=record.data,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -22,7 +22,7 @@ class Fact:
     subject: str
     type: str
     event: Any
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # the record's own: read, never changed
     recorded_at: datetime
     data: bytes
 

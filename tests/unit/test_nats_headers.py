@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
 
+from crew import nats_headers
 from crew.nats_headers import NATS_OWN, parse_header_lines
 
 # What headers are made of, and what may go wrong in them: separators, whitespace of every
@@ -35,3 +36,15 @@ def test_an_events_headers_come_out_whole() -> None:
 def test_it_is_the_parser_nats_py_uses() -> None:
     assert NATS_OWN is not None, "nats-py no longer has _parse_header_lines: look again"
     assert Client._parse_header_lines is parse_header_lines
+
+
+def test_every_message_shares_one_string_per_name() -> None:
+    first = parse_header_lines(b"Crew-Event-Type: a\r\n\r\n")
+    again = parse_header_lines(b"Crew-Event-Type: b\r\n\r\n")
+    assert next(iter(first)) is next(iter(again))
+
+
+def test_names_kept_are_bounded_whatever_a_sender_sends() -> None:
+    for n in range(2 * nats_headers.NAMES_KEPT):
+        assert parse_header_lines(f"X-{n}: v\r\n\r\n".encode()) == {f"X-{n}": "v"}
+    assert len(nats_headers._NAMES) <= nats_headers.NAMES_KEPT
