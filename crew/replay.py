@@ -197,7 +197,7 @@ class Replay:
         deadline = None if timeout is None else now + timeout
         checked = now  # when the consumer was last seen to be in step
         while True:
-            if self._buffer:
+            if self._buffer and not self._filling(limit):
                 msgs, self._buffer = self._buffer[:limit], self._buffer[limit:]
                 batch = self._in_order(msgs)
                 if batch is None:  # a message went missing on the way: ask again from the gap
@@ -227,6 +227,22 @@ class Replay:
                     await self._resume()
             if over:
                 return []
+
+    async def prefetch(self, limit: int) -> None:
+        """Ask for the next `limit` events now, when no pull is open and none wait here: they
+        arrive (and nats-py parses them) while the caller is busy with the last batch, such as
+        a rebuild folding it in a thread, and the next `take` finds them. Nothing is taken, so
+        nothing can be lost; a pull that fails here is opened again by `take`."""
+        if self._name is None or self._owed or self._buffer:
+            return
+        try:
+            await self._pull(limit, None)
+        except (nats.errors.Error, nats.js.errors.Error):
+            self._owed = 0
+
+    def _filling(self, limit: int) -> bool:
+        """A pull of what is there (a prefetch) is still bringing the rest of its batch."""
+        return bool(self._owed) and not self._waiting and len(self._buffer) < limit
 
     def _in_order(self, msgs: list[Msg]) -> list[Recorded] | None:
         """The batch if it continues exactly where the last one ended, else its part that does

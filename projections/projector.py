@@ -126,12 +126,15 @@ async def replay_into(
     replay: Replay | None = None,
     batch_size: int = DEFAULTS.projector_batch,
 ) -> Replay:
-    """Apply events after the projection's checkpoint until it has reached `target`."""
+    """Apply events after the projection's checkpoint until it has reached `target`. The next
+    batch is asked for before this one is folded: it arrives while the fold runs in its thread."""
     replay = replay or await Replay(nc, projection.checkpoint + 1).start()
     while projection.checkpoint < target:
         batch = await replay.take(batch_size, timeout=30)
         if not batch:
             raise TimeoutError(f"the log stopped at {projection.checkpoint} before {target}")
+        if batch[-1].seq < target:
+            await replay.prefetch(batch_size)
         await apply_batch(projection, batch, vault)
         if report:
             await report(projection.checkpoint)

@@ -327,6 +327,26 @@ async def test_a_message_lost_on_the_way_is_asked_for_again_never_skipped(nc: NA
     assert seen == list(range(1, last + 1))
 
 
+async def test_batches_asked_for_ahead_come_whole_in_order_and_lose_nothing(nc: NATS) -> None:
+    """A rebuild asks for the next batch before it folds this one (`prefetch`): the next `take`
+    waits for that pull to bring its whole batch, and a message it loses on the way is asked
+    for again, as with any pull."""
+    await meals_workload(nc, meals=3)
+    last = await stream_last_seq(nc)
+    replay = await Replay(nc, 1).start()
+    dropped = lose_one_message(replay)
+    batches: list[list[int]] = []
+    while not batches or batches[-1][-1] < last:
+        batches.append([e.seq for e in await replay.take(5, timeout=5)])
+        await replay.prefetch(5)
+        await replay.prefetch(5)  # one pull at a time: a second ask while it is open is none
+    await replay.stop()
+    assert dropped, "no message was lost"
+    assert [seq for batch in batches for seq in batch] == list(range(1, last + 1))
+    whole = [len(b) for b in batches if dropped[0] not in (b[-1] + 1, b[0])]
+    assert whole[:-1] == [5] * (len(whole) - 1), batches
+
+
 async def test_the_last_message_lost_on_the_way_is_asked_for_again_though_none_follows(
     nc: NATS,
 ) -> None:
