@@ -10,6 +10,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import duckdb
 import msgspec
+from msgspec.structs import astuple
 
 from schemas.registry import EVENT_TYPES
 
@@ -155,15 +156,20 @@ class KeyedFold(Generic[R]):
         indexed: bool,
     ) -> None:
         """The folded rows into the table (None: the row goes). `indexed`: the rows found are
-        deleted through the index and every row appended; otherwise upserted."""
+        deleted through the index and every row appended; otherwise they are upserted, and the
+        new rows appended (a rebuild's rows are mostly new, and an upsert of a new row costs
+        about twice an append: 126 ms against 72 ms for 5,000 `participation` rows)."""
         if indexed and found:
             having, params = among(self.key, found)
             con.execute(f"delete from {self.table} where {having}", params)
-        written = con.appender(self.table, action="insert" if indexed else "upsert")
-        written.append_rows(
-            msgspec.structs.astuple(row) for row in rows.values() if row is not None
-        )
-        written.flush()
+        there = set() if indexed else set(found)  # upserted; the others are new rows
+        changed = [astuple(row) for key, row in rows.items() if row is not None and key in there]
+        new = [astuple(row) for key, row in rows.items() if row is not None and key not in there]
+        for action, written_rows in (("upsert", changed), ("insert", new)):
+            if written_rows:
+                written = con.appender(self.table, action=action)
+                written.append_rows(written_rows)
+                written.flush()
         gone = [(key,) for key, row in rows.items() if row is None]
         if gone and not indexed:
             delete = con.appender(self.table, action="delete", key=[self.key])
