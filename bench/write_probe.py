@@ -1,12 +1,14 @@
 """`python -m bench.write_probe`: what one JetStream write costs in its variants, and what a
 bare responder behind a NATS request can do, on an embedded NATS with `sync_interval: always`.
 The figures docs/performance.md quotes for issue 18's design: an atomic batch against a plain
-publish, the message id and guard headers, and the floor under crew's command path."""
+publish, the message id and guard headers, an append as crew makes it (with and without the
+outcome lookup before it), and the floor under crew's command path."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import tempfile
 import time
 import uuid
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -23,6 +26,17 @@ from house.natsserver import NatsServer, free_port
 
 COUNT = 2000
 DATA = b"x" * 300
+AGGREGATES = 1000
+EVENT_HEADERS = {  # what the shell puts on an event besides the id and the guard
+    "Crew-Event-Id": uuid.uuid4().hex,
+    "Crew-Event-Type": "meals.volunteered_to_cook",
+    "Crew-Schema-Version": "1",
+    "Crew-Occurred-At": "2026-12-07T01:00:00.123456+00:00",
+    "Crew-Actor": "kiosk:hall",
+    "Crew-Correlation-Id": uuid.uuid4().hex,
+    "Crew-Causation-Id": uuid.uuid4().hex,
+    "Crew-Source": "kiosk:hall",
+}
 
 
 async def rate(count: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
@@ -69,9 +83,30 @@ def writes(nc: NATS) -> dict[str, Callable[[int], Awaitable[object]]]:
 
         return one
 
+    last: dict[int, int] = {}  # each aggregate's last seq, as a service's cache knows it
+    ids = itertools.count()
+
+    async def as_crew(i: int) -> None:  # crew's headers, on 1,000 aggregates with a history
+        aggregate = i % AGGREGATES
+        headers = {
+            **EVENT_HEADERS,
+            "Nats-Msg-Id": f"{tag}-c{next(ids)}",
+            "Nats-Expected-Last-Subject-Sequence": str(last.get(aggregate, 0)),
+            "Nats-Expected-Last-Subject-Sequence-Subject": f"p.a{tag}{aggregate}.*",
+        }
+        ack = await js.publish(f"p.a{tag}{aggregate}.e", DATA, headers=headers)
+        last[aggregate] = ack.seq
+
+    async def looked_up(i: int) -> None:  # the outcome lookup first, as the command path does
+        with contextlib.suppress(nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            await nc.request(f"$JS.API.DIRECT.GET.KV_PROBE.$KV.PROBE.k{tag}{i}", b"", timeout=10)
+        await as_crew(i)
+
     return {
         "plain js.publish": plain,
         "with Nats-Msg-Id and expected-sequence guard": guarded,
+        "as crew appends (10 headers, 1,000 aggregates)": as_crew,
+        "outcome lookup, then that append": looked_up,
         "atomic batch of 1": batch(1),
         "atomic batch of 2": batch(2),
     }
