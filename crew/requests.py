@@ -60,6 +60,8 @@ class Requests:
         finally:
             timer.cancel()
             del self._waiting[token]
+            if answer.done() and not answer.cancelled():
+                answer.exception()  # given up while publishing, which then failed: seen here
         if msg.headers and msg.headers.get("Status") == NO_RESPONDERS:
             raise nats.errors.NoRespondersError
         return msg
