@@ -165,7 +165,11 @@ class KeyedFold(Generic[R]):
         there = set() if indexed else set(found)  # upserted; the others are new rows
         changed = [astuple(row) for key, row in rows.items() if row is not None and key in there]
         new = [astuple(row) for key, row in rows.items() if row is not None and key not in there]
-        for action, written_rows in (("upsert", changed), ("insert", new)):
+        writes: tuple[tuple[Literal["upsert", "insert"], list[tuple[Any, ...]]], ...] = (
+            ("upsert", changed),
+            ("insert", new),
+        )
+        for action, written_rows in writes:
             if written_rows:
                 written = con.appender(self.table, action=action)
                 written.append_rows(written_rows)
