@@ -15,7 +15,7 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsBroker, NatsMessage
 
-from crew import logs, settings, subjects, urls
+from crew import heap, logs, settings, subjects, urls
 from crew.decider import Decider
 from crew.desk import CommandDesk
 from crew.eventstore import JetStreamEventStore, ensure_event_store
@@ -152,7 +152,9 @@ def run(
     """`python -m services.<context>`: serve the context against CREW_NATS_URL until SIGTERM."""
     config = config or settings.load()
     logs.configure(decider.context, config.log_format)
-    asyncio.run(build_app(decider, config, companions).run())
+    app = build_app(decider, config, companions)
+    app.after_startup(heap.freeze_startup)  # the process's own choice: not in-process tests
+    asyncio.run(app.run())
 
 
 class Part(Protocol):
@@ -175,6 +177,7 @@ async def serve_together(apps: Sequence[Part]) -> None:
         for app in apps:
             await app.start()
             started.append(app)
+        heap.freeze_startup()
         await stopping.wait()
     finally:
         for app in reversed(started):
