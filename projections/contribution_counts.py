@@ -30,7 +30,7 @@ import duckdb
 
 from projections.contributions import ADDS, COUNTED, KINDS, STANDS
 from projections.participation import AT, KIND, MINUTES, occurrences
-from projections.view import Fact, Reads, Where, among
+from projections.view import Fact, Reads, Where, among, append
 
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 SUMMED = ["contributions", *COUNTS, "minutes"]  # in ADDS' order
@@ -197,12 +197,9 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
     changed = [key for key in now.keys() | was.keys() if row_of(now, key) != row_of(was, key)]
     if not changed:
         return
-    update = con.appender(
-        "participation_rows", columns=COUNTED_COLUMNS, action="update", key=["key"]
-    )
-    update.append_rows(now[key][0][:1] + now[key][0][2:3] + now[key][0][4:] if key in now
-                       else (key, None, None, None, None) for key in changed)  # fmt: skip
-    update.flush()
+    counted = (now[key][0][:1] + now[key][0][2:3] + now[key][0][4:] if key in now
+               else (key, None, None, None, None) for key in changed)  # fmt: skip
+    append(con, "participation_rows", counted, "update", columns=COUNTED_COLUMNS, key=["key"])
     deltas = moved(
         counts_of(now[key] for key in changed if key in now),
         counts_of(was[key] for key in changed if key in was),
@@ -214,9 +211,7 @@ def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
         delta = deltas[crew_id, period, start]
         deltas[crew_id, period, start] = [a + b for a, b in zip(counts, delta, strict=True)]
     con.execute(FORGET, groups)
-    appender = con.appender("contribution_counts")
-    appender.append_rows((*g, *n) for g, n in deltas.items() if n[0] != 0)
-    appender.flush()
+    append(con, "contribution_counts", ((*g, *n) for g, n in deltas.items() if n[0] != 0))
 
 
 def moved(after: dict[Group, list[int]], before: dict[Group, list[int]]) -> dict[Group, list[int]]:

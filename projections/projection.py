@@ -42,7 +42,7 @@ from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.series import INTENTIONS, SERIES
-from projections.view import Fact, View, facts_for
+from projections.view import Fact, View, append, facts_for
 from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
 
@@ -341,9 +341,7 @@ class Projection:
                     if view.where == "file" and (self.counting or view is not self._counts):
                         fold_into(view, con, facts)
             if dead:
-                appender = con.appender("dead_letters")
-                appender.append_rows(d.letter for d in dead)
-                appender.flush()
+                append(con, "dead_letters", (d.letter for d in dead))
                 if EVENT_LOG in self.views:
                     fold_into(EVENT_LOG, con, [d.in_log for d in dead])
             counts_now = self._count_at is not None and last_seq >= self._count_at

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -97,9 +97,7 @@ class AppendView:
     reads: Reads = None
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
-        appender = con.appender(self.table)
-        appender.append_rows(row for fact in facts for row in self.rows(fact))
-        appender.flush()
+        append(con, self.table, (row for fact in facts for row in self.rows(fact)))
 
 
 R = TypeVar("R", bound=msgspec.Struct)
@@ -165,20 +163,27 @@ class KeyedFold(Generic[R]):
         there = set() if indexed else set(found)  # upserted; the others are new rows
         changed = [astuple(row) for key, row in rows.items() if row is not None and key in there]
         new = [astuple(row) for key, row in rows.items() if row is not None and key not in there]
-        writes: tuple[tuple[Literal["upsert", "insert"], list[tuple[Any, ...]]], ...] = (
-            ("upsert", changed),
-            ("insert", new),
-        )
-        for action, written_rows in writes:
-            if written_rows:
-                written = con.appender(self.table, action=action)
-                written.append_rows(written_rows)
-                written.flush()
+        if changed:
+            append(con, self.table, changed, action="upsert")
+        if new:
+            append(con, self.table, new)
         gone = [(key,) for key, row in rows.items() if row is None]
         if gone and not indexed:
-            delete = con.appender(self.table, action="delete", key=[self.key])
-            delete.append_rows(gone)
-            delete.flush()
+            append(con, self.table, gone, action="delete", key=[self.key])
+
+
+def append(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: Iterable[tuple[Any, ...]],
+    action: Literal["insert", "upsert", "update", "delete"] = "insert",
+    **options: Any,
+) -> None:
+    """Rows into a table through DuckDB's appender: appended, upserted, or (by `key`) updated
+    or deleted. The one way the views write rows in bulk."""
+    appender = con.appender(table, action=action, **options)
+    appender.append_rows(rows)
+    appender.flush()
 
 
 INDEXED = 256
