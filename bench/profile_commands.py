@@ -39,10 +39,15 @@ LAYERS = {
     "msgspec": ("msgspec",),
 }
 IDLE = "waiting (for NATS, the disk and the next command)"
+# A sample of another thread waiting for work (anyio's worker threads) is not the service's
+# time: left out of the shares.
+THREAD_WAITING = ("Condition.wait (threading.py",)
 
 
-def layer_of(stack: str) -> str:
+def layer_of(stack: str) -> str | None:
     frames = stack.split(";")
+    if frames[-1].startswith(THREAD_WAITING):
+        return None
     if "EpollSelector.select" in frames[-1]:
         return IDLE
     for frame in reversed(frames):
@@ -56,7 +61,8 @@ def shares(folded: Path) -> list[tuple[str, float]]:
     counts: Counter[str] = Counter()
     for line in folded.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
-        counts[layer_of(stack)] += int(n)
+        if (layer := layer_of(stack)) is not None:
+            counts[layer] += int(n)
     total = sum(counts.values()) or 1
     return [(layer, n / total) for layer, n in counts.most_common()]
 
