@@ -7,7 +7,10 @@ commands the longest full collection took 75 ms. `gc.freeze()` once the service 
 moves the objects starting made out of the collector's sight (they live as long as the
 process anyway): the longest fell to 40 ms, and the slowest commands were faster (p99.9
 inside the service 45-61 ms against 76-79 ms, two alternating pairs). The rate did not move
-beyond this machine's noise (docs/performance.md, "A full collection stops every command")."""
+beyond this machine's noise (docs/performance.md, "A full collection stops every command").
+The projector freezes its own the same way: its full collections, 23 of them while it folded
+120,000 sign-ups and then 64 concurrent commands, took 737 ms together (the longest 50 ms),
+holding up its batches and the queries it answers; frozen, 40 ms together (the longest 4 ms)."""
 
 from __future__ import annotations
 

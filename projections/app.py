@@ -16,7 +16,7 @@ import structlog
 from faststream import FastStream
 from faststream.nats import NatsMessage
 
-from crew import logs, settings, subjects, urls
+from crew import heap, logs, settings, subjects, urls
 from crew.eventstore import ensure_event_store
 from crew.service import close_quickly, raw_broker, status_responder
 from crew.shell import where, without_values
@@ -261,4 +261,6 @@ def run() -> None:
     logs.configure("projector", config.log_format)
     cap_memory(config.projector.projector_memory_cap_mb)
     log.info("memory_capped", data_mb=config.projector.projector_memory_cap_mb)
-    asyncio.run(build_app(config).run())
+    app = build_app(config)
+    app.after_startup(heap.freeze_startup)  # the process's own choice: not in-process tests
+    asyncio.run(app.run())

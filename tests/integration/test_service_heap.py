@@ -1,5 +1,6 @@
 """A real service process freezes its heap for the garbage collector once it has started
-(crew/heap.py): after `service_started`, with the objects starting made."""
+(crew/heap.py): after its start-up line, with the objects starting made. The projector too:
+its full collections held up every batch and every query in the process."""
 
 from __future__ import annotations
 
@@ -9,29 +10,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from house.natsserver import NatsServer
 from tests.polling import eventually
 
 
-def test_a_service_process_freezes_its_heap_once_started(
-    nats_server: NatsServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("module", "started"),
+    [("services.meals", "service_started"), ("projections", "projector_started")],
+)
+def test_a_process_freezes_its_heap_once_started(
+    nats_server: NatsServer, tmp_path: Path, module: str, started: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREW_")}
     env |= {"CREW_HOME": str(tmp_path), "CREW_NATS_URL": nats_server.url, "CREW_LOG_FORMAT": "json"}
-    log = tmp_path / "meals.log"
+    log = tmp_path / "process.log"
     with log.open("wb") as out:
-        meals = subprocess.Popen(
-            [sys.executable, "-m", "services.meals"], env=env, stdout=out, stderr=out
-        )
+        process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out, stderr=out)
     try:
         text = eventually(
             log.read_text, until=lambda t: '"heap_frozen"' in t, seconds=30, what="the freeze"
         )
     finally:
-        meals.terminate()
-        meals.wait(10)
+        process.terminate()
+        process.wait(10)
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    started = [line["event"] for line in lines].index("service_started")
-    frozen = next(i for i, line in enumerate(lines) if line["event"] == "heap_frozen")
-    assert frozen > started, "frozen before the service had started"
+    events = [line["event"] for line in lines]
+    assert started in events, f"no {started} before the freeze: {events}"
+    frozen = events.index("heap_frozen")
+    assert frozen > events.index(started), "frozen before the process had started"
     assert lines[frozen]["objects"] > 10_000
