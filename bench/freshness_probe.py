@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
-import msgspec
 import nats
 
 from bench import run
 from crew.eventstore import ensure_event_store
 from house import client
-from house.natsserver import NatsServer, free_port
 
 
 async def probe(sign_ups: int, meals_planned: int, samples: int, keep: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="crew-freshness-") as tmp:
         folder = Path(tmp)
-        server = NatsServer(folder / "home", free_port())
-        server.start()
-        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_HOME": str(folder / "home")}
-        env["CREW_LOG_FORMAT"] = "json"
+        server, env = run.embedded_nats(folder)
         log = (folder / "processes.log").open("wb")
         meals = run.start("services.meals", env, log)
         try:
@@ -37,11 +31,7 @@ async def probe(sign_ups: int, meals_planned: int, samples: int, keep: Path) -> 
             await ensure_event_store(nc)
             if await client.wait_for_components(server.url, ["meals"], timeout=30):
                 raise SystemExit("the meals service did not start")
-            for n in range(meals_planned):
-                body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
-                await client.send(
-                    nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"plan-{n}"
-                )
+            await run.plan_meals(nc, meals_planned)
             run.say(f"{sign_ups:,} sign-ups, {run.CONCURRENCY} in flight ...")
             rate = await run.command_path(nc, sign_ups, run.CONCURRENCY, 0, meals_planned)
             run.say(f"  {rate:,.0f}/s")

@@ -16,10 +16,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import msgspec
 import nats
 
-from bench.run import command_path, say
+from bench.run import command_path, plan_meals, say
 from crew.eventstore import ensure_event_store
 from house import client
 from house.natsserver import NatsServer, free_port
@@ -72,9 +71,7 @@ async def drive(url: str, count: int, concurrency: int) -> float:
     await ensure_event_store(nc)
     if await client.wait_for_components(url, ["meals"], timeout=30):
         raise SystemExit("the meals service did not start")
-    for n in range(MEALS):
-        body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
-        await client.send(nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"p{n}")
+    await plan_meals(nc, MEALS)
     rate = await command_path(nc, count, concurrency, 0, MEALS)
     await nc.close()
     return rate

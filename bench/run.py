@@ -430,6 +430,22 @@ async def rebuild(nc: NATS, server: NatsServer, folder: Path, plan: dict[str, in
     return Figure(f"projector rebuild ({last:,} events)", rebuilt, "raw ordered replay", raw, "/s")
 
 
+def embedded_nats(folder: Path) -> tuple[NatsServer, dict[str, str]]:
+    """An embedded NATS started under `folder`, and the environment of the bench's processes."""
+    server = NatsServer(folder / "home", free_port())
+    server.start()
+    env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_HOME": str(folder / "home")}
+    env["CREW_LOG_FORMAT"] = "json"
+    return server, env
+
+
+async def plan_meals(nc: NATS, meals: int) -> None:
+    """Meals meal0 to meal<meals - 1>, each with 50 helper places (the sign-ups' meals)."""
+    for n in range(meals):
+        body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
+        await client.send(nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"plan-{n}")
+
+
 def start(module: str, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
 
@@ -446,10 +462,7 @@ async def bench(size: str) -> list[Figure]:
     plan = SIZES[size]
     with tempfile.TemporaryDirectory(prefix="crew-bench-") as tmp:
         folder = Path(tmp)
-        server = NatsServer(folder / "home", free_port())
-        server.start()
-        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_HOME": str(folder / "home")}
-        env["CREW_LOG_FORMAT"] = "json"
+        server, env = embedded_nats(folder)
         log = (folder / "meals.log").open("wb")
         http_port = free_port()
         unlimited = {"CREW_HTTP_PORT": str(http_port), "CREW_KIOSK_RATE": "1e9"}
@@ -464,11 +477,7 @@ async def bench(size: str) -> list[Figure]:
             if await client.wait_for_components(server.url, ["meals"], timeout=30):
                 raise SystemExit("the meals service did not start")
             say(f"planning {plan['meals']} meals ...")
-            for n in range(plan["meals"]):
-                body = {"meal_id": f"meal{n}", "date": "2030-01-07", "helper_slots": 50}
-                await client.send(
-                    nc, "meals.plan_meal", msgspec.json.encode(body), command_id=f"plan-{n}"
-                )
+            await plan_meals(nc, plan["meals"])
             figures = await round_trips(nc, plan)
             say(f"kiosk HTTP sign-ups, {KIOSK_CLIENTS} clients, and the same over NATS ...")
             token = await tokens.add(nc, "bench")
