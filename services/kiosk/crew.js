@@ -125,6 +125,16 @@ const el = (tag, attrs = {}, ...kids) => { const e = document.createElement(tag)
   for (const [k, v] of Object.entries(attrs)) { if (k === "onclick") e.onclick = v; else if (v !== null) e.setAttribute(k, v); }
   for (const k of kids) e.append(k); return e; };
 // crypto.randomUUID exists only on https or localhost; a tablet on http://<house>:8080 has getRandomValues.
+// Whether the house's answers differ from those the page last drew from (their checkpoints
+// aside). A page draws again only then: a redraw replaces every button, and a tap pressed on the
+// old one and released on the new one is lost. While a page looks again every 200 ms for its own
+// tap to show, that happened, and the values typed into a form went with the redraw.
+function changed(...answers) {
+  const key = JSON.stringify(answers, (k, v) => (k === "checkpoint" ? undefined : v));
+  if (key === changed.last) return false;
+  changed.last = key;
+  return true;
+}
 const randomId = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join("");
 // AbortSignal.timeout is missing on older tablet browsers.
 function deadline(ms) {
@@ -198,7 +208,7 @@ const actWhen = (lang, iso) => new Date(iso).toLocaleString(lang === "da" ? "da-
   { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
 // The coming activities with one tap to sign up, the initiatives with one tap to join, and a
 // contribution of a chosen kind, for oneself or (on the kiosk) for someone else.
-function renderActivities(main, { lang, board, who, tap }) {
+function renderActivities(main, { lang, board, who, tap, keep = (input) => input }) {
   const w = (k, arg) => actWord(lang, k, arg), names = Object.fromEntries((board.crew || []).map(c => [c.crew_id, c.display_name]));
   main.append(el("h2", {}, w("activities")));
   if (!(board.activities || []).length) main.append(el("p", { class: "meta" }, w("none")));
@@ -229,17 +239,18 @@ function renderActivities(main, { lang, board, who, tap }) {
       member ? el("button", { class: "quiet", onclick: () => tap("activities", "leave_initiative", body) }, w("leave"))
              : el("button", { "data-testid": `initiative-join-${i.initiative_id}`, onclick: () => tap("activities", "join_initiative", body) }, w("join"))));
   }
-  renderContributed(main, { lang, board, who, tap, names });
+  renderContributed(main, { lang, board, who, tap, names, keep });
 }
-function renderContributed(main, { lang, board, who, tap, names }) {
+// `keep`: the page's way of keeping what is typed or picked across its redraws (me.html's kept).
+function renderContributed(main, { lang, board, who, tap, names, keep }) {
   const w = (k) => actWord(lang, k);
-  const kind = el("select", { id: "contribution-kind", "data-testid": "contribution-kind" },
-    ...(board.contribution_kinds || []).map(k => el("option", { value: k.kind }, lang === "da" ? k.label_da : k.label_en)));
-  const whom = el("select", { id: "contribution-for", "data-testid": "contribution-for" },
+  const kind = keep(el("select", { id: "contribution-kind", "data-testid": "contribution-kind" },
+    ...(board.contribution_kinds || []).map(k => el("option", { value: k.kind }, lang === "da" ? k.label_da : k.label_en))));
+  const whom = keep(el("select", { id: "contribution-for", "data-testid": "contribution-for" },
     el("option", { value: who }, names[who] || who), ...(board.crew || []).filter(c => c.crew_id !== who && !c.newcomer)
-      .map(c => el("option", { value: c.crew_id }, c.display_name || c.crew_id)));
-  const minutes = el("input", { id: "contribution-minutes", type: "number", min: "1", max: "1440", "data-testid": "contribution-minutes" });
-  const note = el("input", { id: "contribution-note", maxlength: "500", "data-testid": "contribution-note" });
+      .map(c => el("option", { value: c.crew_id }, c.display_name || c.crew_id))));
+  const minutes = keep(el("input", { id: "contribution-minutes", type: "number", min: "1", max: "1440", "data-testid": "contribution-minutes" }));
+  const note = keep(el("input", { id: "contribution-note", maxlength: "500", "data-testid": "contribution-note" }));
   main.append(el("h2", {}, w("contributed")), el("div", { class: "card", "data-testid": "contributed" },
     el("label", { for: "contribution-kind" }, w("kind")), kind, el("label", { for: "contribution-for" }, w("for_whom")), whom,
     el("label", { for: "contribution-minutes" }, w("minutes")), minutes, el("label", { for: "contribution-note" }, w("note")), note,
@@ -247,7 +258,9 @@ function renderContributed(main, { lang, board, who, tap, names }) {
       const body = { contribution_id: "c-" + randomId(), crew_id: whom.value, kind: kind.value };
       if (Number(minutes.value) > 0) body.minutes = Number(minutes.value);
       if (note.value.trim()) body.note = note.value.trim();
-      tap("activities", "record_contribution", body); minutes.value = ""; note.value = ""; } }, w("record"))));
+      tap("activities", "record_contribution", body);
+      for (const input of [minutes, note]) { input.value = ""; input.dispatchEvent(new Event("input")); }   // the kept draft too
+    } }, w("record"))));
 }
 // A person's own activities, for "Min del" on their page.
 function myActivities(lang, mine) {

@@ -68,3 +68,40 @@ def test_one_tap_sign_up_join_and_a_contribution_from_the_own_page_and_the_kiosk
         env, "select waitlist from activities where activity_id = 'w-sy'", [{"waitlist": ["bo"]}]
     )
     shot(tablet, "activities-kiosk")
+
+
+def test_a_refresh_with_nothing_new_leaves_the_page_and_what_is_typed_alone(
+    house: House, browser: Browser
+) -> None:
+    """A redraw replaces every button, and a tap pressed on the old one and released on the
+    new one is lost: the page draws again only when the house's answers changed, and what is
+    typed into "jeg har bidraget" survives the redraw."""
+    env, _ = house
+    body = {"crew_id": "cia", "display_name": "Cia Dahl"}
+    assert send(env, "onboarding.register_crew_member", body)["status"] == "accepted"
+    eventually(env, "select count(*) as n from crew where crew_id = 'cia'", [{"n": 1}])
+    page = phone(browser, personal_link(env, "cia"))
+    record = page.wait_for_selector("[data-testid=contribution-record]")
+    page.fill("[data-testid=contribution-minutes]", "30")
+    page.evaluate("refresh()")  # the page's own refresh, awaited: nothing new since it drew
+    assert record.evaluate("button => button.isConnected"), "redrawn with nothing new"
+
+    plan = {"activity_id": "w-ny", "title": "Nyt værksted", "starts_at": SOON.isoformat(),
+            "ends_at": (SOON + datetime.timedelta(hours=1)).isoformat(), "capacity": 3}  # fmt: skip
+    assert send(env, "activities.plan_activity", plan)["status"] == "accepted"
+    for _ in range(150):  # something new: drawn again once the views have it
+        page.evaluate("refresh()")
+        if page.query_selector("[data-testid=activity-sign-up-w-ny]"):
+            break
+        page.wait_for_timeout(200)
+    assert page.query_selector("[data-testid=activity-sign-up-w-ny]"), "never drawn again"
+    assert not record.evaluate("button => button.isConnected")
+    assert page.input_value("[data-testid=contribution-minutes]") == "30"
+
+    token = crew(env, "kiosk", "add", "porch").stdout.splitlines()[1].strip()
+    tablet = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    tablet.goto(personal_link(env, "cia").split("/me#")[0] + f"/kiosk#token={token}")
+    tablet.click("[data-testid=me-cia]")
+    record = tablet.wait_for_selector("[data-testid=contribution-record]")
+    tablet.evaluate("refresh()")
+    assert record.evaluate("button => button.isConnected"), "the kiosk redrew with nothing new"
