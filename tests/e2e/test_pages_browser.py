@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from schemas.common import house_today
 from tests.e2e.browsing import axe_problems, shot
@@ -38,8 +39,21 @@ def phone(browser: Browser, url: str) -> Page:
     return page
 
 
+# What a page shows of its taps: its answers, its toast, and the taps still waiting to be sent.
+PAGE_STATE = """() => ({
+  answers: document.getElementById("answers")?.innerText,
+  toast: document.getElementById("toast")?.innerText,
+  queue: document.getElementById("queue")?.innerText,
+  waiting: Object.fromEntries(Object.keys(localStorage).map(k => [k, localStorage.getItem(k)])),
+})"""
+
+
 def answered(page: Page, text: str) -> None:
-    page.wait_for_selector(f"{ANSWERS} li:has-text('{text}')", timeout=45000)
+    try:
+        page.wait_for_selector(f"{ANSWERS} li:has-text('{text}')", timeout=45000)
+    except PlaywrightTimeout:
+        shown = page.evaluate(PAGE_STATE)
+        raise AssertionError(f"no answer {text!r} in 45 s; the page showed {shown}") from None
     page.click(f"{ANSWERS} li:has-text('{text}') >> [data-testid=answer-ok]")
 
 
