@@ -124,17 +124,17 @@ const fill = (text, vars) => text.replace(/\{(\w+)\}/g, (_, k) => (vars || {})[k
 const el = (tag, attrs = {}, ...kids) => { const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) { if (k === "onclick") e.onclick = v; else if (v !== null) e.setAttribute(k, v); }
   for (const k of kids) e.append(k); return e; };
-// crypto.randomUUID exists only on https or localhost; a tablet on http://<house>:8080 has getRandomValues.
 // Whether the house's answers differ from those the page last drew from (their checkpoints
-// aside). A page draws again only then: a redraw replaces every button, and a tap pressed on the
-// old one and released on the new one is lost. While a page looks again every 200 ms for its own
-// tap to show, that happened, and the values typed into a form went with the redraw.
+// aside). A page draws again only then: a redraw replaces every button (a tap pressed on the old
+// one and released on the new one is lost) and every form not kept (what was typed goes), and a
+// page looks again every 200 ms after a tap until the views show it.
 function changed(...answers) {
   const key = JSON.stringify(answers, (k, v) => (k === "checkpoint" ? undefined : v));
   if (key === changed.last) return false;
   changed.last = key;
   return true;
 }
+// crypto.randomUUID exists only on https or localhost; a tablet on http://<house>:8080 has getRandomValues.
 const randomId = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join("");
 // AbortSignal.timeout is missing on older tablet browsers.
 function deadline(ms) {
