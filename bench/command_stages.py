@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import atexit
 import json
-import os
 import runpy
 import subprocess
 import sys
@@ -24,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.profile_commands import MEALS, drive
-from bench.run import say
-from house.natsserver import NatsServer, free_port
+from bench.run import embedded_nats, say
 
 Timed = tuple[str, float, float]  # what, started, ended (perf_counter seconds)
 BURST = 8  # answers in one millisecond that count as a burst
@@ -119,9 +117,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crew-stages-") as tmp:
-        server = NatsServer(Path(tmp) / "home", free_port())
-        server.start()
-        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_LOG_FORMAT": "json"}
+        server, env = embedded_nats(Path(tmp))
         out = Path(tmp) / "timed.json"
         command = [sys.executable, "-m", "bench.command_stages", "serve", str(out)]
         with (Path(tmp) / "meals.log").open("wb") as log:

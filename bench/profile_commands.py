@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,10 +17,9 @@ from pathlib import Path
 
 import nats
 
-from bench.run import command_path, plan_meals, say
+from bench.run import command_path, embedded_nats, plan_meals, say
 from crew.eventstore import ensure_event_store
 from house import client
-from house.natsserver import NatsServer, free_port
 
 MEALS = 100  # 50 helper places each: 5,000 sign-ups fit, the rest waitlisted
 
@@ -87,9 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crew-profile-") as tmp:
-        server = NatsServer(Path(tmp) / "home", free_port())
-        server.start()
-        env = {**os.environ, "CREW_NATS_URL": server.url, "CREW_LOG_FORMAT": "json"}
+        server, env = embedded_nats(Path(tmp))
         spy = Path(sys.executable).with_name("py-spy")
         folded = args.out / "meals.folded"
         record = [str(spy), "record", "--idle", "--rate", "250", "--format", "raw"]
