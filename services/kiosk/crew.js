@@ -134,6 +134,19 @@ function changed(...answers) {
   changed.last = key;
   return true;
 }
+// What is typed, picked or ticked in a page's forms, kept by the control's id and put back when
+// the page draws again. `kept(input)` registers a control; `clear()` forgets every draft (the
+// kiosk's next person starts with empty forms).
+function draftStore() {
+  const draft = {};
+  function kept(input) {
+    const box = input.type === "checkbox", key = input.id;
+    if (key in draft) { if (box) input.checked = draft[key]; else input.value = draft[key]; }
+    input.addEventListener(box || input.tagName === "SELECT" ? "change" : "input", () => { draft[key] = box ? input.checked : input.value; });
+    return input;
+  }
+  return { draft, kept, clear: () => { for (const key of Object.keys(draft)) delete draft[key]; } };
+}
 // crypto.randomUUID exists only on https or localhost; a tablet on http://<house>:8080 has getRandomValues.
 const randomId = () => Array.from(crypto.getRandomValues(new Uint8Array(12)), b => b.toString(16).padStart(2, "0")).join("");
 // AbortSignal.timeout is missing on older tablet browsers.

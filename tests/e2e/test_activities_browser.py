@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import subprocess
 
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from tests.e2e.browsing import axe_problems, shot
 from tests.e2e.test_pages_browser import answered, personal_link, phone
@@ -89,12 +89,7 @@ def test_a_refresh_with_nothing_new_leaves_the_page_and_what_is_typed_alone(
     plan = {"activity_id": "w-ny", "title": "Nyt værksted", "starts_at": SOON.isoformat(),
             "ends_at": (SOON + datetime.timedelta(hours=1)).isoformat(), "capacity": 3}  # fmt: skip
     assert send(env, "activities.plan_activity", plan)["status"] == "accepted"
-    for _ in range(150):  # something new: drawn again once the views have it
-        page.evaluate("refresh()")
-        if page.query_selector("[data-testid=activity-sign-up-w-ny]"):
-            break
-        page.wait_for_timeout(200)
-    assert page.query_selector("[data-testid=activity-sign-up-w-ny]"), "never drawn again"
+    drawn_again_with(page, "[data-testid=activity-sign-up-w-ny]")
     assert not record.evaluate("button => button.isConnected")
     assert page.input_value("[data-testid=contribution-minutes]") == "30"
 
@@ -105,3 +100,26 @@ def test_a_refresh_with_nothing_new_leaves_the_page_and_what_is_typed_alone(
     record = tablet.wait_for_selector("[data-testid=contribution-record]")
     tablet.evaluate("refresh()")
     assert record.evaluate("button => button.isConnected"), "the kiosk redrew with nothing new"
+
+    # the tablet keeps what this person typed across a redraw, and not for the next person
+    tablet.fill("[data-testid=contribution-minutes]", "20")
+    tablet.fill("[data-testid=contribution-note]", "vaskede op")
+    plan = {**plan, "activity_id": "w-to", "title": "Andet værksted"}
+    assert send(env, "activities.plan_activity", plan)["status"] == "accepted"
+    drawn_again_with(tablet, "[data-testid=activity-sign-up-w-to]")
+    assert tablet.input_value("[data-testid=contribution-minutes]") == "20"
+    assert tablet.input_value("[data-testid=contribution-note]") == "vaskede op"
+    tablet.click("text=← Tilbage")
+    tablet.click("[data-testid=me-cia]")
+    assert tablet.input_value("[data-testid=contribution-minutes]") == ""
+    assert tablet.input_value("[data-testid=contribution-note]") == ""
+
+
+def drawn_again_with(page: Page, selector: str) -> None:
+    """Ask the page to refresh until the views have something new and it shows `selector`."""
+    for _ in range(150):
+        page.evaluate("refresh()")
+        if page.query_selector(selector):
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"never drawn again with {selector}")
