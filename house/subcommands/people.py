@@ -14,6 +14,7 @@ import msgspec
 
 from crew import settings
 from house import client
+from house.progress import ProgressLine
 from house.subcommands import (
     EXIT_INVALID,
     Subcommands,
@@ -101,18 +102,18 @@ def add_forget(sub: Subcommands) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from house.access import export
 
+    line = ProgressLine()
+
     async def work(nc: Any) -> int:
         try:
             document = await export(
-                nc,
-                args.crew_id,
-                lambda seen: print(
-                    f"\rexport: {seen:,} events read ...", end="", file=sys.stderr, flush=True
-                ),
+                nc, args.crew_id, lambda seen: line.show(f"export: {seen:,} events read ...")
             )
         except ValueError as exc:
+            line.done()
             print(f"crew export: {exc}", file=sys.stderr)
             return 2
+        line.done()
         text = msgspec.json.format(msgspec.json.encode(document), indent=2).decode()
         if args.out:  # personal data: for the person and whoever hands it over, nobody else
             fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -15,6 +15,7 @@ import msgspec
 from crew import subjects
 from crew.tables import format_rows, write_parquet
 from house import client
+from house.progress import ProgressLine
 from house.subcommands import (
     Subcommands,
     with_house,
@@ -131,21 +132,21 @@ def add_events(sub: Subcommands) -> None:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
+    line = ProgressLine()
+
     async def progress(update: dict[str, Any]) -> None:
         target = max(update["target"], 1)
         share = min(update["applied"] / target, 1.0)
         if not update.get("done"):
-            print(
-                f"\rrebuilding: {update['applied']:>9,} / {update['target']:,} events "
-                f"({share:5.1%}), {update['events_per_s']:,.0f} events/s",
-                end="",
-                file=sys.stderr,
-                flush=True,
+            line.show(
+                f"rebuilding: {update['applied']:>9,} / {update['target']:,} events "
+                f"({share:5.1%}), {update['events_per_s']:,.0f} events/s"
             )
 
     async def work(nc: Any) -> int:
         if args.swap:
             result = await client.rebuild(nc, progress, {"swap": args.swap})
+            line.done()
             print(
                 f"version {args.swap} is live now (window {result['window_months']} months).",
                 file=sys.stderr,
@@ -159,8 +160,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             if args.version
             else "the new file is live"
         )
+        line.done()
         print(
-            f"\rrebuilt every view from {result['applied']:,} events in {result['seconds']:.1f} s "
+            f"rebuilt every view from {result['applied']:,} events in {result['seconds']:.1f} s "
             f"({result['events_per_s']:,.0f} events/s); {where}.",
             file=sys.stderr,
         )
@@ -224,6 +226,7 @@ def cmd_export_view(args: argparse.Namespace) -> int:
         print(f"crew export-view: {args.view!r} is not a view name", file=sys.stderr)
         return 2
     out = Path(args.out or f"{args.view}.{args.format}")
+    line = ProgressLine(every_s=0)  # a line per page of rows, also into a pipe
 
     async def read_all(nc: Any) -> tuple[list[str], list[str], list[list[Any]]] | str:
         """Every row, in pages in a stable order (all columns), each page in its own
@@ -244,21 +247,21 @@ def cmd_export_view(args: argparse.Namespace) -> int:
                 columns, types = reply.columns, reply.types
                 seqs.add(reply.checkpoint)
                 rows += reply.rows
-                print(f"\rexport-view: {len(rows):,} rows ...", end="", file=sys.stderr, flush=True)
+                line.show(f"export-view: {len(rows):,} rows ...")
                 full = len(reply.rows) == MAX_ROWS or reply.truncated
                 if not full or not reply.rows or len(seqs) > 1:
                     break
             if len(seqs) <= 1:
                 return columns, types, rows
+            line.done()
             print(
-                "\nexport-view: the view changed while it was read; reading it again",
-                file=sys.stderr,
+                "export-view: the view changed while it was read; reading it again", file=sys.stderr
             )
         return "the view kept changing while it was read; try again, or read snapshot.duckdb"
 
     async def work(nc: Any) -> int:
         read = await read_all(nc)
-        print(file=sys.stderr)
+        line.done()
         if isinstance(read, str):
             print(f"crew export-view: {read}", file=sys.stderr)
             return 1
