@@ -10,7 +10,9 @@ inside the service 45-61 ms against 76-79 ms, two alternating pairs). The rate d
 beyond this machine's noise (docs/performance.md, "A full collection stops every command").
 The projector freezes its own the same way: its full collections, 23 of them while it folded
 120,000 sign-ups and then 64 concurrent commands, took 737 ms together (the longest 50 ms),
-holding up its batches and the queries it answers; frozen, 40 ms together (the longest 4 ms)."""
+holding up its batches and the queries it answers; frozen, 40 ms together (the longest 4 ms).
+The kiosk, alone, freezes once it has reached the bus (`python -m services.kiosk`); in one
+process with the contexts, `serve_together` freezes once for all of them."""
 
 from __future__ import annotations
 

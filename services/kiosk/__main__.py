@@ -3,12 +3,12 @@
 import contextlib
 import sys
 
-from crew import logs, settings
+from crew import heap, logs, settings
 from services.kiosk.server import server
 
 config = settings.load()
 logs.configure("kiosk", config.log_format)
-kiosk = server(config)
+kiosk = server(config, after_started=heap.freeze_startup)  # once it reached the bus
 with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stopped cleanly, as uvicorn.run does
     kiosk.run()
 if not kiosk.started:

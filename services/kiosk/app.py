@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -66,8 +67,9 @@ STATUS_OF_REPLY: dict[type[Reply], int] = {
 
 
 class House:
-    def __init__(self, config: Settings) -> None:
+    def __init__(self, config: Settings, after_started: Callable[[], None] = lambda: None) -> None:
         self.nats_url = config.nats_url
+        self.after_started = after_started  # alone, the process freezes its heap (crew/heap.py)
         self.nc: nats.NATS | None = None
         self.tokens = Tokens()  # the kiosks'
         self.pages = Tokens(tokens.PAGE_BUCKET)  # the crew members' own pages'
@@ -125,6 +127,7 @@ class House:
 
         await self.nc.subscribe(subjects.STATUS, cb=status)
         log.info("kiosk_started")
+        self.after_started()
 
     async def stop(self) -> None:
         if self._connecting is not None:
@@ -417,12 +420,12 @@ async def board(
     return json_response(shown, 200)
 
 
-def build_app(config: Settings) -> Litestar:
+def build_app(config: Settings, after_started: Callable[[], None] = lambda: None) -> Litestar:
     # the pages use this module's House: imported here
     from services.kiosk import calendar_feed, coordinator, pages
     from services.kiosk.openapi import Document
 
-    house = House(config)
+    house = House(config, after_started)
     return Litestar(
         route_handlers=[
             send_command,

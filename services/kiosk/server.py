@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import structlog
 import uvicorn
@@ -16,7 +16,11 @@ from services.kiosk.app import build_app
 log = structlog.get_logger("crew.kiosk")
 
 
-def server(config: Settings, kind: type[uvicorn.Server] = uvicorn.Server) -> uvicorn.Server:
+def server(
+    config: Settings,
+    kind: type[uvicorn.Server] = uvicorn.Server,
+    after_started: Callable[[], None] = lambda: None,
+) -> uvicorn.Server:
     # X-Forwarded-For is believed only from these peers (comma-separated addresses of the TLS
     # proxy in front, docs/operations.md); from anyone else it is ignored, so a guesser cannot
     # pick a new address per try to dodge the rate limit. None by default (uvicorn's own
@@ -24,7 +28,7 @@ def server(config: Settings, kind: type[uvicorn.Server] = uvicorn.Server) -> uvi
     trusted = config.kiosk_trusted_proxies.strip()
     return kind(
         uvicorn.Config(
-            build_app(config),
+            build_app(config, after_started),
             host=config.http_host,
             port=config.http_port,
             proxy_headers=bool(trusted),
