@@ -45,7 +45,7 @@ def pid_of(server: NatsServer) -> int:
     return server.process.pid
 
 
-async def measure(steps: list[int], with_ids: bool) -> None:
+async def measure(steps: list[int], with_ids: bool, settle_s: float = 5.0) -> None:
     kind = "with a command id each" if with_ids else "without ids"
     with tempfile.TemporaryDirectory(prefix="crew-id-memory-") as folder:
         server, _ = embedded_nats(Path(folder))
@@ -67,9 +67,9 @@ async def measure(steps: list[int], with_ids: bool) -> None:
             nc = await nats.connect(server.url)
             await nc.jetstream().stream_info(subjects.STREAM)
             took = time.perf_counter() - started
-            await asyncio.sleep(5)
+            await asyncio.sleep(settle_s)
             rss = rss_mb(pid_of(server))
-            print(f"  restarted in {took:.1f} s: nats-server {rss:.0f} MB 5 s later", flush=True)
+            print(f"  restarted in {took:.1f} s: nats-server {rss:.0f} MB", flush=True)
             await nc.close()
         finally:
             server.stop()
