@@ -143,24 +143,28 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
                 f"({share:5.1%}), {update['events_per_s']:,.0f} events/s"
             )
 
+    async def rebuild(nc: Any, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await client.rebuild(nc, progress, request)
+        finally:  # what follows, an error too, starts on a line of its own
+            line.done()
+
     async def work(nc: Any) -> int:
         if args.swap:
-            result = await client.rebuild(nc, progress, {"swap": args.swap})
-            line.done()
+            result = await rebuild(nc, {"swap": args.swap})
             print(
                 f"version {args.swap} is live now (window {result['window_months']} months).",
                 file=sys.stderr,
             )
             return 0
         request = {"version": args.version, "window_months": args.window_months}
-        result = await client.rebuild(nc, progress, request)
+        result = await rebuild(nc, request)
         where = (
             f"version {args.version} is built beside the live views: compare with "
             f"`crew sql --version {args.version} ...`, then `crew rebuild --swap {args.version}`"
             if args.version
             else "the new file is live"
         )
-        line.done()
         print(
             f"rebuilt every view from {result['applied']:,} events in {result['seconds']:.1f} s "
             f"({result['events_per_s']:,.0f} events/s); {where}.",
