@@ -47,8 +47,8 @@ ADDS = ", ".join(
     + ["coalesce(minutes, 0) as minutes"]
 )
 SUMS = ",\n".join(
-    [f"sum({name}) filter (where in_total)::bigint as {name}" for name in KINDS]
-    + [f"sum({name}) filter (where in_window)::bigint as {name}_in_window" for name in KINDS]
+    [f"sum(if(in_total, {name}, 0))::bigint as {name}" for name in KINDS]
+    + [f"sum(if(in_window, {name}, 0))::bigint as {name}_in_window" for name in KINDS]
 )
 KIND_TOTALS = ",\n".join(f"coalesce(c.{name}, 0) as {name}" for name in KINDS)
 WINDOW_TOTALS = ",\n".join(f"coalesce(c.{name}_in_window, 0) as {name}_in_window" for name in KINDS)
@@ -82,18 +82,13 @@ with counted_rows as (
            and "at" < date_trunc('month', house_now() - to_months(contribution_window_months()))
                       + interval 1 month)
 ),
-counted as (
+counted as (  -- in one pass: sum(if(...)) takes half the time of sum() filter (...) here
     select crew_id,
            {SUMS},
-           sum(contributions) filter (where in_total)::bigint as contributions,
-           sum(contributions) filter (where in_window)::bigint as contributions_in_window,
-           sum(minutes) filter (where in_total) as minutes
-    from (  -- summed first without a filter: a few rows per person
-        select crew_id, in_total, in_window, sum(contributions) as contributions,
-               {", ".join(f"sum({name}) as {name}" for name in KINDS)}, sum(minutes) as minutes
-        from counted_rows
-        group by crew_id, in_total, in_window
-    )
+           sum(if(in_total, contributions, 0))::bigint as contributions,
+           sum(if(in_window, contributions, 0))::bigint as contributions_in_window,
+           sum(if(in_total, minutes, 0)) as minutes
+    from counted_rows
     group by crew_id
 ),
 times as (
