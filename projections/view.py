@@ -154,9 +154,9 @@ class KeyedFold(Generic[R]):
         indexed: bool,
     ) -> None:
         """The folded rows into the table (None: the row goes). `indexed`: the rows found are
-        deleted through the index and every row appended; otherwise they are upserted, and the
-        new rows appended (a rebuild's rows are mostly new, and an upsert of a new row costs
-        about twice an append: 126 ms against 72 ms for 5,000 `participation` rows)."""
+        deleted through the index and every row put; otherwise they are put over the rows with
+        their keys (`replace`), and the new rows put plainly (a rebuild's rows are mostly new,
+        and a replace of a new row costs about twice a plain insert)."""
         if indexed and found:
             having, params = among(self.key, found)
             con.execute(f"delete from {self.table} where {having}", params)
@@ -176,11 +176,12 @@ def append(
     con: duckdb.DuckDBPyConnection,
     table: str,
     rows: Iterable[tuple[Any, ...]],
-    action: Literal["insert", "upsert", "update", "delete"] = "insert",
+    action: Literal["insert", "update", "delete"] = "insert",
     **options: Any,
 ) -> None:
-    """Rows into a table through DuckDB's appender: appended, upserted, or (by `key`) updated
-    or deleted. The one way the views write rows in bulk."""
+    """Rows into a table through DuckDB's appender: appended, or (by `key`) updated or
+    deleted. How the append views write their rows and the keyed folds delete theirs; the
+    keyed folds' rows, often with lists, go through `put`."""
     appender = con.appender(table, action=action, **options)
     appender.append_rows(rows)
     appender.flush()
@@ -224,9 +225,9 @@ INDEXED = 256
 a large table's rows are found through it. Measured (docs/performance.md, "A live batch"):
 constants (`key in (?, ?, …)`) are looked up one by one, about 13 µs a key on a 400 k-row
 table of short rows, where one list parameter (`key in (select unnest(?))`) scans the whole
-key column, about 25 ns a row; and the upsert appender's update of an existing row grows with
-the table (100 rows: 22 ms), where a delete through the index and a plain append do not
-(3.6 ms). Past this many keys (a rebuild's batches), the scan and the upsert cost less."""
+key column, about 25 ns a row; and an upsert's update of an existing row grows with the table
+(100 rows through the appender: 22 ms), where a delete through the index and a plain insert do
+not (3.6 ms). Past this many keys (a rebuild's batches), the scan and the upsert cost less."""
 
 
 def among(column: str, keys: Sequence[str], indexed: bool = True) -> tuple[str, list[Any]]:
