@@ -21,15 +21,20 @@ class ProgressLine:
     def show(self, text: str) -> None:
         now = time.monotonic()
         if self.in_place:
-            print(f"\r{text}\x1b[K", end="", file=self.stream, flush=True)
+            self._write(f"\r{text}\x1b[K")
             self.open = True
         elif self.shown_at is None or now - self.shown_at >= self.every_s:
-            print(text, file=self.stream, flush=True)
+            self._write(f"{text}\n")
         else:
             return
         self.shown_at = now
 
     def done(self) -> None:
         if self.open:
-            print(file=self.stream, flush=True)
+            self._write("\n")
             self.open = False
+
+    def _write(self, text: str) -> None:
+        """Straight to the terminal or the pipe (not a log line: the CLI's own output)."""
+        self.stream.write(text)
+        self.stream.flush()
