@@ -125,11 +125,12 @@ order by contributions desc, display_name;
 # began (house time).
 CREW_IN = """r.since < p.period_end
      and (r.stage = 'crew' or (r.stage = 'forgotten' and r.forgotten >= p.period_start))"""
-CREW_IN_PP = (  # the same, for the period of a row of per_person
-    CREW_IN.replace("p.period_start", "pp.period_start").replace(
-        "p.period_end",
-        "(pp.period_start + if(pp.period = 'week', interval 7 day, interval 1 month))",
-    )
+# The same, for the period of a row of per_person: welcomed before it ended is welcomed in its
+# week (or month) or before, which spares adding a week or a month to 290,000 starts at the
+# full size (docs/performance.md, "`load_balance`'s plan").
+CREW_IN_PP = (
+    "if(pp.period = 'week', r.since_week, r.since_month) <= pp.period_start\n"
+    "     and (r.stage = 'crew' or (r.stage = 'forgotten' and r.forgotten >= pp.period_start))"
 )
 
 # Everyone who was crew in a period counts, with zero for those who did nothing. They are not
@@ -150,17 +151,22 @@ with per_person as (  -- whole periods from the kept counts; this week and month
     select 'month', date_trunc('month', "at")::date, crew_id, count(*) from contributions
     where "at" >= date_trunc('month', house_now()) group by all
 ),
+loads as (  -- how many did n, per period: a few hundred rows the rest reads
+    select period, period_start, n, count(*) as c from per_person group by all
+),
 periods as (
     select period, period_start,
            period_start + if(period = 'week', interval 7 day, interval 1 month) as period_end,
-           count(*) as contributors, sum(n) as total
-    from per_person
+           sum(c)::bigint as contributors, sum(n * c) as total
+    from loads
     group by period, period_start
 ),
 registry as (  -- crew at some time (a forgotten person counts until forgotten), in house time
     select person_id as crew_id, stage,
            timezone('{HOUSE_TIMEZONE}', coalesce(onboarded_at, registered_at)) as since,
-           timezone('{HOUSE_TIMEZONE}', forgotten_at) as forgotten
+           timezone('{HOUSE_TIMEZONE}', forgotten_at) as forgotten,
+           date_trunc('week', since)::date as since_week,  -- for CREW_IN_PP
+           date_trunc('month', since)::date as since_month
     from crew_registry_rows
     where stage in ('crew', 'forgotten')
 ),
@@ -192,7 +198,7 @@ tally as (  -- how many did n, and how many did less (the zeros too) and more
                as below,
            coalesce(sum(c) over (partition by period, period_start order by n desc
                                  rows between unbounded preceding and 1 preceding), 0) as above
-    from (select period, period_start, n, count(*) as c from per_person group by all) t
+    from loads t
     join sizes s using (period, period_start)
 ),
 shares as (
@@ -204,7 +210,7 @@ shares as (
     from tally
     group by period, period_start
 ),
-heavy as (  -- at least double their usual (the 3 calendar periods before) and 3 more
+heavy as materialized (  -- at least double their usual (the 3 calendar periods before) and 3 more
     select c.period, c.period_start, c.crew_id, c.n,
            -- a period with nothing listed is a zero
            coalesce(sum(b.n) filter (where b.period_start >= c.usual_from) / 3.0, 0) as usual,
@@ -224,11 +230,13 @@ rising as (  -- heavy, and counted in an earlier period: they contributed, or we
     select h.period, h.period_start,
            list(h.crew_id order by h.n desc, h.crew_id) as rising_load,
            list(display_name(h.crew_id) order by h.n desc, h.crew_id) as rising_load_names
-    from heavy h
-    where h.contributed_before
-       or exists (select 1 from registry r
-                  join periods p on p.period = h.period and p.period_start < h.period_start
-                  where r.crew_id = h.crew_id and {{CREW_IN}})
+    from (select * from heavy where contributed_before
+          union all  -- the registry is asked only for those who did not
+          select * from heavy h
+          where not contributed_before
+            and exists (select 1 from registry r
+                        join periods p on p.period = h.period and p.period_start < h.period_start
+                        where r.crew_id = h.crew_id and {{CREW_IN}})) h
     group by h.period, h.period_start
 )
 select s.period,
