@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
+import msgspec
+
 from projections.view import AppendView, Fact
 
 DDL = """
@@ -22,10 +26,25 @@ create table if not exists event_log (
 """
 
 
-def rows(fact: Fact) -> list[tuple[object, ...]]:
+class EventLogRow(msgspec.Struct):
+    seq: int
+    subject: str
+    type: str
+    event_id: str | None
+    occurred_at: str | None  # the header's text: DuckDB reads it as a timestamp
+    recorded_at: datetime.datetime | None
+    actor: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    source: str | None
+    schema_version: str | None
+    payload: str | None  # the event's JSON, as it was recorded
+
+
+def rows(fact: Fact) -> list[EventLogRow]:
     h = fact.headers
     return [
-        (
+        EventLogRow(
             fact.seq,
             fact.subject,
             fact.type,
@@ -42,4 +61,4 @@ def rows(fact: Fact) -> list[tuple[object, ...]]:
     ]
 
 
-EVENT_LOG = AppendView(name="event_log", ddl=DDL, table="event_log", rows=rows)
+EVENT_LOG = AppendView(name="event_log", ddl=DDL, table="event_log", rows=rows, put_rows=True)

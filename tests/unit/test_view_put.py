@@ -1,5 +1,6 @@
 """`put`: the keyed folds' rows go into DuckDB as JSON, which DuckDB casts to the table's
-columns. Every kind of value the views write must arrive as the appender would have put it."""
+columns. Every kind of value the views write must arrive as the appender would have put it,
+and JSON text (an event's payload in `event_log`) byte for byte."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ create table rows (
     seq      bigint,
     names    varchar[],
     portions integer[],
-    history  struct(status varchar, "role" varchar, "at" timestamptz, seq bigint)[]
+    history  struct(status varchar, "role" varchar, "at" timestamptz, seq bigint)[],
+    payload  json
 )
 """
 HOUSE = ZoneInfo("Europe/Copenhagen")
@@ -40,6 +42,7 @@ class Row(msgspec.Struct):
     names: list[str] = []
     portions: list[int] = []
     history: list[dict[str, object]] = []
+    payload: str | None = None  # JSON text: it must arrive byte for byte
 
 
 ROWS = [
@@ -62,8 +65,10 @@ ROWS = [
                 "seq": 2,
             },
         ],
+        payload='{"meal_id": "m1",  "note": "Åse \\"ø\\"\\n", "n": [1, 2.50, null]}',
     ),
-    Row(key="plain", at="2030-01-07T11:00:00.5+01:00"),  # a header's text, as folds keep it
+    # a header's text for a timestamp, as folds keep it; JSON that is not an object
+    Row(key="plain", at="2030-01-07T11:00:00.5+01:00", payload='"just a string"'),
     Row(key="nothing", names=[], history=[]),
 ]
 
