@@ -187,8 +187,8 @@ def append(
     **options: Any,
 ) -> None:
     """Rows into a table through DuckDB's appender: appended, or (by `key`) updated or
-    deleted. How the append views write their rows and the keyed folds delete theirs; the
-    keyed folds' rows, often with lists, go through `put`."""
+    deleted. How the history's append views write their rows, the keyed folds delete theirs
+    and the counts update theirs; the keyed folds' rows and the event log's go through `put`."""
     appender = con.appender(table, action=action, **options)
     appender.append_rows(rows)
     appender.flush()
