@@ -133,8 +133,9 @@ class KeyedFold(Generic[R]):
     # helper) leave them as counted.
     moves: tuple[str, ...] = ()
     # A table of many rows (one per person and occurrence): a small batch finds its rows
-    # through the key index instead of scanning the key column (INDEXED). Tables of fewer,
-    # wider rows are scanned: DuckDB fetches a long list column row by row slowly.
+    # through the key index instead of scanning the key column (INDEXED), and a batch of more
+    # keys upserts the rows it found (`_write`). Tables of fewer, wider rows are scanned:
+    # DuckDB fetches a long list column row by row slowly.
     large: bool = False
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
