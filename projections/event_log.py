@@ -61,4 +61,4 @@ def rows(fact: Fact) -> list[EventLogRow]:
     ]
 
 
-EVENT_LOG = AppendView(name="event_log", ddl=DDL, table="event_log", rows=rows, put_rows=True)
+EVENT_LOG = AppendView(name="event_log", ddl=DDL, table="event_log", rows=rows)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import msgspec
 
 from projections.view import AppendView, Fact, Reads, Where
 from schemas import meals as m
@@ -94,7 +95,32 @@ order by p.occurrence_id;
 """
 
 
-def rows(fact: Fact) -> list[tuple[object, ...]]:
+class MembershipChange(msgspec.Struct):
+    """A row of membership_changes."""
+
+    seq: int
+    part: int
+    at: str
+    context: str
+    occurrence_id: str
+    crew_id: str | None
+    role: str | None
+    change: str
+
+
+class OccurrenceChange(msgspec.Struct):
+    """A row of occurrence_changes (None: as it was)."""
+
+    seq: int
+    at: str
+    occurrence_id: str
+    date: datetime.date | None
+    start_time: str | None
+    end_time: str | None
+    cancelled: bool | None
+
+
+def rows(fact: Fact) -> list[MembershipChange]:
     e = fact.event
     at = fact.occurred_at
     changes: list[tuple[str, str, str | None, str | None, str]] = []
@@ -120,10 +146,10 @@ def rows(fact: Fact) -> list[tuple[object, ...]]:
         case r.HandOverTaken():
             changes.append(("rota", e.occurrence_id, e.from_crew_id, None, "out"))
             changes.append(("rota", e.occurrence_id, e.crew_id, "covering", "in"))
-    return [(fact.seq, n, at, *change) for n, change in enumerate(changes)]
+    return [MembershipChange(fact.seq, n, at, *change) for n, change in enumerate(changes)]
 
 
-def occurrence_rows(fact: Fact) -> list[tuple[object, ...]]:
+def occurrence_rows(fact: Fact) -> list[OccurrenceChange]:
     e = fact.event
     change: tuple[datetime.date | None, str | None, str | None, bool | None]
     match e:  # (date, start, end, cancelled); None: as it was
@@ -135,7 +161,7 @@ def occurrence_rows(fact: Fact) -> list[tuple[object, ...]]:
             change = (None, None, None, True)
         case _:
             return []
-    return [(fact.seq, fact.occurred_at, e.occurrence_id, *change)]
+    return [OccurrenceChange(fact.seq, fact.occurred_at, e.occurrence_id, *change)]
 
 
 @dataclass(frozen=True)

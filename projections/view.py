@@ -87,23 +87,19 @@ class View(Protocol):
 
 @dataclass(frozen=True)
 class AppendView:
-    """A table that grows by rows made from each fact (e.g. the event log): tuples in the
-    table's column order, through the appender; or, `put_rows`, Structs of its columns, put as
-    JSON (`put`: the event log's 5,000 rows a batch in about half the appender's time)."""
+    """A table that grows by rows made from each fact (e.g. the event log): Structs of its
+    columns, put as JSON (`put`: the event log's 5,000 rows a batch in about half the
+    appender's time)."""
 
     name: str
     ddl: str
     table: str
-    rows: Callable[[Fact], Sequence[Any]]
+    rows: Callable[[Fact], Sequence[msgspec.Struct]]
     where: Where = "file"
     reads: Reads = None
-    put_rows: bool = False
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
-        made = (row for fact in facts for row in self.rows(fact))
-        if not self.put_rows:
-            append(con, self.table, made)
-        elif rows := list(made):
+        if rows := [row for fact in facts for row in self.rows(fact)]:
             put(con, self.table, rows)
 
 
@@ -192,8 +188,8 @@ def append(
     **options: Any,
 ) -> None:
     """Rows into a table through DuckDB's appender: appended, or (by `key`) updated or
-    deleted. How the history's append views write their rows, the keyed folds delete theirs
-    and the counts update theirs; the keyed folds' rows and the event log's go through `put`."""
+    deleted. How the dead letters are written, the keyed folds delete their rows and the
+    counts update theirs; the views' own rows go through `put`."""
     appender = con.appender(table, action=action, **options)
     appender.append_rows(rows)
     appender.flush()
@@ -245,7 +241,8 @@ constants (`key in (?, ?, …)`) are looked up one by one, about 13 µs a key on
 table of short rows, where one list parameter (`key in (select unnest(?))`) scans the whole
 key column, about 25 ns a row; and an upsert's update of an existing row grows with the table
 (100 rows through the appender: 22 ms), where a delete through the index and a plain insert do
-not (3.6 ms). Past this many keys (a rebuild's batches), the scan and the upsert cost less."""
+not (3.6 ms). Past this many keys (a rebuild's batches), the scan costs less, and so does
+the upsert in a large table; a table of few rows deletes by the scan (`KeyedFold._write`)."""
 
 
 def among(column: str, keys: Sequence[str], indexed: bool = True) -> tuple[str, list[Any]]:
