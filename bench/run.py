@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -143,13 +144,15 @@ async def raw_publish(nc: NATS, count: int, concurrency: int, offset: int) -> fl
     return await rate(count, concurrency, one)
 
 
-async def command_path(nc: NATS, count: int, concurrency: int, offset: int, meals: int) -> float:
+async def command_path(
+    nc: NATS, count: int, concurrency: int, offset: int, meals: int, phase: str = "crew"
+) -> float:
+    """`count` sign-ups, `concurrency` in flight: the phase's sign-ups `offset` onwards."""
+
     async def one(i: int) -> None:
         n = offset + i
-        body = msgspec.json.encode(
-            {"meal_id": f"meal{n % meals}", "crew_id": f"crew{n}", "role": "helper"}
-        )
-        raw = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"bench-{n}")
+        body = workload.sign_up(phase, n, meals)
+        raw = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"{phase}-{n}")
         if not isinstance(reply_decoder.decode(raw), Accepted):
             raise RuntimeError(raw.decode())
 
@@ -207,7 +210,7 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
 
         async def tap(i: int) -> None:
-            body = {"meal_id": f"meal{i % meals}", "crew_id": f"k{i}", "role": "helper"}
+            body = msgspec.json.decode(workload.sign_up("k", i, meals))
             headers = {"authorization": f"Bearer {token}", "idempotency-key": f"kiosk-{i}"}
             for attempt in range(5):  # as a tablet does: a dropped connection is retried, same key
                 try:
@@ -225,9 +228,7 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
         http_rate, http_latency = await timed(count, KIOSK_CLIENTS, tap)
 
     async def direct(i: int) -> None:
-        body = msgspec.json.encode(
-            {"meal_id": f"meal{i % meals}", "crew_id": f"n{i}", "role": "helper"}
-        )
+        body = workload.sign_up("n", i, meals)
         await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"direct-{i}")
 
     nats_rate, nats_latency = await timed(count, KIOSK_CLIENTS, direct)
@@ -247,23 +248,19 @@ async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> list[flo
     stop = asyncio.Event()
     load: list[asyncio.Task[None]] = []
     if heavy:
+        churned = itertools.count()
 
-        async def churn(w: int) -> None:
-            n = 0
+        async def churn() -> None:
             while not stop.is_set():
-                body = msgspec.json.encode(
-                    {"meal_id": f"meal{n % meals}", "crew_id": f"load{w}-{n}", "role": "helper"}
+                await client.send(
+                    nc, "meals.volunteer_to_cook", workload.sign_up("load", next(churned), meals)
                 )
-                await client.send(nc, "meals.volunteer_to_cook", body)
-                n += 1
 
-        load = [asyncio.create_task(churn(w)) for w in range(CONCURRENCY)]
+        load = [asyncio.create_task(churn()) for _ in range(CONCURRENCY)]
     latencies = []
     probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
     for i in range(samples):
-        body = msgspec.json.encode(
-            {"meal_id": f"meal{i % meals}", "crew_id": f"fresh{int(heavy)}-{i}", "role": "helper"}
-        )
+        body = workload.sign_up(f"fresh{int(heavy)}-", i, meals)
         sent = time.perf_counter()
         raw = await client.send(nc, "meals.volunteer_to_cook", body)
         reply = reply_decoder.decode(raw)
@@ -348,11 +345,8 @@ async def round_trips(nc: NATS, plan: dict[str, int]) -> list[Figure]:
     say("raw js.publish, sequential ...")
     raw_seq = await median_of(rounds, "raw seq", lambda r: raw_publish(nc, seq_n, 1, r * seq_n))
     say("command round-trips, sequential ...")
-    offset = 10_000_000
     cmd_seq = await median_of(
-        rounds,
-        "cmd seq",
-        lambda r: command_path(nc, seq_n, 1, offset + r * seq_n, plan["meals"]),
+        rounds, "cmd seq", lambda r: command_path(nc, seq_n, 1, r * seq_n, plan["meals"], "s")
     )
     say(f"raw js.publish, {CONCURRENCY} in flight ...")
     base = 1_000_000
@@ -360,11 +354,10 @@ async def round_trips(nc: NATS, plan: dict[str, int]) -> list[Figure]:
         rounds, "raw 64", lambda r: raw_publish(nc, conc_n, CONCURRENCY, base + r * conc_n)
     )
     say(f"command round-trips, {CONCURRENCY} concurrent ...")
-    offset = 20_000_000
     cmd_conc = await median_of(
         rounds,
         "cmd 64",
-        lambda r: command_path(nc, conc_n, CONCURRENCY, offset + r * conc_n, plan["meals"]),
+        lambda r: command_path(nc, conc_n, CONCURRENCY, r * conc_n, plan["meals"], "c"),
     )
     return [
         Figure(

@@ -3,7 +3,9 @@ daily meals with cooks, helpers and diners, weekly cleaning parties with tasks a
 newcomers, withdrawals and hand-overs in realistic proportions. About 7,000 events per house.
 
 The events are the real ones (the projector folds them like any other); personal fields are
-sealed with real per-person keys, as the shell would."""
+sealed with real per-person keys, as the shell would.
+
+Also the helper sign-ups the command benchmarks send (`sign_up`)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,22 @@ EPOCH = datetime.datetime(2030, 1, 1, 8, 0, tzinfo=datetime.UTC)
 # The seeded year's last evening, house time: the counting views then count all of it (at the
 # machine's own now, before 2030, they count nothing yet).
 YEAR_END = "2030-12-31 20:00:00"
+# The people each phase's sign-ups come from. A prime, so that with any meal count it does
+# not divide, the i-th sign-up's meal (i mod meals) and person (i mod PEOPLE) never pair
+# twice for i < meals x PEOPLE: every command is a new sign-up, as one person comes again and
+# again in a house.
+PEOPLE = 1_009
+
+
+def sign_up(phase: str, i: int, meals: int) -> bytes:
+    """The body of a phase's `i`th helper sign-up: meal `i` mod `meals`, by one of the phase's
+    PEOPLE people. Before, every command signed a new person up: the full size's log then held
+    110,000 people who came once, beside the houses' 8,000, and the counting views ranked them
+    (docs/performance.md, "The bench's people")."""
+    if meals % PEOPLE == 0:
+        raise ValueError(f"meals: {meals} is a multiple of {PEOPLE}; sign-ups would pair twice")
+    body = {"meal_id": f"meal{i % meals}", "crew_id": f"{phase}{i % PEOPLE}", "role": "helper"}
+    return msgspec.json.encode(body)
 
 
 def house_events(house: int, rng: random.Random, start: datetime.date) -> Iterator[msgspec.Struct]:
