@@ -2,10 +2,11 @@
 durable settings), in process, so `make bench` can say how crew compares with it.
 
 The workload mirrors crew's command path in `bench.run.command_path`: meals planned with 50
-helper places, then one helper sign-up per command spread over the meals. Each sign-up loads
-the meal (replaying its events, as crew loads an aggregate), decides (already on it? full?
-then the waitlist), and appends the new event under the library's optimistic concurrency
-check, retried on a conflict as crew's shell retries. SQLite runs in WAL mode with
+helper places, then one helper sign-up per command spread over the meals, by the same people
+(`bench.workload.sign_up`). Each sign-up loads the meal (replaying its events, as crew loads
+an aggregate), decides (already on it? full? then the waitlist), and appends the new event
+under the library's optimistic concurrency check, retried on a conflict as crew's shell
+retries. SQLite runs in WAL mode with
 `synchronous=FULL`, so every commit is fsynced before it returns, like crew's
 `sync_interval: always`. What crew does and the peer does not: the command id's outcome for
 idempotent retries, the request/reply hop over NATS, and the reply's encoding.
@@ -29,9 +30,12 @@ from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import msgspec
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
+
+from bench import workload
 
 THREADS = (8, 16, 32, 64)
 HELPER_PLACES = 50
@@ -106,8 +110,8 @@ def durability(db: Path) -> dict[str, Any]:
 
 def rate(meals: Meals, count: int, threads: int, offset: int, meal_count: int) -> float:
     def one(i: int) -> None:
-        n = offset + i
-        meals.volunteer(f"meal{n % meal_count}", f"crew{n}")
+        body = msgspec.json.decode(workload.sign_up("peer", offset + i, meal_count))
+        meals.volunteer(body["meal_id"], body["crew_id"])
 
     started = time.perf_counter()
     if threads == 1:
