@@ -6,10 +6,9 @@ helper places, then one helper sign-up per command spread over the meals, by the
 (`bench.workload.sign_up`). Each sign-up loads the meal (replaying its events, as crew loads
 an aggregate), decides (already on it? full? then the waitlist), and appends the new event
 under the library's optimistic concurrency check, retried on a conflict as crew's shell
-retries. SQLite runs in WAL mode with
-`synchronous=FULL`, so every commit is fsynced before it returns, like crew's
-`sync_interval: always`. What crew does and the peer does not: the command id's outcome for
-idempotent retries, the request/reply hop over NATS, and the reply's encoding.
+retries. SQLite runs in WAL mode with `synchronous=FULL`, so every commit is fsynced before it
+returns, like crew's `sync_interval: always`. What crew does and the peer does not: the command
+id's outcome for idempotent retries, the request/reply hop over NATS, and the reply's encoding.
 
 `python -m bench.peer_meals --sequential N --concurrent N --meals M --db FILE` prints one JSON
 line: the sequential rate, the rate at each thread count, and the journal and sync modes of the
@@ -30,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import msgspec
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
@@ -110,7 +108,7 @@ def durability(db: Path) -> dict[str, Any]:
 
 def rate(meals: Meals, count: int, threads: int, offset: int, meal_count: int) -> float:
     def one(i: int) -> None:
-        body = msgspec.json.decode(workload.sign_up("peer", offset + i, meal_count))
+        body = workload.sign_up("peer", offset + i, meal_count)
         meals.volunteer(body["meal_id"], body["crew_id"])
 
     started = time.perf_counter()

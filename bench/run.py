@@ -151,7 +151,7 @@ async def command_path(
 
     async def one(i: int) -> None:
         n = offset + i
-        body = workload.sign_up(phase, n, meals)
+        body = msgspec.json.encode(workload.sign_up(phase, n, meals))
         raw = await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"{phase}-{n}")
         if not isinstance(reply_decoder.decode(raw), Accepted):
             raise RuntimeError(raw.decode())
@@ -210,7 +210,7 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
 
         async def tap(i: int) -> None:
-            body = msgspec.json.decode(workload.sign_up("k", i, meals))
+            body = workload.sign_up("k", i, meals)
             headers = {"authorization": f"Bearer {token}", "idempotency-key": f"kiosk-{i}"}
             for attempt in range(5):  # as a tablet does: a dropped connection is retried, same key
                 try:
@@ -228,7 +228,7 @@ async def kiosk_vs_nats(nc: NATS, url: str, token: str, count: int, meals: int) 
         http_rate, http_latency = await timed(count, KIOSK_CLIENTS, tap)
 
     async def direct(i: int) -> None:
-        body = workload.sign_up("n", i, meals)
+        body = msgspec.json.encode(workload.sign_up("n", i, meals))
         await client.send(nc, "meals.volunteer_to_cook", body, command_id=f"direct-{i}")
 
     nats_rate, nats_latency = await timed(count, KIOSK_CLIENTS, direct)
@@ -252,15 +252,14 @@ async def freshness(nc: NATS, samples: int, meals: int, heavy: bool) -> list[flo
 
         async def churn() -> None:
             while not stop.is_set():
-                await client.send(
-                    nc, "meals.volunteer_to_cook", workload.sign_up("load", next(churned), meals)
-                )
+                body = msgspec.json.encode(workload.sign_up("load", next(churned), meals))
+                await client.send(nc, "meals.volunteer_to_cook", body)
 
         load = [asyncio.create_task(churn()) for _ in range(CONCURRENCY)]
     latencies = []
     probe = msgspec.json.encode({"sql": "select seq from projector_checkpoint"})
     for i in range(samples):
-        body = workload.sign_up(f"fresh{int(heavy)}-", i, meals)
+        body = msgspec.json.encode(workload.sign_up(f"fresh{int(heavy)}-", i, meals))
         sent = time.perf_counter()
         raw = await client.send(nc, "meals.volunteer_to_cook", body)
         reply = reply_decoder.decode(raw)

@@ -35,15 +35,14 @@ YEAR_END = "2030-12-31 20:00:00"
 PEOPLE = 1_009
 
 
-def sign_up(phase: str, i: int, meals: int) -> bytes:
+def sign_up(phase: str, i: int, meals: int) -> dict[str, str]:
     """The body of a phase's `i`th helper sign-up: meal `i` mod `meals`, by one of the phase's
     PEOPLE people. Before, every command signed a new person up: the full size's log then held
     110,000 people who came once, beside the houses' 8,000, and the counting views ranked them
     (docs/performance.md, "The bench's people")."""
     if meals % PEOPLE == 0:
         raise ValueError(f"meals: {meals} is a multiple of {PEOPLE}; sign-ups would pair twice")
-    body = {"meal_id": f"meal{i % meals}", "crew_id": f"{phase}{i % PEOPLE}", "role": "helper"}
-    return msgspec.json.encode(body)
+    return {"meal_id": f"meal{i % meals}", "crew_id": f"{phase}{i % PEOPLE}", "role": "helper"}
 
 
 def house_events(house: int, rng: random.Random, start: datetime.date) -> Iterator[msgspec.Struct]:
