@@ -161,4 +161,5 @@ MEAL_PLAN = KeyedFold(
     fold=fold,
     reads=("meals",),
     moves=("date", "time", "ends_at"),
+    cached=1024,
 )

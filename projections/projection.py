@@ -42,7 +42,7 @@ from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.series import INTENTIONS, SERIES
-from projections.view import Fact, View, append, facts_for
+from projections.view import Fact, View, append, facts_for, forget_kept
 from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
 
@@ -330,6 +330,7 @@ class Projection:
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
+            forget_kept(con)
             raise
 
     def _commit(self, facts: Sequence[Fact], dead: Sequence[DeadLetter], last_seq: int) -> None:
@@ -352,6 +353,7 @@ class Projection:
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
+            forget_kept(con)
             raise
         self.checkpoint = last_seq
         if counts_now:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -133,22 +134,46 @@ class KeyedFold(Generic[R]):
     # keys upserts the rows it found (`_write`). Tables of fewer, wider rows are scanned:
     # DuckDB fetches a long list column row by row slowly.
     large: bool = False
+    # How many rows the live batches keep in memory as they wrote them, so that the next batch
+    # to touch one need not read it back (0: none). For a table of few, wide rows that only
+    # this fold writes: `meal_plan`'s rows, with their lists, cost more to read than to fold
+    # (docs/performance.md, "A meal's row kept in memory").
+    cached: int = 0
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
         if not keyed:
             return
         keys = list(dict.fromkeys(key for key, _ in keyed))
-        having, params = among(self.key, keys, self.large)
-        found = con.execute(f"select * from {self.table} where {having}", params).fetchall()
-        rows: dict[str, R | None] = {row[0]: self.row_type(*row) for row in found}
+        kept = self._kept(con, len(keys))
+        known = {key: kept[key] for key in keys if key in kept}
+        rows: dict[str, R | None] = {}
+        found = [key for key, row in known.items() if row is not None]
+        if unknown := [key for key in keys if key not in known]:
+            having, params = among(self.key, unknown, self.large)
+            read = con.execute(f"select * from {self.table} where {having}", params).fetchall()
+            rows = {row[0]: self.row_type(*row) for row in read}
+            found += rows
+        rows.update((key, row) for key, row in known.items() if row is not None)
         for key, fact in keyed:
             before = rows.get(key)
             after = self.fold(before, fact, key)
             if self.moves and after is not None and moved(before, after, self.moves):
                 after = msgspec.structs.replace(after, moved_seq=fact.seq)
             rows[key] = after
-        self._write(con, rows, [row[0] for row in found], indexed=len(keys) <= INDEXED)
+        self._write(con, rows, found, indexed=len(keys) <= INDEXED)
+        if self.cached and len(keys) <= INDEXED:
+            keep(kept, {key: rows.get(key) for key in keys}, self.cached)
+
+    def _kept(self, con: duckdb.DuckDBPyConnection, keys: int) -> dict[str, Any]:
+        """The rows this connection's live batches wrote, by key (None: no such row). A batch
+        of more keys (a rebuild's, or a catch-up) forgets them and reads the table."""
+        if not self.cached:
+            return {}
+        kept = _kept.setdefault(con, {}).setdefault(self.table, {})
+        if keys > INDEXED:
+            kept.clear()
+        return kept
 
     def _write(
         self,
@@ -178,6 +203,26 @@ class KeyedFold(Generic[R]):
         gone = [(key,) for key, row in rows.items() if row is None]
         if gone and not cleared:
             append(con, self.table, gone, action="delete", key=[self.key])
+
+
+_kept: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, dict[str, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def keep(kept: dict[str, Any], rows: Mapping[str, Any], most: int) -> None:
+    """Rows a batch wrote into the kept ones, as the most recent; the least recent go past
+    `most`."""
+    for key, row in rows.items():
+        kept.pop(key, None)
+        kept[key] = row
+    for key in list(itertools.islice(kept, max(len(kept) - most, 0))):
+        del kept[key]
+
+
+def forget_kept(con: duckdb.DuckDBPyConnection) -> None:
+    """After a rollback: the rows kept for this connection may be ones it never committed."""
+    _kept.pop(con, None)
 
 
 def append(

@@ -24,6 +24,7 @@ from projections import projector as projector_module
 from projections.event_log import EVENT_LOG
 from projections.meal_plan import MEAL_PLAN
 from projections.meal_plan import fold as meal_fold
+from projections.participation import PARTICIPATION
 from projections.people import DETAILS, NAMES, fold_name
 from projections.projection import VIEWS, FoldFailed, Projection
 from projections.projector import Projector
@@ -199,6 +200,31 @@ async def test_a_fold_that_raises_halts_the_projector_says_why_and_resumes_once_
     assert projector.failing is None and projector.halted is None
     resumed = tables(projection)
     projection.close()
+    assert resumed == clean_rebuild(tmp_path / "clean.duckdb", house)
+
+
+def test_a_batch_rolled_back_leaves_no_meal_row_kept_in_memory(tmp_path: Path) -> None:
+    """`meal_plan` keeps the rows its live batches wrote (KeyedFold.cached). A later view's
+    bug rolls the batch back: the kept row with the helper in it is forgotten with it, so the
+    batch tried again adds the helper once, not twice."""
+    house = a_house()
+    bug = Bug(PARTICIPATION.fold, m.VolunteeredToCook)
+    bug.fixed = True
+    projection = Projection(tmp_path / "views.duckdb", views=with_bug(PARTICIPATION, bug))
+    try:
+        for record in house[:3]:  # live batches, one event each: the meal's row is kept
+            projection.apply([record])
+        bug.fixed = False
+        with pytest.raises(FoldFailed):
+            projection.apply([house[3]])  # bo volunteers: meal_plan folds, participation fails
+        bug.fixed = True
+        for record in house[3:]:
+            projection.apply([record])
+        helpers = projection.con.execute("select helpers from meal_plan").fetchall()
+        resumed = tables(projection)
+    finally:
+        projection.close()
+    assert helpers == [(["bo"],)]
     assert resumed == clean_rebuild(tmp_path / "clean.duckdb", house)
 
 

@@ -1,8 +1,9 @@
 """A keyed fold writes a small batch (a live one) through the table's index; a large one (a
 rebuild's) by deleting the rows it found and putting them again, or, in a large table, by
-upsert; and it finds a large table's rows through the index. Every way must leave the same
-rows: Hypothesis folds the same batches, with rows made, changed and removed (some in one
-batch), every way into real DuckDB tables."""
+upsert; and it finds a large table's rows through the index, or keeps the rows its live
+batches wrote in memory. Every way must leave the same rows: Hypothesis folds the same
+batches, with rows made, changed and removed (some in one batch), every way into real DuckDB
+tables, and with some batches rolled back."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import projections.view
-from projections.view import Fact, KeyedFold, among
+from projections.view import Fact, KeyedFold, among, forget_kept
 
 AT = datetime.datetime(2030, 1, 7, 12, 0, tzinfo=datetime.UTC)
 
@@ -55,21 +56,35 @@ STEPS = st.lists(st.builds(Step, keys=KEYS, by=st.integers(0, 3)), min_size=1, m
 
 
 def folded(
-    batches: list[list[Step]], indexed: int, large: bool, monkeypatch: pytest.MonkeyPatch
+    batches: list[list[Step]],
+    indexed: int,
+    large: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    cached: int = 0,
+    undone: frozenset[int] = frozenset(),
+    skipped: frozenset[int] = frozenset(),
 ) -> list:
+    """The table after folding the batches; those `undone` are rolled back as the projector
+    rolls a batch back, those `skipped` never folded (their seqs are still taken)."""
     monkeypatch.setattr(projections.view, "INDEXED", indexed)
-    view = dataclasses.replace(TALLY, large=large)
+    view = dataclasses.replace(TALLY, large=large, cached=cached)
     con = duckdb.connect()
     con.execute(TALLY.ddl)
     seq = 0
-    for batch in batches:
+    for number, batch in enumerate(batches):
         facts = []
         for step in batch:
             seq += 1
             facts.append(Fact(seq, "crew.evt.x.a.y", "x.y", step, {}, AT, b"{}"))
+        if number in skipped:
+            continue
         con.begin()
         view.apply(con, facts)
-        con.commit()
+        if number in undone:
+            con.rollback()
+            forget_kept(con)
+        else:
+            con.commit()
     return con.execute("select * from tally order by key").fetchall()
 
 
@@ -86,6 +101,27 @@ def test_every_way_of_writing_a_batch_leaves_the_rows_an_upsert_leaves(
     assert cleared_by_scan == by_upsert
     assert through_index == by_upsert
     assert found_through_index == by_upsert
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(STEPS, min_size=1, max_size=6),
+    undone=st.frozensets(st.integers(0, 5)),
+    most=st.integers(1, 12),
+)
+def test_rows_kept_in_memory_leave_the_rows_read_from_the_table(
+    batches: list[list[Step]], undone: frozenset[int], most: int
+) -> None:
+    """Kept for up to `most` keys (fewer than the batches touch: some are read again), past
+    a batch of more keys than INDEXED (which forgets them), and after rollbacks."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        read = folded(batches, 256, False, monkeypatch, skipped=undone)
+        kept = folded(batches, 256, False, monkeypatch, most, undone)
+        kept_then_forgotten = folded(batches, 2, False, monkeypatch, most, undone)
+        kept_in_a_large_table = folded(batches, 256, True, monkeypatch, most, undone)
+    assert kept == read
+    assert kept_then_forgotten == read
+    assert kept_in_a_large_table == read
 
 
 def test_among_names_keys_as_constants_up_to_the_limit_and_a_list_past_it() -> None:
