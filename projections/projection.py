@@ -11,6 +11,7 @@ the fold no longer raises (docs/operations.md, "Alerts").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import NamedTuple
 
 import duckdb
 import msgspec
+import structlog
 
 from crew import subjects
 from crew.eventstore import Recorded
@@ -45,6 +47,8 @@ from projections.series import INTENTIONS, SERIES
 from projections.view import Fact, View, append, facts_for, forget_kept
 from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
+
+log = structlog.get_logger("crew.projector")
 
 VIEWS: tuple[View, ...] = (
     EVENT_LOG,
@@ -402,6 +406,31 @@ def dead_letter(record: Recorded, error: str) -> DeadLetter:
     )
 
 
+CREWS_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?[+-]\d\d:\d\d")
+
+
+def readable(record: Recorded) -> Mapping[str, str]:
+    """The record's headers, with its `Crew-Occurred-At` as a time every view can read: as
+    crew writes it (ISO 8601 with an offset), or rewritten so from another ISO 8601 form (one
+    without an offset is UTC), or left out when it is no time at all, so the event folds with
+    its recorded time, as one without the header, and the event log's `occurred_at` is NULL.
+    A header DuckDB cannot read stopped the projector at the event for good, since the log
+    never changes. The warning names the event, not the header."""
+    headers = record.headers
+    occurred = headers.get(subjects.OCCURRED_AT)
+    if occurred is None:
+        return headers
+    try:
+        at = datetime.fromisoformat(occurred)
+    except ValueError:
+        log.warning("occurred_at_unreadable", seq=record.seq, type=record.type)
+        return {name: value for name, value in headers.items() if name != subjects.OCCURRED_AT}
+    if CREWS_FORM.fullmatch(occurred):
+        return headers  # as crew writes it (isoformat): DuckDB reads it as it is
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return {**headers, subjects.OCCURRED_AT: at.isoformat()}
+
+
 def decode(
     batch: Sequence[Recorded], keys: Mapping[str, bytes | None]
 ) -> tuple[list[Fact], list[DeadLetter]]:
@@ -414,7 +443,8 @@ def decode(
         if kind not in EVENT_TYPES:
             dead.append(dead_letter(record, f"unknown event type {kind!r}"))
             continue
-        version = record.headers.get(subjects.SCHEMA_VERSION)
+        headers = readable(record)
+        version = headers.get(subjects.SCHEMA_VERSION)
         try:
             event = decode_event(kind, version, unseal_payload(record.data, keys))
         except msgspec.MsgspecError as exc:  # the field path and what was wrong, no value
@@ -429,7 +459,7 @@ def decode(
                 subject=record.subject,
                 type=kind,
                 event=event,
-                headers=record.headers,
+                headers=headers,
                 recorded_at=record.recorded_at or datetime.now(UTC),
                 data=record.data,
             )

@@ -145,6 +145,49 @@ def test_an_event_that_cannot_be_decoded_is_a_dead_letter_and_the_views_go_on(
     assert diners == [(3,)], "the events after it were folded (cy, di, ed)"
 
 
+@pytest.mark.parametrize(
+    ("occurred", "read_as"),
+    [
+        ("not a time", None),  # the recorded time stands in, as for no header at all
+        ("2030-13-45T10:00:00+00:00", None),
+        ("2030-01-07T09:00:00Z", "2030-01-07 09:00:00+00"),
+        ("20300107T090000+0100", "2030-01-07 08:00:00+00"),
+        ("2030-01-07T09:00:00", "2030-01-07 09:00:00+00"),  # no offset: UTC, as crew writes
+    ],
+    ids=["not_a_time", "no_such_day", "zulu", "basic_form", "no_offset"],
+)
+def test_an_occurred_at_header_that_is_not_a_time_is_set_aside_and_the_views_go_on(
+    tmp_path: Path, occurred: str, read_as: str | None
+) -> None:
+    """A header the projector cannot read as a time used to stop it for good (the log never
+    changes): now the event folds with its recorded time, as one without the header, the
+    event log's `occurred_at` is NULL, and a warning names the event, not the header. One it
+    can read in another ISO 8601 form is read as that time."""
+    house = a_house()
+    odd = recorded(len(house) + 1, m.SignedUpToEat(meal_id="m1", crew_id="ed"))
+    odd = dataclasses.replace(odd, headers={**odd.headers, subjects.OCCURRED_AT: occurred})
+    projection = Projection(tmp_path / "views.duckdb")
+    try:
+        with structlog.testing.capture_logs() as lines:
+            applied = projection.apply([*house, odd])
+        logged = projection.con.execute(
+            "select strftime(occurred_at at time zone 'UTC', '%Y-%m-%d %H:%M:%S+00') "
+            "from event_log where seq = ?",
+            [odd.seq],
+        ).fetchone()
+        updated = projection.con.execute("select updated_at = ? from meal_plan", [AT]).fetchone()
+    finally:
+        projection.close()
+    assert applied.dead == 0 and projection.checkpoint == odd.seq
+    assert logged == (read_as,)
+    assert updated == ((read_as is None),), "unreadable: the recorded time (AT)"
+    warned = [line for line in lines if line["event"] == "occurred_at_unreadable"]
+    assert [(w["seq"], w["type"]) for w in warned] == (
+        [(odd.seq, "meals.signed_up_to_eat")] if read_as is None else []
+    )
+    assert occurred not in repr(warned)
+
+
 def test_a_fold_that_raises_stops_the_file_just_before_its_event_with_nothing_half_applied(
     tmp_path: Path,
 ) -> None:
