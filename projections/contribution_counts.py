@@ -28,10 +28,11 @@ from typing import Any
 
 import duckdb
 
-from projections.contributions import ADDS, COUNTED, KINDS, STANDS
-from projections.participation import AT, KIND, MINUTES, occurrences
-from projections.view import Fact, Reads, Where, among, append
+from projections.contributions import ADDS, COUNTED, COUNTED_STATUSES, KINDS, STANDS
+from projections.participation import AT, KIND, MINUTES, PARTICIPATION, occurrences
+from projections.view import Fact, Reads, Where, among, append, notes_of
 
+PARTICIPATION_TABLE = PARTICIPATION.table
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 SUMMED = ["contributions", *COUNTS, "minutes"]  # in ADDS' order
 
@@ -156,8 +157,7 @@ class ContributionCounts:
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         if facts:
-            touched = con.execute(TOUCHED, {"first": facts[0].seq}).fetchall()
-            count_again(con, [key for (key,) in touched])
+            count_again(con, touched(con, facts[0].seq))
 
     def fill(self, con: duckdb.DuckDBPyConnection) -> None:
         """Count every row of a file that counts none yet (folded before the counts existed, or
@@ -181,6 +181,23 @@ class ContributionCounts:
         for part in range(parts):
             for statement in FILL_PART:
                 con.execute(statement, {"parts": parts, "part": part})
+
+
+def touched(con: duckdb.DuckDBPyConnection, first: int) -> list[str]:
+    """TOUCHED's keys. When the batch's notes say no occurrence moved, they are the rows
+    `participation` wrote in it that count or counted (every row with a `last_seq` from this
+    batch on is one it wrote, since only its fold writes them), found without the query: a
+    live batch of sign-ups saves its planning and its scans, a tenth of the projector's time
+    under load (docs/performance.md, "The counts find their rows in the batch's notes")."""
+    notes = notes_of(con)
+    if notes is None or notes.moved:
+        return [key for (key,) in con.execute(TOUCHED, {"first": first}).fetchall()]
+    written = notes.written.get(PARTICIPATION_TABLE, {})
+    return [
+        key
+        for key, row in written.items()
+        if row is not None and (row.status in COUNTED_STATUSES or row.counted_kind is not None)
+    ]
 
 
 def count_again(con: duckdb.DuckDBPyConnection, keys: list[str]) -> None:

@@ -8,10 +8,11 @@ from schemas.common import HOUSE_TIMEZONE
 
 # An activity place or task, initiative membership (now or before) and a recorded contribution
 # count too: one contribution each (docs/views.md).
-COUNTED = (
-    "('signed_up', 'joined', 'checked_in', 'covering', 'hosted', 'buddy', 'on_task', 'member', "
-    "'former_member', 'recorded')"
+COUNTED_STATUSES = frozenset(
+    {"signed_up", "joined", "checked_in", "covering", "hosted", "buddy", "on_task", "member"}
+    | {"former_member", "recorded"}
 )
+COUNTED = "(" + ", ".join(f"'{status}'" for status in sorted(COUNTED_STATUSES)) + ")"
 KIND_COLUMNS = {  # column: the kind of contribution it counts (a cover counts in its kind)
     "meals_cooked": "meal_head_cook",
     "meals_helped": "meal_helper",

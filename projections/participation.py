@@ -277,4 +277,5 @@ PARTICIPATION = Participation(
         *(m.MealCancelled, o.ConversationHeld, o.BuddyAssigned, "activities"),
     ),
     large=True,  # a row per person and occurrence: the biggest table a house has
+    noted=True,  # the counts count again the rows it wrote (contribution_counts.py)
 )

@@ -44,7 +44,7 @@ from projections.participation import PARTICIPATION
 from projections.people import COORDINATORS, DETAILS, NAMES, NOTES, REGISTRY
 from projections.rota import ROTA
 from projections.series import INTENTIONS, SERIES
-from projections.view import Fact, View, append, facts_for, forget_kept
+from projections.view import Fact, View, append, facts_for, forget_kept, take_notes
 from schemas.common import HOUSE_TIMEZONE
 from schemas.registry import EVENT_TYPES, decode_event
 
@@ -340,6 +340,7 @@ class Projection:
     def _commit(self, facts: Sequence[Fact], dead: Sequence[DeadLetter], last_seq: int) -> None:
         con = self.con
         con.execute("begin transaction")
+        take_notes(con, self.counting)  # for the counts: what this batch's folds wrote
         try:
             if facts:
                 for view in self.views:
@@ -359,6 +360,8 @@ class Projection:
             con.execute("rollback")
             forget_kept(con)
             raise
+        finally:
+            take_notes(con, False)
         self.checkpoint = last_seq
         if counts_now:
             self._count_at = None

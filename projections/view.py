@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -139,6 +139,9 @@ class KeyedFold(Generic[R]):
     # this fold writes: `meal_plan`'s rows, with their lists, cost more to read than to fold
     # (docs/performance.md, "A meal's row kept in memory").
     cached: int = 0
+    # Whether the batch's notes keep the rows this fold wrote, for a later view of the same
+    # batch (the counts read `participation`'s instead of finding them again in SQL).
+    noted: bool = False
 
     def apply(self, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
         keyed = [(key, fact) for fact in facts for key in self.keys_of(fact.event)]
@@ -160,8 +163,12 @@ class KeyedFold(Generic[R]):
             after = self.fold(before, fact, key)
             if self.moves and after is not None and moved(before, after, self.moves):
                 after = msgspec.structs.replace(after, moved_seq=fact.seq)
+                if notes := _notes.get(con):
+                    notes.moved = True
             rows[key] = after
         self._write(con, rows, found, indexed=len(keys) <= INDEXED)
+        if self.noted and (notes := _notes.get(con)):
+            notes.written.setdefault(self.table, {}).update(rows)
         if self.cached and len(keys) <= INDEXED:
             keep(kept, {key: rows.get(key) for key in keys}, self.cached)
 
@@ -218,6 +225,32 @@ def keep(kept: dict[str, Any], rows: Mapping[str, Any], most: int) -> None:
         kept[key] = row
     for key in list(itertools.islice(kept, max(len(kept) - most, 0))):
         del kept[key]
+
+
+@dataclass
+class Notes:
+    """What one batch's keyed folds did that a later view of the same batch needs: the rows the
+    `noted` folds wrote, by table and key (None: gone), and whether any fold moved an
+    occurrence (`moves`). Kept from `take_notes` until the next."""
+
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    moved: bool = False
+
+
+_notes: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Notes] = weakref.WeakKeyDictionary()
+
+
+def take_notes(con: duckdb.DuckDBPyConnection, taken: bool = True) -> None:
+    """From here on this connection's folds note what they do, in fresh notes (`taken`), or
+    none at all."""
+    if taken:
+        _notes[con] = Notes()
+    else:
+        _notes.pop(con, None)
+
+
+def notes_of(con: duckdb.DuckDBPyConnection) -> Notes | None:
+    return _notes.get(con)
 
 
 def forget_kept(con: duckdb.DuckDBPyConnection) -> None:

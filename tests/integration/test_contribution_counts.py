@@ -301,6 +301,25 @@ def test_a_rebuild_keeps_the_same_counts(
         rebuilt.close()
 
 
+def test_the_counts_find_the_same_rows_in_the_batchs_notes_as_in_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: list[msgspec.Struct]
+) -> None:
+    """Live batches count again the rows `participation` wrote in them, from the batch's notes,
+    unless an occurrence moved (then TOUCHED, in SQL). The year's last events and `later`'s
+    (cooks stepping back, a meal cancelled, moves, a hand-over, a forget), one batch each, take
+    both ways; the same batches, always through TOUCHED, keep the same counts."""
+    noted = fold(tmp_path / "noted.duckdb", events, 5000, 120)
+    monkeypatch.setattr(contribution_counts, "notes_of", lambda con: None)
+    queried = fold(tmp_path / "queried.duckdb", events, 5000, 120)
+    try:
+        for name in KEPT:
+            assert kept(noted.con, name) == kept(queried.con, name), name
+        assert kept(noted.con, "counts"), "the part counts something"
+    finally:
+        noted.close()
+        queried.close()
+
+
 def test_a_file_folded_before_the_counts_gets_them_when_opened(
     tmp_path: Path, events: list[msgspec.Struct], folded: Projection
 ) -> None:
