@@ -32,7 +32,6 @@ from projections.contributions import ADDS, COUNTED, COUNTED_STATUSES, KINDS, ST
 from projections.participation import AT, KIND, MINUTES, PARTICIPATION, occurrences
 from projections.view import Fact, Reads, Where, among, append, notes_of
 
-PARTICIPATION_TABLE = PARTICIPATION.table
 COUNTS = list(KINDS)  # meals_cooked, ..., covered_for_others, ...: crew_contributions' columns
 SUMMED = ["contributions", *COUNTS, "minutes"]  # in ADDS' order
 
@@ -192,7 +191,7 @@ def touched(con: duckdb.DuckDBPyConnection, first: int) -> list[str]:
     notes = notes_of(con)
     if notes is None or notes.moved:
         return [key for (key,) in con.execute(TOUCHED, {"first": first}).fetchall()]
-    written = notes.written.get(PARTICIPATION_TABLE, {})
+    written = notes.written.get(PARTICIPATION.table, {})
     return [
         key
         for key, row in written.items()
