@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import gc
 from collections.abc import Sequence
 
 import msgspec
@@ -249,6 +250,36 @@ async def test_a_crash_between_append_and_reply_still_gives_the_original_events(
             "events": [{"seq": 2, "type": "meals.volunteered_to_cook"}],
         }
     assert [(r.seq, r.type) for r in store.log] == appended
+
+
+async def test_what_an_instance_keeps_per_command_is_nothing_the_collector_walks(
+    planned: tuple[CommandShell, InMemoryEventStore],
+) -> None:
+    """A full collection walks every object the collector tracks while every command waits, and
+    an instance keeps what each command appended for as long as it holds the aggregate
+    (docs/performance.md, "The commands' memory and the collector"). Kept as it appends, and
+    as another instance reads it back from the log, a command's record is never one of them,
+    and a retry still gets every event of a command that appended two."""
+    shell, store = planned
+    for n in range(3):  # two helper places: the third waits
+        body = f'{{"meal_id":"m1","crew_id":"p{n}","role":"helper"}}'.encode()
+        await send(shell, "volunteer_to_cook", body, f"c{n}")
+    withdrawal = b'{"meal_id":"m1","crew_id":"p0"}'
+    first = await send(shell, "withdraw", withdrawal, "w")
+    assert [e["type"] for e in first["events"]] == [
+        "meals.withdrew",
+        "meals.promoted_from_waitlist",
+    ]
+    later = CommandShell(MEALS, store)  # reads every command's events back from the log
+    assert await send(later, "withdraw", withdrawal, "w") == first
+    gc.collect()
+    for instance in (shell, later):
+        kept = instance._cache["m1"].causations
+        assert set(kept) == {"plan", "c0", "c1", "c2", "w"}
+        for caused in kept.values():
+            assert not gc.is_tracked(caused)
+            assert not gc.is_tracked(caused.seqs)
+            assert not gc.is_tracked(caused.types)
 
 
 async def test_a_retry_of_a_refusal_is_answered_from_the_outcomes_not_decided_again(
