@@ -12,7 +12,9 @@ The projector freezes its own the same way: its full collections, 23 of them whi
 120,000 sign-ups and then 64 concurrent commands, took 737 ms together (the longest 50 ms),
 holding up its batches and the queries it answers; frozen, 40 ms together (the longest 4 ms).
 The kiosk, alone, freezes once it has reached the bus (`python -m services.kiosk`); in one
-process with the contexts, `serve_together` freezes once for all of them."""
+process with the contexts, `serve_together` freezes once for all of them. What serving keeps
+for good is kept out of the collector's sight where it is made: the record a command shell
+keeps per command (`crew.shell.Caused`) is never tracked."""
 
 from __future__ import annotations
 
