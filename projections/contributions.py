@@ -301,7 +301,7 @@ with cooks as (  -- since the head cook's latest sign-up as head cook, not their
     group by p.occurrence_id
 )
 select m.meal_id, m.date, m.time, m.status,
-       (m.head_cook is not null)::integer + len(m.helpers) as cooks,
+       (m.head_cook is not null)::integer + len(m.helpers::varchar[]) as cooks,
        m.helper_slots, m.open_helper_slots, m.diners, m.portions, m.served_diners,
        c.head_cook_since,
        m.head_cook is null

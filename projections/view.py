@@ -134,6 +134,10 @@ class KeyedFold(Generic[R]):
     # keys upserts the rows it found (`_write`). Tables of fewer, wider rows are scanned:
     # DuckDB fetches a long list column row by row slowly.
     large: bool = False
+    # What a row is read as, when a column holds something else than its field: `meal_plan`
+    # keeps its lists as JSON text and reads them back as lists
+    # (docs/performance.md, "A meal's lists kept as JSON text").
+    read_as: str = "*"
     # How many rows the live batches keep in memory as they wrote them, so that the next batch
     # to touch one need not read it back (0: none). For a table of few, wide rows that only
     # this fold writes: `meal_plan`'s rows, with their lists, cost more to read than to fold
@@ -154,7 +158,9 @@ class KeyedFold(Generic[R]):
         found = [key for key, row in known.items() if row is not None]
         if unknown := [key for key in keys if key not in known]:
             having, params = among(self.key, unknown, self.large)
-            read = con.execute(f"select * from {self.table} where {having}", params).fetchall()
+            read = con.execute(
+                f"select {self.read_as} from {self.table} where {having}", params
+            ).fetchall()
             rows = {row[0]: self.row_type(*row) for row in read}
             found += rows
         rows.update((key, row) for key, row in known.items() if row is not None)

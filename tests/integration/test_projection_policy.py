@@ -271,6 +271,67 @@ def test_a_batch_rolled_back_leaves_no_meal_row_kept_in_memory(tmp_path: Path) -
     assert resumed == clean_rebuild(tmp_path / "clean.duckdb", house)
 
 
+# `meal_plan_rows` as files made before its lists were kept as JSON text had it
+MEAL_ROWS_WITH_LISTS = """
+create table meal_plan_rows (
+    meal_id varchar primary key, date date, time varchar, status varchar, head_cook varchar,
+    helpers varchar[], helper_slots integer, open_helper_slots integer, waitlist varchar[],
+    diners integer, portions integer, seats integer, eaters varchar[], eater_portions integer[],
+    served_diners integer, cancel_reason varchar, planned_at timestamptz,
+    updated_at timestamptz, last_seq bigint
+)"""
+
+
+@pytest.mark.parametrize("made_with_lists", [False, True])
+def test_a_meals_lists_read_back_as_they_were_written(
+    tmp_path: Path, made_with_lists: bool
+) -> None:
+    """`meal_plan` keeps a meal's lists as JSON text (a file made before keeps them as lists).
+    Either way a batch that did not keep the row reads the lists back, and the view gives
+    them as lists, in order."""
+    day = datetime.date(2030, 1, 8)
+    events: list[msgspec.Struct] = [
+        m.MealPlanned(meal_id="m1", date=day, time="17:30", helper_slots=2),
+        m.VolunteeredToCook(meal_id="m1", crew_id="anna", role="head_cook"),
+        m.VolunteeredToCook(meal_id="m1", crew_id="bo", role="helper"),
+        m.VolunteeredToCook(meal_id="m1", crew_id="cy", role="helper"),
+        m.WaitlistedToHelp(meal_id="m1", crew_id="di"),
+        m.WaitlistedToHelp(meal_id="m1", crew_id="eo"),
+        m.SignedUpToEat(meal_id="m1", crew_id="fa", portions=2),
+        m.SignedUpToEat(meal_id="m1", crew_id="gu"),
+        m.Withdrew(meal_id="m1", crew_id="bo", role="helper"),
+        m.PromotedFromWaitlist(meal_id="m1", crew_id="di"),
+        m.CancelledEating(meal_id="m1", crew_id="fa"),
+    ]
+    path = tmp_path / "views.duckdb"
+    if made_with_lists:
+        with duckdb.connect(str(path)) as con:
+            con.execute(MEAL_ROWS_WITH_LISTS)
+    for seq, event in enumerate(events, start=1):
+        projection = Projection(path)  # a new connection keeps no rows: each batch reads its row
+        try:
+            projection.apply([recorded(seq, event)])
+        finally:
+            projection.close()
+    projection = Projection(path)
+    try:
+        plan = projection.con.execute(
+            "select helpers, waitlist, diners, portions, open_helper_slots from meal_plan"
+        ).fetchall()
+        eating = projection.con.execute(
+            "select eaters::varchar[], eater_portions::integer[] from meal_plan_rows"
+        ).fetchall()
+        kept_as = projection.con.execute(
+            "select data_type from duckdb_columns() "
+            "where table_name = 'meal_plan_rows' and column_name = 'waitlist'"
+        ).fetchone()
+    finally:
+        projection.close()
+    assert plan == [(["cy", "di"], ["eo"], 1, 1, 0)]
+    assert eating == [(["gu"], [1])]
+    assert kept_as == ("VARCHAR[]" if made_with_lists else "JSON",)
+
+
 @dataclasses.dataclass(frozen=True)
 class Seen:
     """An in-memory view that keeps a row per event it folds: twice would show."""
