@@ -10,14 +10,23 @@ from msgspec.structs import replace
 from projections.view import Fact, KeyedFold
 from schemas import meals as m
 
-DDL = """
+# A meal's lists are kept as JSON text and read as lists (by the view, and by the fold for a
+# row it did not keep): a live batch writes its meals' rows whole, and as text they cost
+# DuckDB a fraction of what lists do to write and to checkpoint (docs/performance.md, "A
+# meal's lists kept as JSON text"). A file made before keeps its list columns: the casts are
+# then no-ops.
+LISTS = (
+    "helpers::varchar[] as helpers, waitlist::varchar[] as waitlist, "
+    "eaters::varchar[] as eaters, eater_portions::integer[] as eater_portions"
+)
+DDL = f"""
 create table if not exists meal_plan_rows (
     meal_id           varchar primary key,
     date              date,
     time              varchar,
     status            varchar,
     head_cook         varchar,
-    helpers           json,  -- a list as JSON text: see LISTS
+    helpers           json,  -- the lists as JSON text: see LISTS
     helper_slots      integer,
     open_helper_slots integer,
     waitlist          json,
@@ -43,19 +52,8 @@ select meal_id, date, head_cook, helpers, open_helper_slots, diners, status, tim
        display_name(head_cook) as head_cook_name,
        (select list(display_name(h) order by i) from unnest(helpers) with ordinality t(h, i)) as helper_names,
        ends_at
-from (select * replace (LISTS) from meal_plan_rows);
+from (select * replace ({LISTS}) from meal_plan_rows);
 """
-
-# A meal's lists are kept as JSON text and read as lists (by the view, and by the fold for a
-# row it did not keep): a live batch writes its meals' rows whole, and as text they cost
-# DuckDB a fraction of what lists do to write and to checkpoint (docs/performance.md, "A
-# meal's lists kept as JSON text"). A file made before keeps its list columns: the casts are
-# then no-ops.
-LISTS = (
-    "helpers::varchar[] as helpers, waitlist::varchar[] as waitlist, "
-    "eaters::varchar[] as eaters, eater_portions::integer[] as eater_portions"
-)
-DDL = DDL.replace("LISTS", LISTS)
 
 
 class MealRow(msgspec.Struct):
