@@ -1,5 +1,5 @@
 """`python -m bench.freshness_probe [--sign-ups N] [--samples S]`: freshness as `make bench`
-measures it (accepted -> visible in meal_plan, at light load and under 64 concurrent
+measures it (sent -> visible in meal_plan, at light load and under 64 concurrent
 commands), after N sign-ups on M meals of 50 helper places: `make bench-full` has about
 120,000 on 1,000 meals before its freshness phase, `make bench` about 10,000 on 200 (so that
 in both every meal is full, and a sign-up is waitlisted). The live projector's log is kept (`--log`), so
