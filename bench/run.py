@@ -246,10 +246,8 @@ async def freshness(
     nc: NATS, samples: int, meals: int, heavy: bool
 ) -> tuple[list[float], list[float]]:
     """From sending a sign-up to its row visible in meal_plan (the projector's checkpoint
-    reaches the event's sequence, which it commits in the same transaction as the row): the
-    whole, which the target is held to, and the part after the `accepted` reply (the rest is
-    the command's own round trip; docs/performance.md, "The commands' memory and the
-    collector")."""
+    reaches the event's sequence, committed with the row): the whole, which the target is held
+    to, and the part after the `accepted` reply (the rest is the command's own round trip)."""
     stop = asyncio.Event()
     load: list[asyncio.Task[None]] = []
     if heavy:
