@@ -209,15 +209,18 @@ def assert_the_funnel(funnel: dict[str, Any], newcomers: list[dict[str, Any]]) -
 
 
 def assert_the_next_14_days(env: dict[str, str], shown: dict[str, Any]) -> None:
+    # From the house's today, as the dashboard counted it: the machine's date (current_date)
+    # is a day behind in the hour after the house's midnight.
+    today = f"cast('{datetime.date.fromisoformat(shown['today'])}' as date)"
     meals = sql(
         env,
         "select meal_id, head_cook from meal_plan where status in ('open', 'closed') "
-        "and date >= current_date and date < current_date + 14",
+        f"and date >= {today} and date < {today} + 14",
     )
     rota = sql(
         env,
         "select occurrence_id from rota where kind in ('cleaning_party', 'shift') "
-        "and status = 'scheduled' and date < current_date + 14",
+        f"and status = 'scheduled' and date < {today} + 14",
     )
     coming = {c["occurrence_id"]: c for c in shown["coming"]}
     assert set(coming) == {m["meal_id"] for m in meals} | {r["occurrence_id"] for r in rota}
