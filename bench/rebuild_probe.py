@@ -14,8 +14,10 @@ from pathlib import Path
 import nats
 
 from crew.personal import JetStreamVault
-from projections.projection import Projection
+from projections.projection import DEFAULTS, Projection
 from projections.projector import replay_into, stream_last_seq
+
+REBUILD_BATCH = DEFAULTS.projector_rebuild_batch  # as `crew rebuild` folds
 
 
 async def main(url: str, path: Path, until: int | None = None) -> None:
@@ -24,7 +26,7 @@ async def main(url: str, path: Path, until: int | None = None) -> None:
     started = time.perf_counter()
     projection = Projection(path, in_memory=False, rebuilding=True)  # as a rebuild does
     projection.count_later(until=last)
-    replay = await replay_into(nc, projection, last, JetStreamVault(nc))
+    replay = await replay_into(nc, projection, last, JetStreamVault(nc), batch_size=REBUILD_BATCH)
     seconds = time.perf_counter() - started
     await replay.stop()
     projection.close()

@@ -364,7 +364,7 @@ class Projector:
                         RebuildProgress(applied, target, round(rate), done, now - started)
                     )
 
-            size = self.config.projector_batch
+            size = self.config.projector_rebuild_batch  # larger than live: fewer commits
             replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
                 async with self._applying:
@@ -375,7 +375,7 @@ class Projector:
                         self.projection.checkpoint,
                         self.vault,
                         replay=replay,
-                        batch_size=size,
+                        batch_size=self.config.projector_batch,  # the live tail, as live
                     )
                     if version:  # side by side: it follows the log from here, and answers queries
                         fresh.lock_down()
