@@ -364,7 +364,7 @@ class Projector:
                         RebuildProgress(applied, target, round(rate), done, now - started)
                     )
 
-            size = self.config.projector_rebuild_batch  # larger than live: fewer commits
+            size = self.config.projector_rebuild_batch  # its own: more memory for fewer commits
             replay = await replay_into(self._nc, fresh, target, self.vault, report, batch_size=size)
             try:
                 async with self._applying:
