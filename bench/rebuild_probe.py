@@ -13,20 +13,21 @@ from pathlib import Path
 
 import nats
 
+from crew import settings
 from crew.personal import JetStreamVault
-from projections.projection import DEFAULTS, Projection
+from projections.projection import Projection
 from projections.projector import replay_into, stream_last_seq
-
-REBUILD_BATCH = DEFAULTS.projector_rebuild_batch  # as `crew rebuild` folds
 
 
 async def main(url: str, path: Path, until: int | None = None) -> None:
     nc = await nats.connect(url)
     last = min(until or 2**63, await stream_last_seq(nc))
     started = time.perf_counter()
-    projection = Projection(path, in_memory=False, rebuilding=True)  # as a rebuild does
+    config = settings.load(find_house=False).projector  # CREW_* as the projector reads them
+    projection = Projection(path, config=config, in_memory=False, rebuilding=True)  # as a rebuild
     projection.count_later(until=last)
-    replay = await replay_into(nc, projection, last, JetStreamVault(nc), batch_size=REBUILD_BATCH)
+    size = config.projector_rebuild_batch
+    replay = await replay_into(nc, projection, last, JetStreamVault(nc), batch_size=size)
     seconds = time.perf_counter() - started
     await replay.stop()
     projection.close()
