@@ -11,8 +11,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import at_rest, peer, run
-from bench.run import EXTRAS, NUMBERS, RESULTS, SIZES, Figure, bench, say
+from bench import at_rest, peer, rebuild_probe, run
+from bench.run import EXTRAS, NUMBERS, PROBES, RESULTS, SIZES, Figure, bench, say
 from bench.targets import targets
 
 
@@ -48,6 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     figures = asyncio.run(bench(args.size))
+    if PROBES:
+        EXTRAS["projector rebuild, seconds by part (first run)"] = rebuild_probe.by_part(PROBES[0])
     figures += peer.figures(args.size, figures)
     rest = {}
     for label, flags in (("", ()), (", --one-process", ("--one-process",))):
@@ -81,6 +83,7 @@ def main() -> None:
                 "numbers": NUMBERS,
                 "targets": [{**asdict(t), "met": t.met} for t in checked],
                 "house_at_rest_mb": rest,
+                "rebuild_seconds_by_part": PROBES[0]["seconds_by_part"] if PROBES else {},
             },
             indent=2,
         )

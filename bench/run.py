@@ -328,7 +328,7 @@ async def raw_replay(nc: NATS, last: int) -> float:
     return last / elapsed
 
 
-PROBES: list[dict[str, float]] = []
+PROBES: list[dict[str, Any]] = []  # each rebuild probe's JSON
 
 
 async def projector_rebuild(url: str, folder: Path, r: int) -> float:

@@ -12,6 +12,8 @@ the fold no longer raises (docs/operations.md, "Alerts").
 from __future__ import annotations
 
 import re
+import time
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,6 +217,9 @@ class Projection:
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
         self._folded: dict[str, int] = {}  # the last seq each in-memory view has folded
+        # Seconds each part of applying took since the file was opened: each view's fold (by its
+        # name), DECODING, COMMITTING, COUNTING. Where a rebuild's time goes (bench.rebuild_probe).
+        self.spent: defaultdict[str, float] = defaultdict(float)
         # A version's metrics settings travel with its file, so a swapped-in version keeps them.
         if window_months is not None:
             self.con.execute(
@@ -289,7 +294,9 @@ class Projection:
         if not fresh:
             return Applied(0, 0, self.checkpoint)
         keys = keys or {}
+        started = time.perf_counter()
         facts, dead = decode(fresh, keys)
+        self.spent[DECODING] += time.perf_counter() - started
         try:
             # The in-memory views first: each remembers how far it has folded, so a batch
             # tried again after the file's commit failed is not folded into them twice.
@@ -330,7 +337,7 @@ class Projection:
         con = self._on(view)
         con.execute("begin transaction")
         try:
-            fold_into(view, con, facts)
+            self._timed_fold(view, con, facts)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -345,7 +352,7 @@ class Projection:
             if facts:
                 for view in self.views:
                     if view.where == "file" and (self.counting or view is not self._counts):
-                        fold_into(view, con, facts)
+                        self._timed_fold(view, con, facts)
             if dead:
                 append(con, "dead_letters", (d.letter for d in dead))
                 if EVENT_LOG in self.views:
@@ -353,9 +360,13 @@ class Projection:
             counts_now = self._count_at is not None and last_seq >= self._count_at
             if counts_now and self._counts:  # count_later: this batch counts everything
                 self._serve_fully()  # one transaction's update of every row: it needs the room
+                started = time.perf_counter()
                 self._counts.fill_within(con)
+                self.spent[COUNTING] += time.perf_counter() - started
             con.execute("update projector_checkpoint set seq = ? where id = 1", [last_seq])
+            started = time.perf_counter()
             con.execute("commit")
+            self.spent[COMMITTING] += time.perf_counter() - started
         except BaseException:
             con.execute("rollback")
             forget_kept(con)
@@ -365,6 +376,20 @@ class Projection:
         self.checkpoint = last_seq
         if counts_now:
             self._count_at = None
+
+    def _timed_fold(
+        self, view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            fold_into(view, con, facts)
+        finally:
+            self.spent[view.name] += time.perf_counter() - started
+
+
+DECODING = "(decoding)"  # the parts of `Projection.spent` that are not a view's fold
+COMMITTING = "(committing)"
+COUNTING = "(counting at the end)"  # count_later's one count of every contribution
 
 
 def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:

@@ -44,6 +44,7 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
         "freshness, light load",
         "freshness, 64 concurrent commands",
         "projector peak memory during rebuild",
+        "projector rebuild, seconds by part (first run)",
         "peer durability (SQLite)",
         "the whole house at rest (RSS)",
         "the whole house at rest, --one-process (RSS)",
@@ -51,6 +52,11 @@ def test_the_bench_runs_and_reports_every_figure_against_its_raw_reference(
     checked = {t["name"]: t for t in results["targets"]}  # issue 18's, for a script to check
     assert len(checked) == 11 and all(isinstance(t["met"], bool) for t in checked.values())
     assert checked["load_balance p95"]["unit"] == "ms"
+    parts = results["rebuild_seconds_by_part"]  # where the rebuild's time went
+    assert {"event_log", "participation", "(decoding)", "(committing)"} <= set(parts)
+    assert "(reading and the rest)" in parts and list(parts.values()) == sorted(
+        parts.values(), reverse=True
+    )
     rest = results["house_at_rest_mb"]
     assert rest["separate"]["total"] > 0 and rest["--one-process"]["total"] > 0
     assert "ratio" in run.stdout and "targets (issue 18):" in run.stdout
