@@ -17,7 +17,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -93,12 +93,14 @@ class NewEvent:
     headers: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(msgspec.Struct, frozen=True, gc=False):
+    """An event as the log holds it. A Struct, made for every event read: a tenth of the cost of
+    a frozen dataclass's (a rebuild makes a million), and no work for the collector."""
+
     seq: int
     subject: str
     data: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = {}
     recorded_at: datetime | None = None  # when JetStream stored it
 
     @property

@@ -8,7 +8,6 @@ tests/faults/test_notices_killed.py have those)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import email
 import email.policy
@@ -231,7 +230,7 @@ async def test_a_mail_refused_for_good_is_given_up_once_and_never_tried_again(
     assert house.of_type(n.NoticeSent) == [] and house.work.outbox.pending == {}
     views = Projection(tmp_path / "views.duckdb")
     try:
-        views.apply([dataclasses.replace(r, recorded_at=MONDAY) for r in house.store.log])
+        views.apply([msgspec.structs.replace(r, recorded_at=MONDAY) for r in house.store.log])
         rows = views.con.execute("select crew_id, status, sent_at from notices").fetchall()
     finally:
         views.close()

@@ -165,7 +165,7 @@ def test_an_occurred_at_header_that_is_not_a_time_is_set_aside_and_the_views_go_
     can read in another ISO 8601 form is read as that time."""
     house = a_house()
     odd = recorded(len(house) + 1, m.SignedUpToEat(meal_id="m1", crew_id="ed"))
-    odd = dataclasses.replace(odd, headers={**odd.headers, subjects.OCCURRED_AT: occurred})
+    odd = msgspec.structs.replace(odd, headers={**odd.headers, subjects.OCCURRED_AT: occurred})
     projection = Projection(tmp_path / "views.duckdb")
     try:
         with structlog.testing.capture_logs() as lines:

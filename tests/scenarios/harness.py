@@ -72,7 +72,9 @@ class HouseLog(InMemoryEventStore):
     ) -> list[int]:
         seqs = await super().append(context, aggregate_id, expected, events)
         for seq in seqs:
-            self.log[seq - 1] = dataclasses.replace(self.log[seq - 1], recorded_at=self._clock())
+            self.log[seq - 1] = msgspec.structs.replace(
+                self.log[seq - 1], recorded_at=self._clock()
+            )
         return seqs
 
 
