@@ -381,9 +381,7 @@ class Projection:
         self, view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]
     ) -> None:
         started = time.perf_counter()
-        try:
-            fold_into(view, con, facts)
-        finally:
+        if fold_into(view, con, facts):
             self.spent[view.name] += time.perf_counter() - started
 
 
@@ -392,18 +390,19 @@ COMMITTING = "(committing)"
 COUNTING = "(counting at the end)"  # count_later's one count of every contribution
 
 
-def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> None:
-    """The view folds the facts; whatever it raises, other than a fault of the machine, is a
-    FoldFailed (naming the fact when it is the only one)."""
+def fold_into(view: View, con: duckdb.DuckDBPyConnection, facts: Sequence[Fact]) -> bool:
+    """The view folds the facts it reads (False: none of them); whatever it raises, other than
+    a fault of the machine, is a FoldFailed (naming the fact when it is the only one)."""
     facts = facts_for(view.reads, facts)
     if not facts:
-        return
+        return False
     try:
         view.apply(con, facts)
     except PASSING_FAULTS:
         raise
     except Exception as exc:
         raise FoldFailed(view.name, exc, facts[0] if len(facts) == 1 else None) from exc
+    return True
 
 
 def applying_failed(exc: BaseException) -> str:

@@ -145,6 +145,25 @@ def test_an_event_that_cannot_be_decoded_is_a_dead_letter_and_the_views_go_on(
     assert diners == [(3,)], "the events after it were folded (cy, di, ed)"
 
 
+def test_the_projection_keeps_the_seconds_each_part_of_applying_took(tmp_path: Path) -> None:
+    """Where a rebuild's time goes (bench.rebuild_probe): each view that folded a batch, in the
+    file or in memory, and decoding and committing; a view the batch did not reach, not."""
+    projection = Projection(tmp_path / "views.duckdb")
+    try:
+        projection.apply(a_house()[:3])  # a name, a meal planned, a cook
+        first = dict(projection.spent)
+        projection.apply(a_house()[3:])  # a helper, diners, the meal closed: no name
+    finally:
+        projection.close()
+    folded = {"event_log", NAMES.name, "meal_plan", "participation"}
+    assert folded | {"(decoding)", "(committing)"} <= set(first)
+    assert not {"rota", "load_balance", "(counting at the end)"} & set(first), "nothing to do"
+    assert all(seconds > 0 for seconds in first.values())
+    grew = {part for part in first if projection.spent[part] > first[part]}
+    assert {"event_log", "meal_plan", "(decoding)", "(committing)"} <= grew
+    assert NAMES.name not in grew
+
+
 @pytest.mark.parametrize(
     ("occurred", "read_as"),
     [
