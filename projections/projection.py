@@ -217,8 +217,8 @@ class Projection:
         row = self.con.execute("select seq from projector_checkpoint where id = 1").fetchone()
         self.checkpoint: int = row[0] if row else 0
         self._folded: dict[str, int] = {}  # the last seq each in-memory view has folded
-        # Seconds each part of applying took since the file was opened: each view's fold (by its
-        # name), DECODING, COMMITTING, COUNTING. Where a rebuild's time goes (bench.rebuild_probe).
+        # Seconds each part of applying took since the file was opened: the fold of each view a
+        # batch reached (by name), DECODING, COMMITTING, COUNTING. Read by bench.rebuild_probe.
         self.spent: defaultdict[str, float] = defaultdict(float)
         # A version's metrics settings travel with its file, so a swapped-in version keeps them.
         if window_months is not None:
